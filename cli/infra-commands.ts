@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
+import { localInfra } from '../infra/infra.js';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** `autoglm infra up|down|status|logs [component] [--follow]`. */
+export async function infraCommand(args: readonly string[]): Promise<number> {
+  const infra = localInfra();
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'up': {
+      const started = Date.now();
+      const e = await infra.up(say);
+      say(`infra up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+      process.stdout.write(`KAFKA_BROKERS=${e.kafkaBrokers}\nTEMPORAL_ADDRESS=${e.temporalAddress}\n`);
+      if (e.temporalUi) process.stdout.write(`TEMPORAL_UI=${e.temporalUi}\n`);
+      return 0;
+    }
+    case 'down':
+      await infra.down(say);
+      return 0;
+    case 'status': {
+      const rows = await infra.status();
+      const json = rest.includes('--json');
+      if (json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      else {
+        for (const r of rows) {
+          const mem = r.residentMiB !== undefined ? `  rss=${r.residentMiB}MiB` : '';
+          process.stdout.write(
+            `${r.name.padEnd(9)} ${r.state.padEnd(8)} ${r.endpoint}\n          version=${r.version}${r.pid ? `  pid=${r.pid}` : ''}${mem}\n          log=${r.logPath}\n`,
+          );
+        }
+      }
+      return rows.every((r) => r.state !== 'stopped') ? 0 : 3;
+    }
+    case 'logs': {
+      const follow = rest.includes('--follow') || rest.includes('-f');
+      const names = rest.filter((a) => !a.startsWith('-'));
+      const paths = Object.entries(infra.logPaths()).filter(([name]) => names.length === 0 || names.includes(name));
+      if (paths.length === 0) {
+        say(`no logs yet under ${infra.home}/logs (run: autoglm infra up)`);
+        return 1;
+      }
+      if (follow) {
+        const child = spawn('tail', ['-n', '50', '-F', ...paths.map(([, p]) => p)], { stdio: 'inherit' });
+        return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 0)));
+      }
+      for (const [name, p] of paths) {
+        const lines = fs.readFileSync(p, 'utf8').split('\n');
+        process.stdout.write(`==> ${name}: ${p} <==\n${lines.slice(-50).join('\n')}\n`);
+      }
+      return 0;
+    }
+    default:
+      say('usage: autoglm infra up | down | status [--json] | logs [kafka|temporal] [--follow]');
+      return 2;
+  }
+}

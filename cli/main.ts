@@ -1,0 +1,45 @@
+import { infraCommand } from './infra-commands.js';
+import { runUp } from './up.js';
+
+const USAGE = `usage: autoglm <command>
+
+  up                      run the whole loop locally (starts Kafka and Temporal if needed)
+  infra up                provision and start Kafka and Temporal as local processes
+  infra down              stop what 'infra up' started
+  infra status [--json]   per component: running or not, endpoint, version, log path
+  infra logs [name] [-f]  show (or follow) the infra logs
+
+Each service also runs alone: npx tsx services/<sense|decide|act|verify>/main.ts
+Environment: KAFKA_BROKERS and TEMPORAL_ADDRESS point at existing servers instead.`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'infra':
+      return infraCommand(rest);
+    case 'up':
+      await runUp();
+      return -1; // keeps running until SIGTERM
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const known = ['PrerequisiteError', 'ProvisionError', 'HealthTimeoutError', 'ConfigError', 'RuleLoadError'];
+    process.stderr.write(`autoglm: ${known.includes(error.name) ? error.message : (error.stack ?? error.message)}\n`);
+    process.exit(1);
+  },
+);

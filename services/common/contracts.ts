@@ -1,0 +1,184 @@
+/**
+ * The one place where message shapes live: every Kafka topic's value and the payloads the
+ * workflow passes between steps. Types are inferred from the schemas, never written twice.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** Largest message value accepted on any input topic. */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+const entityId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'use letters, digits and . _ : / @ - (for example "checkout/pod-1")');
+
+/** Event time: epoch milliseconds, or an ISO-8601 string that is turned into them. */
+const timestamp = z
+  .union([
+    z.number().int('must be whole epoch milliseconds'),
+    z
+      .string()
+      .refine((s) => !Number.isNaN(Date.parse(s)), 'must be epoch milliseconds or an ISO-8601 date')
+      .transform((s) => Date.parse(s)),
+  ])
+  .refine((ms) => ms >= 946_684_800_000, 'is before 2000-01-01; send epoch milliseconds, not seconds');
+
+const featureName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _ (for example "cpu")');
+
+/** Raw `{entity, metric, value, ts, labels?}` sample on `autoglm.metrics`. */
+export const metricSampleSchema = z.object({
+  entity: entityId,
+  metric: featureName,
+  value: z.number().refine(Number.isFinite, 'must be a finite number'),
+  ts: timestamp,
+  labels: z.record(z.string(), z.string().max(256)).optional(),
+});
+export type MetricSample = z.infer<typeof metricSampleSchema>;
+
+/** Raw `{entity, kind, message, ts, attrs?}` event on `autoglm.events` (deploy, alert, log, k8s, …). */
+export const eventSchema = z.object({
+  entity: entityId,
+  kind: featureName,
+  message: z.string().max(4096, 'must be at most 4096 characters'),
+  ts: timestamp,
+  attrs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+});
+export type OpsEvent = z.infer<typeof eventSchema>;
+
+const windowBounds = z.object({ start: z.number().int(), end: z.number().int() });
+
+/** A per-entity window snapshot on `autoglm.observations`; features are named `<metric>.<stat>`. */
+export const observationSchema = z.object({
+  entity: entityId,
+  seq: z.number().int().nonnegative(),
+  window: windowBounds,
+  features: z.record(z.string(), z.number()),
+  events: z.array(z.object({ kind: z.string(), message: z.string(), ts: z.number().int() })),
+  ts: z.number().int(),
+});
+export type Observation = z.infer<typeof observationSchema>;
+
+const durationText = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "30s", "5m" or "1h"');
+
+/** A json-rules-engine condition tree (`all`/`any`/`not`); the engine checks the details. */
+export const conditionsSchema = z.record(z.string(), z.unknown()).refine(
+  (c) => 'all' in c || 'any' in c || 'not' in c || 'condition' in c,
+  'must have a top-level "all", "any", "not" or "condition"',
+);
+
+/** What must hold on observations after the action, within a deadline, for long enough. */
+export const verifySpecSchema = z.strictObject({
+  conditions: conditionsSchema,
+  within: durationText,
+  stableFor: durationText.default('0s'),
+});
+export type VerifySpec = z.infer<typeof verifySpecSchema>;
+
+/** The classifier's view of the incident; null until a model is configured. */
+export const incidentSchema = z.object({
+  class: z.string(),
+  confidence: z.number().min(0).max(1),
+  modelVersion: z.string(),
+});
+
+/** How an action reaches its target: the actuator type and its per-rule settings. */
+export const actuatorRefSchema = z.strictObject({
+  type: z.literal('http'),
+  url: z.string().url().optional(),
+});
+export type ActuatorRef = z.infer<typeof actuatorRefSchema>;
+
+/** Every decision, enforced or shadow, on `autoglm.decisions`; also the remediation workflow's input. */
+export const decisionSchema = z.object({
+  decisionId: z.string(),
+  entity: entityId,
+  rule: z.string(),
+  ruleVersion: z.string(),
+  mode: z.enum(['enforce', 'shadow']),
+  action: z.string(),
+  args: z.record(z.string(), z.unknown()),
+  actuator: actuatorRefSchema,
+  verify: verifySpecSchema,
+  incident: incidentSchema.nullable(),
+  facts: z.record(z.string(), z.unknown()),
+  window: windowBounds,
+  ts: z.number().int(),
+});
+export type Decision = z.infer<typeof decisionSchema>;
+
+export const VERDICT_OUTCOMES = ['verified', 'failed', 'rejected', 'expired', 'compensated'] as const;
+export type VerdictOutcome = (typeof VERDICT_OUTCOMES)[number];
+
+/** The end of one remediation on `autoglm.verdicts`: what happened and the evidence for it. */
+export const verdictSchema = z.object({
+  decisionId: z.string(),
+  workflowId: z.string(),
+  entity: entityId,
+  rule: z.string(),
+  action: z.string(),
+  outcome: z.enum(VERDICT_OUTCOMES),
+  evidence: z.record(z.string(), z.unknown()),
+  ts: z.number().int(),
+});
+export type Verdict = z.infer<typeof verdictSchema>;
+
+/** A refused input message on `autoglm.dlq`: the original bytes (base64), where it came from, why. */
+export const deadLetterSchema = z.object({
+  topic: z.string(),
+  partition: z.number().int(),
+  offset: z.string(),
+  key: z.string().nullable(),
+  value: z.string().nullable(),
+  reason: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })),
+  service: z.string(),
+  ts: z.number().int(),
+});
+export type DeadLetter = z.infer<typeof deadLetterSchema>;
+
+/** Why a message was refused: a short reason and one entry per bad field. */
+export interface Refusal {
+  readonly reason: 'too_large' | 'empty' | 'not_json' | 'schema' | 'clock_skew';
+  readonly issues: ReadonlyArray<{ path: string; message: string }>;
+}
+
+/**
+ * Decodes and validates one message value at the edge. Event times more than `maxSkewMs`
+ * ahead of `nowMs` are refused: a producer with a wrong clock would otherwise own the window.
+ */
+export function decodeMessage<S extends z.ZodType<{ ts: number }>>(
+  schema: S,
+  value: Buffer | null,
+  nowMs: number,
+  maxSkewMs: number,
+): { ok: true; value: z.infer<S> } | { ok: false; refusal: Refusal } {
+  if (value === null || value.length === 0) {
+    return { ok: false, refusal: { reason: 'empty', issues: [{ path: '', message: 'message has no value' }] } };
+  }
+  if (value.length > MAX_MESSAGE_BYTES) {
+    const message = `value is ${value.length} bytes; the limit is ${MAX_MESSAGE_BYTES}`;
+    return { ok: false, refusal: { reason: 'too_large', issues: [{ path: '', message }] } };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    const message = `not valid JSON: ${(err as Error).message}`;
+    return { ok: false, refusal: { reason: 'not_json', issues: [{ path: '', message }] } };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    return { ok: false, refusal: { reason: 'schema', issues } };
+  }
+  const ts = parsed.data.ts;
+  if (ts > nowMs + maxSkewMs) {
+    const message = `is ${Math.round((ts - nowMs) / 1000)}s in the future; check the producer's clock`;
+    return { ok: false, refusal: { reason: 'clock_skew', issues: [{ path: 'ts', message }] } };
+  }
+  return { ok: true, value: parsed.data };
+}

@@ -1,0 +1,123 @@
+import { Kafka, Partitioners, logLevel, type Consumer, type EachMessagePayload, type Producer } from 'kafkajs';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+
+const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+const TRANSIENT = new Set([
+  'The group coordinator is not available',
+  "The coordinator is loading and hence can't process requests for this group",
+]);
+
+/** A kafkajs client whose own logs go through our pino logger (namespace `kafkajs`). */
+export function createKafka(config: Pick<Config, 'kafkaBrokers' | 'kafkaClientId'>, logger: Logger): Kafka {
+  const log = logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: config.kafkaClientId,
+    brokers: [...config.kafkaBrokers],
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...rest } = entry;
+        // A fresh broker's coordinators are briefly unavailable while they load; kafkajs retries these.
+        if (typeof rest.error === 'string' && TRANSIENT.has(rest.error)) return;
+        log[PINO_LEVEL[level] ?? 'info'](rest, message);
+      },
+  });
+}
+
+/** Creates the topics that are missing, with `partitions` each; existing topics are left as they are. */
+export async function ensureTopics(kafka: Kafka, topics: readonly string[], partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** An idempotent producer; every send waits for all in-sync replicas. */
+export async function connectProducer(kafka: Kafka): Promise<Producer> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  return producer;
+}
+
+/** Produces JSON values keyed by entity id, waiting for acknowledgement from all in-sync replicas. */
+export async function sendJson(producer: Producer, topic: string, records: ReadonlyArray<{ key: string; value: unknown }>) {
+  if (records.length === 0) return;
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: records.map((r) => ({ key: r.key, value: JSON.stringify(r.value) })),
+  });
+}
+
+export interface ConsumerOptions {
+  readonly kafka: Kafka;
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly fromBeginning: boolean;
+  readonly logger: Logger;
+  /** Handles one message; offsets are committed only after it resolves. A throw is retried by kafkajs. */
+  readonly eachMessage: (payload: EachMessagePayload) => Promise<void>;
+  readonly joinTimeoutMs?: number;
+}
+
+/** A running consumer, joined to its group. */
+export interface RunningConsumer {
+  readonly consumer: Consumer;
+  joined(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Subscribes and runs a consumer, resolving once it has joined its group so that callers
+ * (and tests) know messages produced from now on will be seen.
+ */
+export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
+  const consumer = opts.kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false });
+  let joined = false;
+  const joinedOnce = new Promise<void>((resolve) => {
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joined = true;
+      resolve();
+    });
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    joined = false;
+    opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...opts.topics], fromBeginning: opts.fromBeginning });
+  await consumer.run({ eachMessage: opts.eachMessage });
+  const timeoutMs = opts.joinTimeoutMs ?? 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`consumer group ${opts.groupId} did not join within ${timeoutMs}ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([joinedOnce, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    consumer,
+    joined: () => joined,
+    stop: () => consumer.disconnect(),
+  };
+}

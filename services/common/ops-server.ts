@@ -1,0 +1,54 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+/** A readiness probe: a name and whether that part is ready now. */
+export type ReadinessCheck = () => Record<string, boolean>;
+
+/** The health and metrics endpoint of a service. */
+export interface OpsServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `/healthz` (the process is alive), `/readyz` (every check is true, else 503 with
+ * the failing parts) and `/metrics` (Prometheus text) on 127.0.0.1 unless `host` says otherwise.
+ */
+export async function startOpsServer(opts: {
+  port: number;
+  host?: string;
+  registry: Registry;
+  readiness: ReadinessCheck;
+}): Promise<OpsServer> {
+  const server = http.createServer((req, res) => {
+    void handle(req.url ?? '/', res);
+  });
+  async function handle(url: string, res: http.ServerResponse): Promise<void> {
+    try {
+      if (url === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}');
+      if (url === '/readyz') {
+        const checks = opts.readiness();
+        const ready = Object.values(checks).every(Boolean);
+        return send(res, ready ? 200 : 503, 'application/json', JSON.stringify({ ready, checks }));
+      }
+      if (url === '/metrics') return send(res, 200, opts.registry.contentType, await opts.registry.metrics());
+      send(res, 404, 'text/plain', 'not found: try /healthz, /readyz or /metrics\n');
+    } catch (err) {
+      send(res, 500, 'text/plain', `${(err as Error).message}\n`);
+    }
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '127.0.0.1', resolve);
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type });
+  res.end(body);
+}

@@ -1,0 +1,46 @@
+import { fileURLToPath } from 'node:url';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { loadConfig, type Config } from './config.js';
+import { stopOnSignals, runMain } from './lifecycle.js';
+import { createLogger, type Logger } from './logger.js';
+import { startOpsServer } from './ops-server.js';
+
+/** A started step of the loop, as `autoglm up` and each standalone process see it. */
+export interface Service {
+  readonly name: string;
+  /** Parts that must be ready for `/readyz` to say 200 (consumer joined, worker running, …). */
+  readiness(): Record<string, boolean>;
+  /** Stops taking new work, finishes what is in flight, closes connections. */
+  stop(): Promise<void>;
+}
+
+/** Everything a service's start function is given by its caller. */
+export interface ServiceContext {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+export type StartService = (ctx: ServiceContext) => Promise<Service>;
+
+/** True when `moduleUrl` is the script node was asked to run. */
+export function isEntryPoint(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && fileURLToPath(moduleUrl) === process.argv[1];
+}
+
+/**
+ * Runs one service as its own process: config from the environment, JSON logs, health and
+ * Prometheus metrics on AUTOGLM_OPS_PORT, graceful stop on SIGTERM.
+ */
+export function runStandalone(name: string, start: StartService): void {
+  runMain(async () => {
+    const config = loadConfig();
+    const logger = createLogger(config.logLevel, `autoglm-${name}`);
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const service = await start({ config, logger, registry });
+    const ops = await startOpsServer({ port: config.opsPort, registry, readiness: () => service.readiness() });
+    logger.info({ opsPort: ops.port }, `${name} running: /healthz, /readyz and /metrics on port ${ops.port}`);
+    stopOnSignals({ stop: async () => { await service.stop(); await ops.close(); } }, logger);
+  });
+}

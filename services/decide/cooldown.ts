@@ -1,0 +1,18 @@
+/**
+ * Holds back a second decision of one rule for one entity until the rule's cooldown has passed
+ * in event time. A replay of the decision that opened the cooldown passes again (same id), so
+ * redelivered observations still reach the idempotent workflow start. In-memory: the durable
+ * per-entity guard belongs to the workflow side.
+ */
+export class CooldownGate {
+  private readonly open = new Map<string, { decisionId: string; until: number }>();
+
+  /** True when the decision may go on; records it as the one that holds the cooldown. */
+  admit(entity: string, rule: string, decisionId: string, eventTs: number, cooldownMs: number): boolean {
+    const key = `${entity}\u0000${rule}`;
+    const current = this.open.get(key);
+    if (current && current.decisionId !== decisionId && eventTs < current.until) return false;
+    if (!current || current.decisionId !== decisionId) this.open.set(key, { decisionId, until: eventTs + cooldownMs });
+    return true;
+  }
+}

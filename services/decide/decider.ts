@@ -1,0 +1,70 @@
+import { Engine } from 'json-rules-engine';
+import type { Decision, Observation } from '../common/contracts.js';
+import { parseDuration } from '../common/duration.js';
+import { factsFor } from '../common/facts.js';
+import { CooldownGate } from './cooldown.js';
+import { decisionIdFor } from './decision-id.js';
+import type { LoadedRule } from './rule-file.js';
+import { expandTemplate } from './template.js';
+
+/** A rule that matched but was held back, and why. */
+export interface Suppressed {
+  readonly rule: string;
+  readonly entity: string;
+  readonly reason: 'cooldown';
+}
+
+/**
+ * The decide step's pure core: evaluates the rules on one observation with json-rules-engine and
+ * turns each rule that fires into a decision with a deterministic id. Undefined facts (a metric
+ * the entity does not report) make a condition false instead of failing the run.
+ */
+export class Decider {
+  private readonly engine: Engine;
+  private readonly byName: Map<string, LoadedRule>;
+  private readonly cooldowns = new CooldownGate();
+
+  constructor(rules: readonly LoadedRule[]) {
+    this.engine = new Engine([], { allowUndefinedFacts: true });
+    this.byName = new Map(rules.map((r) => [r.name, r]));
+    for (const r of rules) {
+      this.engine.addRule({ name: r.name, priority: r.priority, conditions: r.conditions as never, event: { type: 'remediate' } });
+    }
+  }
+
+  /** Decisions for one observation, highest rule priority first, and the matches held back. */
+  async decide(obs: Observation): Promise<{ decisions: Decision[]; suppressed: Suppressed[] }> {
+    const facts = factsFor(obs);
+    const { results } = await this.engine.run(facts);
+    const decisions: Decision[] = [];
+    const suppressed: Suppressed[] = [];
+    for (const result of results) {
+      const rule = this.byName.get(result.name);
+      if (!rule) continue;
+      const decisionId = decisionIdFor(obs.entity, rule.name, obs.window);
+      const cooldownMs = parseDuration(rule.params.cooldown) ?? 0;
+      if (!this.cooldowns.admit(obs.entity, rule.name, decisionId, obs.window.end, cooldownMs)) {
+        suppressed.push({ rule: rule.name, entity: obs.entity, reason: 'cooldown' });
+        continue;
+      }
+      const context = { ...facts, facts };
+      const { events: _events, ...auditFacts } = facts;
+      decisions.push({
+        decisionId,
+        entity: obs.entity,
+        rule: rule.name,
+        ruleVersion: rule.version,
+        mode: rule.params.mode,
+        action: rule.params.action,
+        args: expandTemplate(rule.params.args, context) as Record<string, unknown>,
+        actuator: rule.params.actuator,
+        verify: rule.params.verify,
+        incident: null,
+        facts: auditFacts,
+        window: obs.window,
+        ts: obs.window.end,
+      });
+    }
+    return { decisions, suppressed };
+  }
+}

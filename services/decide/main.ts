@@ -1,0 +1,50 @@
+import { topicNames } from '../common/config.js';
+import { DeadLetters } from '../common/dead-letters.js';
+import { connectProducer, createKafka, ensureTopics, runConsumer } from '../common/kafka.js';
+import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
+import { connectClient } from '../common/temporal.js';
+import { DecideHandler } from './decide-handler.js';
+import { Decider } from './decider.js';
+import { loadRuleDir } from './rule-file.js';
+import { RemediationStarter } from './workflow-starter.js';
+
+/** Wires the decide step: observations in, rules evaluated, decisions out, workflows started. */
+export async function startDecide({ config, logger: root, registry }: ServiceContext): Promise<Service> {
+  const logger = root.child({ service: 'decide' });
+  const rules = loadRuleDir(config.rulesDir);
+  logger.info({ rules: rules.map((r) => `${r.name}@${r.version}`), dir: config.rulesDir }, 'rules loaded');
+  const topics = topicNames(config);
+  const kafka = createKafka(config, logger);
+  await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
+  const producer = await connectProducer(kafka);
+  const client = await connectClient(config);
+  const handler = new DecideHandler({
+    decider: new Decider(rules),
+    starter: new RemediationStarter(client, config),
+    producer,
+    decisionsTopic: topics.decisions,
+    deadLetters: new DeadLetters(producer, topics.dlq, 'decide', registry, logger),
+    maxClockSkewMs: config.maxClockSkew,
+    logger,
+    registry,
+  });
+  const consumer = await runConsumer({
+    kafka,
+    groupId: `${config.groupPrefix}-decide`,
+    topics: [topics.observations],
+    fromBeginning: true,
+    logger,
+    eachMessage: (payload) => handler.handle(payload),
+  });
+  return {
+    name: 'decide',
+    readiness: () => ({ 'decide.consumer': consumer.joined() }),
+    async stop() {
+      await consumer.stop();
+      await producer.disconnect();
+      await client.connection.close();
+    },
+  };
+}
+
+if (isEntryPoint(import.meta.url)) runStandalone('decide', startDecide);

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Rule } from 'json-rules-engine';
+import { z } from 'zod';
+import { actuatorRefSchema, conditionsSchema, verifySpecSchema } from '../common/contracts.js';
+import { parseDuration } from '../common/duration.js';
+
+/** Our fields in a rule's `event.params`: what to do, how, and how to tell that it worked. */
+export const remediationParamsSchema = z.strictObject({
+  action: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use snake_case, for example "scale_out"'),
+  args: z.record(z.string(), z.unknown()).default({}),
+  actuator: actuatorRefSchema.default({ type: 'http' }),
+  mode: z.enum(['enforce', 'shadow']).default('enforce'),
+  cooldown: z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "10m"')
+    .default('10m'),
+  approval: z.enum(['none', 'required']).default('none'),
+  verify: verifySpecSchema,
+  onVerifyFailure: z.object({ action: z.string(), args: z.record(z.string(), z.unknown()).default({}) }).optional(),
+  escalate: z.object({ action: z.string(), args: z.record(z.string(), z.unknown()).default({}) }).optional(),
+});
+export type RemediationParams = z.infer<typeof remediationParamsSchema>;
+
+const ruleFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'use kebab-case, for example "cpu-saturation-scale-out"'),
+  description: z.string().optional(),
+  priority: z.number().int().min(1).default(1),
+  conditions: conditionsSchema,
+  event: z.strictObject({ type: z.literal('remediate'), params: remediationParamsSchema }),
+});
+
+/** A rule file that passed every check, with the version (content hash) it is known by. */
+export interface LoadedRule {
+  readonly name: string;
+  readonly version: string;
+  readonly file: string;
+  readonly priority: number;
+  readonly conditions: Record<string, unknown>;
+  readonly params: RemediationParams;
+}
+
+/** Files in the rules folder that are not rules. */
+const NOT_RULES = new Set(['rule.schema.json']);
+
+/**
+ * Checks one rule file's text: JSON, our schema, and json-rules-engine's own constructor.
+ * Returns the rule or the list of problems, each naming the field and the fix.
+ */
+export function parseRuleFile(file: string, text: string): { rule: LoadedRule } | { problems: string[] } {
+  const where = path.basename(file);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { problems: [`${where}: not valid JSON: ${(err as Error).message}`] };
+  }
+  const parsed = ruleFileSchema.safeParse(json);
+  if (!parsed.success) {
+    return { problems: parsed.error.issues.map((i) => `${where}: ${i.path.join('.') || '(file)'}: ${i.message}`) };
+  }
+  const def = parsed.data;
+  try {
+    new Rule({ name: def.name, priority: def.priority, conditions: def.conditions as never, event: { type: def.event.type } });
+  } catch (err) {
+    return { problems: [`${where}: conditions: ${(err as Error).message}`] };
+  }
+  const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return {
+    rule: { name: def.name, version, file, priority: def.priority, conditions: def.conditions, params: def.event.params },
+  };
+}
+
+/** Loads every `*.json` rule in `dir`; throws RuleLoadError listing every problem in every file. */
+export function loadRuleDir(dir: string): LoadedRule[] {
+  if (!fs.existsSync(dir)) throw new RuleLoadError([`${dir}: rules folder not found (set AUTOGLM_RULES_DIR)`]);
+  const rules: LoadedRule[] = [];
+  const problems: string[] = [];
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && !NOT_RULES.has(f))
+    .sort();
+  for (const f of files) {
+    const file = path.join(dir, f);
+    const result = parseRuleFile(file, fs.readFileSync(file, 'utf8'));
+    if ('rule' in result) rules.push(result.rule);
+    else problems.push(...result.problems);
+  }
+  const seen = new Map<string, string>();
+  for (const r of rules) {
+    const other = seen.get(r.name);
+    if (other) problems.push(`${path.basename(r.file)}: name: "${r.name}" is already used by ${path.basename(other)}`);
+    seen.set(r.name, r.file);
+  }
+  if (problems.length > 0) throw new RuleLoadError(problems);
+  return rules;
+}
+
+/** Rule files were refused; `problems` names each file, field and fix. */
+export class RuleLoadError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`rule files refused:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'RuleLoadError';
+  }
+}

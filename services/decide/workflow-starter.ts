@@ -1,0 +1,47 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Decision } from '../common/contracts.js';
+import {
+  ACTION_KEY,
+  ENTITY_KEY,
+  INCIDENT_CLASS_KEY,
+  REMEDIATE_WORKFLOW,
+  RULE_KEY,
+  type RemediateArgs,
+} from '../../workflows/definitions.js';
+import { workflowIdFor } from './decision-id.js';
+
+/** Starts the remediation workflow of a decision, at most once per decision id. */
+export class RemediationStarter {
+  constructor(
+    private readonly client: Client,
+    private readonly settings: { actTaskQueue: string; verifyTaskQueue: string },
+  ) {}
+
+  /**
+   * Resolves once Temporal has acknowledged the start. A decision whose workflow already exists
+   * (running or closed) resolves as `duplicate`: the id reuse policy refuses a second run.
+   */
+  async start(decision: Decision): Promise<{ workflowId: string; started: boolean }> {
+    const workflowId = workflowIdFor(decision.decisionId);
+    const args: RemediateArgs = [decision, { verifyTaskQueue: this.settings.verifyTaskQueue }];
+    try {
+      await this.client.workflow.start(REMEDIATE_WORKFLOW, {
+        taskQueue: this.settings.actTaskQueue,
+        workflowId,
+        args,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: ENTITY_KEY, value: decision.entity },
+          { key: ACTION_KEY, value: decision.action },
+          { key: RULE_KEY, value: decision.rule },
+          ...(decision.incident ? [{ key: INCIDENT_CLASS_KEY, value: decision.incident.class }] : []),
+        ],
+        memo: { decision },
+      });
+      return { workflowId, started: true };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot } from '../../infra/paths.js';
+import type { Observation } from '../../services/common/contracts.js';
+import { Decider } from '../../services/decide/decider.js';
+import { decisionIdFor } from '../../services/decide/decision-id.js';
+import { parseRuleFile, type LoadedRule } from '../../services/decide/rule-file.js';
+import { expandTemplate } from '../../services/decide/template.js';
+
+const T0 = 1_800_000_000_000;
+const file = path.join(repoRoot, 'rules', 'cpu-saturation-scale-out.json');
+
+function starterRule(change: (r: Record<string, any>) => void = () => {}): LoadedRule {
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  change(json);
+  const r = parseRuleFile(file, JSON.stringify(json));
+  assert.ok('rule' in r, JSON.stringify(r));
+  return r.rule;
+}
+
+function obs(entity: string, features: Record<string, number>, end = T0): Observation {
+  return { entity, seq: 0, window: { start: end - 30_000, end }, features, events: [], ts: end };
+}
+
+describe('Decider', () => {
+  it('decides to scale out a saturated entity, with args filled in', async () => {
+    const { decisions } = await new Decider([starterRule()]).decide(obs('web-1', { 'cpu.avg': 93, 'cpu.count': 6 }));
+    assert.equal(decisions.length, 1);
+    const d = decisions[0]!;
+    assert.equal(d.rule, 'cpu-saturation-scale-out');
+    assert.equal(d.action, 'scale_out');
+    assert.equal(d.mode, 'enforce');
+    assert.deepEqual(d.args, { entity: 'web-1', by: 1, observedCpu: 93 });
+    assert.equal(d.decisionId, decisionIdFor('web-1', d.rule, { start: T0 - 30_000, end: T0 }));
+    assert.equal(d.facts['cpu.avg'], 93);
+    assert.equal(d.verify.within, '5m');
+  });
+
+  it('makes no decision for a healthy entity or one without the metric', async () => {
+    const decider = new Decider([starterRule()]);
+    assert.equal((await decider.decide(obs('ok', { 'cpu.avg': 40, 'cpu.count': 6 }))).decisions.length, 0);
+    assert.equal((await decider.decide(obs('mem-only', { 'mem.avg': 99 }))).decisions.length, 0);
+    assert.equal((await decider.decide(obs('thin', { 'cpu.avg': 99, 'cpu.count': 1 }))).decisions.length, 0);
+  });
+
+  it('gives a replayed observation the same decision, but holds back a new window in cooldown', async () => {
+    const decider = new Decider([starterRule()]);
+    const first = await decider.decide(obs('web-2', { 'cpu.avg': 95, 'cpu.count': 6 }));
+    const replay = await decider.decide(obs('web-2', { 'cpu.avg': 95, 'cpu.count': 6 }));
+    assert.deepEqual(replay.decisions, first.decisions);
+    const next = await decider.decide(obs('web-2', { 'cpu.avg': 96, 'cpu.count': 6 }, T0 + 5000));
+    assert.equal(next.decisions.length, 0);
+    assert.deepEqual(next.suppressed, [{ rule: 'cpu-saturation-scale-out', entity: 'web-2', reason: 'cooldown' }]);
+    const later = await decider.decide(obs('web-2', { 'cpu.avg': 96, 'cpu.count': 6 }, T0 + 11 * 60_000));
+    assert.equal(later.decisions.length, 1);
+    assert.notEqual(later.decisions[0]?.decisionId, first.decisions[0]?.decisionId);
+  });
+
+  it('publishes shadow decisions with their mode', async () => {
+    const shadow = starterRule((r) => {
+      r.event.params.mode = 'shadow';
+    });
+    const { decisions } = await new Decider([shadow]).decide(obs('web-3', { 'cpu.avg': 99, 'cpu.count': 9 }));
+    assert.equal(decisions[0]?.mode, 'shadow');
+  });
+});
+
+describe('expandTemplate', () => {
+  it('keeps types for whole placeholders and leaves unknown names visible', () => {
+    const ctx = { entity: 'web-1', 'cpu.avg': 91, catalog: { owner: 'team-a' } };
+    assert.deepEqual(
+      expandTemplate({ e: '{{entity}}', cpu: '{{cpu.avg}}', owner: '{{catalog.owner}}', text: 'on {{entity}} at {{cpu.avg}}%', miss: '{{nope}}', n: [1, '{{entity}}'] }, ctx),
+      { e: 'web-1', cpu: 91, owner: 'team-a', text: 'on web-1 at 91%', miss: '{{nope}}', n: [1, 'web-1'] },
+    );
+  });
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot } from '../../infra/paths.js';
+import { loadRuleDir, parseRuleFile, RuleLoadError } from '../../services/decide/rule-file.js';
+
+const starter = JSON.parse(fs.readFileSync(path.join(repoRoot, 'rules', 'cpu-saturation-scale-out.json'), 'utf8')) as Record<string, any>;
+const withChange = (change: (r: Record<string, any>) => void) => {
+  const copy = structuredClone(starter);
+  change(copy);
+  return JSON.stringify(copy);
+};
+
+describe('rule files', () => {
+  it('loads the starter rules folder, versioned by content', () => {
+    const rules = loadRuleDir(path.join(repoRoot, 'rules'));
+    assert.ok(rules.length >= 1);
+    const rule = rules.find((r) => r.name === 'cpu-saturation-scale-out');
+    assert.ok(rule);
+    assert.match(rule.version, /^[0-9a-f]{12}$/);
+    assert.equal(rule.params.action, 'scale_out');
+    assert.equal(rule.params.verify.within, '5m');
+  });
+
+  it('fills defaults the author left out', () => {
+    const r = parseRuleFile('x.json', withChange((r) => {
+      delete r.event.params.mode;
+      delete r.event.params.cooldown;
+    }));
+    assert.ok('rule' in r);
+    assert.equal(r.rule.params.mode, 'enforce');
+    assert.equal(r.rule.params.cooldown, '10m');
+  });
+
+  it('names the file, the field and the fix for each problem', () => {
+    const r = parseRuleFile('bad.json', withChange((r) => {
+      r.event.params.cooldown = 'ten minutes';
+      r.event.params.action = 'Scale Out';
+      delete r.event.params.verify;
+    }));
+    assert.ok('problems' in r);
+    const text = r.problems.join('\n');
+    assert.match(text, /bad\.json: event\.params\.cooldown: must be a duration/);
+    assert.match(text, /bad\.json: event\.params\.action: use snake_case/);
+    assert.match(text, /bad\.json: event\.params\.verify/);
+  });
+
+  it('refuses a misspelt key instead of ignoring it', () => {
+    const r = parseRuleFile('typo.json', withChange((r) => {
+      r.event.params.cooldwon = '5m';
+    }));
+    assert.ok('problems' in r);
+    assert.match(r.problems.join('\n'), /cooldwon/);
+  });
+
+  it('refuses conditions json-rules-engine would not run, and broken JSON', () => {
+    const noTop = parseRuleFile('c.json', withChange((r) => {
+      r.conditions = { every: [] };
+    }));
+    assert.ok('problems' in noTop);
+    assert.match(noTop.problems.join('\n'), /conditions: must have a top-level "all", "any", "not" or "condition"/);
+    const broken = parseRuleFile('j.json', '{"name": ');
+    assert.ok('problems' in broken);
+    assert.match(broken.problems[0] ?? '', /j\.json: not valid JSON/);
+  });
+
+  it('refuses a folder with duplicate names, listing every problem', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
+    fs.writeFileSync(path.join(dir, 'a.json'), JSON.stringify(starter));
+    fs.writeFileSync(path.join(dir, 'b.json'), JSON.stringify(starter));
+    fs.writeFileSync(path.join(dir, 'c.json'), '[]');
+    assert.throws(() => loadRuleDir(dir), (err: unknown) => {
+      assert.ok(err instanceof RuleLoadError);
+      assert.equal(err.problems.length, 2);
+      assert.match(err.problems.join('\n'), /b\.json: name: "cpu-saturation-scale-out" is already used by a\.json/);
+      return true;
+    });
+  });
+});

@@ -1,0 +1,2 @@
+// Every workflow the act worker runs; the worker bundles this file.
+export { remediate } from './remediate.js';

@@ -37,7 +37,9 @@ export async function infraCommand(args: readonly string[]): Promise<number> {
     case 'logs': {
       const follow = rest.includes('--follow') || rest.includes('-f');
       const names = rest.filter((a) => !a.startsWith('-'));
-      const paths = Object.entries(infra.logPaths()).filter(([name]) => names.length === 0 || names.includes(name));
+      const paths = Object.entries(infra.logPaths()).filter(
+        ([name]) => names.length === 0 || names.includes(name),
+      );
       if (paths.length === 0) {
         say(`no logs yet under ${infra.home}/logs (run: autoglm infra up)`);
         return 1;

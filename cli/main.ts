@@ -1,9 +1,11 @@
+import { runDemo } from './demo.js';
 import { infraCommand } from './infra-commands.js';
 import { runUp } from './up.js';
 
 const USAGE = `usage: autoglm <command>
 
   up                      run the whole loop locally (starts Kafka and Temporal if needed)
+  demo [entity]           play one CPU incident against a running 'up' and time it
   infra up                provision and start Kafka and Temporal as local processes
   infra down              stop what 'infra up' started
   infra status [--json]   per component: running or not, endpoint, version, log path
@@ -20,6 +22,8 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'up':
       await runUp();
       return -1; // keeps running until SIGTERM
+    case 'demo':
+      return runDemo(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -38,8 +42,16 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const error = err instanceof Error ? err : new Error(String(err));
-    const known = ['PrerequisiteError', 'ProvisionError', 'HealthTimeoutError', 'ConfigError', 'RuleLoadError'];
-    process.stderr.write(`autoglm: ${known.includes(error.name) ? error.message : (error.stack ?? error.message)}\n`);
+    const known = [
+      'PrerequisiteError',
+      'ProvisionError',
+      'HealthTimeoutError',
+      'ConfigError',
+      'RuleLoadError',
+    ];
+    process.stderr.write(
+      `autoglm: ${known.includes(error.name) ? error.message : (error.stack ?? error.message)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -23,14 +23,18 @@ export async function runUp(): Promise<void> {
   const config = loadConfig(process.env, {
     kafkaBrokers: endpoints.kafkaBrokers,
     temporalAddress: endpoints.temporalAddress,
-    ...(process.env.AUTOGLM_HTTP_ACTUATOR_URL ? {} : { httpActuatorUrl: `http://127.0.0.1:${TARGET_PORT}/actuate` }),
+    ...(process.env.AUTOGLM_HTTP_ACTUATOR_URL
+      ? {}
+      : { httpActuatorUrl: `http://127.0.0.1:${TARGET_PORT}/actuate` }),
   });
   const logger = createLogger(config.logLevel);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const target = process.env.AUTOGLM_HTTP_ACTUATOR_URL
     ? undefined
-    : await startActionTarget(TARGET_PORT, (a) => logger.info({ target: a.body }, 'local target received an action'));
+    : await startActionTarget(TARGET_PORT, (a) =>
+        logger.info({ target: a.body }, 'local target received an action'),
+      );
   const services: Service[] = [];
   for (const start of [startVerify, startAct, startDecide, startSense]) {
     services.push(await start({ config, logger, registry }));
@@ -38,7 +42,13 @@ export async function runUp(): Promise<void> {
   const readiness = () => Object.assign({}, ...services.map((s) => s.readiness())) as Record<string, boolean>;
   const ops = await startOpsServer({ port: config.opsPort, registry, readiness });
   logger.info(
-    { kafka: endpoints.kafkaBrokers, temporal: endpoints.temporalAddress, temporalUi: endpoints.temporalUi, ops: ops.port, target: target?.url },
+    {
+      kafka: endpoints.kafkaBrokers,
+      temporal: endpoints.temporalAddress,
+      temporalUi: endpoints.temporalUi,
+      ops: ops.port,
+      target: target?.url,
+    },
     `autoglm running: produce to ${config.topicPrefix}.metrics; Temporal UI ${endpoints.temporalUi ?? '(external)'}; health on :${ops.port}`,
   );
   stopOnSignals(

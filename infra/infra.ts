@@ -26,13 +26,25 @@ export function localInfra(env: NodeJS.ProcessEnv = process.env) {
       log(`${component.name}: already answering at ${component.endpoint}`);
     } else {
       if (component.external) {
-        throw new HealthTimeoutError(component.name, component.endpoint, 0, '(external endpoint, not started by autoglm)');
+        throw new HealthTimeoutError(
+          component.name,
+          component.endpoint,
+          0,
+          '(external endpoint, not started by autoglm)',
+        );
       }
       log(`${component.name}: starting at ${component.endpoint}`);
       await component.start();
       const result = await waitUntil(() => component.healthy(), startTimeoutMs);
       const logPath = componentPaths(home, component.name).log;
-      if (!result.ok) throw new HealthTimeoutError(component.name, component.endpoint, startTimeoutMs, logPath, result.lastError);
+      if (!result.ok)
+        throw new HealthTimeoutError(
+          component.name,
+          component.endpoint,
+          startTimeoutMs,
+          logPath,
+          result.lastError,
+        );
       log(`${component.name}: healthy`);
     }
     await component.afterHealthy?.();
@@ -59,7 +71,9 @@ export function localInfra(env: NodeJS.ProcessEnv = process.env) {
     /** Paths of the log files, by component name. */
     logPaths(): Record<string, string> {
       return Object.fromEntries(
-        components.map((c) => [c.name, componentPaths(home, c.name).log]).filter(([, p]) => p && fs.existsSync(p)),
+        components
+          .map((c) => [c.name, componentPaths(home, c.name).log])
+          .filter(([, p]) => p && fs.existsSync(p)),
       );
     },
   };

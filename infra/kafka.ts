@@ -59,17 +59,26 @@ export function kafkaComponent(opts: KafkaOptions): Component {
     if (existing) return existing;
     if (fs.existsSync(path.join(libsDir, `kafka_2.13-${KAFKA_VERSION}.jar`))) return libsDir;
     const mvn = which('mvn');
-    if (!mvn) throw new PrerequisiteError('Maven (mvn)', 'Install Maven 3.8+ (Debian: apt-get install maven).');
+    if (!mvn)
+      throw new PrerequisiteError('Maven (mvn)', 'Install Maven 3.8+ (Debian: apt-get install maven).');
     const tmp = `${libsDir}.partial`;
     fs.rmSync(tmp, { recursive: true, force: true });
     const provisionLog = path.join(path.dirname(paths.log), 'kafka-provision.log');
     const code = await runLogged(
       mvn,
-      ['-B', '-q', '-f', path.join(repoRoot, 'infra', 'kafka', 'pom.xml'), 'dependency:copy-dependencies',
-        '-DincludeScope=runtime', `-DoutputDirectory=${tmp}`],
+      [
+        '-B',
+        '-q',
+        '-f',
+        path.join(repoRoot, 'infra', 'kafka', 'pom.xml'),
+        'dependency:copy-dependencies',
+        '-DincludeScope=runtime',
+        `-DoutputDirectory=${tmp}`,
+      ],
       provisionLog,
     );
-    if (code !== 0) throw new ProvisionError('kafka', `mvn dependency:copy-dependencies exited with ${code}`, provisionLog);
+    if (code !== 0)
+      throw new ProvisionError('kafka', `mvn dependency:copy-dependencies exited with ${code}`, provisionLog);
     fs.mkdirSync(path.dirname(libsDir), { recursive: true });
     fs.rmSync(libsDir, { recursive: true, force: true });
     fs.renameSync(tmp, libsDir);
@@ -98,22 +107,32 @@ export function kafkaComponent(opts: KafkaOptions): Component {
       'share.coordinator.state.topic.min.isr': '1',
       'group.initial.rebalance.delay.ms': '0',
     };
-    const text = Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n');
+    const text = Object.entries(props)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n');
     fs.writeFileSync(configPath, `# written by autoglm infra\n${text}\n`);
   }
 
   function javaArgs(libs: string, heapMiB: number): string[] {
     return [
-      `-Xmx${heapMiB}M`, `-Xms${heapMiB}M`, '-server', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20',
-      '-Djava.awt.headless=true', `-Dkafka.logs.dir=${path.dirname(paths.log)}`,
+      `-Xmx${heapMiB}M`,
+      `-Xms${heapMiB}M`,
+      '-server',
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-Djava.awt.headless=true',
+      `-Dkafka.logs.dir=${path.dirname(paths.log)}`,
       `-Dlog4j2.configurationFile=${path.join(repoRoot, 'infra', 'kafka', 'log4j2.yaml')}`,
-      '-cp', `${libs}/*`,
+      '-cp',
+      `${libs}/*`,
     ];
   }
 
   async function formatOnce(java: string, libs: string): Promise<void> {
     if (fs.existsSync(path.join(paths.data, 'log', 'meta.properties'))) return;
-    const clusterId = capture(java, [...javaArgs(libs, 256), 'kafka.tools.StorageTool', 'random-uuid'])?.split('\n').pop();
+    const clusterId = capture(java, [...javaArgs(libs, 256), 'kafka.tools.StorageTool', 'random-uuid'])
+      ?.split('\n')
+      .pop();
     if (!clusterId) throw new ProvisionError('kafka', 'StorageTool random-uuid failed', paths.log);
     const code = await runLogged(
       java,
@@ -126,18 +145,29 @@ export function kafkaComponent(opts: KafkaOptions): Component {
   async function start(): Promise<void> {
     if (external || livePid(paths.pid) !== undefined) return;
     const java = which('java');
-    if (!java) throw new PrerequisiteError('Java 17+', 'Install a JDK 17 or newer (Debian: apt-get install openjdk-17-jre-headless).');
+    if (!java)
+      throw new PrerequisiteError(
+        'Java 17+',
+        'Install a JDK 17 or newer (Debian: apt-get install openjdk-17-jre-headless).',
+      );
     const libs = await provision();
     writeConfig();
     await formatOnce(java, libs);
-    startDetached(java, [...javaArgs(libs, opts.heapMiB ?? 512), 'kafka.Kafka', configPath], paths.log, paths.pid);
+    startDetached(
+      java,
+      [...javaArgs(libs, opts.heapMiB ?? 512), 'kafka.Kafka', configPath],
+      paths.log,
+      paths.pid,
+    );
   }
 
   async function status(): Promise<ComponentStatus> {
     const pid = livePid(paths.pid);
     const up = await healthy().catch(() => false);
     const libs = existingLibs() ?? libsDir;
-    const jar = fs.existsSync(libs) ? fs.readdirSync(libs).find((f) => /^kafka_2\.13-.*\.jar$/.test(f)) : undefined;
+    const jar = fs.existsSync(libs)
+      ? fs.readdirSync(libs).find((f) => /^kafka_2\.13-.*\.jar$/.test(f))
+      : undefined;
     const version = external ? 'external' : (jar?.replace(/^kafka_2\.13-|\.jar$/g, '') ?? 'not provisioned');
     return {
       name: 'kafka',

@@ -19,12 +19,21 @@ export function which(name: string, env: NodeJS.ProcessEnv = process.env): strin
 }
 
 /** Runs a command to completion, appending its output to `logPath`; resolves with the exit code. */
-export function runLogged(cmd: string, args: string[], logPath: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+export function runLogged(
+  cmd: string,
+  args: string[],
+  logPath: string,
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+) {
   fs.mkdirSync(path.dirname(logPath), { recursive: true });
   const fd = fs.openSync(logPath, 'a');
   fs.writeSync(fd, `\n$ ${cmd} ${args.join(' ')}\n`);
   return new Promise<number>((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', fd, fd],
+    });
     child.on('error', reject);
     child.on('exit', (code) => {
       fs.closeSync(fd);
@@ -40,7 +49,13 @@ export function capture(cmd: string, args: string[]): string | undefined {
 }
 
 /** Starts a long-running process detached from us, output to `logPath`, pid to `pidPath`. */
-export function startDetached(cmd: string, args: string[], logPath: string, pidPath: string, cwd?: string): number {
+export function startDetached(
+  cmd: string,
+  args: string[],
+  logPath: string,
+  pidPath: string,
+  cwd?: string,
+): number {
   fs.mkdirSync(path.dirname(logPath), { recursive: true });
   fs.mkdirSync(path.dirname(pidPath), { recursive: true });
   const fd = fs.openSync(logPath, 'a');

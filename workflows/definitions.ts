@@ -9,7 +9,10 @@ import type { Decision, Verdict } from '../services/common/contracts.js';
 export const ENTITY_KEY = defineSearchAttributeKey('AutoglmEntity', SearchAttributeType.KEYWORD);
 export const ACTION_KEY = defineSearchAttributeKey('AutoglmAction', SearchAttributeType.KEYWORD);
 export const RULE_KEY = defineSearchAttributeKey('AutoglmRule', SearchAttributeType.KEYWORD);
-export const INCIDENT_CLASS_KEY = defineSearchAttributeKey('AutoglmIncidentClass', SearchAttributeType.KEYWORD);
+export const INCIDENT_CLASS_KEY = defineSearchAttributeKey(
+  'AutoglmIncidentClass',
+  SearchAttributeType.KEYWORD,
+);
 export const VERDICT_KEY = defineSearchAttributeKey('AutoglmVerdict', SearchAttributeType.KEYWORD);
 
 /** Where a remediation stands, as the `status` query returns it. */

@@ -1,4 +1,11 @@
-import { ActivityFailure, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ActActivities } from '../services/act/activities.js';
 import type { Decision, Verdict, VerdictOutcome } from '../services/common/contracts.js';
 import type { VerifyActivities } from '../services/verify/activities.js';
@@ -15,7 +22,12 @@ const act = proxyActivities<ActActivities>({
  */
 export async function remediate(decision: Decision, settings: RemediateSettings): Promise<Verdict> {
   const { workflowId } = workflowInfo();
-  let status: RemediationStatus = { phase: 'acting', decisionId: decision.decisionId, entity: decision.entity, action: decision.action };
+  let status: RemediationStatus = {
+    phase: 'acting',
+    decisionId: decision.decisionId,
+    entity: decision.entity,
+    action: decision.action,
+  };
   setHandler(statusQuery, () => status);
 
   let outcome: VerdictOutcome;
@@ -37,7 +49,11 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
       heartbeatTimeout: '20s',
       retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },
     });
-    const result = await verify.verifyRemediation({ entity: decision.entity, verify: decision.verify, actedAt: acted.at });
+    const result = await verify.verifyRemediation({
+      entity: decision.entity,
+      verify: decision.verify,
+      actedAt: acted.at,
+    });
     outcome = result.verified ? 'verified' : 'failed';
     evidence = { acted, ...result.evidence };
   } catch (err) {

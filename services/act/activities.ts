@@ -3,7 +3,12 @@ import type { Producer } from 'kafkajs';
 import type { ActuatorRef, Verdict } from '../common/contracts.js';
 import { sendJson } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
-import { ActuationRefusedError, type ActuationRequest, type ActuationResult, type Actuator } from './actuators/actuator.js';
+import {
+  ActuationRefusedError,
+  type ActuationRequest,
+  type ActuationResult,
+  type Actuator,
+} from './actuators/actuator.js';
 
 export type { ActuationRequest, ActuationResult };
 
@@ -20,7 +25,10 @@ export function createActActivities(deps: {
       const actuator = deps.actuators[request.actuator.type];
       try {
         const result = await actuator.actuate(request);
-        deps.logger.info({ entity: request.entity, action: request.action, decisionId: request.decisionId }, 'actuated');
+        deps.logger.info(
+          { entity: request.entity, action: request.action, decisionId: request.decisionId },
+          'actuated',
+        );
         return result;
       } catch (err) {
         if (err instanceof ActuationRefusedError) {
@@ -33,7 +41,10 @@ export function createActActivities(deps: {
     /** Publishes the verdict to Kafka, keyed by entity; resolves once acknowledged. */
     async publishVerdict(verdict: Verdict): Promise<void> {
       await sendJson(deps.producer, deps.verdictsTopic, [{ key: verdict.entity, value: verdict }]);
-      deps.logger.info({ entity: verdict.entity, outcome: verdict.outcome, workflowId: verdict.workflowId }, 'verdict');
+      deps.logger.info(
+        { entity: verdict.entity, outcome: verdict.outcome, workflowId: verdict.workflowId },
+        'verdict',
+      );
     },
   };
 }

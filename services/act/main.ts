@@ -3,7 +3,7 @@ import { Worker } from '@temporalio/worker';
 import { topicNames } from '../common/config.js';
 import { connectProducer, createKafka, ensureTopics } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
-import { connectWorker, installTemporalLogging } from '../common/temporal.js';
+import { connectWorker, installTemporalRuntime } from '../common/temporal.js';
 import { runWorker } from '../common/worker.js';
 import { createActActivities } from './activities.js';
 import { httpActuator } from './actuators/http.js';
@@ -13,13 +13,15 @@ const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.m
 /** Wires the act step: a Temporal worker running the remediation workflow and the actuators. */
 export async function startAct({ config, logger: root }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'act' });
-  installTemporalLogging(logger);
+  installTemporalRuntime(root);
   const topics = topicNames(config);
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
   const producer = await connectProducer(kafka);
   const activities = createActActivities({
-    actuators: { http: httpActuator({ defaultUrl: config.httpActuatorUrl, timeoutMs: config.httpActuatorTimeout }) },
+    actuators: {
+      http: httpActuator({ defaultUrl: config.httpActuatorUrl, timeoutMs: config.httpActuatorTimeout }),
+    },
     producer,
     verdictsTopic: topics.verdicts,
     logger,

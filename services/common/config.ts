@@ -14,7 +14,8 @@ export class ConfigError extends Error {
 const duration = (example: string) =>
   z.string().transform((s, ctx) => {
     const ms = parseDuration(s);
-    if (ms === undefined) ctx.addIssue({ code: 'custom', message: `must be a duration such as "${example}"` });
+    if (ms === undefined)
+      ctx.addIssue({ code: 'custom', message: `must be a duration such as "${example}"` });
     return ms ?? 0;
   });
 const port = z.coerce.number().int().min(0).max(65535);
@@ -44,8 +45,17 @@ const ENV = {
 const schema = z.object({
   kafkaBrokers: z
     .string()
-    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port')).min(1, 'name at least one broker')),
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(z.string().regex(/^[^:\s]+:\d+$/, 'each broker must be host:port'))
+        .min(1, 'name at least one broker'),
+    ),
   kafkaClientId: name,
   topicPrefix: name,
   topicPartitions: z.coerce.number().int().min(1, 'must be at least 1').max(1000),
@@ -71,7 +81,10 @@ export type Config = Readonly<z.infer<typeof schema>>;
  * Reads the configuration from environment variables (`overrides` win, for tests and `autoglm up`).
  * Throws one ConfigError listing every problem, each named by its environment variable.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof typeof ENV, string>> = {}): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<keyof typeof ENV, string>> = {},
+): Config {
   const raw = Object.fromEntries(
     Object.entries(ENV).map(([key, [envName, fallback]]) => [
       key,

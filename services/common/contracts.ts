@@ -12,7 +12,10 @@ const entityId = z
   .string()
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'use letters, digits and . _ : / @ - (for example "checkout/pod-1")');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/,
+    'use letters, digits and . _ : / @ - (for example "checkout/pod-1")',
+  );
 
 /** Event time: epoch milliseconds, or an ISO-8601 string that is turned into them. */
 const timestamp = z
@@ -25,7 +28,9 @@ const timestamp = z
   ])
   .refine((ms) => ms >= 946_684_800_000, 'is before 2000-01-01; send epoch milliseconds, not seconds');
 
-const featureName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _ (for example "cpu")');
+const featureName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _ (for example "cpu")');
 
 /** Raw `{entity, metric, value, ts, labels?}` sample on `autoglm.metrics`. */
 export const metricSampleSchema = z.object({
@@ -65,10 +70,12 @@ const durationText = z
   .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "30s", "5m" or "1h"');
 
 /** A json-rules-engine condition tree (`all`/`any`/`not`); the engine checks the details. */
-export const conditionsSchema = z.record(z.string(), z.unknown()).refine(
-  (c) => 'all' in c || 'any' in c || 'not' in c || 'condition' in c,
-  'must have a top-level "all", "any", "not" or "condition"',
-);
+export const conditionsSchema = z
+  .record(z.string(), z.unknown())
+  .refine(
+    (c) => 'all' in c || 'any' in c || 'not' in c || 'condition' in c,
+    'must have a top-level "all", "any", "not" or "condition"',
+  );
 
 /** What must hold on observations after the action, within a deadline, for long enough. */
 export const verifySpecSchema = z.strictObject({
@@ -157,7 +164,10 @@ export function decodeMessage<S extends z.ZodType<{ ts: number }>>(
   maxSkewMs: number,
 ): { ok: true; value: z.infer<S> } | { ok: false; refusal: Refusal } {
   if (value === null || value.length === 0) {
-    return { ok: false, refusal: { reason: 'empty', issues: [{ path: '', message: 'message has no value' }] } };
+    return {
+      ok: false,
+      refusal: { reason: 'empty', issues: [{ path: '', message: 'message has no value' }] },
+    };
   }
   if (value.length > MAX_MESSAGE_BYTES) {
     const message = `value is ${value.length} bytes; the limit is ${MAX_MESSAGE_BYTES}`;

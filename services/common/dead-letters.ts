@@ -5,7 +5,12 @@ import { sendJson } from './kafka.js';
 import type { Logger } from './logger.js';
 
 /** Builds the dead-letter record for a refused message: original bytes, origin and reason. */
-export function deadLetterFor(payload: EachMessagePayload, refusal: Refusal, service: string, nowMs: number): DeadLetter {
+export function deadLetterFor(
+  payload: EachMessagePayload,
+  refusal: Refusal,
+  service: string,
+  nowMs: number,
+): DeadLetter {
   const { topic, partition, message } = payload;
   return {
     topic,
@@ -42,8 +47,18 @@ export class DeadLetters {
   /** Resolves once the dead letter is acknowledged, so the offset may be committed. */
   async send(payload: EachMessagePayload, refusal: Refusal): Promise<void> {
     const letter = deadLetterFor(payload, refusal, this.service, Date.now());
-    await sendJson(this.producer, this.topic, [{ key: letter.key ?? `${letter.topic}/${letter.partition}`, value: letter }]);
+    await sendJson(this.producer, this.topic, [
+      { key: letter.key ?? `${letter.topic}/${letter.partition}`, value: letter },
+    ]);
     this.refused.inc({ topic: payload.topic, reason: refusal.reason });
-    this.logger.warn({ topic: payload.topic, offset: payload.message.offset, reason: refusal.reason, issues: refusal.issues }, 'message refused to dead-letter topic');
+    this.logger.warn(
+      {
+        topic: payload.topic,
+        offset: payload.message.offset,
+        reason: refusal.reason,
+        issues: refusal.issues,
+      },
+      'message refused to dead-letter topic',
+    );
   }
 }

@@ -1,4 +1,11 @@
-import { Kafka, Partitioners, logLevel, type Consumer, type EachMessagePayload, type Producer } from 'kafkajs';
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Consumer,
+  type EachMessagePayload,
+  type Producer,
+} from 'kafkajs';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -33,7 +40,11 @@ export function createKafka(config: Pick<Config, 'kafkaBrokers' | 'kafkaClientId
 }
 
 /** Creates the topics that are missing, with `partitions` each; existing topics are left as they are. */
-export async function ensureTopics(kafka: Kafka, topics: readonly string[], partitions: number): Promise<void> {
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: readonly string[],
+  partitions: number,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -52,13 +63,21 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], part
 
 /** An idempotent producer; every send waits for all in-sync replicas. */
 export async function connectProducer(kafka: Kafka): Promise<Producer> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   return producer;
 }
 
 /** Produces JSON values keyed by entity id, waiting for acknowledgement from all in-sync replicas. */
-export async function sendJson(producer: Producer, topic: string, records: ReadonlyArray<{ key: string; value: unknown }>) {
+export async function sendJson(
+  producer: Producer,
+  topic: string,
+  records: ReadonlyArray<{ key: string; value: unknown }>,
+) {
   if (records.length === 0) return;
   await producer.send({
     topic,
@@ -108,7 +127,10 @@ export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsume
   const timeoutMs = opts.joinTimeoutMs ?? 60_000;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`consumer group ${opts.groupId} did not join within ${timeoutMs}ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`consumer group ${opts.groupId} did not join within ${timeoutMs}ms`)),
+      timeoutMs,
+    );
   });
   try {
     await Promise.race([joinedOnce, timedOut]);

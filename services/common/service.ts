@@ -39,8 +39,20 @@ export function runStandalone(name: string, start: StartService): void {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     const service = await start({ config, logger, registry });
-    const ops = await startOpsServer({ port: config.opsPort, registry, readiness: () => service.readiness() });
+    const ops = await startOpsServer({
+      port: config.opsPort,
+      registry,
+      readiness: () => service.readiness(),
+    });
     logger.info({ opsPort: ops.port }, `${name} running: /healthz, /readyz and /metrics on port ${ops.port}`);
-    stopOnSignals({ stop: async () => { await service.stop(); await ops.close(); } }, logger);
+    stopOnSignals(
+      {
+        stop: async () => {
+          await service.stop();
+          await ops.close();
+        },
+      },
+      logger,
+    );
   });
 }

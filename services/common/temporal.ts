@@ -6,19 +6,28 @@ import type { Logger } from './logger.js';
 let runtimeInstalled = false;
 
 /**
- * Sends the Temporal SDK's own logs (worker, core) through pino. The SDK allows one runtime per
- * process, so the first service to start installs it and later calls are no-ops.
+ * Installs the Temporal runtime: the SDK's own logs (worker, core) go through pino, and the SDK
+ * leaves signals alone (by default it shuts workers down on SIGTERM and re-raises the signal,
+ * racing our graceful stop). One runtime per process: later calls are no-ops.
  */
-export function installTemporalLogging(logger: Logger): void {
+export function installTemporalRuntime(logger: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const log = logger.child({ component: 'temporal' });
   const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
-    TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error',
+    TRACE: 'trace',
+    DEBUG: 'debug',
+    INFO: 'info',
+    WARN: 'warn',
+    ERROR: 'error',
   };
   try {
     Runtime.install({
-      logger: new DefaultLogger('WARN', (entry) => log[levels[entry.level]](entry.meta ?? {}, entry.message)),
+      shutdownSignals: [],
+      logger: new DefaultLogger('WARN', (entry) => {
+        const { error, ...meta } = entry.meta ?? {};
+        log[levels[entry.level]](error === undefined ? meta : { ...meta, err: error }, entry.message);
+      }),
     });
   } catch {
     // A runtime was already created (for example by a test harness); keep its logger.
@@ -31,7 +40,9 @@ export function connectWorker(config: Pick<Config, 'temporalAddress'>): Promise<
 }
 
 /** A client for starting and inspecting workflows. */
-export async function connectClient(config: Pick<Config, 'temporalAddress' | 'temporalNamespace'>): Promise<Client> {
+export async function connectClient(
+  config: Pick<Config, 'temporalAddress' | 'temporalNamespace'>,
+): Promise<Client> {
   const connection = await Connection.connect({ address: config.temporalAddress });
   return new Client({ connection, namespace: config.temporalNamespace });
 }

@@ -12,7 +12,8 @@ export class CooldownGate {
     const key = `${entity}\u0000${rule}`;
     const current = this.open.get(key);
     if (current && current.decisionId !== decisionId && eventTs < current.until) return false;
-    if (!current || current.decisionId !== decisionId) this.open.set(key, { decisionId, until: eventTs + cooldownMs });
+    if (!current || current.decisionId !== decisionId)
+      this.open.set(key, { decisionId, until: eventTs + cooldownMs });
     return true;
   }
 }

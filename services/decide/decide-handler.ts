@@ -36,19 +36,32 @@ export class DecideHandler {
   }
 
   async handle(payload: EachMessagePayload): Promise<void> {
-    const decoded = decodeMessage(observationSchema, payload.message.value, Date.now(), this.deps.maxClockSkewMs);
+    const decoded = decodeMessage(
+      observationSchema,
+      payload.message.value,
+      Date.now(),
+      this.deps.maxClockSkewMs,
+    );
     if (!decoded.ok) return this.deps.deadLetters.send(payload, decoded.refusal);
     const { decisions, suppressed } = await this.deps.decider.decide(decoded.value);
     for (const s of suppressed) this.decisions.inc({ rule: s.rule, mode: 'enforce', result: 'suppressed' });
     if (decisions.length === 0) return;
-    await sendJson(this.deps.producer, this.deps.decisionsTopic, decisions.map((d) => ({ key: d.entity, value: d })));
+    await sendJson(
+      this.deps.producer,
+      this.deps.decisionsTopic,
+      decisions.map((d) => ({ key: d.entity, value: d })),
+    );
     for (const decision of decisions) {
       if (decision.mode === 'shadow') {
         this.decisions.inc({ rule: decision.rule, mode: decision.mode, result: 'shadow' });
         continue;
       }
       const { workflowId, started } = await this.deps.starter.start(decision);
-      this.decisions.inc({ rule: decision.rule, mode: decision.mode, result: started ? 'started' : 'duplicate' });
+      this.decisions.inc({
+        rule: decision.rule,
+        mode: decision.mode,
+        result: started ? 'started' : 'duplicate',
+      });
       this.deps.logger.info(
         { entity: decision.entity, rule: decision.rule, action: decision.action, workflowId, started },
         started ? 'remediation started' : 'remediation already exists for this decision',

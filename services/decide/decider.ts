@@ -28,7 +28,12 @@ export class Decider {
     this.engine = new Engine([], { allowUndefinedFacts: true });
     this.byName = new Map(rules.map((r) => [r.name, r]));
     for (const r of rules) {
-      this.engine.addRule({ name: r.name, priority: r.priority, conditions: r.conditions as never, event: { type: 'remediate' } });
+      this.engine.addRule({
+        name: r.name,
+        priority: r.priority,
+        conditions: r.conditions as never,
+        event: { type: 'remediate' },
+      });
     }
   }
 
@@ -48,7 +53,7 @@ export class Decider {
         continue;
       }
       const context = { ...facts, facts };
-      const { events: _events, ...auditFacts } = facts;
+      const { events, ...auditFacts } = facts;
       decisions.push({
         decisionId,
         entity: obs.entity,

@@ -5,7 +5,10 @@ import { createHash } from 'node:crypto';
  * observation (after a crash, before the offset commit) maps onto the workflow already started.
  */
 export function decisionIdFor(entity: string, rule: string, window: { start: number; end: number }): string {
-  return createHash('sha256').update(`${entity}\n${rule}\n${window.start}\n${window.end}`).digest('hex').slice(0, 24);
+  return createHash('sha256')
+    .update(`${entity}\n${rule}\n${window.start}\n${window.end}`)
+    .digest('hex')
+    .slice(0, 24);
 }
 
 /** The remediation workflow's id for a decision. */

@@ -18,7 +18,9 @@ export const remediationParamsSchema = z.strictObject({
     .default('10m'),
   approval: z.enum(['none', 'required']).default('none'),
   verify: verifySpecSchema,
-  onVerifyFailure: z.object({ action: z.string(), args: z.record(z.string(), z.unknown()).default({}) }).optional(),
+  onVerifyFailure: z
+    .object({ action: z.string(), args: z.record(z.string(), z.unknown()).default({}) })
+    .optional(),
   escalate: z.object({ action: z.string(), args: z.record(z.string(), z.unknown()).default({}) }).optional(),
 });
 export type RemediationParams = z.infer<typeof remediationParamsSchema>;
@@ -59,23 +61,38 @@ export function parseRuleFile(file: string, text: string): { rule: LoadedRule } 
   }
   const parsed = ruleFileSchema.safeParse(json);
   if (!parsed.success) {
-    return { problems: parsed.error.issues.map((i) => `${where}: ${i.path.join('.') || '(file)'}: ${i.message}`) };
+    return {
+      problems: parsed.error.issues.map((i) => `${where}: ${i.path.join('.') || '(file)'}: ${i.message}`),
+    };
   }
   const def = parsed.data;
   try {
-    new Rule({ name: def.name, priority: def.priority, conditions: def.conditions as never, event: { type: def.event.type } });
+    new Rule({
+      name: def.name,
+      priority: def.priority,
+      conditions: def.conditions as never,
+      event: { type: def.event.type },
+    });
   } catch (err) {
     return { problems: [`${where}: conditions: ${(err as Error).message}`] };
   }
   const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
   return {
-    rule: { name: def.name, version, file, priority: def.priority, conditions: def.conditions, params: def.event.params },
+    rule: {
+      name: def.name,
+      version,
+      file,
+      priority: def.priority,
+      conditions: def.conditions,
+      params: def.event.params,
+    },
   };
 }
 
 /** Loads every `*.json` rule in `dir`; throws RuleLoadError listing every problem in every file. */
 export function loadRuleDir(dir: string): LoadedRule[] {
-  if (!fs.existsSync(dir)) throw new RuleLoadError([`${dir}: rules folder not found (set AUTOGLM_RULES_DIR)`]);
+  if (!fs.existsSync(dir))
+    throw new RuleLoadError([`${dir}: rules folder not found (set AUTOGLM_RULES_DIR)`]);
   const rules: LoadedRule[] = [];
   const problems: string[] = [];
   const files = fs
@@ -91,7 +108,8 @@ export function loadRuleDir(dir: string): LoadedRule[] {
   const seen = new Map<string, string>();
   for (const r of rules) {
     const other = seen.get(r.name);
-    if (other) problems.push(`${path.basename(r.file)}: name: "${r.name}" is already used by ${path.basename(other)}`);
+    if (other)
+      problems.push(`${path.basename(r.file)}: name: "${r.name}" is already used by ${path.basename(other)}`);
     seen.set(r.name, r.file);
   }
   if (problems.length > 0) throw new RuleLoadError(problems);

@@ -20,7 +20,10 @@ export interface ActionTarget {
  * Listens on 127.0.0.1 (`port` 0 picks a free one) and answers 200 to a POST of a JSON action,
  * 400 to anything else; `onAction` sees each accepted action.
  */
-export async function startActionTarget(port = 0, onAction?: (action: ReceivedAction) => void): Promise<ActionTarget> {
+export async function startActionTarget(
+  port = 0,
+  onAction?: (action: ReceivedAction) => void,
+): Promise<ActionTarget> {
   const received: ReceivedAction[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -38,7 +41,11 @@ export async function startActionTarget(port = 0, onAction?: (action: ReceivedAc
         return;
       }
       const header = req.headers['idempotency-key'];
-      const action = { idempotencyKey: Array.isArray(header) ? header[0] : header, body: body as Record<string, unknown>, at: Date.now() };
+      const action = {
+        idempotencyKey: Array.isArray(header) ? header[0] : header,
+        body: body as Record<string, unknown>,
+        at: Date.now(),
+      };
       received.push(action);
       onAction?.(action);
       res.writeHead(200, { 'content-type': 'application/json' });

@@ -59,7 +59,10 @@ export class SenseHandler {
     }
   }
 
-  private async refuse(payload: EachMessagePayload, refusal: Parameters<DeadLetters['send']>[1]): Promise<void> {
+  private async refuse(
+    payload: EachMessagePayload,
+    refusal: Parameters<DeadLetters['send']>[1],
+  ): Promise<void> {
     await this.deps.deadLetters.send(payload, refusal);
     this.messages.inc({ topic: payload.topic, result: 'refused' });
   }

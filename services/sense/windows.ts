@@ -100,7 +100,14 @@ export class EntityWindows {
       Object.assign(features, metricFeatures(metric, points));
     }
     w.events = w.events.filter((e) => e.ts > start);
-    return { entity, seq: w.seq++, window: { start, end }, features, events: w.events.filter((e) => e.ts <= end), ts: end };
+    return {
+      entity,
+      seq: w.seq++,
+      window: { start, end },
+      features,
+      events: w.events.filter((e) => e.ts <= end),
+      ts: end,
+    };
   }
 }
 

@@ -21,7 +21,12 @@ export interface VerificationResult {
 }
 
 /** The verify worker's activities, built with their dependencies injected. */
-export function createVerifyActivities(deps: { state: ObservationState; graceMs: number; heartbeatMs?: number; logger: Logger }) {
+export function createVerifyActivities(deps: {
+  state: ObservationState;
+  graceMs: number;
+  heartbeatMs?: number;
+  logger: Logger;
+}) {
   return {
     /**
      * Watches the entity's observations after the action until the verify condition has held for
@@ -58,7 +63,9 @@ export function createVerifyActivities(deps: { state: ObservationState; graceMs:
           tracker.expire(Date.now(), deps.graceMs);
           finish();
         }, deps.heartbeatMs ?? 1000);
-        ctx.cancellationSignal.addEventListener('abort', () => reject(new CancelledFailure('verification cancelled')));
+        ctx.cancellationSignal.addEventListener('abort', () =>
+          reject(new CancelledFailure('verification cancelled')),
+        );
       });
       try {
         const result = await settled;

@@ -6,7 +6,7 @@ import { topicNames } from '../common/config.js';
 import { decodeMessage, observationSchema } from '../common/contracts.js';
 import { createKafka, ensureTopics, runConsumer } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
-import { connectWorker, installTemporalLogging } from '../common/temporal.js';
+import { connectWorker, installTemporalRuntime } from '../common/temporal.js';
 import { runWorker } from '../common/worker.js';
 import { createVerifyActivities } from './activities.js';
 import { ObservationState } from './observation-state.js';
@@ -17,7 +17,7 @@ import { ObservationState } from './observation-state.js';
  */
 export async function startVerify({ config, logger: root, registry }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'verify' });
-  installTemporalLogging(logger);
+  installTemporalRuntime(root);
   const topics = topicNames(config);
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);

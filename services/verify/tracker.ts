@@ -40,7 +40,8 @@ export class VerificationTracker {
     this.last = { seq: obs.seq, ts: obs.ts, holds, features: obs.features };
     if (holds) {
       this.holdingSince ??= obs.ts;
-      if (obs.ts - this.holdingSince >= this.opts.stableForMs && obs.ts <= this.deadline) this.state = 'verified';
+      if (obs.ts - this.holdingSince >= this.opts.stableForMs && obs.ts <= this.deadline)
+        this.state = 'verified';
     } else {
       this.holdingSince = undefined;
     }

@@ -30,7 +30,9 @@ describe('Kafka smoke (real broker)', () => {
       await tap.waitFor<{ i: number }>(() => tap.messages.length >= 20, 30_000);
       assert.equal(tap.messages.length, 20);
       for (let k = 0; k < 4; k++) {
-        const order = tap.messages.filter((m) => m.key === `entity-${k}`).map((m) => (m.value as { i: number }).i);
+        const order = tap.messages
+          .filter((m) => m.key === `entity-${k}`)
+          .map((m) => (m.value as { i: number }).i);
         assert.deepEqual(order, [k, k + 4, k + 8, k + 12, k + 16]);
       }
     } finally {

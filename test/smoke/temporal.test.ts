@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../infra/temporal.js';
 import { createLogger } from '../../services/common/logger.js';
-import { connectClient, connectWorker, installTemporalLogging } from '../../services/common/temporal.js';
+import { connectClient, connectWorker, installTemporalRuntime } from '../../services/common/temporal.js';
 import { testConfig, unique } from '../support/config.js';
 
 describe('Temporal smoke (real dev server)', () => {
@@ -13,7 +13,7 @@ describe('Temporal smoke (real dev server)', () => {
   let client: Client;
 
   before(async () => {
-    installTemporalLogging(createLogger('warn'));
+    installTemporalRuntime(createLogger('warn'));
     client = await connectClient(config);
   });
   after(async () => {
@@ -29,14 +29,20 @@ describe('Temporal smoke (real dev server)', () => {
       activities: { shout: async (text: string) => text.toUpperCase() },
     });
     const result = await worker.runUntil(
-      client.workflow.execute('echoWorkflow', { taskQueue: config.actTaskQueue, workflowId: unique('smoke-echo'), args: ['hello'] }),
+      client.workflow.execute('echoWorkflow', {
+        taskQueue: config.actTaskQueue,
+        workflowId: unique('smoke-echo'),
+        args: ['hello'],
+      }),
     );
     await connection.close();
     assert.equal(result, 'HELLO');
   });
 
   it('has the Autoglm search attributes registered as Keyword', async () => {
-    const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace: config.temporalNamespace });
+    const { customAttributes } = await client.connection.operatorService.listSearchAttributes({
+      namespace: config.temporalNamespace,
+    });
     for (const name of SEARCH_ATTRIBUTES) {
       assert.equal(customAttributes?.[name], 2, `${name} should be a Keyword search attribute`);
     }

@@ -14,11 +14,18 @@ describe('loadConfig', () => {
 
   it('lists every problem at once, each named by its variable', () => {
     assert.throws(
-      () => loadConfig({ KAFKA_BROKERS: 'nohostport', AUTOGLM_WINDOW: 'ten', AUTOGLM_TOPIC_PARTITIONS: '0', LOG_LEVEL: 'loud' }),
+      () =>
+        loadConfig({
+          KAFKA_BROKERS: 'nohostport',
+          AUTOGLM_WINDOW: 'ten',
+          AUTOGLM_TOPIC_PARTITIONS: '0',
+          LOG_LEVEL: 'loud',
+        }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         const text = err.problems.join('\n');
-        for (const name of ['KAFKA_BROKERS', 'AUTOGLM_WINDOW', 'AUTOGLM_TOPIC_PARTITIONS', 'LOG_LEVEL']) assert.match(text, new RegExp(name));
+        for (const name of ['KAFKA_BROKERS', 'AUTOGLM_WINDOW', 'AUTOGLM_TOPIC_PARTITIONS', 'LOG_LEVEL'])
+          assert.match(text, new RegExp(name));
         assert.equal(err.problems.length, 4);
         return true;
       },
@@ -26,6 +33,9 @@ describe('loadConfig', () => {
   });
 
   it('refuses an emit interval longer than the window', () => {
-    assert.throws(() => loadConfig({ AUTOGLM_WINDOW: '10s', AUTOGLM_EMIT_EVERY: '1m' }), /AUTOGLM_EMIT_EVERY must not exceed/);
+    assert.throws(
+      () => loadConfig({ AUTOGLM_WINDOW: '10s', AUTOGLM_EMIT_EVERY: '1m' }),
+      /AUTOGLM_EMIT_EVERY must not exceed/,
+    );
   });
 });

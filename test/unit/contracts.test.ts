@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeMessage, eventSchema, MAX_MESSAGE_BYTES, metricSampleSchema } from '../../services/common/contracts.js';
+import {
+  decodeMessage,
+  eventSchema,
+  MAX_MESSAGE_BYTES,
+  metricSampleSchema,
+} from '../../services/common/contracts.js';
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
 const SKEW = 300_000;
@@ -8,14 +13,24 @@ const bytes = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.strin
 
 describe('decodeMessage', () => {
   it('accepts a valid sample and turns an ISO time into epoch ms', () => {
-    const r = decodeMessage(metricSampleSchema, bytes({ entity: 'checkout/pod-1', metric: 'cpu', value: 91.5, ts: '2026-11-29T11:59:00Z' }), NOW, SKEW);
+    const r = decodeMessage(
+      metricSampleSchema,
+      bytes({ entity: 'checkout/pod-1', metric: 'cpu', value: 91.5, ts: '2026-11-29T11:59:00Z' }),
+      NOW,
+      SKEW,
+    );
     assert.ok(r.ok);
     assert.equal(r.value.ts, NOW - 60_000);
     assert.equal(r.value.value, 91.5);
   });
 
   it('names every bad field of a sample', () => {
-    const r = decodeMessage(metricSampleSchema, bytes({ entity: '', metric: 'CPU', value: 'high', ts: 1700 }), NOW, SKEW);
+    const r = decodeMessage(
+      metricSampleSchema,
+      bytes({ entity: '', metric: 'CPU', value: 'high', ts: 1700 }),
+      NOW,
+      SKEW,
+    );
     assert.ok(!r.ok);
     assert.equal(r.refusal.reason, 'schema');
     const paths = [...new Set(r.refusal.issues.map((i) => i.path))].sort();
@@ -33,14 +48,30 @@ describe('decodeMessage', () => {
   });
 
   it('refuses event times too far in the future', () => {
-    const r = decodeMessage(eventSchema, bytes({ entity: 'a', kind: 'deploy', message: 'v2', ts: NOW + SKEW + 1000 }), NOW, SKEW);
+    const r = decodeMessage(
+      eventSchema,
+      bytes({ entity: 'a', kind: 'deploy', message: 'v2', ts: NOW + SKEW + 1000 }),
+      NOW,
+      SKEW,
+    );
     assert.ok(!r.ok);
     assert.equal(r.refusal.reason, 'clock_skew');
     assert.equal(r.refusal.issues[0]?.path, 'ts');
   });
 
   it('accepts an event with attributes', () => {
-    const r = decodeMessage(eventSchema, bytes({ entity: 'a', kind: 'deploy', message: 'v2 rolled out', ts: NOW, attrs: { version: 'v2', canary: true } }), NOW, SKEW);
+    const r = decodeMessage(
+      eventSchema,
+      bytes({
+        entity: 'a',
+        kind: 'deploy',
+        message: 'v2 rolled out',
+        ts: NOW,
+        attrs: { version: 'v2', canary: true },
+      }),
+      NOW,
+      SKEW,
+    );
     assert.ok(r.ok);
     assert.equal(r.value.kind, 'deploy');
   });

@@ -26,7 +26,9 @@ function obs(entity: string, features: Record<string, number>, end = T0): Observ
 
 describe('Decider', () => {
   it('decides to scale out a saturated entity, with args filled in', async () => {
-    const { decisions } = await new Decider([starterRule()]).decide(obs('web-1', { 'cpu.avg': 93, 'cpu.count': 6 }));
+    const { decisions } = await new Decider([starterRule()]).decide(
+      obs('web-1', { 'cpu.avg': 93, 'cpu.count': 6 }),
+    );
     assert.equal(decisions.length, 1);
     const d = decisions[0]!;
     assert.equal(d.rule, 'cpu-saturation-scale-out');
@@ -52,7 +54,9 @@ describe('Decider', () => {
     assert.deepEqual(replay.decisions, first.decisions);
     const next = await decider.decide(obs('web-2', { 'cpu.avg': 96, 'cpu.count': 6 }, T0 + 5000));
     assert.equal(next.decisions.length, 0);
-    assert.deepEqual(next.suppressed, [{ rule: 'cpu-saturation-scale-out', entity: 'web-2', reason: 'cooldown' }]);
+    assert.deepEqual(next.suppressed, [
+      { rule: 'cpu-saturation-scale-out', entity: 'web-2', reason: 'cooldown' },
+    ]);
     const later = await decider.decide(obs('web-2', { 'cpu.avg': 96, 'cpu.count': 6 }, T0 + 11 * 60_000));
     assert.equal(later.decisions.length, 1);
     assert.notEqual(later.decisions[0]?.decisionId, first.decisions[0]?.decisionId);
@@ -71,7 +75,17 @@ describe('expandTemplate', () => {
   it('keeps types for whole placeholders and leaves unknown names visible', () => {
     const ctx = { entity: 'web-1', 'cpu.avg': 91, catalog: { owner: 'team-a' } };
     assert.deepEqual(
-      expandTemplate({ e: '{{entity}}', cpu: '{{cpu.avg}}', owner: '{{catalog.owner}}', text: 'on {{entity}} at {{cpu.avg}}%', miss: '{{nope}}', n: [1, '{{entity}}'] }, ctx),
+      expandTemplate(
+        {
+          e: '{{entity}}',
+          cpu: '{{cpu.avg}}',
+          owner: '{{catalog.owner}}',
+          text: 'on {{entity}} at {{cpu.avg}}%',
+          miss: '{{nope}}',
+          n: [1, '{{entity}}'],
+        },
+        ctx,
+      ),
       { e: 'web-1', cpu: 91, owner: 'team-a', text: 'on web-1 at 91%', miss: '{{nope}}', n: [1, 'web-1'] },
     );
   });

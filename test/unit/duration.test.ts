@@ -13,7 +13,8 @@ describe('parseDuration', () => {
   });
 
   it('refuses what is not a duration', () => {
-    for (const bad of ['', '5', 'm', '5 minutes', '-1s', '5x', '1m 30s']) assert.equal(parseDuration(bad), undefined, bad);
+    for (const bad of ['', '5', 'm', '5 minutes', '-1s', '5x', '1m 30s'])
+      assert.equal(parseDuration(bad), undefined, bad);
   });
 
   it('formats compactly', () => {

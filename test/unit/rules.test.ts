@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
 import { loadRuleDir, parseRuleFile, RuleLoadError } from '../../services/decide/rule-file.js';
 
-const starter = JSON.parse(fs.readFileSync(path.join(repoRoot, 'rules', 'cpu-saturation-scale-out.json'), 'utf8')) as Record<string, any>;
+const starter = JSON.parse(
+  fs.readFileSync(path.join(repoRoot, 'rules', 'cpu-saturation-scale-out.json'), 'utf8'),
+) as Record<string, any>;
 const withChange = (change: (r: Record<string, any>) => void) => {
   const copy = structuredClone(starter);
   change(copy);
@@ -25,21 +27,27 @@ describe('rule files', () => {
   });
 
   it('fills defaults the author left out', () => {
-    const r = parseRuleFile('x.json', withChange((r) => {
-      delete r.event.params.mode;
-      delete r.event.params.cooldown;
-    }));
+    const r = parseRuleFile(
+      'x.json',
+      withChange((r) => {
+        delete r.event.params.mode;
+        delete r.event.params.cooldown;
+      }),
+    );
     assert.ok('rule' in r);
     assert.equal(r.rule.params.mode, 'enforce');
     assert.equal(r.rule.params.cooldown, '10m');
   });
 
   it('names the file, the field and the fix for each problem', () => {
-    const r = parseRuleFile('bad.json', withChange((r) => {
-      r.event.params.cooldown = 'ten minutes';
-      r.event.params.action = 'Scale Out';
-      delete r.event.params.verify;
-    }));
+    const r = parseRuleFile(
+      'bad.json',
+      withChange((r) => {
+        r.event.params.cooldown = 'ten minutes';
+        r.event.params.action = 'Scale Out';
+        delete r.event.params.verify;
+      }),
+    );
     assert.ok('problems' in r);
     const text = r.problems.join('\n');
     assert.match(text, /bad\.json: event\.params\.cooldown: must be a duration/);
@@ -48,19 +56,28 @@ describe('rule files', () => {
   });
 
   it('refuses a misspelt key instead of ignoring it', () => {
-    const r = parseRuleFile('typo.json', withChange((r) => {
-      r.event.params.cooldwon = '5m';
-    }));
+    const r = parseRuleFile(
+      'typo.json',
+      withChange((r) => {
+        r.event.params.cooldwon = '5m';
+      }),
+    );
     assert.ok('problems' in r);
     assert.match(r.problems.join('\n'), /cooldwon/);
   });
 
   it('refuses conditions json-rules-engine would not run, and broken JSON', () => {
-    const noTop = parseRuleFile('c.json', withChange((r) => {
-      r.conditions = { every: [] };
-    }));
+    const noTop = parseRuleFile(
+      'c.json',
+      withChange((r) => {
+        r.conditions = { every: [] };
+      }),
+    );
     assert.ok('problems' in noTop);
-    assert.match(noTop.problems.join('\n'), /conditions: must have a top-level "all", "any", "not" or "condition"/);
+    assert.match(
+      noTop.problems.join('\n'),
+      /conditions: must have a top-level "all", "any", "not" or "condition"/,
+    );
     const broken = parseRuleFile('j.json', '{"name": ');
     assert.ok('problems' in broken);
     assert.match(broken.problems[0] ?? '', /j\.json: not valid JSON/);
@@ -71,11 +88,17 @@ describe('rule files', () => {
     fs.writeFileSync(path.join(dir, 'a.json'), JSON.stringify(starter));
     fs.writeFileSync(path.join(dir, 'b.json'), JSON.stringify(starter));
     fs.writeFileSync(path.join(dir, 'c.json'), '[]');
-    assert.throws(() => loadRuleDir(dir), (err: unknown) => {
-      assert.ok(err instanceof RuleLoadError);
-      assert.equal(err.problems.length, 2);
-      assert.match(err.problems.join('\n'), /b\.json: name: "cpu-saturation-scale-out" is already used by a\.json/);
-      return true;
-    });
+    assert.throws(
+      () => loadRuleDir(dir),
+      (err: unknown) => {
+        assert.ok(err instanceof RuleLoadError);
+        assert.equal(err.problems.length, 2);
+        assert.match(
+          err.problems.join('\n'),
+          /b\.json: name: "cpu-saturation-scale-out" is already used by a\.json/,
+        );
+        return true;
+      },
+    );
   });
 });

@@ -7,7 +7,12 @@ import { VerificationTracker } from '../../services/verify/tracker.js';
 
 const ACTED = 1_800_000_000_000;
 const obs = (ts: number, cpu: number, entity = 'e'): Observation => ({
-  entity, seq: 0, window: { start: ts - 3000, end: ts }, features: { 'cpu.avg': cpu }, events: [], ts,
+  entity,
+  seq: 0,
+  window: { start: ts - 3000, end: ts },
+  features: { 'cpu.avg': cpu },
+  events: [],
+  ts,
 });
 
 describe('VerificationTracker', () => {

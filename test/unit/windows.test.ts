@@ -4,7 +4,12 @@ import type { MetricSample, Observation } from '../../services/common/contracts.
 import { EntityWindows } from '../../services/sense/windows.js';
 
 const T0 = 1_800_000_000_000;
-const cpu = (value: number, ts: number, entity = 'e1'): MetricSample => ({ entity, metric: 'cpu', value, ts });
+const cpu = (value: number, ts: number, entity = 'e1'): MetricSample => ({
+  entity,
+  metric: 'cpu',
+  value,
+  ts,
+});
 
 function feed(w: EntityWindows, samples: MetricSample[]): Observation[] {
   return samples.flatMap((s) => {
@@ -16,8 +21,14 @@ function feed(w: EntityWindows, samples: MetricSample[]): Observation[] {
 describe('EntityWindows', () => {
   it('emits at most one observation per emit interval, with window features', () => {
     const w = new EntityWindows({ windowMs: 10_000, emitEveryMs: 2000 });
-    const obs = feed(w, [0, 1000, 2000, 3000, 4000].map((t, i) => cpu(80 + i * 5, T0 + t)));
-    assert.deepEqual(obs.map((o) => o.window.end), [T0, T0 + 2000, T0 + 4000]);
+    const obs = feed(
+      w,
+      [0, 1000, 2000, 3000, 4000].map((t, i) => cpu(80 + i * 5, T0 + t)),
+    );
+    assert.deepEqual(
+      obs.map((o) => o.window.end),
+      [T0, T0 + 2000, T0 + 4000],
+    );
     const last = obs.at(-1)!;
     assert.equal(last.features['cpu.avg'], 90);
     assert.equal(last.features['cpu.max'], 100);
@@ -25,12 +36,21 @@ describe('EntityWindows', () => {
     assert.equal(last.features['cpu.last'], 100);
     assert.equal(last.features['cpu.count'], 5);
     assert.equal(last.features['cpu.slope'], 5);
-    assert.deepEqual(obs.map((o) => o.seq), [0, 1, 2]);
+    assert.deepEqual(
+      obs.map((o) => o.seq),
+      [0, 1, 2],
+    );
   });
 
   it('drops samples that left the window from the features', () => {
     const w = new EntityWindows({ windowMs: 3000, emitEveryMs: 1000 });
-    const obs = feed(w, [cpu(95, T0), cpu(95, T0 + 1000), cpu(20, T0 + 2000), cpu(20, T0 + 3000), cpu(20, T0 + 4000)]);
+    const obs = feed(w, [
+      cpu(95, T0),
+      cpu(95, T0 + 1000),
+      cpu(20, T0 + 2000),
+      cpu(20, T0 + 3000),
+      cpu(20, T0 + 4000),
+    ]);
     const last = obs.at(-1)!;
     assert.equal(last.features['cpu.count'], 3);
     assert.equal(last.features['cpu.avg'], 20);
@@ -54,7 +74,10 @@ describe('EntityWindows', () => {
     const [b] = feed(w, [cpu(10, T0, 'b')]);
     assert.equal(a?.features['cpu.avg'], 90);
     assert.equal(b?.features['cpu.avg'], 10);
-    assert.deepEqual(a?.events.map((e) => e.message), ['v2']);
+    assert.deepEqual(
+      a?.events.map((e) => e.message),
+      ['v2'],
+    );
     assert.deepEqual(b?.events, []);
   });
 

@@ -1,4 +1,9 @@
-import { ActuationRefusedError, type ActuationRequest, type ActuationResult, type Actuator } from './actuator.js';
+import {
+  ActuationRefusedError,
+  type ActuationRequest,
+  type ActuationResult,
+  type Actuator,
+} from './actuator.js';
 
 export interface HttpActuatorOptions {
   /** Used when the rule names no URL. */

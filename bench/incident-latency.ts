@@ -1,0 +1,133 @@
+/**
+ * How long one incident takes through the real loop, from the first bad metric to the verdict.
+ *
+ *   npx tsx bench/incident-latency.ts [incidents=5]
+ *
+ * Brings the local infra up, runs sense/decide/act/verify in this process on topics of its own,
+ * with a 3s window, observations every 500ms and a rule verified after holding 1s. Prints each
+ * stage's median and max, next to a baseline measured in the same run: one Kafka produce →
+ * consume round trip on the same broker.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { localInfra } from '../infra/infra.js';
+import { startAct } from '../services/act/main.js';
+import { loadConfig, topicNames } from '../services/common/config.js';
+import { connectProducer, createKafka, ensureTopics } from '../services/common/kafka.js';
+import { createLogger } from '../services/common/logger.js';
+import type { Service } from '../services/common/service.js';
+import { startDecide } from '../services/decide/main.js';
+import { driveIncident, type IncidentTimeline } from '../services/fleet-sim/incident.js';
+import { produce } from '../services/fleet-sim/metric-stream.js';
+import { startActionTarget } from '../services/fleet-sim/target.js';
+import { TopicTap } from '../services/fleet-sim/topic-tap.js';
+import { startSense } from '../services/sense/main.js';
+import { startVerify } from '../services/verify/main.js';
+
+const incidents = Number(process.argv[2] ?? 5);
+const run = `bench-${Date.now().toString(36)}`;
+const rulesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-bench-'));
+fs.writeFileSync(
+  path.join(rulesDir, 'bench.json'),
+  JSON.stringify({
+    name: 'bench-cpu-scale-out',
+    conditions: {
+      all: [
+        { fact: 'cpu.avg', operator: 'greaterThan', value: 85 },
+        { fact: 'cpu.count', operator: 'greaterThanInclusive', value: 3 },
+      ],
+    },
+    event: {
+      type: 'remediate',
+      params: {
+        action: 'scale_out',
+        args: { entity: '{{entity}}' },
+        verify: {
+          conditions: { all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] },
+          within: '30s',
+          stableFor: '1s',
+        },
+      },
+    },
+  }),
+);
+
+const endpoints = await localInfra().up();
+const target = await startActionTarget(0);
+const config = loadConfig(process.env, {
+  kafkaBrokers: endpoints.kafkaBrokers,
+  temporalAddress: endpoints.temporalAddress,
+  topicPrefix: `${run}.autoglm`,
+  groupPrefix: run,
+  actTaskQueue: `${run}-act`,
+  verifyTaskQueue: `${run}-verify`,
+  rulesDir,
+  httpActuatorUrl: target.url,
+  window: '3s',
+  emitEvery: '500ms',
+  opsPort: '0',
+  logLevel: 'warn',
+});
+const logger = createLogger('warn');
+const registry = new Registry();
+const topics = topicNames(config);
+const services: Service[] = [];
+for (const start of [startVerify, startAct, startDecide, startSense])
+  services.push(await start({ config, logger, registry }));
+const kafka = createKafka(config, logger);
+const producer = await connectProducer(kafka);
+const decisions = await new TopicTap(kafka, topics.decisions, logger).start();
+const verdicts = await new TopicTap(kafka, topics.verdicts, logger).start();
+
+// Baseline: produce → consume round trip through the same broker.
+const pingTopic = `${run}.ping`;
+await ensureTopics(kafka, [pingTopic], 1);
+const ping = await new TopicTap(kafka, pingTopic, logger).start();
+const rtts: number[] = [];
+for (let i = 0; i < 20; i++) {
+  const t = performance.now();
+  await produce(producer, pingTopic, [{ key: 'p', value: { i } }]);
+  await ping.waitFor<{ i: number }>((v) => v.i === i, 10_000);
+  rtts.push(performance.now() - t);
+}
+
+const timelines: IncidentTimeline[] = [];
+for (let i = 0; i < incidents; i++) {
+  timelines.push(await driveIncident({ producer, topics, decisions, verdicts, entity: `${run}-svc-${i}` }));
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const max = (xs: number[]) => Math.max(...xs);
+const stage = (name: string, xs: number[]) =>
+  `${name.padEnd(34)} median ${median(xs).toFixed(0).padStart(6)} ms   max ${max(xs).toFixed(0).padStart(6)} ms`;
+const rtt = median(rtts);
+const decision = timelines.map((t) => t.decisionMs);
+const actToVerdict = timelines.map((t) => t.verdictMs - (t.actedMs ?? Number.NaN));
+console.log(`incident latency, ${incidents} incidents (window 3s, observation every 500ms, stableFor 1s)`);
+console.log(stage('baseline: kafka round trip', rtts));
+console.log(stage('first bad metric -> decision', decision));
+console.log(
+  stage(
+    'first bad metric -> action',
+    timelines.map((t) => t.actedMs ?? Number.NaN),
+  ),
+);
+console.log(stage('action -> verdict (incl. 1s stable)', actToVerdict));
+console.log(
+  stage(
+    'first bad metric -> verdict',
+    timelines.map((t) => t.verdictMs),
+  ),
+);
+console.log(
+  `outcomes: ${timelines.map((t) => t.outcome).join(', ')}; target calls: ${target.received.length}`,
+);
+console.log(`ratio decision latency / kafka round trip: ${(median(decision) / rtt).toFixed(1)}x`);
+
+for (const tap of [decisions, verdicts, ping]) await tap.stop();
+await producer.disconnect();
+for (const s of services.reverse()) await s.stop();
+await target.close();
+process.exit(timelines.every((t) => t.outcome === 'verified') ? 0 : 1);

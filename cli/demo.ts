@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig, topicNames } from '../services/common/config.js';
+import { connectProducer, createKafka } from '../services/common/kafka.js';
+import { createLogger } from '../services/common/logger.js';
+import { driveIncident } from '../services/fleet-sim/incident.js';
+import { TopicTap } from '../services/fleet-sim/topic-tap.js';
+
+/**
+ * `autoglm demo [entity]`: plays one CPU incident against a running `autoglm up` and prints
+ * when the decision, the action and the verdict happened. With the starter rule the verdict
+ * needs the CPU to stay low for `stableFor` (1m).
+ */
+export async function runDemo(args: readonly string[]): Promise<number> {
+  const config = loadConfig();
+  const logger = createLogger('warn');
+  const topics = topicNames(config);
+  const entity = args[0] ?? `demo-${randomBytes(3).toString('hex')}`;
+  const kafka = createKafka(config, logger);
+  const producer = await connectProducer(kafka);
+  const decisions = await new TopicTap(kafka, topics.decisions, logger).start();
+  const verdicts = await new TopicTap(kafka, topics.verdicts, logger).start();
+  try {
+    process.stderr.write(
+      `demo: cpu=95 for ${entity} on ${topics.metrics} until a decision, then cpu=20 until a verdict\n`,
+    );
+    const t = await driveIncident({
+      producer,
+      topics,
+      decisions,
+      verdicts,
+      entity,
+      everyMs: 1000,
+      timeoutMs: 10 * 60_000,
+    });
+    process.stdout.write(
+      `entity ${entity}\n  decision after ${t.decisionMs} ms\n  action after   ${t.actedMs ?? '?'} ms\n` +
+        `  verdict after  ${t.verdictMs} ms: ${t.outcome}\n  workflow ${t.verdict.workflowId} (see the Temporal UI)\n`,
+    );
+    return t.outcome === 'verified' ? 0 : 1;
+  } finally {
+    await decisions.stop();
+    await verdicts.stop();
+    await producer.disconnect();
+  }
+}

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Client } from '@temporalio/client';
+import type { Kafka, Producer } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { startAct } from '../../services/act/main.js';
+import { topicNames } from '../../services/common/config.js';
+import type { DeadLetter, Decision, Observation, Verdict } from '../../services/common/contracts.js';
+import { connectProducer, createKafka } from '../../services/common/kafka.js';
+import { createLogger } from '../../services/common/logger.js';
+import type { Service } from '../../services/common/service.js';
+import { connectClient } from '../../services/common/temporal.js';
+import { startDecide } from '../../services/decide/main.js';
+import { workflowIdFor } from '../../services/decide/decision-id.js';
+import { startActionTarget, type ActionTarget } from '../../services/fleet-sim/target.js';
+import { startSense } from '../../services/sense/main.js';
+import { startVerify } from '../../services/verify/main.js';
+import { ACTION_KEY, ENTITY_KEY, RULE_KEY, statusQuery, VERDICT_KEY } from '../../workflows/definitions.js';
+import { testConfig, unique } from '../support/config.js';
+import { produce, streamMetric, TopicTap } from '../support/kafka.js';
+
+/** The test rule: the starter rule's shape with windows short enough for a test. */
+const RULE = {
+  name: 'e2e-cpu-scale-out',
+  priority: 10,
+  conditions: {
+    all: [
+      { fact: 'cpu.avg', operator: 'greaterThan', value: 85 },
+      { fact: 'cpu.count', operator: 'greaterThanInclusive', value: 3 },
+    ],
+  },
+  event: {
+    type: 'remediate',
+    params: {
+      action: 'scale_out',
+      args: { entity: '{{entity}}', by: 1 },
+      cooldown: '10m',
+      verify: {
+        conditions: { all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] },
+        within: '8s',
+        stableFor: '1s',
+      },
+    },
+  },
+};
+
+describe('the loop on real Kafka and Temporal: sense → decide → act → verify', () => {
+  const logger = createLogger('warn');
+  const rulesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-e2e-rules-'));
+  fs.writeFileSync(path.join(rulesDir, 'e2e.json'), JSON.stringify(RULE));
+  let target: ActionTarget;
+  let config: ReturnType<typeof testConfig>;
+  let topics: ReturnType<typeof topicNames>;
+  let kafka: Kafka;
+  let producer: Producer;
+  let client: Client;
+  let registry: Registry;
+  const services: Service[] = [];
+  const taps: Record<'observations' | 'decisions' | 'verdicts' | 'dlq', TopicTap> = {} as never;
+
+  before(async () => {
+    target = await startActionTarget(0);
+    config = testConfig({ rulesDir, httpActuatorUrl: target.url });
+    topics = topicNames(config);
+    registry = new Registry();
+    for (const start of [startVerify, startAct, startDecide, startSense])
+      services.push(await start({ config, logger, registry }));
+    kafka = createKafka(config, logger);
+    producer = await connectProducer(kafka);
+    client = await connectClient(config);
+    for (const name of ['observations', 'decisions', 'verdicts', 'dlq'] as const) {
+      taps[name] = await new TopicTap(kafka, topics[name], logger).start();
+    }
+  });
+
+  after(async () => {
+    for (const tap of Object.values(taps)) await tap.stop();
+    for (const s of services.reverse()) await s.stop();
+    await producer?.disconnect();
+    await client?.connection.close();
+    await target?.close();
+  });
+
+  const verdictFor = (entity: string) => taps.verdicts.values<Verdict>((v) => v.entity === entity)[0];
+  const decisionsFor = (entity: string) => taps.decisions.values<Decision>((d) => d.entity === entity);
+
+  it('remediates high CPU once and verifies the recovery', async () => {
+    const entity = unique('hot');
+    const started = Date.now();
+    await streamMetric(
+      producer,
+      topics.metrics,
+      { entity, metric: 'cpu', value: 95 },
+      {
+        everyMs: 200,
+        maxMs: 30_000,
+        until: () => decisionsFor(entity).length > 0,
+      },
+    );
+    const decision = await taps.decisions.waitFor<Decision>((d) => d.entity === entity, 1000);
+    const observation = taps.observations.values<Observation>(
+      (o) => o.entity === entity && o.window.end === decision.window.end,
+    )[0];
+    assert.ok(observation, 'the decision comes from an observation on autoglm.observations');
+    assert.ok(observation.features['cpu.avg']! > 85);
+    assert.equal(decision.action, 'scale_out');
+    assert.deepEqual(decision.args, { entity, by: 1 });
+
+    const handle = client.workflow.getHandle(workflowIdFor(decision.decisionId));
+    const description = await handle.describe();
+    assert.equal(description.typedSearchAttributes.get(ENTITY_KEY), entity);
+    assert.equal(description.typedSearchAttributes.get(ACTION_KEY), 'scale_out');
+    assert.equal(description.typedSearchAttributes.get(RULE_KEY), RULE.name);
+    assert.equal(
+      ((await description.memo?.decision) as Decision | undefined)?.decisionId,
+      decision.decisionId,
+    );
+
+    await streamMetric(
+      producer,
+      topics.metrics,
+      { entity, metric: 'cpu', value: 20 },
+      {
+        everyMs: 200,
+        maxMs: 30_000,
+        until: () => verdictFor(entity) !== undefined,
+      },
+    );
+    const verdict = verdictFor(entity)!;
+    const elapsedMs = Date.now() - started;
+    logger.warn(
+      { elapsedMs, entity },
+      'first bad metric to verdict (with the recovery produced once the action landed)',
+    );
+    assert.equal(verdict.outcome, 'verified', JSON.stringify(verdict.evidence));
+    assert.equal(verdict.decisionId, decision.decisionId);
+    assert.equal(verdict.workflowId, handle.workflowId);
+    const calls = target.received.filter((a) => a.body.entity === entity);
+    assert.equal(calls.length, 1, 'one HTTP call to the target');
+    assert.equal(calls[0]?.idempotencyKey, handle.workflowId);
+    assert.equal((await handle.describe()).typedSearchAttributes.get(VERDICT_KEY), 'verified');
+    assert.equal((await handle.query(statusQuery)).phase, 'done');
+
+    // Replay the observation that made the decision, as after a crash before the offset commit.
+    const raw = taps.observations.messages.find(
+      (m) =>
+        (m.value as Observation).entity === entity &&
+        (m.value as Observation).window.end === decision.window.end,
+    )!;
+    await producer.send({
+      topic: topics.observations,
+      acks: -1,
+      messages: [{ key: entity, value: raw.raw }],
+    });
+    await taps.decisions.waitFor<Decision>(() => decisionsFor(entity).length >= 2, 20_000);
+    assert.deepEqual(new Set(decisionsFor(entity).map((d) => d.decisionId)), new Set([decision.decisionId]));
+    const runs = [];
+    for await (const run of client.workflow.list({ query: `AutoglmEntity = "${entity}"` }))
+      runs.push(run.workflowId);
+    assert.deepEqual(runs, [handle.workflowId], 'the replayed decision started no second workflow');
+    const duplicates = (await registry.getSingleMetric('autoglm_decide_decisions_total')?.get())?.values.find(
+      (v) => v.labels.result === 'duplicate' && v.labels.rule === RULE.name,
+    );
+    assert.equal(duplicates?.value, 1);
+    assert.equal(target.received.filter((a) => a.body.entity === entity).length, 1);
+  });
+
+  it('gives a failed verdict when the metrics never recover within the deadline', async () => {
+    const entity = unique('stuck');
+    await streamMetric(
+      producer,
+      topics.metrics,
+      { entity, metric: 'cpu', value: 97 },
+      {
+        everyMs: 200,
+        maxMs: 45_000,
+        until: () => verdictFor(entity) !== undefined,
+      },
+    );
+    const verdict = verdictFor(entity);
+    assert.ok(verdict, 'a verdict arrives');
+    assert.equal(verdict.outcome, 'failed');
+    assert.equal(verdict.evidence.verification, 'failed');
+    assert.ok((verdict.evidence.observationsChecked as number) > 0);
+    assert.equal(decisionsFor(entity).length, 1, 'cooldown holds later windows back');
+    assert.equal(target.received.filter((a) => a.body.entity === entity).length, 1);
+  });
+
+  it('makes no decision for healthy metrics', async () => {
+    const entity = unique('healthy');
+    let sent = 0;
+    sent = await streamMetric(
+      producer,
+      topics.metrics,
+      { entity, metric: 'cpu', value: 35 },
+      {
+        everyMs: 200,
+        maxMs: 4000,
+        until: () => false,
+      },
+    );
+    await taps.observations.waitFor<Observation>(
+      (o) => o.entity === entity && o.features['cpu.count']! >= 10,
+      10_000,
+    );
+    // A sentinel after the healthy stream: once the decide step has handled it, it has handled them all.
+    const sentinel = unique('sentinel');
+    await streamMetric(
+      producer,
+      topics.metrics,
+      { entity: sentinel, metric: 'cpu', value: 99 },
+      {
+        everyMs: 200,
+        maxMs: 20_000,
+        until: () => decisionsFor(sentinel).length > 0,
+      },
+    );
+    assert.ok(sent >= 15);
+    assert.equal(decisionsFor(entity).length, 0);
+    assert.equal(target.received.filter((a) => a.body.entity === entity).length, 0);
+  });
+
+  it('sends malformed input to the dead-letter topic with a reason and keeps consuming', async () => {
+    const entity = unique('bad');
+    await produce(producer, topics.metrics, [
+      { key: entity, value: '{"entity": "' },
+      { key: entity, value: { entity, metric: 'cpu', value: 'high', ts: Date.now() } },
+    ]);
+    const letters = await taps.dlq
+      .waitFor<DeadLetter>(() => taps.dlq.values<DeadLetter>((d) => d.key === entity).length >= 2, 20_000)
+      .then(() => taps.dlq.values<DeadLetter>((d) => d.key === entity));
+    assert.deepEqual(letters.map((l) => l.reason).sort(), ['not_json', 'schema']);
+    const schema = letters.find((l) => l.reason === 'schema')!;
+    assert.equal(schema.topic, topics.metrics);
+    assert.deepEqual(
+      schema.issues.map((i) => i.path),
+      ['value'],
+    );
+    assert.match(Buffer.from(schema.value!, 'base64').toString('utf8'), /"high"/);
+    await produce(producer, topics.metrics, [
+      { key: entity, value: { entity, metric: 'cpu', value: 10, ts: Date.now() } },
+    ]);
+    await taps.observations.waitFor<Observation>((o) => o.entity === entity, 20_000);
+  });
+});

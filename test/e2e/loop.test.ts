@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { Kafka, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
@@ -157,14 +158,18 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     });
     await taps.decisions.waitFor<Decision>(() => decisionsFor(entity).length >= 2, 20_000);
     assert.deepEqual(new Set(decisionsFor(entity).map((d) => d.decisionId)), new Set([decision.decisionId]));
+    // The decision is republished before its start is attempted: wait for decide to finish the replay.
+    const duplicateStarts = async () =>
+      (await registry.getSingleMetric('autoglm_decide_decisions_total')?.get())?.values.find(
+        (v) => v.labels.result === 'duplicate' && v.labels.rule === RULE.name,
+      )?.value ?? 0;
+    const deadline = Date.now() + 20_000;
+    while ((await duplicateStarts()) === 0 && Date.now() < deadline) await sleep(100);
+    assert.equal(await duplicateStarts(), 1, 'the replayed decision was refused as a duplicate start');
     const runs = [];
     for await (const run of client.workflow.list({ query: `AutoglmEntity = "${entity}"` }))
       runs.push(run.workflowId);
     assert.deepEqual(runs, [handle.workflowId], 'the replayed decision started no second workflow');
-    const duplicates = (await registry.getSingleMetric('autoglm_decide_decisions_total')?.get())?.values.find(
-      (v) => v.labels.result === 'duplicate' && v.labels.rule === RULE.name,
-    );
-    assert.equal(duplicates?.value, 1);
     assert.equal(target.received.filter((a) => a.body.entity === entity).length, 1);
   });
 

@@ -28,11 +28,11 @@ export async function infraCommand(args: readonly string[]): Promise<number> {
         for (const r of rows) {
           const mem = r.residentMiB !== undefined ? `  rss=${r.residentMiB}MiB` : '';
           process.stdout.write(
-            `${r.name.padEnd(9)} ${r.state.padEnd(8)} ${r.endpoint}\n          version=${r.version}${r.pid ? `  pid=${r.pid}` : ''}${mem}\n          log=${r.logPath}\n`,
+            `${r.name.padEnd(9)} ${r.state.padEnd(8)} ${r.endpoint}${r.external ? ' (external)' : ''}\n          version=${r.version}${r.pid ? `  pid=${r.pid}` : ''}${mem}\n          log=${r.logPath}\n`,
           );
         }
       }
-      return rows.every((r) => r.state !== 'stopped') ? 0 : 3;
+      return rows.every((r) => r.state === 'running') ? 0 : 3;
     }
     case 'logs': {
       const follow = rest.includes('--follow') || rest.includes('-f');

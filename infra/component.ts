@@ -1,7 +1,9 @@
 /** What `autoglm infra status` reports for one component. */
 export interface ComponentStatus {
   readonly name: string;
-  readonly state: 'running' | 'stopped' | 'external';
+  readonly state: 'running' | 'stopped';
+  /** Given by KAFKA_BROKERS / TEMPORAL_ADDRESS: not started or stopped by autoglm. */
+  readonly external: boolean;
   readonly endpoint: string;
   readonly version: string;
   readonly logPath: string;

@@ -171,7 +171,8 @@ export function kafkaComponent(opts: KafkaOptions): Component {
     const version = external ? 'external' : (jar?.replace(/^kafka_2\.13-|\.jar$/g, '') ?? 'not provisioned');
     return {
       name: 'kafka',
-      state: external ? 'external' : up ? 'running' : 'stopped',
+      state: up ? 'running' : 'stopped',
+      external,
       endpoint,
       version,
       logPath: paths.log,

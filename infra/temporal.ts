@@ -147,7 +147,8 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
         : 'not provisioned';
     return {
       name: 'temporal',
-      state: external ? 'external' : up ? 'running' : 'stopped',
+      state: up ? 'running' : 'stopped',
+      external,
       endpoint: external ? endpoint : `${endpoint} (Web UI http://127.0.0.1:${uiPort})`,
       version,
       logPath: paths.log,

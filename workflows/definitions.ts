@@ -17,7 +17,7 @@ export const VERDICT_KEY = defineSearchAttributeKey('AutoglmVerdict', SearchAttr
 
 /** Where a remediation stands, as the `status` query returns it. */
 export interface RemediationStatus {
-  readonly phase: 'acting' | 'verifying' | 'publishing' | 'done';
+  readonly phase: 'acting' | 'verifying' | 'compensating' | 'escalating' | 'publishing' | 'done';
   readonly decisionId: string;
   readonly entity: string;
   readonly action: string;

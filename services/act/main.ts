@@ -11,7 +11,7 @@ import { httpActuator } from './actuators/http.js';
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
 /** Wires the act step: a Temporal worker running the remediation workflow and the actuators. */
-export async function startAct({ config, logger: root }: ServiceContext): Promise<Service> {
+export async function startAct({ config, logger: root, registry }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'act' });
   installTemporalRuntime(root);
   const topics = topicNames(config);
@@ -25,6 +25,7 @@ export async function startAct({ config, logger: root }: ServiceContext): Promis
     producer,
     verdictsTopic: topics.verdicts,
     logger,
+    registry,
   });
   const connection = await connectWorker(config);
   const worker = await Worker.create({

@@ -77,12 +77,27 @@ export const conditionsSchema = z
     'must have a top-level "all", "any", "not" or "condition"',
   );
 
+/** Longest `verify.within`: the verification activity's own timeout is sized to it. */
+export const MAX_VERIFY_WITHIN_MS = 3_600_000;
+
 /** What must hold on observations after the action, within a deadline, for long enough. */
 export const verifySpecSchema = z.strictObject({
   conditions: conditionsSchema,
-  within: durationText,
+  within: durationText.refine((s) => (parseDuration(s) ?? 0) <= MAX_VERIFY_WITHIN_MS, 'must be at most 1h'),
   stableFor: durationText.default('0s'),
 });
+
+/** An action name: snake_case, as actuators and the AutoglmAction search attribute see it. */
+export const actionNameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'use snake_case, for example "scale_out"');
+
+/** A follow-up action of a remediation: the compensation or the escalation. */
+export const followUpSchema = z.strictObject({
+  action: actionNameSchema,
+  args: z.record(z.string(), z.unknown()).default({}),
+});
+export type FollowUp = z.infer<typeof followUpSchema>;
 export type VerifySpec = z.infer<typeof verifySpecSchema>;
 
 /** The classifier's view of the incident; null until a model is configured. */
@@ -106,10 +121,12 @@ export const decisionSchema = z.object({
   rule: z.string(),
   ruleVersion: z.string(),
   mode: z.enum(['enforce', 'shadow']),
-  action: z.string(),
+  action: actionNameSchema,
   args: z.record(z.string(), z.unknown()),
   actuator: actuatorRefSchema,
   verify: verifySpecSchema,
+  onVerifyFailure: followUpSchema.optional(),
+  escalate: followUpSchema.optional(),
   incident: incidentSchema.nullable(),
   facts: z.record(z.string(), z.unknown()),
   window: windowBounds,

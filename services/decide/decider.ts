@@ -1,5 +1,5 @@
 import { Engine } from 'json-rules-engine';
-import type { Decision, Observation } from '../common/contracts.js';
+import type { Decision, FollowUp, Observation } from '../common/contracts.js';
 import { parseDuration } from '../common/duration.js';
 import { factsFor } from '../common/facts.js';
 import { CooldownGate } from './cooldown.js';
@@ -64,6 +64,8 @@ export class Decider {
         args: expandTemplate(rule.params.args, context) as Record<string, unknown>,
         actuator: rule.params.actuator,
         verify: rule.params.verify,
+        ...followUp('onVerifyFailure', rule.params.onVerifyFailure, context),
+        ...followUp('escalate', rule.params.escalate, context),
         incident: null,
         facts: auditFacts,
         window: obs.window,
@@ -72,4 +74,15 @@ export class Decider {
     }
     return { decisions, suppressed };
   }
+}
+
+function followUp<K extends 'onVerifyFailure' | 'escalate'>(
+  key: K,
+  step: FollowUp | undefined,
+  context: Record<string, unknown>,
+): Partial<Record<K, FollowUp>> {
+  if (!step) return {};
+  return { [key]: { action: step.action, args: expandTemplate(step.args, context) } } as Partial<
+    Record<K, FollowUp>
+  >;
 }

@@ -3,12 +3,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Rule } from 'json-rules-engine';
 import { z } from 'zod';
-import { actuatorRefSchema, conditionsSchema, verifySpecSchema } from '../common/contracts.js';
+import {
+  actionNameSchema,
+  actuatorRefSchema,
+  conditionsSchema,
+  followUpSchema,
+  verifySpecSchema,
+} from '../common/contracts.js';
 import { parseDuration } from '../common/duration.js';
 
 /** Our fields in a rule's `event.params`: what to do, how, and how to tell that it worked. */
 export const remediationParamsSchema = z.strictObject({
-  action: z.string().regex(/^[a-z][a-z0-9_]*$/, 'use snake_case, for example "scale_out"'),
+  action: actionNameSchema,
   args: z.record(z.string(), z.unknown()).default({}),
   actuator: actuatorRefSchema.default({ type: 'http' }),
   mode: z.enum(['enforce', 'shadow']).default('enforce'),
@@ -16,12 +22,16 @@ export const remediationParamsSchema = z.strictObject({
     .string()
     .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "10m"')
     .default('10m'),
-  approval: z.enum(['none', 'required']).default('none'),
+  approval: z
+    .enum(['none', 'required'])
+    .default('none')
+    .refine(
+      (v) => v === 'none',
+      'approval "required" is not available yet: use "none", or mode "shadow" to publish decisions only',
+    ),
   verify: verifySpecSchema,
-  onVerifyFailure: z
-    .object({ action: z.string(), args: z.record(z.string(), z.unknown()).default({}) })
-    .optional(),
-  escalate: z.object({ action: z.string(), args: z.record(z.string(), z.unknown()).default({}) }).optional(),
+  onVerifyFailure: followUpSchema.optional(),
+  escalate: followUpSchema.optional(),
 });
 export type RemediationParams = z.infer<typeof remediationParamsSchema>;
 

@@ -1,4 +1,5 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
+import { Counter, type Registry } from 'prom-client';
 import type { Observation, VerifySpec } from '../common/contracts.js';
 import { parseDuration } from '../common/duration.js';
 import type { Logger } from '../common/logger.js';
@@ -22,11 +23,18 @@ export interface VerificationResult {
 
 /** The verify worker's activities, built with their dependencies injected. */
 export function createVerifyActivities(deps: {
+  registry: Registry;
   state: ObservationState;
   graceMs: number;
   heartbeatMs?: number;
   logger: Logger;
 }) {
+  const verifications = new Counter({
+    name: 'autoglm_verify_verifications_total',
+    help: 'Verifications settled, by result (verified, failed)',
+    labelNames: ['result'],
+    registers: [deps.registry],
+  });
   return {
     /**
      * Watches the entity's observations after the action until the verify condition has held for
@@ -69,6 +77,7 @@ export function createVerifyActivities(deps: {
       });
       try {
         const result = await settled;
+        verifications.inc({ result: result.verified ? 'verified' : 'failed' });
         deps.logger.info({ entity: request.entity, verified: result.verified }, 'verification settled');
         return result;
       } finally {

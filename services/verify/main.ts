@@ -46,7 +46,7 @@ export async function startVerify({ config, logger: root, registry }: ServiceCon
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.verifyTaskQueue,
-    activities: createVerifyActivities({ state, graceMs: 2 * config.emitEvery + 5000, logger }),
+    activities: createVerifyActivities({ registry, state, graceMs: 2 * config.emitEvery + 5000, logger }),
   });
   const running = runWorker(worker, connection, (err) => logger.error({ err }, 'verify worker stopped'));
   logger.info({ taskQueue: config.verifyTaskQueue }, 'verify worker running');

@@ -48,10 +48,27 @@ const RULE = {
   },
 };
 
+/** A rule on memory that compensates and escalates when verification fails. */
+const MEM_RULE = {
+  name: 'e2e-mem-restart',
+  conditions: { all: [{ fact: 'mem.avg', operator: 'greaterThan', value: 90 }] },
+  event: {
+    type: 'remediate',
+    params: {
+      action: 'restart',
+      args: { entity: '{{entity}}' },
+      verify: { conditions: { all: [{ fact: 'mem.avg', operator: 'lessThan', value: 50 }] }, within: '4s' },
+      onVerifyFailure: { action: 'rollback', args: { entity: '{{entity}}' } },
+      escalate: { action: 'page', args: { summary: 'restart of {{entity}} did not help' } },
+    },
+  },
+};
+
 describe('the loop on real Kafka and Temporal: sense → decide → act → verify', () => {
   const logger = createLogger('warn');
   const rulesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-e2e-rules-'));
   fs.writeFileSync(path.join(rulesDir, 'e2e.json'), JSON.stringify(RULE));
+  fs.writeFileSync(path.join(rulesDir, 'e2e-mem.json'), JSON.stringify(MEM_RULE));
   let target: ActionTarget;
   let config: ReturnType<typeof testConfig>;
   let topics: ReturnType<typeof topicNames>;
@@ -226,6 +243,37 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     assert.ok(sent >= 15);
     assert.equal(decisionsFor(entity).length, 0);
     assert.equal(target.received.filter((a) => a.body.entity === entity).length, 0);
+  });
+
+  it('compensates and escalates when verification fails, and says so in the verdict', async () => {
+    const entity = unique('leaky');
+    await streamMetric(
+      producer,
+      topics.metrics,
+      { entity, metric: 'mem', value: 97 },
+      {
+        everyMs: 200,
+        maxMs: 45_000,
+        until: () => verdictFor(entity) !== undefined,
+      },
+    );
+    const verdict = verdictFor(entity);
+    assert.ok(verdict, 'a verdict arrives');
+    assert.equal(verdict.outcome, 'compensated');
+    assert.equal(verdict.action, 'restart');
+    assert.equal(verdict.evidence.verification, 'failed');
+    assert.deepEqual(
+      target.received.filter((a) => a.body.entity === entity).map((a) => [a.body.action, a.idempotencyKey]),
+      [
+        ['restart', verdict.workflowId],
+        ['rollback', `${verdict.workflowId}/compensate`],
+        ['page', `${verdict.workflowId}/escalate`],
+      ],
+    );
+    const page = target.received.find((a) => a.idempotencyKey === `${verdict.workflowId}/escalate`);
+    assert.deepEqual(page?.body.args, { summary: `restart of ${entity} did not help` });
+    const status = await client.workflow.getHandle(verdict.workflowId).query(statusQuery);
+    assert.equal(status.verdict?.outcome, 'compensated');
   });
 
   it('sends malformed input to the dead-letter topic with a reason and keeps consuming', async () => {

@@ -38,6 +38,9 @@ describe('Decider', () => {
     assert.equal(d.decisionId, decisionIdFor('web-1', d.rule, { start: T0 - 30_000, end: T0 }));
     assert.equal(d.facts['cpu.avg'], 93);
     assert.equal(d.verify.within, '5m');
+    assert.deepEqual(d.onVerifyFailure, { action: 'scale_in', args: { entity: 'web-1', by: 1 } });
+    assert.equal(d.escalate?.action, 'page');
+    assert.match(String(d.escalate?.args.summary), /^scale_out of web-1 did not/);
   });
 
   it('makes no decision for a healthy entity or one without the metric', async () => {

@@ -102,3 +102,27 @@ describe('rule files', () => {
     );
   });
 });
+
+describe('rule features not available yet', () => {
+  it('refuses approval "required" rather than acting without approval', () => {
+    const r = parseRuleFile(
+      'a.json',
+      withChange((r) => {
+        r.event.params.approval = 'required';
+      }),
+    );
+    assert.ok('problems' in r);
+    assert.match(r.problems.join('\n'), /event\.params\.approval: approval "required" is not available yet/);
+  });
+
+  it('refuses a verify deadline over 1h', () => {
+    const r = parseRuleFile(
+      'w.json',
+      withChange((r) => {
+        r.event.params.verify.within = '2h';
+      }),
+    );
+    assert.ok('problems' in r);
+    assert.match(r.problems.join('\n'), /event\.params\.verify\.within: must be at most 1h/);
+  });
+});

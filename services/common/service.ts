@@ -28,13 +28,22 @@ export function isEntryPoint(moduleUrl: string): boolean {
   return process.argv[1] !== undefined && fileURLToPath(moduleUrl) === process.argv[1];
 }
 
+/** Health/metrics port of each service run alone, unless AUTOGLM_OPS_PORT says otherwise. */
+const STANDALONE_OPS_PORTS: Record<string, string> = {
+  sense: '9401',
+  decide: '9402',
+  act: '9403',
+  verify: '9404',
+};
+
 /**
  * Runs one service as its own process: config from the environment, JSON logs, health and
- * Prometheus metrics on AUTOGLM_OPS_PORT, graceful stop on SIGTERM.
+ * Prometheus metrics on AUTOGLM_OPS_PORT (default 9401…9404 by step), graceful stop on SIGTERM.
  */
 export function runStandalone(name: string, start: StartService): void {
   runMain(async () => {
-    const config = loadConfig();
+    const opsPort = process.env.AUTOGLM_OPS_PORT ? {} : { opsPort: STANDALONE_OPS_PORTS[name] ?? '9400' };
+    const config = loadConfig(process.env, opsPort);
     const logger = createLogger(config.logLevel, `autoglm-${name}`);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });

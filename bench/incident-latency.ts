@@ -8,9 +8,6 @@
  * stage's median and max, next to a baseline measured in the same run: one Kafka produce →
  * consume round trip on the same broker.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Registry } from 'prom-client';
 import { localInfra } from '../infra/infra.js';
 import { startAct } from '../services/act/main.js';
@@ -19,6 +16,7 @@ import { connectProducer, createKafka, ensureTopics } from '../services/common/k
 import { createLogger } from '../services/common/logger.js';
 import type { Service } from '../services/common/service.js';
 import { startDecide } from '../services/decide/main.js';
+import { fastCpuRule, isolatedLoopSettings, writeRuleDir } from '../services/fleet-sim/fast-loop.js';
 import { driveIncident, type IncidentTimeline } from '../services/fleet-sim/incident.js';
 import { produce } from '../services/fleet-sim/metric-stream.js';
 import { startActionTarget } from '../services/fleet-sim/target.js';
@@ -27,48 +25,17 @@ import { startSense } from '../services/sense/main.js';
 import { startVerify } from '../services/verify/main.js';
 
 const incidents = Number(process.argv[2] ?? 5);
-const run = `bench-${Date.now().toString(36)}`;
-const rulesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-bench-'));
-fs.writeFileSync(
-  path.join(rulesDir, 'bench.json'),
-  JSON.stringify({
-    name: 'bench-cpu-scale-out',
-    conditions: {
-      all: [
-        { fact: 'cpu.avg', operator: 'greaterThan', value: 85 },
-        { fact: 'cpu.count', operator: 'greaterThanInclusive', value: 3 },
-      ],
-    },
-    event: {
-      type: 'remediate',
-      params: {
-        action: 'scale_out',
-        args: { entity: '{{entity}}' },
-        verify: {
-          conditions: { all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] },
-          within: '30s',
-          stableFor: '1s',
-        },
-      },
-    },
-  }),
-);
+const rulesDir = writeRuleDir([fastCpuRule('bench-cpu-scale-out', '30s')]);
 
 const endpoints = await localInfra().up();
 const target = await startActionTarget(0);
+const settings = isolatedLoopSettings('bench');
 const config = loadConfig(process.env, {
+  ...settings,
   kafkaBrokers: endpoints.kafkaBrokers,
   temporalAddress: endpoints.temporalAddress,
-  topicPrefix: `${run}.autoglm`,
-  groupPrefix: run,
-  actTaskQueue: `${run}-act`,
-  verifyTaskQueue: `${run}-verify`,
   rulesDir,
   httpActuatorUrl: target.url,
-  window: '3s',
-  emitEvery: '500ms',
-  opsPort: '0',
-  logLevel: 'warn',
 });
 const logger = createLogger('warn');
 const registry = new Registry();
@@ -82,7 +49,7 @@ const decisions = await new TopicTap(kafka, topics.decisions, logger).start();
 const verdicts = await new TopicTap(kafka, topics.verdicts, logger).start();
 
 // Baseline: produce → consume round trip through the same broker.
-const pingTopic = `${run}.ping`;
+const pingTopic = `${settings.topicPrefix}.ping`;
 await ensureTopics(kafka, [pingTopic], 1);
 const ping = await new TopicTap(kafka, pingTopic, logger).start();
 const rtts: number[] = [];
@@ -95,7 +62,15 @@ for (let i = 0; i < 20; i++) {
 
 const timelines: IncidentTimeline[] = [];
 for (let i = 0; i < incidents; i++) {
-  timelines.push(await driveIncident({ producer, topics, decisions, verdicts, entity: `${run}-svc-${i}` }));
+  timelines.push(
+    await driveIncident({
+      producer,
+      topics,
+      decisions,
+      verdicts,
+      entity: `${settings.groupPrefix}-svc-${i}`,
+    }),
+  );
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;

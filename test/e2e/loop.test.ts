@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
@@ -16,6 +13,7 @@ import type { Service } from '../../services/common/service.js';
 import { connectClient } from '../../services/common/temporal.js';
 import { startDecide } from '../../services/decide/main.js';
 import { workflowIdFor } from '../../services/decide/decision-id.js';
+import { fastCpuRule, writeRuleDir } from '../../services/fleet-sim/fast-loop.js';
 import { startActionTarget, type ActionTarget } from '../../services/fleet-sim/target.js';
 import { startSense } from '../../services/sense/main.js';
 import { startVerify } from '../../services/verify/main.js';
@@ -24,29 +22,7 @@ import { testConfig, unique } from '../support/config.js';
 import { produce, streamMetric, TopicTap } from '../support/kafka.js';
 
 /** The test rule: the starter rule's shape with windows short enough for a test. */
-const RULE = {
-  name: 'e2e-cpu-scale-out',
-  priority: 10,
-  conditions: {
-    all: [
-      { fact: 'cpu.avg', operator: 'greaterThan', value: 85 },
-      { fact: 'cpu.count', operator: 'greaterThanInclusive', value: 3 },
-    ],
-  },
-  event: {
-    type: 'remediate',
-    params: {
-      action: 'scale_out',
-      args: { entity: '{{entity}}', by: 1 },
-      cooldown: '10m',
-      verify: {
-        conditions: { all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] },
-        within: '8s',
-        stableFor: '1s',
-      },
-    },
-  },
-};
+const RULE = fastCpuRule('e2e-cpu-scale-out', '8s');
 
 /** A rule on memory that compensates and escalates when verification fails. */
 const MEM_RULE = {
@@ -66,9 +42,7 @@ const MEM_RULE = {
 
 describe('the loop on real Kafka and Temporal: sense → decide → act → verify', () => {
   const logger = createLogger('warn');
-  const rulesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-e2e-rules-'));
-  fs.writeFileSync(path.join(rulesDir, 'e2e.json'), JSON.stringify(RULE));
-  fs.writeFileSync(path.join(rulesDir, 'e2e-mem.json'), JSON.stringify(MEM_RULE));
+  const rulesDir = writeRuleDir([RULE, MEM_RULE]);
   let target: ActionTarget;
   let config: ReturnType<typeof testConfig>;
   let topics: ReturnType<typeof topicNames>;

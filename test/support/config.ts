@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../services/common/config.js';
+import { isolatedLoopSettings } from '../../services/fleet-sim/fast-loop.js';
 
 /** A short random suffix for names that must not collide between tests and runs. */
 export function unique(prefix: string): string {
@@ -11,20 +12,8 @@ export function unique(prefix: string): string {
  * and the infra endpoints `npm test` exported (defaults: the local ones).
  */
 export function testConfig(overrides: Parameters<typeof loadConfig>[1] = {}): Config {
-  const id = unique('t');
   return loadConfig(
     { KAFKA_BROKERS: process.env.KAFKA_BROKERS, TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS },
-    {
-      topicPrefix: `${id}.autoglm`,
-      groupPrefix: id,
-      actTaskQueue: `${id}-act`,
-      verifyTaskQueue: `${id}-verify`,
-      topicPartitions: '2',
-      window: '3s',
-      emitEvery: '500ms',
-      opsPort: '0',
-      logLevel: 'warn',
-      ...overrides,
-    },
+    { ...isolatedLoopSettings('t'), topicPartitions: '2', ...overrides },
   );
 }

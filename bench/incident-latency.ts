@@ -20,7 +20,7 @@ import { fastCpuRule, isolatedLoopSettings, writeRuleDir } from '../services/fle
 import { driveIncident, type IncidentTimeline } from '../services/fleet-sim/incident.js';
 import { produce } from '../services/fleet-sim/metric-stream.js';
 import { startActionTarget } from '../services/fleet-sim/target.js';
-import { TopicTap } from '../services/fleet-sim/topic-tap.js';
+import { deleteTopicsWithPrefix, TopicTap } from '../services/fleet-sim/topic-tap.js';
 import { startSense } from '../services/sense/main.js';
 import { startVerify } from '../services/verify/main.js';
 
@@ -49,7 +49,7 @@ const decisions = await new TopicTap(kafka, topics.decisions, logger).start();
 const verdicts = await new TopicTap(kafka, topics.verdicts, logger).start();
 
 // Baseline: produce → consume round trip through the same broker.
-const pingTopic = `${settings.topicPrefix}.ping`;
+const pingTopic = `${config.topicPrefix}.ping`;
 await ensureTopics(kafka, [pingTopic], 1);
 const ping = await new TopicTap(kafka, pingTopic, logger).start();
 const rtts: number[] = [];
@@ -104,5 +104,6 @@ console.log(`ratio decision latency / kafka round trip: ${(median(decision) / rt
 for (const tap of [decisions, verdicts, ping]) await tap.stop();
 await producer.disconnect();
 for (const s of services.reverse()) await s.stop();
+await deleteTopicsWithPrefix(kafka, config.topicPrefix);
 await target.close();
 process.exit(timelines.every((t) => t.outcome === 'verified') ? 0 : 1);

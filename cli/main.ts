@@ -46,6 +46,7 @@ main(process.argv.slice(2)).then(
       'PrerequisiteError',
       'ProvisionError',
       'HealthTimeoutError',
+      'UnreachableError',
       'ConfigError',
       'RuleLoadError',
     ];

@@ -37,3 +37,18 @@ export class HealthTimeoutError extends Error {
     this.name = 'HealthTimeoutError';
   }
 }
+
+/** An endpoint given in the environment does not answer; autoglm never starts those itself. */
+export class UnreachableError extends Error {
+  constructor(
+    readonly component: string,
+    readonly endpoint: string,
+    readonly envVar: string,
+  ) {
+    super(
+      `${component} does not answer at ${endpoint} (from ${envVar}): start it, ` +
+        `or unset ${envVar} to let autoglm provision and run one locally`,
+    );
+    this.name = 'UnreachableError';
+  }
+}

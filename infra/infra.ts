@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { HealthTimeoutError } from './errors.js';
+import { HealthTimeoutError, UnreachableError } from './errors.js';
 import type { Component, ComponentStatus } from './component.js';
 import { kafkaComponent } from './kafka.js';
 import { autoglmHome, componentPaths } from './paths.js';
@@ -26,12 +26,8 @@ export function localInfra(env: NodeJS.ProcessEnv = process.env) {
       log(`${component.name}: already answering at ${component.endpoint}`);
     } else {
       if (component.external) {
-        throw new HealthTimeoutError(
-          component.name,
-          component.endpoint,
-          0,
-          '(external endpoint, not started by autoglm)',
-        );
+        const envVar = component.name === 'kafka' ? 'KAFKA_BROKERS' : 'TEMPORAL_ADDRESS';
+        throw new UnreachableError(component.name, component.endpoint, envVar);
       }
       log(`${component.name}: starting at ${component.endpoint}`);
       await component.start();

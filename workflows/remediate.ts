@@ -16,6 +16,12 @@ const act = proxyActivities<ActActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
 });
 
+// A verdict must not be lost to a Kafka outage: publishing retries until it lands.
+const publish = proxyActivities<Pick<ActActivities, 'publishVerdict'>>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' }, // no maximumAttempts: unlimited
+});
+
 /**
  * One remediation: act through the rule's actuator, verify on the verify task queue that the
  * rule's condition holds; if it does not, run the compensation and the escalation the rule names;
@@ -91,7 +97,7 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     ts: Date.now(),
   };
   status = { ...status, phase: 'publishing', verdict };
-  await act.publishVerdict(verdict);
+  await publish.publishVerdict(verdict);
   status = { ...status, phase: 'done' };
   return verdict;
 }

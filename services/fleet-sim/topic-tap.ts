@@ -80,3 +80,15 @@ export class TopicTap {
     await this.consumer?.stop();
   }
 }
+
+/** Deletes every topic whose name starts with `prefix` (the topics of a test or bench run). */
+export async function deleteTopicsWithPrefix(kafka: Kafka, prefix: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
+}

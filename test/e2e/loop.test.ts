@@ -19,7 +19,7 @@ import { startSense } from '../../services/sense/main.js';
 import { startVerify } from '../../services/verify/main.js';
 import { ACTION_KEY, ENTITY_KEY, RULE_KEY, statusQuery, VERDICT_KEY } from '../../workflows/definitions.js';
 import { testConfig, unique } from '../support/config.js';
-import { produce, streamMetric, TopicTap } from '../support/kafka.js';
+import { deleteTopicsWithPrefix, produce, streamMetric, TopicTap } from '../support/kafka.js';
 
 /** The test rule: the starter rule's shape with windows short enough for a test. */
 const RULE = fastCpuRule('e2e-cpu-scale-out', '8s');
@@ -71,6 +71,7 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
   after(async () => {
     for (const tap of Object.values(taps)) await tap.stop();
     for (const s of services.reverse()) await s.stop();
+    if (kafka) await deleteTopicsWithPrefix(kafka, config.topicPrefix);
     await producer?.disconnect();
     await client?.connection.close();
     await target?.close();

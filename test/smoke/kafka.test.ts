@@ -4,7 +4,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { connectProducer, createKafka, ensureTopics } from '../../services/common/kafka.js';
 import { createLogger } from '../../services/common/logger.js';
 import { testConfig, unique } from '../support/config.js';
-import { produce, TopicTap } from '../support/kafka.js';
+import { deleteTopicsWithPrefix, produce, TopicTap } from '../support/kafka.js';
 
 describe('Kafka smoke (real broker)', () => {
   const config = testConfig();
@@ -17,11 +17,12 @@ describe('Kafka smoke (real broker)', () => {
     producer = await connectProducer(kafka);
   });
   after(async () => {
+    await deleteTopicsWithPrefix(kafka, `smoke.${config.groupPrefix}.`);
     await producer.disconnect();
   });
 
   it('round-trips keyed JSON through a fresh topic, in order per key', async () => {
-    const topic = unique('smoke.roundtrip');
+    const topic = unique(`smoke.${config.groupPrefix}.roundtrip`);
     await ensureTopics(kafka, [topic], 3);
     const tap = await new TopicTap(kafka, topic, logger).start();
     try {
@@ -41,7 +42,7 @@ describe('Kafka smoke (real broker)', () => {
   });
 
   it('creates missing topics with the configured partition count and leaves existing ones', async () => {
-    const topic = unique('smoke.partitions');
+    const topic = unique(`smoke.${config.groupPrefix}.partitions`);
     await ensureTopics(kafka, [topic], 2);
     await ensureTopics(kafka, [topic], 5);
     const admin = kafka.admin();

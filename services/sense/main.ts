@@ -2,7 +2,7 @@ import { topicNames } from '../common/config.js';
 import { DeadLetters } from '../common/dead-letters.js';
 import { connectProducer, createKafka, ensureTopics, runConsumer } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
-import { SenseHandler } from './sense-service.js';
+import { SenseHandler } from './sense-handler.js';
 import { EntityWindows } from './windows.js';
 
 /** Wires the sense step: metrics and events from Kafka into per-entity windows, observations out. */

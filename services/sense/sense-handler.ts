@@ -1,6 +1,6 @@
 import type { EachMessagePayload, Producer } from 'kafkajs';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { decodeMessage, eventSchema, metricSampleSchema } from '../common/contracts.js';
+import { decodeMessage, eventSchema, metricSampleSchema, type Refusal } from '../common/contracts.js';
 import type { TopicNames } from '../common/config.js';
 import type { DeadLetters } from '../common/dead-letters.js';
 import { sendJson } from '../common/kafka.js';
@@ -59,10 +59,7 @@ export class SenseHandler {
     }
   }
 
-  private async refuse(
-    payload: EachMessagePayload,
-    refusal: Parameters<DeadLetters['send']>[1],
-  ): Promise<void> {
+  private async refuse(payload: EachMessagePayload, refusal: Refusal): Promise<void> {
     await this.deps.deadLetters.send(payload, refusal);
     this.messages.inc({ topic: payload.topic, result: 'refused' });
   }

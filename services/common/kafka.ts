@@ -134,6 +134,9 @@ export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsume
   });
   try {
     await Promise.race([joinedOnce, timedOut]);
+  } catch (err) {
+    await consumer.disconnect();
+    throw err;
   } finally {
     clearTimeout(timer);
   }

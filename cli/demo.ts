@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { loadConfig, topicNames } from '../services/common/config.js';
 import { connectProducer, createKafka } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
 import { driveIncident } from '../services/fleet-sim/incident.js';
 import { TopicTap } from '../services/fleet-sim/topic-tap.js';
+import { uniqueName } from '../services/fleet-sim/unique-name.js';
 
 /**
  * `autoglm demo [entity]`: plays one CPU incident against a running `autoglm up` and prints
@@ -14,7 +14,7 @@ export async function runDemo(args: readonly string[]): Promise<number> {
   const config = loadConfig();
   const logger = createLogger('warn');
   const topics = topicNames(config);
-  const entity = args[0] ?? `demo-${randomBytes(3).toString('hex')}`;
+  const entity = args[0] ?? uniqueName('demo');
   const kafka = createKafka(config, logger);
   const producer = await connectProducer(kafka);
   const decisions = await new TopicTap(kafka, topics.decisions, logger).start();

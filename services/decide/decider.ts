@@ -52,7 +52,6 @@ export class Decider {
         suppressed.push({ rule: rule.name, entity: obs.entity, reason: 'cooldown' });
         continue;
       }
-      const context = { ...facts, facts };
       const { events, ...auditFacts } = facts;
       decisions.push({
         decisionId,
@@ -61,11 +60,11 @@ export class Decider {
         ruleVersion: rule.version,
         mode: rule.params.mode,
         action: rule.params.action,
-        args: expandTemplate(rule.params.args, context) as Record<string, unknown>,
+        args: expandTemplate(rule.params.args, facts) as Record<string, unknown>,
         actuator: rule.params.actuator,
         verify: rule.params.verify,
-        ...followUp('onVerifyFailure', rule.params.onVerifyFailure, context),
-        ...followUp('escalate', rule.params.escalate, context),
+        ...followUp('onVerifyFailure', rule.params.onVerifyFailure, facts),
+        ...followUp('escalate', rule.params.escalate, facts),
         incident: null,
         facts: auditFacts,
         window: obs.window,

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { loadConfig } from '../common/config.js';
+import { uniqueName } from './unique-name.js';
 
 /**
  * A CPU rule with the starter rule's shape, verified within `within` once CPU has held below 70
@@ -46,7 +46,7 @@ export function writeRuleDir(rules: ReadonlyArray<{ name: string }>): string {
  * a 3s window with an observation every 500ms, and a random ops port.
  */
 export function isolatedLoopSettings(prefix: string): NonNullable<Parameters<typeof loadConfig>[1]> {
-  const id = `${prefix}-${randomBytes(4).toString('hex')}`;
+  const id = uniqueName(prefix);
   return {
     topicPrefix: `${id}.autoglm`,
     groupPrefix: id,

@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
-import { runConsumer, type RunningConsumer } from '../../services/common/kafka.js';
-import type { Logger } from '../../services/common/logger.js';
-import { randomBytes } from 'node:crypto';
+import { runConsumer, type RunningConsumer } from '../common/kafka.js';
+import type { Logger } from '../common/logger.js';
+import { uniqueName } from './unique-name.js';
 
 /** A message read back from a topic, value parsed as JSON when it is JSON. */
 export interface Tapped {
@@ -25,7 +25,7 @@ export class TopicTap {
   async start(): Promise<this> {
     this.consumer = await runConsumer({
       kafka: this.kafka,
-      groupId: `tap-${randomBytes(4).toString('hex')}`,
+      groupId: uniqueName('tap'),
       topics: [this.topic],
       fromBeginning: true,
       logger: this.logger,

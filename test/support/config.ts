@@ -1,11 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../services/common/config.js';
 import { isolatedLoopSettings } from '../../services/fleet-sim/fast-loop.js';
 
-/** A short random suffix for names that must not collide between tests and runs. */
-export function unique(prefix: string): string {
-  return `${prefix}-${randomBytes(4).toString('hex')}`;
-}
+/** A name no other test or run uses. */
+export { uniqueName as unique } from '../../services/fleet-sim/unique-name.js';
 
 /**
  * A configuration for one test: its own topics, consumer groups and task queues, fast windows,

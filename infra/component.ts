@@ -18,6 +18,8 @@ export interface Component {
   readonly endpoint: string;
   /** True when the endpoint came from the environment: we neither start nor stop it. */
   readonly external: boolean;
+  /** The environment variable that makes the endpoint external (KAFKA_BROKERS, TEMPORAL_ADDRESS). */
+  readonly endpointEnv: string;
   /** Answers a real request (Kafka metadata, Temporal namespace). */
   healthy(): Promise<boolean>;
   /** Provisions what is missing and starts the process; returns without waiting for health. */

@@ -26,8 +26,7 @@ export function localInfra(env: NodeJS.ProcessEnv = process.env) {
       log(`${component.name}: already answering at ${component.endpoint}`);
     } else {
       if (component.external) {
-        const envVar = component.name === 'kafka' ? 'KAFKA_BROKERS' : 'TEMPORAL_ADDRESS';
-        throw new UnreachableError(component.name, component.endpoint, envVar);
+        throw new UnreachableError(component.name, component.endpoint, component.endpointEnv);
       }
       log(`${component.name}: starting at ${component.endpoint}`);
       await component.start();

@@ -184,6 +184,7 @@ export function kafkaComponent(opts: KafkaOptions): Component {
     name: 'kafka',
     endpoint,
     external,
+    endpointEnv: 'KAFKA_BROKERS',
     healthy,
     start,
     stop: () => (external ? Promise.resolve(false) : stopPid(paths.pid)),

@@ -160,6 +160,7 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
     name: 'temporal',
     endpoint,
     external,
+    endpointEnv: 'TEMPORAL_ADDRESS',
     uiUrl: external ? undefined : `http://127.0.0.1:${uiPort}`,
     healthy,
     afterHealthy,

@@ -10,25 +10,21 @@
  */
 import { Registry } from 'prom-client';
 import { localInfra } from '../infra/infra.js';
-import { startAct } from '../services/act/main.js';
 import { loadConfig, topicNames } from '../services/common/config.js';
 import { connectProducer, createKafka, ensureTopics } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
-import type { Service } from '../services/common/service.js';
-import { startDecide } from '../services/decide/main.js';
 import { fastCpuRule, isolatedLoopSettings, writeRuleDir } from '../services/fleet-sim/fast-loop.js';
 import { driveIncident, type IncidentTimeline } from '../services/fleet-sim/incident.js';
 import { produce } from '../services/fleet-sim/metric-stream.js';
 import { startActionTarget } from '../services/fleet-sim/target.js';
 import { deleteTopicsWithPrefix, TopicTap } from '../services/fleet-sim/topic-tap.js';
-import { startSense } from '../services/sense/main.js';
-import { startVerify } from '../services/verify/main.js';
+import { startLoop } from '../services/loop.js';
 
 const incidents = Number(process.argv[2] ?? 5);
 const rulesDir = writeRuleDir([fastCpuRule('bench-cpu-scale-out', '30s')]);
 
 const endpoints = await localInfra().up();
-const target = await startActionTarget(0);
+const target = await startActionTarget();
 const settings = isolatedLoopSettings('bench');
 const config = loadConfig(process.env, {
   ...settings,
@@ -40,9 +36,7 @@ const config = loadConfig(process.env, {
 const logger = createLogger('warn');
 const registry = new Registry();
 const topics = topicNames(config);
-const services: Service[] = [];
-for (const start of [startVerify, startAct, startDecide, startSense])
-  services.push(await start({ config, logger, registry }));
+const loop = await startLoop({ config, logger, registry });
 const kafka = createKafka(config, logger);
 const producer = await connectProducer(kafka);
 const decisions = await new TopicTap(kafka, topics.decisions, logger).start();
@@ -103,7 +97,7 @@ console.log(`ratio decision latency / kafka round trip: ${(median(decision) / rt
 
 for (const tap of [decisions, verdicts, ping]) await tap.stop();
 await producer.disconnect();
-for (const s of services.reverse()) await s.stop();
+await loop.stop();
 await deleteTopicsWithPrefix(kafka, config.topicPrefix);
 await target.close();
 process.exit(timelines.every((t) => t.outcome === 'verified') ? 0 : 1);

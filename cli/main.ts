@@ -1,11 +1,18 @@
 import { runDemo } from './demo.js';
 import { infraCommand } from './infra-commands.js';
+import { approvalCommand, statusCommand } from './remediation-commands.js';
 import { runUp } from './up.js';
 
 const USAGE = `usage: autoglm <command>
 
   up                      run the whole loop locally (starts Kafka and Temporal if needed)
   demo [entity]           play one CPU incident against a running 'up' and time it
+  status <workflowId|entity> [--json]
+                          a remediation's live phase and why it waits, or an entity's
+                          remediations, its guard (in flight, cooldowns) and the fleet budget
+  approve <workflowId> --reason "…" [--by who]
+  reject <workflowId> --reason "…" [--by who]
+                          answer a remediation that waits for approval
   infra up                provision and start Kafka and Temporal as local processes
   infra down              stop what 'infra up' started
   infra status [--json]   per component: running or not, endpoint, version, log path
@@ -24,6 +31,11 @@ async function main(argv: readonly string[]): Promise<number> {
       return -1; // keeps running until SIGTERM
     case 'demo':
       return runDemo(rest);
+    case 'status':
+      return statusCommand(rest);
+    case 'approve':
+    case 'reject':
+      return approvalCommand(command === 'approve', rest);
     case undefined:
     case 'help':
     case '--help':
@@ -49,6 +61,9 @@ main(process.argv.slice(2)).then(
       'UnreachableError',
       'ConfigError',
       'RuleLoadError',
+      'UsageError',
+      'WorkflowUpdateFailedError',
+      'WorkflowNotFoundError',
     ];
     process.stderr.write(
       `autoglm: ${known.includes(error.name) ? error.message : (error.stack ?? error.message)}\n`,

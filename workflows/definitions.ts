@@ -1,9 +1,10 @@
 /**
- * Names shared by the remediation workflow and its clients: the status query and the custom
- * search attributes (registered by `autoglm infra up`) that let operators filter runs in the UI.
+ * Names shared by the workflows and their clients (decide, the CLI, infra, tests): queries,
+ * signals, updates and the custom search attributes that let operators filter runs in the UI.
+ * Defined once here; `infra/` registers `SEARCH_ATTRIBUTES` from this list.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Decision, Verdict } from '../services/common/contracts.js';
 
 export const ENTITY_KEY = defineSearchAttributeKey('AutoglmEntity', SearchAttributeType.KEYWORD);
@@ -15,24 +16,145 @@ export const INCIDENT_CLASS_KEY = defineSearchAttributeKey(
 );
 export const VERDICT_KEY = defineSearchAttributeKey('AutoglmVerdict', SearchAttributeType.KEYWORD);
 
+/** Every custom search attribute the workflows set, for registration on the server. */
+export const SEARCH_ATTRIBUTE_KEYS = [
+  ENTITY_KEY,
+  ACTION_KEY,
+  RULE_KEY,
+  INCIDENT_CLASS_KEY,
+  VERDICT_KEY,
+] as const;
+
+/** Where a remediation stands; `guarded` and `awaiting-approval` say why in `waitingFor`. */
+export const REMEDIATION_PHASES = [
+  'guarded',
+  'awaiting-approval',
+  'acting',
+  'verifying',
+  'compensating',
+  'escalating',
+  'publishing',
+  'done',
+] as const;
+export type RemediationPhase = (typeof REMEDIATION_PHASES)[number];
+
+/** An operator's answer to an approval request. */
+export interface ApprovalAnswer {
+  readonly approve: boolean;
+  /** Who decided (user name or e-mail); required. */
+  readonly by: string;
+  /** Why; required, shown in the verdict. */
+  readonly reason: string;
+}
+
 /** Where a remediation stands, as the `status` query returns it. */
 export interface RemediationStatus {
-  readonly phase: 'acting' | 'verifying' | 'compensating' | 'escalating' | 'publishing' | 'done';
+  readonly phase: RemediationPhase;
   readonly decisionId: string;
   readonly entity: string;
+  readonly rule: string;
   readonly action: string;
+  /** Why the remediation waits (guard, budget, approval), while it does. */
+  readonly waitingFor?: string;
+  readonly approval?: ApprovalAnswer & { readonly at: number };
   readonly actedAt?: number;
   readonly verdict?: Verdict;
 }
 
 export const statusQuery = defineQuery<RemediationStatus>('status');
+/** Approve or reject a remediation that waits for approval (from the UI or `autoglm approve`). */
+export const approveSignal = defineSignal<[{ by: string; reason: string }]>('approve');
+export const rejectSignal = defineSignal<[{ by: string; reason: string }]>('reject');
+/** The same as an update: refused unless the remediation waits for approval, and `by`/`reason` are given. */
+export const approvalUpdate = defineUpdate<RemediationStatus, [ApprovalAnswer]>('approval');
 
-/** Settings the starter passes along with the decision. */
+/** Settings the starter passes along with the decision (recorded in history, so replay-safe). */
 export interface RemediateSettings {
+  /** The deployment the guards belong to (the topic prefix): guard ids are scoped by it. */
+  readonly scope: string;
+  /** The rule's cooldown (ms), parsed from the decision's `cooldown`. */
+  readonly cooldownMs: number;
   /** Task queue of the verify workers. */
   readonly verifyTaskQueue: string;
+  /** A decision whose window ended longer ago than this (ms) never acts. */
+  readonly maxDecisionAgeMs: number;
+  /** How long an approval may take before the remediation expires (ms). */
+  readonly approvalTimeoutMs: number;
+  /** Start-to-close timeout of one actuator call (ms): the actuator's own timeout plus a margin. */
+  readonly actuationTimeoutMs: number;
 }
 
 /** The workflow's name as clients start it, and its argument list. */
 export const REMEDIATE_WORKFLOW = 'remediate';
 export type RemediateArgs = [decision: Decision, settings: RemediateSettings];
+
+// ---- guards: the per-entity guard and the fleet-wide action budget ----
+
+/** The two guards a remediation passes before it acts. */
+export type GuardKind = 'entity' | 'budget';
+
+/** A remediation asking a guard for its lease. Re-sending the same request is harmless. */
+export interface LeaseRequest {
+  /** The asking remediation's workflow id; answers are signalled back to it. */
+  readonly holder: string;
+  readonly entity: string;
+  readonly rule: string;
+  readonly action: string;
+  /** The rule's cooldown (ms), held by the entity guard after the remediation ends. */
+  readonly cooldownMs: number;
+}
+
+/** A guard's answer, signalled to the remediation. `deferred` means "queued; wait". */
+export interface LeaseAnswer {
+  readonly guard: GuardKind;
+  readonly result: 'granted' | 'denied' | 'deferred';
+  readonly reason: string;
+}
+
+/** The end of a lease, signalled by its holder (also withdraws a queued request). */
+export interface LeaseRelease {
+  readonly holder: string;
+  /** When the remediation ended (epoch ms); the cooldown counts from here. */
+  readonly endedAt: number;
+  /** Whether it acted; a remediation that never acted (stale, denied, rejected) leaves no cooldown. */
+  readonly acted: boolean;
+}
+
+/** Blast-radius limits the action budget enforces; they come with each request (the act worker's config). */
+export interface BudgetLimits {
+  readonly maxConcurrentPerAction: number;
+  readonly maxConcurrentPerRule: number;
+  readonly maxActionsPerPeriod: number;
+  readonly periodMs: number;
+  /** Requests that may wait for a slot; beyond that a request is denied at once. */
+  readonly maxDeferred: number;
+}
+
+export const acquireSignal = defineSignal<[LeaseRequest & { limits?: BudgetLimits }]>('acquire');
+export const releaseSignal = defineSignal<[LeaseRelease]>('release');
+export const leaseAnswerSignal = defineSignal<[LeaseAnswer]>('leaseAnswer');
+
+/** What a guard holds now, for `autoglm status` and the UI. */
+export interface GuardStatus {
+  readonly kind: GuardKind;
+  readonly holders: ReadonlyArray<{ holder: string; rule: string; action: string; since: number }>;
+  readonly cooldowns: ReadonlyArray<{ rule: string; until: number; after: string }>;
+  readonly deferred: ReadonlyArray<{ holder: string; rule: string; action: string; reason: string }>;
+  readonly recentDenials: ReadonlyArray<{ holder: string; reason: string; at: number }>;
+  readonly limits?: BudgetLimits;
+  readonly grantsInPeriod?: number;
+}
+export const guardStatusQuery = defineQuery<GuardStatus>('guardStatus');
+
+export const ENTITY_GUARD_WORKFLOW = 'entityGuard';
+export const ACTION_BUDGET_WORKFLOW = 'actionBudget';
+
+/** Workflow id of the entity guard of `entity` within one deployment (`scope`, the topic prefix). */
+export function entityGuardId(scope: string, entity: string): string {
+  return `guard-${scope}-${entity}`;
+}
+
+/** Workflow id of the deployment's fleet-wide action budget. */
+export function actionBudgetId(scope: string): string {
+  return `budget-${scope}`;
+}

@@ -1,5 +1,7 @@
 import {
   ActivityFailure,
+  condition,
+  getExternalWorkflowHandle,
   log,
   proxyActivities,
   setHandler,
@@ -9,12 +11,22 @@ import {
 import type { ActActivities, ActuationResult } from '../services/act/activities.js';
 import type { Decision, FollowUp, Verdict, VerdictOutcome } from '../services/common/contracts.js';
 import type { VerifyActivities } from '../services/verify/activities.js';
-import { statusQuery, VERDICT_KEY, type RemediateSettings, type RemediationStatus } from './definitions.js';
-
-const act = proxyActivities<ActActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
-});
+import {
+  actionBudgetId,
+  approvalUpdate,
+  approveSignal,
+  entityGuardId,
+  leaseAnswerSignal,
+  rejectSignal,
+  releaseSignal,
+  statusQuery,
+  VERDICT_KEY,
+  type ApprovalAnswer,
+  type GuardKind,
+  type LeaseAnswer,
+  type RemediateSettings,
+  type RemediationStatus,
+} from './definitions.js';
 
 // A verdict must not be lost to a Kafka outage: publishing retries until it lands.
 const publish = proxyActivities<Pick<ActActivities, 'publishVerdict'>>({
@@ -22,21 +34,95 @@ const publish = proxyActivities<Pick<ActActivities, 'publishVerdict'>>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' }, // no maximumAttempts: unlimited
 });
 
+// Asking a guard is a signal-with-start: idempotent, so retried freely for a while.
+const guards = proxyActivities<Pick<ActActivities, 'requestLease'>>({
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10 },
+});
+
+/** How long to wait for a guard's answer before asking again (the request is idempotent). */
+const GUARD_ANSWER_WAIT_MS = 30_000;
+/** The entity guard answers at once; after this long without an answer the remediation is absorbed. */
+const ENTITY_GUARD_DEADLINE_MS = 2 * 60_000;
+
+/** Why a remediation ended without acting. */
+class Halt extends Error {
+  constructor(
+    readonly outcome: VerdictOutcome,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
 /**
- * One remediation: act through the rule's actuator, verify on the verify task queue that the
- * rule's condition holds; if it does not, run the compensation and the escalation the rule names;
- * then publish the verdict. Deterministic: all I/O is in activities.
+ * One remediation: guard (input age, the entity's lease, approval, the fleet's action budget, the
+ * age again) → act through the rule's actuator → verify on the verify task queue → on failure
+ * compensate and escalate → publish the verdict. Leases are released whatever happens, and the
+ * rule's cooldown counts from the end. Deterministic: all I/O is in activities.
  */
 export async function remediate(decision: Decision, settings: RemediateSettings): Promise<Verdict> {
   const { workflowId } = workflowInfo();
+  const scope = settings.scope;
   let status: RemediationStatus = {
-    phase: 'acting',
+    phase: 'guarded',
     decisionId: decision.decisionId,
     entity: decision.entity,
+    rule: decision.rule,
     action: decision.action,
+    waitingFor: 'checks before acting',
+  };
+  const update = (patch: Partial<RemediationStatus>) => {
+    status = { ...status, ...patch };
   };
   setHandler(statusQuery, () => status);
 
+  const answers: Partial<Record<GuardKind, LeaseAnswer>> = {};
+  let deferred: { reason: string; since: number } | undefined;
+  setHandler(leaseAnswerSignal, (a) => {
+    answers[a.guard] = a;
+    if (a.result === 'deferred') {
+      deferred = { reason: a.reason, since: deferred?.since ?? Date.now() };
+      update({ waitingFor: `action budget: ${a.reason}` });
+    }
+  });
+
+  let approval: (ApprovalAnswer & { at: number }) | undefined;
+  const answerApproval = (a: ApprovalAnswer) => {
+    if (decision.approval !== 'required' || approval) return;
+    approval = { ...a, at: Date.now() };
+    update({ approval });
+  };
+  setHandler(approveSignal, ({ by, reason }) => answerApproval({ approve: true, by, reason }));
+  setHandler(rejectSignal, ({ by, reason }) => answerApproval({ approve: false, by, reason }));
+  setHandler(
+    approvalUpdate,
+    async (a) => {
+      answerApproval(a);
+      return status;
+    },
+    {
+      validator: (a) => {
+        if (decision.approval !== 'required') throw new Error('this remediation needs no approval');
+        if (approval)
+          throw new Error(`already ${approval.approve ? 'approved' : 'rejected'} by ${approval.by}`);
+        if (typeof a?.by !== 'string' || a.by.trim() === '') throw new Error('"by" is required: who decides');
+        if (typeof a.reason !== 'string' || a.reason.trim() === '')
+          throw new Error('"reason" is required: why');
+      },
+    },
+  );
+
+  const act = proxyActivities<Pick<ActActivities, 'actuate'>>({
+    startToCloseTimeout: settings.actuationTimeoutMs,
+    retry: {
+      initialInterval: '1s',
+      backoffCoefficient: 2,
+      maximumInterval: '10s',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: ['ActuationRefused'],
+    },
+  });
   const actuate = (step: FollowUp, key: string) =>
     act.actuate({
       idempotencyKey: key,
@@ -47,13 +133,88 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
       actuator: decision.actuator,
     });
 
+  const leaseRequest = {
+    holder: workflowId,
+    entity: decision.entity,
+    rule: decision.rule,
+    action: decision.action,
+    cooldownMs: settings.cooldownMs,
+  };
+  const guardIds: Record<GuardKind, string> = {
+    entity: entityGuardId(scope, decision.entity),
+    budget: actionBudgetId(scope),
+  };
+  const held = new Set<GuardKind>();
+
+  /** Asks a guard and waits for its answer until `deadline` (workflow time); asks again while waiting. */
+  async function lease(kind: GuardKind, deadline: number): Promise<LeaseAnswer> {
+    delete answers[kind];
+    held.add(kind); // from the first ask: a queued request is withdrawn by the same release
+    for (;;) {
+      await guards.requestLease({ kind, guardId: guardIds[kind], request: leaseRequest });
+      const wait = Math.min(GUARD_ANSWER_WAIT_MS, deadline - Date.now());
+      if (wait > 0)
+        await condition(() => answers[kind] !== undefined && answers[kind]!.result !== 'deferred', wait);
+      const a = answers[kind];
+      if (a && a.result !== 'deferred') return a;
+      if (Date.now() >= deadline) {
+        return {
+          guard: kind,
+          result: 'denied',
+          reason: a?.reason ?? `the ${kind} guard did not answer in time`,
+        };
+      }
+    }
+  }
+
+  /** The time the input's age counts from: the window's end, or an operator's approval. */
+  const freshSince = () => approval?.at ?? decision.window.end;
+  const checkAge = (when: string) => {
+    const age = Date.now() - freshSince();
+    if (age > settings.maxDecisionAgeMs) {
+      throw new Halt(
+        'stale',
+        `${when}: the input is ${Math.round(age / 1000)}s old, more than the ${Math.round(settings.maxDecisionAgeMs / 1000)}s allowed (AUTOGLM_MAX_DECISION_AGE)`,
+      );
+    }
+  };
+
   let outcome: VerdictOutcome = 'failed';
   const evidence: Record<string, unknown> = {};
   let acted: ActuationResult | undefined;
   try {
+    checkAge('before the guards');
+    update({ waitingFor: 'entity guard' });
+    const entity = await lease('entity', Date.now() + ENTITY_GUARD_DEADLINE_MS);
+    if (entity.result !== 'granted') throw new Halt('absorbed', entity.reason);
+
+    if (decision.approval === 'required') {
+      update({
+        phase: 'awaiting-approval',
+        waitingFor: `an approve or reject (expires in ${Math.round(settings.approvalTimeoutMs / 60_000)}m)`,
+      });
+      if (!(await condition(() => approval !== undefined, settings.approvalTimeoutMs))) {
+        throw new Halt('expired', `no approval within ${Math.round(settings.approvalTimeoutMs / 1000)}s`);
+      }
+      evidence.approval = approval;
+      if (!approval!.approve) throw new Halt('rejected', `rejected by ${approval!.by}: ${approval!.reason}`);
+      update({ phase: 'guarded' });
+    }
+
+    update({ waitingFor: 'action budget' });
+    const budget = await lease('budget', freshSince() + settings.maxDecisionAgeMs);
+    if (deferred) evidence.deferred = { reason: deferred.reason, forMs: Date.now() - deferred.since };
+    if (budget.result !== 'granted') {
+      if (Date.now() - freshSince() >= settings.maxDecisionAgeMs)
+        checkAge(`while deferred (${budget.reason})`);
+      throw new Halt('denied', budget.reason);
+    }
+    checkAge('before acting');
+
+    update({ phase: 'acting', waitingFor: undefined });
     acted = await actuate(decision, workflowId);
     evidence.acted = acted;
-    status = { ...status, phase: 'verifying', actedAt: acted.at };
+    update({ phase: 'verifying', actedAt: acted.at });
     const verify = proxyActivities<VerifyActivities>({
       taskQueue: settings.verifyTaskQueue,
       // The activity enforces `within` (at most 1h) itself, from the action time, across retries.
@@ -69,20 +230,38 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     Object.assign(evidence, result.evidence);
     if (result.verified) outcome = 'verified';
   } catch (err) {
-    log.warn('remediation failed before verification ended', { error: errorText(err) });
-    Object.assign(evidence, { stage: status.phase, error: errorText(err) });
+    if (err instanceof Halt) {
+      outcome = err.outcome;
+      evidence.reason = err.reason;
+    } else {
+      log.warn('remediation failed before verification ended', { error: errorText(err) });
+      Object.assign(evidence, { stage: status.phase, error: errorText(err) });
+    }
   }
 
-  if (outcome !== 'verified' && acted && decision.onVerifyFailure) {
-    status = { ...status, phase: 'compensating' };
+  if (acted && outcome === 'failed' && decision.onVerifyFailure) {
+    update({ phase: 'compensating', waitingFor: undefined });
     const compensation = await attempt(() => actuate(decision.onVerifyFailure!, `${workflowId}/compensate`));
     evidence.compensation = { action: decision.onVerifyFailure.action, ...compensation };
     if (compensation.ok) outcome = 'compensated';
   }
-  if (outcome !== 'verified' && decision.escalate) {
-    status = { ...status, phase: 'escalating' };
+  if ((outcome === 'failed' || outcome === 'compensated') && decision.escalate) {
+    update({ phase: 'escalating', waitingFor: undefined });
     const escalation = await attempt(() => actuate(decision.escalate!, `${workflowId}/escalate`));
     evidence.escalation = { action: decision.escalate.action, ...escalation };
+  }
+
+  // Free the budget slot and the entity; the rule's cooldown starts now if the remediation acted.
+  for (const kind of (['budget', 'entity'] as const).filter((k) => held.has(k))) {
+    try {
+      await getExternalWorkflowHandle(guardIds[kind]).signal(releaseSignal, {
+        holder: workflowId,
+        endedAt: Date.now(),
+        acted: acted !== undefined,
+      });
+    } catch (err) {
+      log.warn('could not release a guard', { guard: guardIds[kind], error: errorText(err) });
+    }
   }
 
   upsertSearchAttributes([{ key: VERDICT_KEY, value: outcome }]);
@@ -96,9 +275,9 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     evidence,
     ts: Date.now(),
   };
-  status = { ...status, phase: 'publishing', verdict };
+  update({ phase: 'publishing', waitingFor: undefined, verdict });
   await publish.publishVerdict(verdict);
-  status = { ...status, phase: 'done' };
+  update({ phase: 'done' });
   return verdict;
 }
 

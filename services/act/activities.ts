@@ -1,23 +1,35 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Producer } from 'kafkajs';
+import type { Client } from '@temporalio/client';
 import { Counter, type Registry } from 'prom-client';
-import type { ActuatorRef, Verdict } from '../common/contracts.js';
-import { sendJson } from '../common/kafka.js';
+import type { Verdict } from '../common/contracts.js';
 import type { Logger } from '../common/logger.js';
+import { redactText } from '../common/url-policy.js';
+import {
+  ACTION_BUDGET_WORKFLOW,
+  acquireSignal,
+  ENTITY_GUARD_WORKFLOW,
+  type BudgetLimits,
+  type GuardKind,
+  type LeaseRequest,
+} from '../../workflows/definitions.js';
 import {
   ActuationRefusedError,
   type ActuationRequest,
   type ActuationResult,
-  type Actuator,
-} from './actuators/actuator.js';
+  type ActuatorRegistry,
+} from '../actuators/actuator.js';
 
 export type { ActuationRequest, ActuationResult };
 
 /** The act worker's activities, built with their dependencies injected. */
 export function createActActivities(deps: {
-  actuators: Readonly<Record<ActuatorRef['type'], Actuator>>;
-  producer: Producer;
-  verdictsTopic: string;
+  actuators: ActuatorRegistry;
+  /** Puts a verdict on the verdicts topic; resolves once acknowledged. */
+  publish: (verdict: Verdict) => Promise<void>;
+  /** For signal-with-start on the guard workflows, which run on the act task queue. */
+  client: Client;
+  actTaskQueue: string;
+  budgetLimits: BudgetLimits;
   logger: Logger;
   registry: Registry;
 }) {
@@ -36,10 +48,12 @@ export function createActActivities(deps: {
   return {
     /** Performs the action through the rule's actuator. Refusals are not retried. */
     async actuate(request: ActuationRequest): Promise<ActuationResult> {
-      const actuator = deps.actuators[request.actuator.type];
       const labels = { actuator: request.actuator.type, action: request.action };
       try {
-        const result = await actuator.actuate(request);
+        // Checked again here, not only when the rule loaded: config or the directory may have changed.
+        const problems = deps.actuators.check(request.actuator);
+        if (problems.length > 0) throw new ActuationRefusedError(`actuator refused: ${problems.join('; ')}`);
+        const result = await deps.actuators.get(request.actuator.type).actuate(request);
         actuations.inc({ ...labels, result: 'ok' });
         deps.logger.info(
           { entity: request.entity, action: request.action, decisionId: request.decisionId },
@@ -49,15 +63,31 @@ export function createActActivities(deps: {
       } catch (err) {
         actuations.inc({ ...labels, result: err instanceof ActuationRefusedError ? 'refused' : 'error' });
         if (err instanceof ActuationRefusedError) {
-          throw ApplicationFailure.nonRetryable(err.message, 'ActuationRefused', err.detail);
+          throw ApplicationFailure.nonRetryable(redactText(err.message), 'ActuationRefused', err.detail);
         }
-        throw err;
+        // Transient: retried by the workflow's policy. The message may quote a URL: strip its secrets.
+        throw new Error(redactText(err instanceof Error ? err.message : String(err)));
       }
+    },
+
+    /**
+     * Asks a guard workflow for a lease by signal-with-start (the guard is created on first use).
+     * Idempotent: the guard answers a repeated request from the same remediation the same way.
+     */
+    async requestLease(input: { kind: GuardKind; guardId: string; request: LeaseRequest }): Promise<void> {
+      const budget = input.kind === 'budget';
+      await deps.client.workflow.signalWithStart(budget ? ACTION_BUDGET_WORKFLOW : ENTITY_GUARD_WORKFLOW, {
+        workflowId: input.guardId,
+        taskQueue: deps.actTaskQueue,
+        args: budget ? [{ limits: deps.budgetLimits }] : [],
+        signal: acquireSignal,
+        signalArgs: [budget ? { ...input.request, limits: deps.budgetLimits } : input.request],
+      });
     },
 
     /** Publishes the verdict to Kafka, keyed by entity; resolves once acknowledged. */
     async publishVerdict(verdict: Verdict): Promise<void> {
-      await sendJson(deps.producer, deps.verdictsTopic, [{ key: verdict.entity, value: verdict }]);
+      await deps.publish(verdict);
       verdicts.inc({ outcome: verdict.outcome });
       deps.logger.info(
         { entity: verdict.entity, outcome: verdict.outcome, workflowId: verdict.workflowId },

@@ -1,29 +1,40 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { topicNames } from '../common/config.js';
-import { connectProducer, createKafka, ensureTopics } from '../common/kafka.js';
+import { connectProducer, createKafka, ensureTopics, sendJson } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
-import { connectWorker, installTemporalRuntime } from '../common/temporal.js';
+import { connectClient, connectWorker, installTemporalRuntime } from '../common/temporal.js';
 import { runWorker } from '../common/worker.js';
 import { createActActivities } from './activities.js';
-import { httpActuator } from './actuators/http.js';
+import { actuatorsFromConfig } from '../actuators/from-config.js';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
-/** Wires the act step: a Temporal worker running the remediation workflow and the actuators. */
+/**
+ * Wires the act step: a Temporal worker running the remediation workflow, the guard workflows
+ * (entity guards, the action budget) and the actuators allowed by config.
+ */
 export async function startAct({ config, logger: root, registry }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'act' });
   installTemporalRuntime(root);
+  const actuators = actuatorsFromConfig(config);
   const topics = topicNames(config);
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
   const producer = await connectProducer(kafka);
+  const client = await connectClient(config);
   const activities = createActActivities({
-    actuators: {
-      http: httpActuator({ defaultUrl: config.httpActuatorUrl, timeoutMs: config.httpActuatorTimeout }),
+    actuators,
+    publish: (verdict) => sendJson(producer, topics.verdicts, [{ key: verdict.entity, value: verdict }]),
+    client,
+    actTaskQueue: config.actTaskQueue,
+    budgetLimits: {
+      maxConcurrentPerAction: config.maxConcurrentPerAction,
+      maxConcurrentPerRule: config.maxConcurrentPerRule,
+      maxActionsPerPeriod: config.maxActionsPerPeriod,
+      periodMs: config.actionsPeriod,
+      maxDeferred: config.maxDeferred,
     },
-    producer,
-    verdictsTopic: topics.verdicts,
     logger,
     registry,
   });
@@ -36,13 +47,17 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
     activities,
   });
   const running = runWorker(worker, connection, (err) => logger.error({ err }, 'act worker stopped'));
-  logger.info({ taskQueue: config.actTaskQueue }, 'act worker running');
+  logger.info(
+    { taskQueue: config.actTaskQueue, actuators: actuators.types, allowedOrigins: config.httpAllowedOrigins },
+    'act worker running',
+  );
   return {
     name: 'act',
     readiness: () => ({ 'act.worker': running.ready() }),
     async stop() {
       await running.stop();
       await producer.disconnect();
+      await client.connection.close();
     },
   };
 }

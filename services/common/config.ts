@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { repoRoot } from '../../infra/paths.js';
 import { parseDuration } from './duration.js';
+import { checkHttpUrl, parseAllowedOrigins, redactText } from './url-policy.js';
 
 /** Start-up configuration is wrong; `problems` lists every bad setting with its fix. */
 export class ConfigError extends Error {
@@ -38,6 +39,19 @@ const ENV = {
   maxClockSkew: ['AUTOGLM_MAX_CLOCK_SKEW', '5m'],
   httpActuatorUrl: ['AUTOGLM_HTTP_ACTUATOR_URL', 'http://127.0.0.1:8090/actuate'],
   httpActuatorTimeout: ['AUTOGLM_HTTP_ACTUATOR_TIMEOUT', '5s'],
+  httpAllowedOrigins: ['AUTOGLM_HTTP_ALLOWED_ORIGINS', ''],
+  httpHeadersFile: ['AUTOGLM_HTTP_HEADERS_FILE', ''],
+  actuatorHmacKeyFile: ['AUTOGLM_ACTUATOR_HMAC_KEY_FILE', ''],
+  actuatorMaxResponseBytes: ['AUTOGLM_ACTUATOR_MAX_RESPONSE_BYTES', '4096'],
+  commandDir: ['AUTOGLM_COMMAND_DIR', ''],
+  commandTimeout: ['AUTOGLM_COMMAND_TIMEOUT', '30s'],
+  maxDecisionAge: ['AUTOGLM_MAX_DECISION_AGE', '3m'],
+  approvalTimeout: ['AUTOGLM_APPROVAL_TIMEOUT', '30m'],
+  maxConcurrentPerAction: ['AUTOGLM_MAX_CONCURRENT_PER_ACTION', '5'],
+  maxConcurrentPerRule: ['AUTOGLM_MAX_CONCURRENT_PER_RULE', '5'],
+  maxActionsPerPeriod: ['AUTOGLM_MAX_ACTIONS_PER_PERIOD', '20'],
+  actionsPeriod: ['AUTOGLM_ACTIONS_PERIOD', '10m'],
+  maxDeferred: ['AUTOGLM_MAX_DEFERRED', '100'],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   logLevel: ['LOG_LEVEL', 'info'],
 } as const;
@@ -70,6 +84,24 @@ const schema = z.object({
   maxClockSkew: duration('5m'),
   httpActuatorUrl: z.string().url('must be an http(s) URL'),
   httpActuatorTimeout: duration('5s'),
+  httpAllowedOrigins: z.string().transform((s) =>
+    s
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  ),
+  httpHeadersFile: z.string(),
+  actuatorHmacKeyFile: z.string(),
+  actuatorMaxResponseBytes: z.coerce.number().int().min(0).max(1_048_576, 'must be at most 1 MiB'),
+  commandDir: z.string(),
+  commandTimeout: duration('30s'),
+  maxDecisionAge: duration('3m'),
+  approvalTimeout: duration('30m'),
+  maxConcurrentPerAction: z.coerce.number().int().min(1, 'must be at least 1').max(10_000),
+  maxConcurrentPerRule: z.coerce.number().int().min(1, 'must be at least 1').max(10_000),
+  maxActionsPerPeriod: z.coerce.number().int().min(1, 'must be at least 1').max(1_000_000),
+  actionsPeriod: duration('10m'),
+  maxDeferred: z.coerce.number().int().min(0).max(10_000),
   opsPort: port,
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
 });
@@ -96,7 +128,7 @@ export function loadConfig(
     const problems = parsed.error.issues.map((issue) => {
       const key = String(issue.path[0]) as keyof typeof ENV;
       const [envName] = ENV[key];
-      return `${envName}=${JSON.stringify(raw[key])}: ${issue.message}`;
+      return `${envName}=${redactText(JSON.stringify(raw[key]))}: ${issue.message}`;
     });
     throw new ConfigError(problems);
   }
@@ -105,8 +137,27 @@ export function loadConfig(
   if (config.emitEvery > config.window) {
     problems.push(`AUTOGLM_EMIT_EVERY must not exceed AUTOGLM_WINDOW (${raw.emitEvery} > ${raw.window})`);
   }
+  // No allowlist given: the default actuator URL's origin is the only one the http actuator may call.
+  const allowed = parseAllowedOrigins(
+    config.httpAllowedOrigins.length > 0 ? config.httpAllowedOrigins : [originOf(config.httpActuatorUrl)],
+  );
+  problems.push(...allowed.problems);
+  const refused = allowed.problems.length === 0 && checkHttpUrl(config.httpActuatorUrl, allowed.origins);
+  if (refused) problems.push(`AUTOGLM_HTTP_ACTUATOR_URL: ${refused}`);
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ ...config, kafkaBrokers: Object.freeze([...config.kafkaBrokers]) }) as Config;
+  return Object.freeze({
+    ...config,
+    kafkaBrokers: Object.freeze([...config.kafkaBrokers]),
+    httpAllowedOrigins: Object.freeze(allowed.origins),
+  }) as Config;
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }
 
 /** Topic names derived from the prefix (`autoglm.metrics`, …). */

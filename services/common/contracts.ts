@@ -15,6 +15,11 @@ const entityId = z
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/,
     'use letters, digits and . _ : / @ - (for example "checkout/pod-1")',
+  )
+  // Targets build paths and URLs from entity ids: no "." or ".." segment, no empty segment.
+  .refine(
+    (id) => !id.split('/').some((seg) => seg === '' || seg === '.' || seg === '..'),
+    'must not contain "//", "/./" or "/../" segments or end with "/"',
   );
 
 /** Event time: epoch milliseconds, or an ISO-8601 string that is turned into them. */
@@ -107,12 +112,26 @@ export const incidentSchema = z.object({
   modelVersion: z.string(),
 });
 
-/** How an action reaches its target: the actuator type and its per-rule settings. */
-export const actuatorRefSchema = z.strictObject({
-  type: z.literal('http'),
-  url: z.string().url().optional(),
-});
+/**
+ * How an action reaches its target: the actuator type and its per-rule settings. `http` posts to
+ * `url` (or the configured default) when its origin is allowlisted; `command` runs an executable
+ * by name from the one allowlisted directory, with `args` as given (no shell, no templating).
+ */
+export const actuatorRefSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('http'),
+    url: z.string().max(2048).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('command'),
+    command: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'name an executable inside AUTOGLM_COMMAND_DIR, no path'),
+    args: z.array(z.string().max(1024)).max(64).default([]),
+  }),
+]);
 export type ActuatorRef = z.infer<typeof actuatorRefSchema>;
+export type ActuatorType = ActuatorRef['type'];
 
 /** Every decision, enforced or shadow, on `autoglm.decisions`; also the remediation workflow's input. */
 export const decisionSchema = z.object({
@@ -124,17 +143,40 @@ export const decisionSchema = z.object({
   action: actionNameSchema,
   args: z.record(z.string(), z.unknown()),
   actuator: actuatorRefSchema,
+  /** The rule's cooldown: how long after a remediation of the entity by this rule ends before it may act again. */
+  cooldown: durationText,
+  /** `required`: the workflow waits for an operator's approve or reject before it acts. */
+  approval: z.enum(['none', 'required']),
   verify: verifySpecSchema,
   onVerifyFailure: followUpSchema.optional(),
   escalate: followUpSchema.optional(),
   incident: incidentSchema.nullable(),
   facts: z.record(z.string(), z.unknown()),
   window: windowBounds,
+  /**
+   * Set when the window ended longer ago than the configured decision age (a backlog, an offset
+   * reset, a replay): the decision is published for the audit and starts nothing.
+   */
+  stale: z.boolean().default(false),
   ts: z.number().int(),
 });
 export type Decision = z.infer<typeof decisionSchema>;
 
-export const VERDICT_OUTCOMES = ['verified', 'failed', 'rejected', 'expired', 'compensated'] as const;
+/**
+ * How a remediation ended. Beyond the design's five: `absorbed` (another remediation of the entity
+ * was in flight, or the rule's cooldown held), `stale` (the input was too old by the time it could
+ * act), `denied` (the blast-radius budget did not free a slot in time). None of those three acted.
+ */
+export const VERDICT_OUTCOMES = [
+  'verified',
+  'failed',
+  'rejected',
+  'expired',
+  'compensated',
+  'absorbed',
+  'stale',
+  'denied',
+] as const;
 export type VerdictOutcome = (typeof VERDICT_OUTCOMES)[number];
 
 /** The end of one remediation on `autoglm.verdicts`: what happened and the evidence for it. */

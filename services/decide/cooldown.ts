@@ -1,8 +1,10 @@
 /**
  * Holds back a second decision of one rule for one entity until the rule's cooldown has passed
- * in event time. A replay of the decision that opened the cooldown passes again (same id), so
- * redelivered observations still reach the idempotent workflow start. In-memory: the durable
- * per-entity guard belongs to the workflow side.
+ * in event time, so a hot entity does not send a decision to Temporal every few seconds. A replay
+ * of the decision that opened the cooldown passes again (same id), so redelivered observations
+ * still reach the idempotent workflow start. In memory and per process: it only saves work. The
+ * guarantee (one remediation in flight per entity, the cooldown after it) is the entity guard
+ * workflow's, inside Temporal, which holds across restarts and rebalances.
  */
 export class CooldownGate {
   private readonly open = new Map<string, { decisionId: string; until: number }>();

@@ -29,7 +29,7 @@ export class DecideHandler {
   ) {
     this.decisions = new Counter({
       name: 'autoglm_decide_decisions_total',
-      help: 'Decisions by rule, mode and result (started, duplicate, shadow, suppressed)',
+      help: 'Decisions by rule, mode and result (started, duplicate, shadow, stale, suppressed)',
       labelNames: ['rule', 'mode', 'result'],
       registers: [deps.registry],
     });
@@ -43,7 +43,7 @@ export class DecideHandler {
       this.deps.maxClockSkewMs,
     );
     if (!decoded.ok) return this.deps.deadLetters.send(payload, decoded.refusal);
-    const { decisions, suppressed } = await this.deps.decider.decide(decoded.value);
+    const { decisions, suppressed } = await this.deps.decider.decide(decoded.value, Date.now());
     for (const s of suppressed) this.decisions.inc({ rule: s.rule, mode: 'enforce', result: 'suppressed' });
     if (decisions.length === 0) return;
     await sendJson(
@@ -54,6 +54,15 @@ export class DecideHandler {
     for (const decision of decisions) {
       if (decision.mode === 'shadow') {
         this.decisions.inc({ rule: decision.rule, mode: decision.mode, result: 'shadow' });
+        continue;
+      }
+      if (decision.stale) {
+        // A backlog, an offset reset or a replay: record what would have been done, act on nothing.
+        this.decisions.inc({ rule: decision.rule, mode: decision.mode, result: 'stale' });
+        this.deps.logger.info(
+          { entity: decision.entity, rule: decision.rule, windowEnd: decision.window.end },
+          'stale decision published for the audit only',
+        );
         continue;
       }
       const { workflowId, started } = await this.deps.starter.start(decision);

@@ -24,7 +24,11 @@ export class Decider {
   private readonly byName: Map<string, LoadedRule>;
   private readonly cooldowns = new CooldownGate();
 
-  constructor(rules: readonly LoadedRule[]) {
+  /** `maxDecisionAgeMs`: a window that ended longer ago than this (wall clock) gives a stale decision. */
+  constructor(
+    rules: readonly LoadedRule[],
+    private readonly opts: { maxDecisionAgeMs: number } = { maxDecisionAgeMs: 3 * 60_000 },
+  ) {
     this.engine = new Engine([], { allowUndefinedFacts: true });
     this.byName = new Map(rules.map((r) => [r.name, r]));
     for (const r of rules) {
@@ -37,8 +41,14 @@ export class Decider {
     }
   }
 
-  /** Decisions for one observation, highest rule priority first, and the matches held back. */
-  async decide(obs: Observation): Promise<{ decisions: Decision[]; suppressed: Suppressed[] }> {
+  /**
+   * Decisions for one observation, highest rule priority first, and the matches held back. A
+   * decision on a window that ended more than the allowed age before `nowMs` is marked stale.
+   */
+  async decide(
+    obs: Observation,
+    nowMs: number,
+  ): Promise<{ decisions: Decision[]; suppressed: Suppressed[] }> {
     const facts = factsFor(obs);
     const { results } = await this.engine.run(facts);
     const decisions: Decision[] = [];
@@ -62,12 +72,15 @@ export class Decider {
         action: rule.params.action,
         args: expandTemplate(rule.params.args, facts) as Record<string, unknown>,
         actuator: rule.params.actuator,
+        cooldown: rule.params.cooldown,
+        approval: rule.params.approval,
         verify: rule.params.verify,
         ...followUp('onVerifyFailure', rule.params.onVerifyFailure, facts),
         ...followUp('escalate', rule.params.escalate, facts),
         incident: null,
         facts: auditFacts,
         window: obs.window,
+        stale: nowMs - obs.window.end > this.opts.maxDecisionAgeMs,
         ts: obs.window.end,
       });
     }

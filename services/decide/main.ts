@@ -1,3 +1,4 @@
+import { actuatorsFromConfig } from '../actuators/from-config.js';
 import { topicNames } from '../common/config.js';
 import { DeadLetters } from '../common/dead-letters.js';
 import { connectProducer, createKafka, ensureTopics, runConsumer } from '../common/kafka.js';
@@ -11,7 +12,10 @@ import { RemediationStarter } from './workflow-starter.js';
 /** Wires the decide step: observations in, rules evaluated, decisions out, workflows started. */
 export async function startDecide({ config, logger: root, registry }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'decide' });
-  const rules = loadRuleDir(config.rulesDir);
+  // A rule whose actuator this deployment may not call (URL outside the allowlist, command outside
+  // the command directory) is refused here, at load, and again by the act worker before each call.
+  const actuators = actuatorsFromConfig(config);
+  const rules = loadRuleDir(config.rulesDir, { checkActuator: (ref) => actuators.check(ref) });
   logger.info({ rules: rules.map((r) => `${r.name}@${r.version}`), dir: config.rulesDir }, 'rules loaded');
   const topics = topicNames(config);
   const kafka = createKafka(config, logger);
@@ -19,7 +23,7 @@ export async function startDecide({ config, logger: root, registry }: ServiceCon
   const producer = await connectProducer(kafka);
   const client = await connectClient(config);
   const handler = new DecideHandler({
-    decider: new Decider(rules),
+    decider: new Decider(rules, { maxDecisionAgeMs: config.maxDecisionAge }),
     starter: new RemediationStarter(client, config),
     producer,
     decisionsTopic: topics.decisions,

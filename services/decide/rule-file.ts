@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Rule } from 'json-rules-engine';
 import { z } from 'zod';
 import {
+  type ActuatorRef,
   actionNameSchema,
   actuatorRefSchema,
   conditionsSchema,
@@ -22,13 +23,7 @@ export const remediationParamsSchema = z.strictObject({
     .string()
     .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "10m"')
     .default('10m'),
-  approval: z
-    .enum(['none', 'required'])
-    .default('none')
-    .refine(
-      (v) => v === 'none',
-      'approval "required" is not available yet: use "none", or mode "shadow" to publish decisions only',
-    ),
+  approval: z.enum(['none', 'required']).default('none'),
   verify: verifySpecSchema,
   onVerifyFailure: followUpSchema.optional(),
   escalate: followUpSchema.optional(),
@@ -99,8 +94,15 @@ export function parseRuleFile(file: string, text: string): { rule: LoadedRule } 
   };
 }
 
-/** Loads every `*.json` rule in `dir`; throws RuleLoadError listing every problem in every file. */
-export function loadRuleDir(dir: string): LoadedRule[] {
+/** Checks a rule's actuator against the deployment's allowlists; returns problems, [] when fine. */
+export type ActuatorCheck = (ref: ActuatorRef) => string[];
+
+/**
+ * Loads every `*.json` rule in `dir`; throws RuleLoadError listing every problem in every file.
+ * `checkActuator` refuses actuators this deployment may not call (a URL outside the allowlist,
+ * a command outside the command directory), so a bad rule fails at load, not at 3 a.m.
+ */
+export function loadRuleDir(dir: string, opts: { checkActuator?: ActuatorCheck } = {}): LoadedRule[] {
   if (!fs.existsSync(dir))
     throw new RuleLoadError([`${dir}: rules folder not found (set AUTOGLM_RULES_DIR)`]);
   const rules: LoadedRule[] = [];
@@ -112,8 +114,11 @@ export function loadRuleDir(dir: string): LoadedRule[] {
   for (const f of files) {
     const file = path.join(dir, f);
     const result = parseRuleFile(file, fs.readFileSync(file, 'utf8'));
-    if ('rule' in result) rules.push(result.rule);
-    else problems.push(...result.problems);
+    if ('rule' in result) {
+      rules.push(result.rule);
+      for (const p of opts.checkActuator?.(result.rule.params.actuator) ?? [])
+        problems.push(`${f}: event.params.actuator: ${p}`);
+    } else problems.push(...result.problems);
   }
   const seen = new Map<string, string>();
   for (const r of rules) {

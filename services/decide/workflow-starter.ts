@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Decision } from '../common/contracts.js';
+import { parseDuration } from '../common/duration.js';
 import {
   ACTION_KEY,
   ENTITY_KEY,
@@ -14,7 +15,15 @@ import { workflowIdFor } from './decision-id.js';
 export class RemediationStarter {
   constructor(
     private readonly client: Client,
-    private readonly settings: { actTaskQueue: string; verifyTaskQueue: string },
+    private readonly settings: {
+      actTaskQueue: string;
+      verifyTaskQueue: string;
+      topicPrefix: string;
+      maxDecisionAge: number;
+      approvalTimeout: number;
+      httpActuatorTimeout: number;
+      commandTimeout: number;
+    },
   ) {}
 
   /**
@@ -23,7 +32,19 @@ export class RemediationStarter {
    */
   async start(decision: Decision): Promise<{ workflowId: string; started: boolean }> {
     const workflowId = workflowIdFor(decision.decisionId);
-    const args: RemediateArgs = [decision, { verifyTaskQueue: this.settings.verifyTaskQueue }];
+    const s = this.settings;
+    const actuatorTimeout = decision.actuator.type === 'command' ? s.commandTimeout : s.httpActuatorTimeout;
+    const args: RemediateArgs = [
+      decision,
+      {
+        scope: s.topicPrefix,
+        cooldownMs: parseDuration(decision.cooldown) ?? 0,
+        verifyTaskQueue: s.verifyTaskQueue,
+        maxDecisionAgeMs: s.maxDecisionAge,
+        approvalTimeoutMs: s.approvalTimeout,
+        actuationTimeoutMs: actuatorTimeout + 5_000,
+      },
+    ];
     try {
       await this.client.workflow.start(REMEDIATE_WORKFLOW, {
         taskQueue: this.settings.actTaskQueue,

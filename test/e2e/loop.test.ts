@@ -4,19 +4,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { Kafka, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { startAct } from '../../services/act/main.js';
 import { topicNames } from '../../services/common/config.js';
 import type { DeadLetter, Decision, Observation, Verdict } from '../../services/common/contracts.js';
 import { connectProducer, createKafka } from '../../services/common/kafka.js';
 import { createLogger } from '../../services/common/logger.js';
 import type { Service } from '../../services/common/service.js';
 import { connectClient } from '../../services/common/temporal.js';
-import { startDecide } from '../../services/decide/main.js';
 import { workflowIdFor } from '../../services/decide/decision-id.js';
 import { fastCpuRule, writeRuleDir } from '../../services/fleet-sim/fast-loop.js';
 import { startActionTarget, type ActionTarget } from '../../services/fleet-sim/target.js';
-import { startSense } from '../../services/sense/main.js';
-import { startVerify } from '../../services/verify/main.js';
+import { startLoop } from '../../services/loop.js';
 import { ACTION_KEY, ENTITY_KEY, RULE_KEY, statusQuery, VERDICT_KEY } from '../../workflows/definitions.js';
 import { testConfig, unique } from '../support/config.js';
 import { deleteTopicsWithPrefix, produce, streamMetric, TopicTap } from '../support/kafka.js';
@@ -50,16 +47,15 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
   let producer: Producer;
   let client: Client;
   let registry: Registry;
-  const services: Service[] = [];
+  let loop: Service | undefined;
   const taps: Record<'observations' | 'decisions' | 'verdicts' | 'dlq', TopicTap> = {} as never;
 
   before(async () => {
-    target = await startActionTarget(0);
+    target = await startActionTarget();
     config = testConfig({ rulesDir, httpActuatorUrl: target.url });
     topics = topicNames(config);
     registry = new Registry();
-    for (const start of [startVerify, startAct, startDecide, startSense])
-      services.push(await start({ config, logger, registry }));
+    loop = await startLoop({ config, logger, registry });
     kafka = createKafka(config, logger);
     producer = await connectProducer(kafka);
     client = await connectClient(config);
@@ -70,7 +66,7 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
 
   after(async () => {
     for (const tap of Object.values(taps)) await tap.stop();
-    for (const s of services.reverse()) await s.stop();
+    await loop?.stop();
     if (kafka) await deleteTopicsWithPrefix(kafka, config.topicPrefix);
     await producer?.disconnect();
     await client?.connection.close();
@@ -159,7 +155,9 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     while ((await duplicateStarts()) === 0 && Date.now() < deadline) await sleep(100);
     assert.equal(await duplicateStarts(), 1, 'the replayed decision was refused as a duplicate start');
     const runs = [];
-    for await (const run of client.workflow.list({ query: `AutoglmEntity = "${entity}"` }))
+    for await (const run of client.workflow.list({
+      query: `WorkflowType = "remediate" AND AutoglmEntity = "${entity}"`,
+    }))
       runs.push(run.workflowId);
     assert.deepEqual(runs, [handle.workflowId], 'the replayed decision started no second workflow');
     assert.equal(target.received.filter((a) => a.body.entity === entity).length, 1);

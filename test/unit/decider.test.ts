@@ -28,6 +28,7 @@ describe('Decider', () => {
   it('decides to scale out a saturated entity, with args filled in', async () => {
     const { decisions } = await new Decider([starterRule()]).decide(
       obs('web-1', { 'cpu.avg': 93, 'cpu.count': 6 }),
+      T0,
     );
     assert.equal(decisions.length, 1);
     const d = decisions[0]!;
@@ -45,22 +46,28 @@ describe('Decider', () => {
 
   it('makes no decision for a healthy entity or one without the metric', async () => {
     const decider = new Decider([starterRule()]);
-    assert.equal((await decider.decide(obs('ok', { 'cpu.avg': 40, 'cpu.count': 6 }))).decisions.length, 0);
-    assert.equal((await decider.decide(obs('mem-only', { 'mem.avg': 99 }))).decisions.length, 0);
-    assert.equal((await decider.decide(obs('thin', { 'cpu.avg': 99, 'cpu.count': 1 }))).decisions.length, 0);
+    assert.equal(
+      (await decider.decide(obs('ok', { 'cpu.avg': 40, 'cpu.count': 6 }), T0)).decisions.length,
+      0,
+    );
+    assert.equal((await decider.decide(obs('mem-only', { 'mem.avg': 99 }), T0)).decisions.length, 0);
+    assert.equal(
+      (await decider.decide(obs('thin', { 'cpu.avg': 99, 'cpu.count': 1 }), T0)).decisions.length,
+      0,
+    );
   });
 
   it('gives a replayed observation the same decision, but holds back a new window in cooldown', async () => {
     const decider = new Decider([starterRule()]);
-    const first = await decider.decide(obs('web-2', { 'cpu.avg': 95, 'cpu.count': 6 }));
-    const replay = await decider.decide(obs('web-2', { 'cpu.avg': 95, 'cpu.count': 6 }));
+    const first = await decider.decide(obs('web-2', { 'cpu.avg': 95, 'cpu.count': 6 }), T0);
+    const replay = await decider.decide(obs('web-2', { 'cpu.avg': 95, 'cpu.count': 6 }), T0);
     assert.deepEqual(replay.decisions, first.decisions);
-    const next = await decider.decide(obs('web-2', { 'cpu.avg': 96, 'cpu.count': 6 }, T0 + 5000));
+    const next = await decider.decide(obs('web-2', { 'cpu.avg': 96, 'cpu.count': 6 }, T0 + 5000), T0);
     assert.equal(next.decisions.length, 0);
     assert.deepEqual(next.suppressed, [
       { rule: 'cpu-saturation-scale-out', entity: 'web-2', reason: 'cooldown' },
     ]);
-    const later = await decider.decide(obs('web-2', { 'cpu.avg': 96, 'cpu.count': 6 }, T0 + 11 * 60_000));
+    const later = await decider.decide(obs('web-2', { 'cpu.avg': 96, 'cpu.count': 6 }, T0 + 11 * 60_000), T0);
     assert.equal(later.decisions.length, 1);
     assert.notEqual(later.decisions[0]?.decisionId, first.decisions[0]?.decisionId);
   });
@@ -69,8 +76,22 @@ describe('Decider', () => {
     const shadow = starterRule((r) => {
       r.event.params.mode = 'shadow';
     });
-    const { decisions } = await new Decider([shadow]).decide(obs('web-3', { 'cpu.avg': 99, 'cpu.count': 9 }));
+    const { decisions } = await new Decider([shadow]).decide(
+      obs('web-3', { 'cpu.avg': 99, 'cpu.count': 9 }),
+      T0,
+    );
     assert.equal(decisions[0]?.mode, 'shadow');
+  });
+
+  it('marks a decision stale when its window ended longer ago than the allowed age', async () => {
+    const decider = new Decider([starterRule()], { maxDecisionAgeMs: 180_000 });
+    const hot = { 'cpu.avg': 95, 'cpu.count': 6 };
+    const fresh = await decider.decide(obs('web-4', hot), T0 + 179_000);
+    assert.equal(fresh.decisions[0]?.stale, false);
+    const old = await decider.decide(obs('web-5', hot), T0 + 181_000);
+    assert.equal(old.decisions[0]?.stale, true);
+    assert.equal(old.decisions[0]?.cooldown, '10m');
+    assert.equal(old.decisions[0]?.approval, 'none');
   });
 });
 

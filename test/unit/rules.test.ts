@@ -103,16 +103,24 @@ describe('rule files', () => {
   });
 });
 
-describe('rule features not available yet', () => {
-  it('refuses approval "required" rather than acting without approval', () => {
-    const r = parseRuleFile(
+describe('rule limits', () => {
+  it('accepts approval "required" and refuses an unknown approval mode', () => {
+    const ok = parseRuleFile(
       'a.json',
       withChange((r) => {
         r.event.params.approval = 'required';
       }),
     );
-    assert.ok('problems' in r);
-    assert.match(r.problems.join('\n'), /event\.params\.approval: approval "required" is not available yet/);
+    assert.ok('rule' in ok, JSON.stringify(ok));
+    assert.equal(ok.rule.params.approval, 'required');
+    const bad = parseRuleFile(
+      'a.json',
+      withChange((r) => {
+        r.event.params.approval = 'maybe';
+      }),
+    );
+    assert.ok('problems' in bad);
+    assert.match(bad.problems.join('\n'), /event\.params\.approval/);
   });
 
   it('refuses a verify deadline over 1h', () => {

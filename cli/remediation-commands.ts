@@ -1,0 +1,187 @@
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { loadConfig } from '../services/common/config.js';
+import { connectClient } from '../services/common/temporal.js';
+import {
+  actionBudgetId,
+  approvalUpdate,
+  entityGuardId,
+  guardStatusQuery,
+  REMEDIATE_WORKFLOW,
+  statusQuery,
+  type GuardStatus,
+  type RemediationStatus,
+} from '../workflows/definitions.js';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** A mistake in how a command was called; the message says how to call it. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+async function withClient<T>(run: (client: Client, scope: string) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const client = await connectClient(config);
+  try {
+    return await run(client, config.topicPrefix);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/**
+ * `autoglm approve|reject <workflowId> --reason … [--by …]`: answers a remediation that waits for
+ * approval, through the workflow's `approval` update, so a wrong id, a remediation that needs no
+ * approval or one already answered is refused with the workflow's own reason.
+ */
+export async function approvalCommand(approve: boolean, args: readonly string[]): Promise<number> {
+  const verb = approve ? 'approve' : 'reject';
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: { by: { type: 'string' }, reason: { type: 'string' } },
+  });
+  const workflowId = positionals[0];
+  const by = values.by ?? os.userInfo().username;
+  const reason = values.reason?.trim();
+  if (!workflowId || !reason) {
+    throw new UsageError(
+      `usage: autoglm ${verb} <workflowId> --reason "<why>" [--by <who>]  (find ids with: autoglm status <entity>)`,
+    );
+  }
+  return withClient(async (client) => {
+    const handle = client.workflow.getHandle(workflowId);
+    const status = await handle
+      .executeUpdate(approvalUpdate, { args: [{ approve, by, reason }] })
+      .catch((err: Error) => {
+        // The workflow's validator says why (no approval needed, already answered): show that.
+        const why = err.cause instanceof Error ? err.cause.message : err.message;
+        throw new UsageError(`${workflowId}: cannot ${verb}: ${why}`);
+      });
+    say(
+      `${workflowId}: ${approve ? 'approved' : 'rejected'} by ${by} (${reason}); phase now ${status.phase}`,
+    );
+    return 0;
+  });
+}
+
+/**
+ * `autoglm status <workflowId|entity> [--json]`: the live phase of one remediation (and why it
+ * waits), or an entity's recent remediations plus what its guard holds (in flight, cooldowns).
+ */
+export async function statusCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: { json: { type: 'boolean' } },
+  });
+  const target = positionals[0];
+  if (!target) throw new UsageError('usage: autoglm status <workflowId|entity> [--json]');
+  return withClient(async (client, scope) => {
+    const report = target.startsWith('remediate-')
+      ? { remediations: [await remediationStatus(client, target)] }
+      : await entityReport(client, scope, target);
+    if (values.json) say(JSON.stringify(report, null, 2));
+    else for (const line of describe(report)) say(line);
+    return 0;
+  });
+}
+
+interface Row {
+  readonly workflowId: string;
+  readonly state: string;
+  readonly status?: RemediationStatus;
+  readonly error?: string;
+}
+
+async function remediationStatus(client: Client, workflowId: string): Promise<Row> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    const { status: state } = await handle.describe();
+    const status = await handle.query(statusQuery).catch((err: Error) => err);
+    return status instanceof Error
+      ? { workflowId, state: state.name, error: `status query failed: ${status.message}` }
+      : { workflowId, state: state.name, status };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { workflowId, state: 'NOT_FOUND' };
+    throw err;
+  }
+}
+
+async function guardStatus(client: Client, workflowId: string): Promise<GuardStatus | undefined> {
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    if ((await handle.describe()).status.name !== 'RUNNING') return undefined;
+    return await handle.query(guardStatusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+async function entityReport(client: Client, scope: string, entity: string) {
+  const ids: string[] = [];
+  const query = `WorkflowType = "${REMEDIATE_WORKFLOW}" AND AutoglmEntity = "${entity.replace(/"/g, '')}"`;
+  for await (const run of client.workflow.list({ query })) {
+    ids.push(run.workflowId);
+    if (ids.length >= 10) break;
+  }
+  return {
+    entity,
+    guard: (await guardStatus(client, entityGuardId(scope, entity))) ?? null,
+    budget: (await guardStatus(client, actionBudgetId(scope))) ?? null,
+    remediations: await Promise.all(ids.map((id) => remediationStatus(client, id))),
+  };
+}
+
+const when = (ms: number | undefined) => (ms === undefined ? '?' : new Date(ms).toISOString());
+
+function describe(report: {
+  entity?: string;
+  guard?: GuardStatus | null;
+  budget?: GuardStatus | null;
+  remediations: readonly Row[];
+}): string[] {
+  const lines: string[] = [];
+  if (report.entity !== undefined) {
+    const g = report.guard;
+    lines.push(`entity ${report.entity}`);
+    if (!g) lines.push('  guard: idle (nothing in flight, no cooldown)');
+    else {
+      for (const h of g.holders)
+        lines.push(`  in flight: ${h.holder} (${h.rule}: ${h.action}) since ${when(h.since)}`);
+      for (const c of g.cooldowns)
+        lines.push(`  cooldown: rule ${c.rule} until ${when(c.until)} (after ${c.after})`);
+      for (const d of g.recentDenials.slice(-3)) lines.push(`  absorbed: ${d.holder}: ${d.reason}`);
+    }
+    const b = report.budget;
+    if (b?.limits) {
+      lines.push(
+        `  fleet budget: ${b.holders.length} actions in flight, ${b.grantsInPeriod ?? 0}/${b.limits.maxActionsPerPeriod} in the period, ${b.deferred.length} deferred`,
+      );
+    }
+    if (report.remediations.length === 0) lines.push('  no remediations found');
+  }
+  for (const r of report.remediations) {
+    const s = r.status;
+    lines.push(`${r.workflowId}  ${r.state}${s ? `  phase=${s.phase}` : ''}`);
+    if (r.error) lines.push(`  ${r.error}`);
+    if (!s) continue;
+    lines.push(`  ${s.rule}: ${s.action} on ${s.entity}`);
+    if (s.waitingFor) lines.push(`  waiting for: ${s.waitingFor}`);
+    if (s.phase === 'awaiting-approval')
+      lines.push(`  answer with: autoglm approve|reject ${r.workflowId} --reason "…"`);
+    if (s.approval)
+      lines.push(
+        `  ${s.approval.approve ? 'approved' : 'rejected'} by ${s.approval.by}: ${s.approval.reason}`,
+      );
+    if (s.actedAt) lines.push(`  acted at ${when(s.actedAt)}`);
+    if (s.verdict) {
+      const reason = typeof s.verdict.evidence.reason === 'string' ? `: ${s.verdict.evidence.reason}` : '';
+      lines.push(`  verdict ${s.verdict.outcome}${reason}`);
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,91 @@
+import fs from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, type Config } from '../common/config.js';
+import { createActuatorRegistry, type ActuatorRegistry } from './actuator.js';
+import { commandActuator } from './command.js';
+import { httpActuator } from './http.js';
+
+/** Shortest HMAC key accepted: a short key makes the signature guessable. */
+const MIN_HMAC_KEY_BYTES = 16;
+
+const headersFileSchema = z.record(z.string(), z.record(z.string(), z.string()));
+
+type ActuatorSettings = Pick<
+  Config,
+  | 'httpActuatorUrl'
+  | 'httpActuatorTimeout'
+  | 'httpAllowedOrigins'
+  | 'httpHeadersFile'
+  | 'actuatorHmacKeyFile'
+  | 'actuatorMaxResponseBytes'
+  | 'commandDir'
+  | 'commandTimeout'
+>;
+
+/**
+ * The actuators this deployment may use, built from config: the act worker calls them, decide
+ * checks every rule's actuator against them at load. Secrets (per-origin headers, the HMAC key)
+ * are read from files here and never logged. Throws one ConfigError listing every problem.
+ */
+export function actuatorsFromConfig(config: ActuatorSettings): ActuatorRegistry {
+  const problems: string[] = [];
+  const read = (file: string, envName: string): string | undefined => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      problems.push(`${envName}=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  };
+
+  let headersByOrigin: Record<string, Record<string, string>> | undefined;
+  if (config.httpHeadersFile) {
+    const text = read(config.httpHeadersFile, 'AUTOGLM_HTTP_HEADERS_FILE');
+    if (text !== undefined) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        problems.push(`AUTOGLM_HTTP_HEADERS_FILE=${config.httpHeadersFile}: not valid JSON`);
+      }
+      const parsed = headersFileSchema.safeParse(json);
+      if (json !== undefined && !parsed.success)
+        problems.push(
+          `AUTOGLM_HTTP_HEADERS_FILE=${config.httpHeadersFile}: must map origins to header objects, e.g. {"https://ops.example.com": {"authorization": "Bearer …"}}`,
+        );
+      else if (parsed.success) headersByOrigin = parsed.data;
+    }
+  }
+
+  let hmacKey: Buffer | undefined;
+  if (config.actuatorHmacKeyFile) {
+    const text = read(config.actuatorHmacKeyFile, 'AUTOGLM_ACTUATOR_HMAC_KEY_FILE');
+    if (text !== undefined) {
+      hmacKey = Buffer.from(text.trim(), 'utf8');
+      if (hmacKey.length < MIN_HMAC_KEY_BYTES)
+        problems.push(
+          `AUTOGLM_ACTUATOR_HMAC_KEY_FILE=${config.actuatorHmacKeyFile}: the key must be at least ${MIN_HMAC_KEY_BYTES} bytes (for example: openssl rand -hex 32)`,
+        );
+    }
+  }
+
+  if (config.commandDir && !fs.statSync(config.commandDir, { throwIfNoEntry: false })?.isDirectory())
+    problems.push(`AUTOGLM_COMMAND_DIR=${config.commandDir}: not a directory`);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return createActuatorRegistry([
+    httpActuator({
+      defaultUrl: config.httpActuatorUrl,
+      timeoutMs: config.httpActuatorTimeout,
+      allowedOrigins: config.httpAllowedOrigins,
+      maxResponseBytes: config.actuatorMaxResponseBytes,
+      ...(hmacKey ? { hmacKey } : {}),
+      ...(headersByOrigin ? { headersByOrigin } : {}),
+    }),
+    commandActuator({
+      dir: config.commandDir,
+      timeoutMs: config.commandTimeout,
+      maxOutputBytes: config.actuatorMaxResponseBytes,
+    }),
+  ]);
+}

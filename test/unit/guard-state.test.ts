@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { BudgetLimits, LeaseRequest } from '../../workflows/definitions.js';
+import { ActionBudgetState, EntityGuardState, LEASE_TTL_MS } from '../../workflows/guard-state.js';
+
+const T0 = 1_800_000_000_000;
+const req = (holder: string, rule = 'cpu', action = 'scale_out', cooldownMs = 600_000): LeaseRequest => ({
+  holder,
+  entity: 'web-1',
+  rule,
+  action,
+  cooldownMs,
+});
+
+describe('EntityGuardState', () => {
+  it('grants one holder, absorbs others while it runs, and answers a repeated request the same way', () => {
+    const g = new EntityGuardState();
+    assert.equal(g.request(req('a'), T0).result, 'granted');
+    assert.equal(g.request(req('a'), T0 + 1).result, 'granted');
+    const b = g.request(req('b', 'mem', 'restart'), T0 + 2);
+    assert.equal(b.result, 'denied');
+    assert.match(b.reason, /remediation a \(cpu: scale_out\) of web-1 is in flight/);
+    assert.equal(g.status(T0).recentDenials.length, 1);
+  });
+
+  it('holds the rule cooldown from the end of a remediation that acted, for that rule only', () => {
+    const g = new EntityGuardState();
+    g.request(req('a'), T0);
+    g.release({ holder: 'a', endedAt: T0 + 60_000, acted: true });
+    const again = g.request(req('b'), T0 + 60_000 + 599_999);
+    assert.equal(again.result, 'denied');
+    assert.match(again.reason, /rule cpu is cooling down on web-1 until .* after a/);
+    assert.equal(
+      g.request(req('c', 'mem', 'restart'), T0 + 61_000).result,
+      'granted',
+      'another rule may act',
+    );
+    g.release({ holder: 'c', endedAt: T0 + 62_000, acted: false });
+    assert.equal(g.request(req('d'), T0 + 660_000).result, 'granted', 'cooldown over');
+  });
+
+  it('leaves no cooldown when the remediation never acted, and ignores releases of others', () => {
+    const g = new EntityGuardState();
+    g.request(req('a'), T0);
+    g.release({ holder: 'zzz', endedAt: T0, acted: true });
+    assert.equal(g.request(req('b'), T0 + 1).result, 'denied', 'a stranger cannot free the entity');
+    g.release({ holder: 'a', endedAt: T0 + 2, acted: false });
+    assert.equal(g.idle(T0 + 2), true);
+    assert.equal(g.request(req('b'), T0 + 3).result, 'granted');
+  });
+
+  it('is idle (may end) only once nothing is held and every cooldown is over; survives a snapshot', () => {
+    const g = new EntityGuardState();
+    g.request(req('a'), T0);
+    assert.equal(g.idle(T0), false);
+    g.release({ holder: 'a', endedAt: T0, acted: true });
+    assert.equal(g.idle(T0 + 1), false);
+    assert.equal(g.msToNextExpiry(T0), 600_000);
+    const copy = new EntityGuardState(JSON.parse(JSON.stringify(g.snapshot())));
+    assert.equal(
+      copy.request(req('b'), T0 + 1000).result,
+      'denied',
+      'the cooldown carries over continue-as-new',
+    );
+    assert.equal(copy.idle(T0 + 600_000), true);
+  });
+
+  it('drops a holder older than the lease TTL (a remediation terminated by hand)', () => {
+    const g = new EntityGuardState();
+    g.request(req('a'), T0);
+    assert.equal(g.request(req('b'), T0 + LEASE_TTL_MS).result, 'denied');
+    assert.equal(g.request(req('b'), T0 + LEASE_TTL_MS + 1).result, 'granted');
+  });
+});
+
+const limits = (over: Partial<BudgetLimits> = {}): BudgetLimits => ({
+  maxConcurrentPerAction: 2,
+  maxConcurrentPerRule: 10,
+  maxActionsPerPeriod: 100,
+  periodMs: 600_000,
+  maxDeferred: 10,
+  ...over,
+});
+const results = (out: ReturnType<ActionBudgetState['request']>) =>
+  out.map((o) => `${o.holder}:${o.answer.result}`);
+
+describe('ActionBudgetState', () => {
+  it('grants at most N concurrent actions of a kind, defers the rest with the reason, FIFO on release', () => {
+    const b = new ActionBudgetState({ limits: limits() });
+    assert.deepEqual(results(b.request(req('a'), undefined, T0)), ['a:granted']);
+    assert.deepEqual(results(b.request(req('b'), undefined, T0)), ['b:granted']);
+    const c = b.request(req('c'), undefined, T0);
+    assert.deepEqual(results(c), ['c:deferred']);
+    assert.match(
+      c[0]!.answer.reason,
+      /2 scale_out actions in flight \(AUTOGLM_MAX_CONCURRENT_PER_ACTION=2\)/,
+    );
+    assert.deepEqual(results(b.request(req('d'), undefined, T0)), ['d:deferred']);
+    assert.deepEqual(
+      results(b.request(req('e', 'mem', 'restart'), undefined, T0)),
+      ['e:granted'],
+      'another kind passes',
+    );
+    assert.deepEqual(results(b.release('a', T0 + 1)), ['c:granted']);
+    assert.deepEqual(results(b.release('b', T0 + 2)), ['d:granted']);
+    assert.equal(b.status(T0 + 2).holders.length, 3);
+  });
+
+  it('limits concurrency per rule', () => {
+    const b = new ActionBudgetState({
+      limits: limits({ maxConcurrentPerAction: 10, maxConcurrentPerRule: 1 }),
+    });
+    b.request(req('a', 'r1', 'x'), undefined, T0);
+    const second = b.request(req('b', 'r1', 'y'), undefined, T0);
+    assert.match(second[0]!.answer.reason, /1 actions of rule r1 in flight/);
+  });
+
+  it('limits actions per sliding period and says when a slot frees', () => {
+    const b = new ActionBudgetState({
+      limits: limits({ maxConcurrentPerAction: 10, maxActionsPerPeriod: 2, periodMs: 1000 }),
+    });
+    b.request(req('a'), undefined, T0);
+    b.release('a', T0 + 10);
+    b.request(req('b'), undefined, T0 + 500);
+    b.release('b', T0 + 510);
+    const c = b.request(req('c'), undefined, T0 + 600);
+    assert.deepEqual(results(c), ['c:deferred']);
+    assert.match(c[0]!.answer.reason, /2 actions in the last 1s/);
+    assert.equal(b.msToNextSlot(T0 + 600), 400);
+    assert.deepEqual(results(b.drain(T0 + 1001)), ['c:granted']);
+  });
+
+  it('denies at once beyond the deferred queue bound, and a withdrawn request leaves the queue', () => {
+    const b = new ActionBudgetState({ limits: limits({ maxConcurrentPerAction: 1, maxDeferred: 1 }) });
+    b.request(req('a'), undefined, T0);
+    b.request(req('b'), undefined, T0);
+    const c = b.request(req('c'), undefined, T0);
+    assert.deepEqual(results(c), ['c:denied']);
+    assert.match(c[0]!.answer.reason, /AUTOGLM_MAX_DEFERRED=1/);
+    assert.deepEqual(results(b.release('b', T0)), [], 'b withdrew: nothing to grant');
+    assert.deepEqual(results(b.release('a', T0)), []);
+    assert.deepEqual(results(b.request(req('d'), undefined, T0)), ['d:granted']);
+  });
+
+  it('re-grants a holder that asks again and takes newer limits from a request', () => {
+    const b = new ActionBudgetState({ limits: limits({ maxConcurrentPerAction: 1 }) });
+    b.request(req('a'), undefined, T0);
+    assert.deepEqual(results(b.request(req('a'), undefined, T0)), ['a:granted']);
+    assert.deepEqual(results(b.request(req('b'), limits({ maxConcurrentPerAction: 2 }), T0)), ['b:granted']);
+    const copy = new ActionBudgetState(JSON.parse(JSON.stringify(b.snapshot())));
+    assert.deepEqual(results(copy.request(req('c'), undefined, T0)), ['c:deferred'], 'state carries over');
+  });
+});

@@ -1,0 +1,263 @@
+/**
+ * The pure cores of the two guards a remediation passes before it acts: the per-entity guard
+ * (one remediation in flight per entity, then the rule's cooldown) and the fleet-wide action
+ * budget (concurrency per action kind and per rule, actions per sliding period). Plain data in
+ * and out, no I/O and no clock of their own, so the guard workflows stay deterministic and the
+ * rules are unit-tested without a server. Snapshots carry the state across continue-as-new.
+ */
+import type { BudgetLimits, GuardStatus, LeaseAnswer, LeaseRelease, LeaseRequest } from './definitions.js';
+
+/** A holder older than this is presumed gone (terminated by hand) and no longer blocks the entity. */
+export const LEASE_TTL_MS = 6 * 3_600_000;
+const MAX_DENIALS_KEPT = 20;
+
+interface Held {
+  readonly holder: string;
+  readonly rule: string;
+  readonly action: string;
+  readonly since: number;
+  readonly cooldownMs: number;
+}
+
+/** The entity guard's state, serialisable for continue-as-new. */
+export interface EntityGuardSnapshot {
+  readonly holder?: Held;
+  readonly cooldowns: Record<string, { until: number; after: string }>;
+  readonly recentDenials: Array<{ holder: string; reason: string; at: number }>;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** One remediation in flight per entity; a rule that acted cools down after it ends. */
+export class EntityGuardState {
+  private holder: Held | undefined;
+  private readonly cooldowns: Record<string, { until: number; after: string }>;
+  private readonly recentDenials: Array<{ holder: string; reason: string; at: number }>;
+
+  constructor(snapshot?: EntityGuardSnapshot) {
+    this.holder = snapshot?.holder;
+    this.cooldowns = { ...(snapshot?.cooldowns ?? {}) };
+    this.recentDenials = [...(snapshot?.recentDenials ?? [])];
+  }
+
+  /** Grants the lease, or denies it with the reason. Asking again with the same holder gets the same answer. */
+  request(req: LeaseRequest, now: number): LeaseAnswer {
+    if (this.holder && now - this.holder.since > LEASE_TTL_MS) this.holder = undefined;
+    if (this.holder?.holder === req.holder)
+      return { guard: 'entity', result: 'granted', reason: 'holds the lease' };
+    if (this.holder) {
+      return this.deny(
+        req,
+        now,
+        `remediation ${this.holder.holder} (${this.holder.rule}: ${this.holder.action}) of ${req.entity} is in flight since ${iso(this.holder.since)}`,
+      );
+    }
+    const cooldown = this.cooldowns[req.rule];
+    if (cooldown && cooldown.until > now) {
+      return this.deny(
+        req,
+        now,
+        `rule ${req.rule} is cooling down on ${req.entity} until ${iso(cooldown.until)} after ${cooldown.after}`,
+      );
+    }
+    this.holder = {
+      holder: req.holder,
+      rule: req.rule,
+      action: req.action,
+      since: now,
+      cooldownMs: req.cooldownMs,
+    };
+    return { guard: 'entity', result: 'granted', reason: 'no other remediation of the entity in flight' };
+  }
+
+  /** Ends the holder's lease; when it acted, its rule cools down from `endedAt`. Unknown holders are ignored. */
+  release(rel: LeaseRelease): void {
+    if (this.holder?.holder !== rel.holder) return;
+    if (rel.acted && this.holder.cooldownMs > 0) {
+      this.cooldowns[this.holder.rule] = { until: rel.endedAt + this.holder.cooldownMs, after: rel.holder };
+    }
+    this.holder = undefined;
+  }
+
+  /** True when nothing is held and no cooldown is running: the guard may end. */
+  idle(now: number): boolean {
+    this.dropExpired(now);
+    return this.holder === undefined && Object.keys(this.cooldowns).length === 0;
+  }
+
+  /** Milliseconds until the next cooldown ends (so the guard can wake and end), if any runs. */
+  msToNextExpiry(now: number): number | undefined {
+    const untils = Object.values(this.cooldowns).map((c) => c.until - now);
+    return untils.length === 0 ? undefined : Math.max(1, Math.min(...untils));
+  }
+
+  snapshot(): EntityGuardSnapshot {
+    return {
+      ...(this.holder ? { holder: this.holder } : {}),
+      cooldowns: { ...this.cooldowns },
+      recentDenials: [...this.recentDenials],
+    };
+  }
+
+  status(now: number): GuardStatus {
+    this.dropExpired(now);
+    return {
+      kind: 'entity',
+      holders: this.holder ? [this.holder] : [],
+      cooldowns: Object.entries(this.cooldowns).map(([rule, c]) => ({ rule, ...c })),
+      deferred: [],
+      recentDenials: [...this.recentDenials],
+    };
+  }
+
+  private deny(req: LeaseRequest, now: number, reason: string): LeaseAnswer {
+    if (!this.recentDenials.some((d) => d.holder === req.holder)) {
+      this.recentDenials.push({ holder: req.holder, reason, at: now });
+      if (this.recentDenials.length > MAX_DENIALS_KEPT) this.recentDenials.shift();
+    }
+    return { guard: 'entity', result: 'denied', reason };
+  }
+
+  private dropExpired(now: number): void {
+    for (const [rule, c] of Object.entries(this.cooldowns)) if (c.until <= now) delete this.cooldowns[rule];
+  }
+}
+
+interface Active {
+  readonly holder: string;
+  readonly rule: string;
+  readonly action: string;
+  readonly since: number;
+}
+
+/** The action budget's state, serialisable for continue-as-new. */
+export interface ActionBudgetSnapshot {
+  readonly limits: BudgetLimits;
+  readonly active: Active[];
+  readonly grants: number[];
+  readonly queue: Array<{ holder: string; rule: string; action: string; reason: string }>;
+  readonly recentDenials: Array<{ holder: string; reason: string; at: number }>;
+}
+
+/** A signal the budget owes a remediation. */
+export interface Outgoing {
+  readonly holder: string;
+  readonly answer: LeaseAnswer;
+}
+
+/**
+ * Fleet-wide blast-radius limits: at most N actions of one kind and M of one rule in flight, and
+ * at most P granted per sliding period. A request that does not fit waits in a bounded FIFO queue
+ * (deferred, with the reason) until a slot frees or its holder withdraws it.
+ */
+export class ActionBudgetState {
+  private limits: BudgetLimits;
+  private readonly active: Active[];
+  private grants: number[];
+  private readonly queue: Array<{ holder: string; rule: string; action: string; reason: string }>;
+  private readonly recentDenials: Array<{ holder: string; reason: string; at: number }>;
+
+  constructor(snapshot: ActionBudgetSnapshot | { limits: BudgetLimits }) {
+    const s = snapshot as Partial<ActionBudgetSnapshot> & { limits: BudgetLimits };
+    this.limits = s.limits;
+    this.active = [...(s.active ?? [])];
+    this.grants = [...(s.grants ?? [])];
+    this.queue = [...(s.queue ?? [])];
+    this.recentDenials = [...(s.recentDenials ?? [])];
+  }
+
+  /** Queues the request (newer limits replace the old), then grants what fits; returns the answers owed. */
+  request(req: LeaseRequest, limits: BudgetLimits | undefined, now: number): Outgoing[] {
+    if (limits) this.limits = limits;
+    if (this.active.some((a) => a.holder === req.holder)) {
+      return [{ holder: req.holder, answer: { guard: 'budget', result: 'granted', reason: 'holds a slot' } }];
+    }
+    if (!this.queue.some((q) => q.holder === req.holder)) {
+      if (this.queue.length >= this.limits.maxDeferred) {
+        const reason = `${this.queue.length} actions already wait for the budget (AUTOGLM_MAX_DEFERRED=${this.limits.maxDeferred})`;
+        this.recentDenials.push({ holder: req.holder, reason, at: now });
+        if (this.recentDenials.length > MAX_DENIALS_KEPT) this.recentDenials.shift();
+        return [{ holder: req.holder, answer: { guard: 'budget', result: 'denied', reason } }];
+      }
+      this.queue.push({ holder: req.holder, rule: req.rule, action: req.action, reason: '' });
+    }
+    return this.drain(now, req.holder);
+  }
+
+  /** Frees the holder's slot, or withdraws its queued request; returns the answers owed to others. */
+  release(holder: string, now: number): Outgoing[] {
+    const a = this.active.findIndex((x) => x.holder === holder);
+    if (a >= 0) this.active.splice(a, 1);
+    const q = this.queue.findIndex((x) => x.holder === holder);
+    if (q >= 0) this.queue.splice(q, 1);
+    return this.drain(now);
+  }
+
+  /**
+   * Grants every queued request that fits, in arrival order (a request of another kind may pass
+   * one that is blocked). Each request still waiting gets one `deferred` answer when its reason
+   * changes; `asker` always hears back.
+   */
+  drain(now: number, asker?: string): Outgoing[] {
+    this.grants = this.grants.filter((t) => t > now - this.limits.periodMs);
+    const out: Outgoing[] = [];
+    for (const q of [...this.queue]) {
+      const reason = this.blockedBecause(q);
+      if (reason === undefined) {
+        this.queue.splice(this.queue.indexOf(q), 1);
+        this.active.push({ holder: q.holder, rule: q.rule, action: q.action, since: now });
+        this.grants.push(now);
+        out.push({
+          holder: q.holder,
+          answer: { guard: 'budget', result: 'granted', reason: 'within the budget' },
+        });
+      } else if (reason !== q.reason || q.holder === asker) {
+        q.reason = reason;
+        out.push({ holder: q.holder, answer: { guard: 'budget', result: 'deferred', reason } });
+      }
+    }
+    return out;
+  }
+
+  /** When a period slot frees for a waiting request (ms from now), if the period limit is what blocks. */
+  msToNextSlot(now: number): number | undefined {
+    if (this.queue.length === 0 || this.grants.length < this.limits.maxActionsPerPeriod) return undefined;
+    const oldest = Math.min(...this.grants);
+    return Math.max(1, oldest + this.limits.periodMs - now);
+  }
+
+  snapshot(): ActionBudgetSnapshot {
+    return {
+      limits: this.limits,
+      active: [...this.active],
+      grants: [...this.grants],
+      queue: this.queue.map((q) => ({ ...q })),
+      recentDenials: [...this.recentDenials],
+    };
+  }
+
+  status(now: number): GuardStatus {
+    return {
+      kind: 'budget',
+      holders: [...this.active],
+      cooldowns: [],
+      deferred: this.queue.map((q) => ({ ...q })),
+      recentDenials: [...this.recentDenials],
+      limits: this.limits,
+      grantsInPeriod: this.grants.filter((t) => t > now - this.limits.periodMs).length,
+    };
+  }
+
+  private blockedBecause(q: { rule: string; action: string }): string | undefined {
+    const l = this.limits;
+    const sameAction = this.active.filter((a) => a.action === q.action).length;
+    if (sameAction >= l.maxConcurrentPerAction)
+      return `${sameAction} ${q.action} actions in flight (AUTOGLM_MAX_CONCURRENT_PER_ACTION=${l.maxConcurrentPerAction})`;
+    const sameRule = this.active.filter((a) => a.rule === q.rule).length;
+    if (sameRule >= l.maxConcurrentPerRule)
+      return `${sameRule} actions of rule ${q.rule} in flight (AUTOGLM_MAX_CONCURRENT_PER_RULE=${l.maxConcurrentPerRule})`;
+    if (this.grants.length >= l.maxActionsPerPeriod)
+      return `${this.grants.length} actions in the last ${Math.round(l.periodMs / 1000)}s (AUTOGLM_MAX_ACTIONS_PER_PERIOD=${l.maxActionsPerPeriod})`;
+    return undefined;
+  }
+}

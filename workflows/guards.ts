@@ -1,0 +1,102 @@
+/**
+ * The guard workflows. One `entityGuard` per entity (started on demand by signal-with-start,
+ * ended once idle) and one `actionBudget` per deployment. They live inside Temporal, so what they
+ * hold survives restarts and rebalances of every process, and every act worker sees the same
+ * state. Requests and releases arrive as signals; answers go back to the asking remediation as
+ * signals. Deterministic: the rules are in `guard-state.ts`, time is workflow time.
+ */
+import {
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  acquireSignal,
+  guardStatusQuery,
+  leaseAnswerSignal,
+  releaseSignal,
+  type BudgetLimits,
+  type LeaseAnswer,
+} from './definitions.js';
+import {
+  ActionBudgetState,
+  EntityGuardState,
+  type ActionBudgetSnapshot,
+  type EntityGuardSnapshot,
+  type Outgoing,
+} from './guard-state.js';
+
+/** Continue-as-new well before Temporal's history limits; the state is small. */
+const MAX_HISTORY_EVENTS = 5_000;
+
+const shouldContinueAsNew = () =>
+  workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS;
+
+/** Signals an answer to a remediation; false when that workflow is gone. */
+async function answer(out: Outgoing): Promise<boolean> {
+  try {
+    await getExternalWorkflowHandle(out.holder).signal(leaseAnswerSignal, out.answer);
+    return true;
+  } catch (err) {
+    log.warn('guard could not answer a remediation', { holder: out.holder, error: String(err) });
+    return false;
+  }
+}
+
+/** One remediation in flight per entity, then the rule's cooldown; ends when idle. */
+export async function entityGuard(snapshot?: EntityGuardSnapshot): Promise<void> {
+  const state = new EntityGuardState(snapshot);
+  const outbox: Array<Outgoing & { granted: boolean }> = [];
+  let changes = 0;
+  setHandler(acquireSignal, (req) => {
+    const reply: LeaseAnswer = state.request(req, Date.now());
+    outbox.push({ holder: req.holder, answer: reply, granted: reply.result === 'granted' });
+  });
+  setHandler(releaseSignal, (rel) => {
+    state.release(rel);
+    changes++;
+  });
+  setHandler(guardStatusQuery, () => state.status(Date.now()));
+
+  for (;;) {
+    while (outbox.length > 0) {
+      const out = outbox.shift()!;
+      // A holder that is gone cannot release: free the lease now instead of blocking the entity.
+      if (!(await answer(out)) && out.granted)
+        state.release({ holder: out.holder, endedAt: Date.now(), acted: false });
+    }
+    if (state.idle(Date.now())) return;
+    if (shouldContinueAsNew()) await continueAsNew<typeof entityGuard>(state.snapshot());
+    const wake = state.msToNextExpiry(Date.now());
+    const seen = changes;
+    await condition(() => outbox.length > 0 || changes !== seen, wake ?? '1 day');
+  }
+}
+
+/** Fleet-wide blast-radius limits: a slot per action while it runs, a bounded queue while none is free. */
+export async function actionBudget(snapshot: ActionBudgetSnapshot | { limits: BudgetLimits }): Promise<void> {
+  const state = new ActionBudgetState(snapshot);
+  const outbox: Outgoing[] = [];
+  setHandler(acquireSignal, ({ limits, ...req }) => {
+    outbox.push(...state.request(req, limits, Date.now()));
+  });
+  setHandler(releaseSignal, (rel) => {
+    outbox.push(...state.release(rel.holder, Date.now()));
+  });
+  setHandler(guardStatusQuery, () => state.status(Date.now()));
+
+  for (;;) {
+    outbox.push(...state.drain(Date.now()));
+    while (outbox.length > 0) {
+      const out = outbox.shift()!;
+      if (!(await answer(out)) && out.answer.result !== 'denied')
+        outbox.push(...state.release(out.holder, Date.now()));
+    }
+    if (shouldContinueAsNew()) await continueAsNew<typeof actionBudget>(state.snapshot());
+    const wake = state.msToNextSlot(Date.now());
+    await condition(() => outbox.length > 0, wake ?? '1 day');
+  }
+}

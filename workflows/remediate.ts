@@ -149,15 +149,19 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
   /** Asks a guard and waits for its answer until `deadline` (workflow time); asks again while waiting. */
   async function lease(kind: GuardKind, deadline: number): Promise<LeaseAnswer> {
     delete answers[kind];
-    held.add(kind); // from the first ask: a queued request is withdrawn by the same release
+    held.add(kind); // from the first ask: a queued or unanswered request is withdrawn by the release
     for (;;) {
       await guards.requestLease({ kind, guardId: guardIds[kind], request: leaseRequest });
       const wait = Math.min(GUARD_ANSWER_WAIT_MS, deadline - Date.now());
       if (wait > 0)
         await condition(() => answers[kind] !== undefined && answers[kind]!.result !== 'deferred', wait);
       const a = answers[kind];
-      if (a && a.result !== 'deferred') return a;
+      if (a && a.result !== 'deferred') {
+        if (a.result === 'denied') held.delete(kind); // the guard holds nothing of ours: no release
+        return a;
+      }
       if (Date.now() >= deadline) {
+        // Still queued, or no answer: stay in `held` so the release withdraws whatever the guard has.
         return {
           guard: kind,
           result: 'denied',

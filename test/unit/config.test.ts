@@ -38,4 +38,64 @@ describe('loadConfig', () => {
       /AUTOGLM_EMIT_EVERY must not exceed/,
     );
   });
+
+  it('allows only the default actuator URL origin unless an allowlist is given, and checks the URL against it', () => {
+    assert.deepEqual(loadConfig({}).httpAllowedOrigins, ['http://127.0.0.1:8090']);
+    const c = loadConfig({
+      AUTOGLM_HTTP_ALLOWED_ORIGINS: 'https://OPS.example.com:443/, http://127.0.0.1:8090',
+    });
+    assert.deepEqual(c.httpAllowedOrigins, ['https://ops.example.com', 'http://127.0.0.1:8090']);
+    assert.throws(
+      () =>
+        loadConfig({
+          AUTOGLM_HTTP_ALLOWED_ORIGINS: 'https://ops.example.com,file:///etc',
+          AUTOGLM_HTTP_ACTUATOR_URL: 'http://169.254.169.254/latest',
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.problems.join('\n'), /AUTOGLM_HTTP_ALLOWED_ORIGINS entry "file:/);
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        loadConfig({
+          AUTOGLM_HTTP_ALLOWED_ORIGINS: 'https://ops.example.com',
+          AUTOGLM_HTTP_ACTUATOR_URL: 'http://169.254.169.254/latest',
+        }),
+      /AUTOGLM_HTTP_ACTUATOR_URL: refused URL http:\/\/169\.254\.169\.254\/latest: origin .* is not in AUTOGLM_HTTP_ALLOWED_ORIGINS/,
+    );
+  });
+
+  it('never echoes a password or token from a bad setting', () => {
+    assert.throws(
+      () => loadConfig({ AUTOGLM_HTTP_ACTUATOR_URL: 'http://admin:hunter2@ops.example.com/x?token=abc' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.doesNotMatch(err.message, /hunter2|token=abc/);
+        assert.match(err.message, /carries credentials/);
+        return true;
+      },
+    );
+  });
+
+  it('parses the guard and blast-radius limits with conservative defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.maxDecisionAge, 180_000);
+    assert.equal(c.approvalTimeout, 1_800_000);
+    assert.deepEqual(
+      [
+        c.maxConcurrentPerAction,
+        c.maxConcurrentPerRule,
+        c.maxActionsPerPeriod,
+        c.actionsPeriod,
+        c.maxDeferred,
+      ],
+      [5, 5, 20, 600_000, 100],
+    );
+    assert.throws(
+      () => loadConfig({ AUTOGLM_MAX_CONCURRENT_PER_ACTION: '0', AUTOGLM_MAX_DECISION_AGE: 'soon' }),
+      (err: unknown) => err instanceof ConfigError && err.problems.length === 2,
+    );
+  });
 });

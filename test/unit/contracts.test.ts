@@ -75,4 +75,23 @@ describe('decodeMessage', () => {
     assert.ok(r.ok);
     assert.equal(r.value.kind, 'deploy');
   });
+
+  it('refuses entity ids with path tricks that targets could misread', () => {
+    for (const entity of ['svc/../../etc/passwd', 'a/./b', 'a//b', 'a/']) {
+      const r = decodeMessage(
+        metricSampleSchema,
+        bytes({ entity, metric: 'cpu', value: 1, ts: NOW }),
+        NOW,
+        SKEW,
+      );
+      assert.equal(r.ok, false, entity);
+    }
+    const ok = decodeMessage(
+      metricSampleSchema,
+      bytes({ entity: 'checkout/pod-1.eu', metric: 'cpu', value: 1, ts: NOW }),
+      NOW,
+      SKEW,
+    );
+    assert.equal(ok.ok, true);
+  });
 });

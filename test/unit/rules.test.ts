@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
+import { actuatorsFromConfig } from '../../services/actuators/from-config.js';
+import { loadConfig } from '../../services/common/config.js';
 import { loadRuleDir, parseRuleFile, RuleLoadError } from '../../services/decide/rule-file.js';
 
 const starter = JSON.parse(
@@ -132,5 +134,43 @@ describe('rule limits', () => {
     );
     assert.ok('problems' in r);
     assert.match(r.problems.join('\n'), /event\.params\.verify\.within: must be at most 1h/);
+  });
+});
+
+describe('actuators checked at load', () => {
+  it('refuses rules whose URL is outside the allowlist or whose command is not in the command folder', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
+    try {
+      const rule = (name: string, actuator: unknown) => ({
+        ...JSON.parse(JSON.stringify(starter)),
+        name,
+        event: { ...starter.event, params: { ...starter.event.params, actuator } },
+      });
+      fs.writeFileSync(path.join(dir, 'ok.json'), JSON.stringify(rule('ok', { type: 'http' })));
+      fs.writeFileSync(
+        path.join(dir, 'meta.json'),
+        JSON.stringify(rule('meta', { type: 'http', url: 'http://169.254.169.254/latest/meta-data/' })),
+      );
+      fs.writeFileSync(
+        path.join(dir, 'cmd.json'),
+        JSON.stringify(rule('cmd', { type: 'command', command: 'scale.sh' })),
+      );
+      const actuators = actuatorsFromConfig(loadConfig({}));
+      assert.throws(
+        () => loadRuleDir(dir, { checkActuator: (ref) => actuators.check(ref) }),
+        (err: unknown) => {
+          assert.ok(err instanceof RuleLoadError);
+          assert.equal(err.problems.length, 2, err.message);
+          assert.match(
+            err.message,
+            /meta\.json: event\.params\.actuator: refused URL .* not in AUTOGLM_HTTP_ALLOWED_ORIGINS/,
+          );
+          assert.match(err.message, /cmd\.json: event\.params\.actuator: .*AUTOGLM_COMMAND_DIR/);
+          return true;
+        },
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

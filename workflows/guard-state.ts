@@ -166,22 +166,28 @@ export class ActionBudgetState {
     this.recentDenials = [...(s.recentDenials ?? [])];
   }
 
-  /** Queues the request (newer limits replace the old), then grants what fits; returns the answers owed. */
+  /**
+   * Queues the request (newer limits replace the old), then grants what fits; a request that must
+   * wait while `maxDeferred` others already do is denied at once. Returns the answers owed.
+   */
   request(req: LeaseRequest, limits: BudgetLimits | undefined, now: number): Outgoing[] {
     if (limits) this.limits = limits;
     if (this.active.some((a) => a.holder === req.holder)) {
       return [{ holder: req.holder, answer: { guard: 'budget', result: 'granted', reason: 'holds a slot' } }];
     }
-    if (!this.queue.some((q) => q.holder === req.holder)) {
-      if (this.queue.length >= this.limits.maxDeferred) {
-        const reason = `${this.queue.length} actions already wait for the budget (AUTOGLM_MAX_DEFERRED=${this.limits.maxDeferred})`;
-        this.recentDenials.push({ holder: req.holder, reason, at: now });
-        if (this.recentDenials.length > MAX_DENIALS_KEPT) this.recentDenials.shift();
-        return [{ holder: req.holder, answer: { guard: 'budget', result: 'denied', reason } }];
-      }
-      this.queue.push({ holder: req.holder, rule: req.rule, action: req.action, reason: '' });
-    }
-    return this.drain(now, req.holder);
+    const isNew = !this.queue.some((q) => q.holder === req.holder);
+    if (isNew) this.queue.push({ holder: req.holder, rule: req.rule, action: req.action, reason: '' });
+    const out = this.drain(now, req.holder);
+    const waiting = this.queue.findIndex((q) => q.holder === req.holder);
+    if (!isNew || waiting < 0 || this.queue.length <= this.limits.maxDeferred) return out;
+    this.queue.splice(waiting, 1);
+    const reason = `${this.queue.length} actions already wait for the budget (AUTOGLM_MAX_DEFERRED=${this.limits.maxDeferred})`;
+    this.recentDenials.push({ holder: req.holder, reason, at: now });
+    if (this.recentDenials.length > MAX_DENIALS_KEPT) this.recentDenials.shift();
+    return [
+      ...out.filter((o) => o.holder !== req.holder),
+      { holder: req.holder, answer: { guard: 'budget', result: 'denied', reason } },
+    ];
   }
 
   /** Frees the holder's slot, or withdraws its queued request; returns the answers owed to others. */

@@ -142,6 +142,12 @@ describe('ActionBudgetState', () => {
     assert.deepEqual(results(b.request(req('d'), undefined, T0)), ['d:granted']);
   });
 
+  it('grants a request that fits at once even when no request may wait', () => {
+    const b = new ActionBudgetState({ limits: limits({ maxConcurrentPerAction: 1, maxDeferred: 0 }) });
+    assert.deepEqual(results(b.request(req('a'), undefined, T0)), ['a:granted']);
+    assert.deepEqual(results(b.request(req('b'), undefined, T0)), ['b:denied']);
+  });
+
   it('re-grants a holder that asks again and takes newer limits from a request', () => {
     const b = new ActionBudgetState({ limits: limits({ maxConcurrentPerAction: 1 }) });
     b.request(req('a'), undefined, T0);

@@ -5,95 +5,45 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Client } from '@temporalio/client';
-import type { Kafka } from 'kafkajs';
-import { Registry } from 'prom-client';
 import { repoRoot } from '../../infra/paths.js';
-import { topicNames, type Config } from '../../services/common/config.js';
-import type { Decision, Verdict } from '../../services/common/contracts.js';
-import { createKafka } from '../../services/common/kafka.js';
-import { createLogger } from '../../services/common/logger.js';
-import type { Service } from '../../services/common/service.js';
-import { connectClient } from '../../services/common/temporal.js';
-import { decisionIdFor } from '../../services/decide/decision-id.js';
+import type { Verdict } from '../../services/common/contracts.js';
 import { RemediationStarter } from '../../services/decide/workflow-starter.js';
-import {
-  startActionTarget,
-  type ActionTarget,
-  type ReceivedAction,
-} from '../../services/fleet-sim/target.js';
-import { startVerify } from '../../services/verify/main.js';
-import { testConfig, unique } from '../support/config.js';
-import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';
-import { terminateTestRuns } from '../support/temporal.js';
-
-const HMAC_KEY = 'crash-test-hmac-key-0123456789abcdef';
+import { SafetyHarness } from '../support/safety-harness.js';
 
 describe('an act worker killed during an actuation', () => {
-  const logger = createLogger('warn');
-  const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-key-'));
-  const keyFile = path.join(keyDir, 'hmac.key');
-  fs.writeFileSync(keyFile, HMAC_KEY);
   const children: ChildProcess[] = [];
-  let target: ActionTarget;
-  let config: Config;
-  let kafka: Kafka;
-  let client: Client;
-  let verify: Service;
-  let verdicts: TopicTap;
-  let onFirstAction: (a: ReceivedAction) => Promise<void> = async () => {};
-  const entity = unique('crash');
+  let h: SafetyHarness;
 
   before(async () => {
-    target = await startActionTarget({
-      hmacKey: Buffer.from(HMAC_KEY),
-      hold: async (a) => {
-        if (a.effective) await onFirstAction(a);
-      },
-    });
-    config = testConfig({
-      httpActuatorUrl: target.url,
-      httpActuatorTimeout: '2s',
-      actuatorHmacKeyFile: keyFile,
-    });
-    verify = await startVerify({ config, logger, registry: new Registry() });
-    kafka = createKafka(config, logger);
-    client = await connectClient(config);
-    verdicts = await new TopicTap(kafka, topicNames(config).verdicts, logger).start();
+    // A short actuator timeout, so the retry after the crash comes soon (activity timeout = it + 5s).
+    h = await SafetyHarness.start({ httpActuatorTimeout: '2s' });
   });
 
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await verdicts?.stop();
-    await verify?.stop();
-    if (client) await terminateTestRuns(client, config.topicPrefix, [entity]);
-    if (kafka) await deleteTopicsWithPrefix(kafka, config.topicPrefix);
-    await client?.connection.close();
-    await target?.close();
-    fs.rmSync(keyDir, { recursive: true, force: true });
+    await h?.stop();
   });
 
-  /** The act service as its own process, configured like this test's in-process services. */
+  /** The act service as its own process, configured like the harness's in-process services. */
   function startActProcess(): ChildProcess {
+    const c = h.config;
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/act/main.ts')], {
       cwd: repoRoot,
       stdio: ['ignore', 'ignore', 'pipe'],
       env: {
         ...process.env,
-        KAFKA_BROKERS: config.kafkaBrokers.join(','),
-        TEMPORAL_ADDRESS: config.temporalAddress,
-        AUTOGLM_TOPIC_PREFIX: config.topicPrefix,
-        AUTOGLM_TOPIC_PARTITIONS: String(config.topicPartitions),
-        AUTOGLM_GROUP_PREFIX: config.groupPrefix,
-        AUTOGLM_ACT_TASK_QUEUE: config.actTaskQueue,
-        AUTOGLM_VERIFY_TASK_QUEUE: config.verifyTaskQueue,
-        AUTOGLM_HTTP_ACTUATOR_URL: target.url,
+        KAFKA_BROKERS: c.kafkaBrokers.join(','),
+        TEMPORAL_ADDRESS: c.temporalAddress,
+        AUTOGLM_TOPIC_PREFIX: c.topicPrefix,
+        AUTOGLM_TOPIC_PARTITIONS: String(c.topicPartitions),
+        AUTOGLM_GROUP_PREFIX: c.groupPrefix,
+        AUTOGLM_ACT_TASK_QUEUE: c.actTaskQueue,
+        AUTOGLM_VERIFY_TASK_QUEUE: c.verifyTaskQueue,
+        AUTOGLM_HTTP_ACTUATOR_URL: c.httpActuatorUrl,
         AUTOGLM_HTTP_ACTUATOR_TIMEOUT: '2s',
-        AUTOGLM_ACTUATOR_HMAC_KEY_FILE: keyFile,
+        AUTOGLM_ACTUATOR_HMAC_KEY_FILE: c.actuatorHmacKeyFile,
         AUTOGLM_OPS_PORT: '0',
         AUTOGLM_LOG_FORMAT: 'json',
         LOG_LEVEL: 'warn',
@@ -105,44 +55,24 @@ describe('an act worker killed during an actuation', () => {
   }
 
   it('completes the run with exactly one effective action at the target', async () => {
+    const entity = h.entity('crash');
     const first = startActProcess();
     let killedAt = 0;
-    onFirstAction = async () => {
+    h.holdFor.set(entity, async (action) => {
+      if (!action.effective) return;
       // The action reached the target and the worker has not heard back: kill it now.
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
       killedAt = Date.now();
       startActProcess();
-    };
-    const end = Date.now();
-    const window = { start: end - 3000, end };
-    const decision: Decision = {
-      decisionId: decisionIdFor(entity, 'crash-rule', window),
-      entity,
-      rule: 'crash-rule',
-      ruleVersion: 'test',
-      mode: 'enforce',
-      action: 'restart',
-      args: { entity },
-      actuator: { type: 'http' },
-      cooldown: '10m',
-      approval: 'none',
-      verify: {
-        conditions: { all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] },
-        within: '1s',
-        stableFor: '0s',
-      },
-      incident: null,
-      facts: {},
-      window,
-      stale: false,
-      ts: end,
-    };
-    const { workflowId } = await new RemediationStarter(client, config).start(decision);
-    const verdict = await verdicts.waitFor<Verdict>((v) => v.workflowId === workflowId, 120_000);
+    });
+    const { workflowId } = await new RemediationStarter(h.client, h.config).start(
+      h.decision(entity, Date.now(), { action: 'restart' }),
+    );
+    const verdict = await h.verdicts.waitFor<Verdict>((v) => v.workflowId === workflowId, 120_000);
     assert.ok(killedAt > 0, 'the worker was killed during the actuation');
     assert.equal(first.signalCode, 'SIGKILL');
-    const calls = target.received.filter((a) => a.body.entity === entity && a.body.action === 'restart');
+    const calls = h.callsFor(entity);
     assert.ok(calls.length >= 2, `the action was retried after the crash (${calls.length} requests)`);
     assert.deepEqual(
       new Set(calls.map((c) => c.idempotencyKey)),

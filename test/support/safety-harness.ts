@@ -14,7 +14,11 @@ import type { Service } from '../../services/common/service.js';
 import { connectClient } from '../../services/common/temporal.js';
 import { decisionIdFor } from '../../services/decide/decision-id.js';
 import { fastCpuRule, writeRuleDir } from '../../services/fleet-sim/fast-loop.js';
-import { startActionTarget, type ActionTarget } from '../../services/fleet-sim/target.js';
+import {
+  startActionTarget,
+  type ActionTarget,
+  type ReceivedAction,
+} from '../../services/fleet-sim/target.js';
 import { startVerify } from '../../services/verify/main.js';
 import { testConfig, unique } from './config.js';
 import { deleteTopicsWithPrefix, TopicTap } from './kafka.js';
@@ -47,8 +51,8 @@ export class SafetyHarness {
   private readonly services: Service[] = [];
 
   private constructor(
-    /** Per entity: how long the target holds an action before it answers (ms). */
-    readonly holdFor: Map<string, number>,
+    /** Per entity: how long the target holds an action before it answers (ms), or what it does first. */
+    readonly holdFor: Map<string, number | ((action: ReceivedAction) => Promise<void>)>,
     readonly target: ActionTarget,
     readonly config: Config,
     readonly kafka: Kafka,
@@ -64,10 +68,13 @@ export class SafetyHarness {
     const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-key-'));
     const keyFile = path.join(keyDir, 'hmac.key');
     fs.writeFileSync(keyFile, HMAC_KEY);
-    const holdFor = new Map<string, number>();
+    const holdFor = new Map<string, number | ((action: ReceivedAction) => Promise<void>)>();
     const target = await startActionTarget({
       hmacKey: Buffer.from(HMAC_KEY),
-      hold: (a) => sleep(holdFor.get(String(a.body.entity)) ?? 0),
+      hold: async (a) => {
+        const hold = holdFor.get(String(a.body.entity)) ?? 0;
+        await (typeof hold === 'number' ? sleep(hold) : hold(a));
+      },
     });
     const config = testConfig({
       rulesDir,

@@ -93,8 +93,17 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     approval = { ...a, at: Date.now() };
     update({ approval });
   };
-  setHandler(approveSignal, ({ by, reason }) => answerApproval({ approve: true, by, reason }));
-  setHandler(rejectSignal, ({ by, reason }) => answerApproval({ approve: false, by, reason }));
+  // Signals come from people (the Temporal UI): one without a who and a why is ignored, not fatal.
+  const fromSignal = (approve: boolean) => (input: unknown) => {
+    const { by, reason } = (input ?? {}) as Partial<Record<'by' | 'reason', unknown>>;
+    if (typeof by !== 'string' || !by.trim() || typeof reason !== 'string' || !reason.trim()) {
+      log.warn('approval signal ignored: send {"by": "<who>", "reason": "<why>"}', { input });
+      return;
+    }
+    answerApproval({ approve, by, reason });
+  };
+  setHandler(approveSignal, fromSignal(true));
+  setHandler(rejectSignal, fromSignal(false));
   setHandler(
     approvalUpdate,
     async (a) => {

@@ -316,6 +316,20 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
     await record('rejected', handle);
   });
 
+  it('ignores an approval signal without who and why, and keeps waiting', async () => {
+    const entity = unique('sig');
+    const handle = await start(await decisionFor(entity, { approval: 'required' }), settings(scope()));
+    await waitForStatus(handle, (phase) => phase === 'awaiting-approval');
+    await handle.signal(approveSignal, 'yes' as never);
+    await handle.signal(approveSignal, { by: 'mallory' } as never);
+    await sleep(300);
+    const waiting = await handle.query(statusQuery);
+    assert.equal(waiting.phase, 'awaiting-approval');
+    assert.equal(waiting.approval, undefined);
+    await handle.signal(approveSignal, { by: 'alice', reason: 'ok' });
+    assert.equal((await handle.result()).outcome, 'verified');
+  });
+
   it('refuses an approval for a remediation that needs none', async () => {
     const handle = await start(await decisionFor(unique('noappr')), settings(scope()));
     await handle.result();

@@ -5,9 +5,10 @@ import type { Observation } from './contracts.js';
  * name (`cpu.avg`, …), the entity, recent events, and context (`maintenance`).
  */
 export function factsFor(obs: Observation): Record<string, unknown> {
+  // Features first: a feature named like a context fact (a hand-made observation) cannot override it.
   return {
-    entity: obs.entity,
     ...obs.features,
+    entity: obs.entity,
     events: obs.events,
     maintenance: false,
   };

@@ -25,10 +25,11 @@ export function expandTemplate(value: unknown, context: Readonly<Record<string, 
 }
 
 function lookup(context: Readonly<Record<string, unknown>>, name: string): unknown {
-  if (name in context) return context[name];
+  // Own properties only: `{{constructor}}` or `{{__proto__}}` must not reach inherited members.
+  if (Object.hasOwn(context, name)) return context[name];
   let current: unknown = context;
   for (const part of name.split('.')) {
-    if (current === null || typeof current !== 'object') return undefined;
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, part)) return undefined;
     current = (current as Record<string, unknown>)[part];
   }
   return current;

@@ -83,6 +83,14 @@ describe('Decider', () => {
     assert.equal(decisions[0]?.mode, 'shadow');
   });
 
+  it('keeps the entity fact even when an observation carries a feature named "entity"', async () => {
+    const { decisions } = await new Decider([starterRule()]).decide(
+      obs('web-9', { 'cpu.avg': 95, 'cpu.count': 6, entity: 7 }),
+      T0,
+    );
+    assert.equal(decisions[0]?.args.entity, 'web-9');
+  });
+
   it('marks a decision stale when its window ended longer ago than the allowed age', async () => {
     const decider = new Decider([starterRule()], { maxDecisionAgeMs: 180_000 });
     const hot = { 'cpu.avg': 95, 'cpu.count': 6 };
@@ -96,6 +104,17 @@ describe('Decider', () => {
 });
 
 describe('expandTemplate', () => {
+  it('resolves own fields only, never inherited members', () => {
+    const ctx = { entity: 'web-1', catalog: { owner: 'team-a' } };
+    assert.deepEqual(
+      expandTemplate(
+        { a: '{{constructor}}', b: '{{__proto__}}', c: '{{catalog.constructor}}', d: 'x {{toString}}' },
+        ctx,
+      ),
+      { a: '{{constructor}}', b: '{{__proto__}}', c: '{{catalog.constructor}}', d: 'x {{toString}}' },
+    );
+  });
+
   it('keeps types for whole placeholders and leaves unknown names visible', () => {
     const ctx = { entity: 'web-1', 'cpu.avg': 91, catalog: { owner: 'team-a' } };
     assert.deepEqual(

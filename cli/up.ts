@@ -7,6 +7,7 @@ import { loadConfig } from '../services/common/config.js';
 import { stopOnSignals } from '../services/common/lifecycle.js';
 import { createLogger } from '../services/common/logger.js';
 import { startOpsServer } from '../services/common/ops-server.js';
+import { exitOnFatal } from '../services/common/service.js';
 import { startActionTarget } from '../services/fleet-sim/target.js';
 import { startLoop } from '../services/loop.js';
 
@@ -58,8 +59,13 @@ export async function runUp(): Promise<void> {
           ),
       })
     : undefined;
-  const loop = await startLoop({ config, logger, registry });
-  const ops = await startOpsServer({ port: config.opsPort, registry, readiness: () => loop.readiness() });
+  const loop = await startLoop({ config, logger, registry, onFatal: exitOnFatal(logger) });
+  const ops = await startOpsServer({
+    port: config.opsPort,
+    registry,
+    readiness: () => loop.readiness(),
+    liveness: () => loop.liveness?.() ?? {},
+  });
   logger.info(
     {
       kafka: endpoints.kafkaBrokers,

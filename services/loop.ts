@@ -20,6 +20,8 @@ export async function startLoop(ctx: ServiceContext): Promise<Service> {
   return {
     name: 'loop',
     readiness: () => Object.assign({}, ...services.map((s) => s.readiness())) as Record<string, boolean>,
+    liveness: () =>
+      Object.assign({}, ...services.map((s) => s.liveness?.() ?? {})) as Record<string, boolean>,
     async stop() {
       for (const s of [...services].reverse()) await s.stop();
     },

@@ -37,6 +37,10 @@ const ENV = {
   window: ['AUTOGLM_WINDOW', '30s'],
   emitEvery: ['AUTOGLM_EMIT_EVERY', '5s'],
   maxClockSkew: ['AUTOGLM_MAX_CLOCK_SKEW', '5m'],
+  maxAbsValue: ['AUTOGLM_MAX_ABS_VALUE', '1e12'],
+  maxMetricsPerEntity: ['AUTOGLM_MAX_METRICS_PER_ENTITY', '64'],
+  maxEntities: ['AUTOGLM_MAX_ENTITIES', '200000'],
+  dlqMaxValueBytes: ['AUTOGLM_DLQ_MAX_VALUE_BYTES', '16384'],
   httpActuatorUrl: ['AUTOGLM_HTTP_ACTUATOR_URL', 'http://127.0.0.1:8090/actuate'],
   httpActuatorTimeout: ['AUTOGLM_HTTP_ACTUATOR_TIMEOUT', '5s'],
   httpAllowedOrigins: ['AUTOGLM_HTTP_ALLOWED_ORIGINS', ''],
@@ -82,6 +86,14 @@ const schema = z.object({
   window: duration('30s'),
   emitEvery: duration('5s'),
   maxClockSkew: duration('5m'),
+  maxAbsValue: z.coerce.number().positive('must be a positive number such as 1e12').max(1e300),
+  maxMetricsPerEntity: z.coerce.number().int().min(1, 'must be at least 1').max(10_000),
+  maxEntities: z.coerce.number().int().min(1, 'must be at least 1').max(10_000_000),
+  dlqMaxValueBytes: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(262_144, 'must be at most 256 KiB (the broker limit is ~1 MB)'),
   httpActuatorUrl: z.string().url('must be an http(s) URL'),
   httpActuatorTimeout: duration('5s'),
   httpAllowedOrigins: z.string().transform((s) =>

@@ -3,6 +3,7 @@ import {
   Partitioners,
   logLevel,
   type Consumer,
+  type EachBatchPayload,
   type EachMessagePayload,
   type Producer,
 } from 'kafkajs';
@@ -72,18 +73,37 @@ export async function connectProducer(kafka: Kafka): Promise<Producer> {
   return producer;
 }
 
-/** Produces JSON values keyed by entity id, waiting for acknowledgement from all in-sync replicas. */
+/**
+ * Most bytes of values in one produce request. The broker refuses a record batch over its
+ * `message.max.bytes` (~1 MB by default), so large sends go in several requests.
+ */
+export const MAX_SEND_BYTES = 512 * 1024;
+
+/**
+ * Produces JSON values keyed by entity id, waiting for acknowledgement from all in-sync replicas.
+ * Records go in order, in requests of at most MAX_SEND_BYTES of values.
+ */
 export async function sendJson(
   producer: Producer,
   topic: string,
   records: ReadonlyArray<{ key: string; value: unknown }>,
 ) {
-  if (records.length === 0) return;
-  await producer.send({
-    topic,
-    acks: -1,
-    messages: records.map((r) => ({ key: r.key, value: JSON.stringify(r.value) })),
-  });
+  let chunk: Array<{ key: string; value: string }> = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    await producer.send({ topic, acks: -1, messages: chunk });
+    chunk = [];
+    bytes = 0;
+  };
+  for (const r of records) {
+    const value = JSON.stringify(r.value);
+    const size = Buffer.byteLength(value) + Buffer.byteLength(r.key);
+    if (bytes + size > MAX_SEND_BYTES) await flush();
+    chunk.push({ key: r.key, value });
+    bytes += size;
+  }
+  await flush();
 }
 
 export interface ConsumerOptions {
@@ -93,14 +113,31 @@ export interface ConsumerOptions {
   readonly fromBeginning: boolean;
   readonly logger: Logger;
   /** Handles one message; offsets are committed only after it resolves. A throw is retried by kafkajs. */
-  readonly eachMessage: (payload: EachMessagePayload) => Promise<void>;
+  readonly eachMessage?: (payload: EachMessagePayload) => Promise<void>;
+  /**
+   * Handles a batch instead; it resolves and commits offsets itself (auto-resolve and auto-commit
+   * are off), so it decides when its output is durable.
+   */
+  readonly eachBatch?: (payload: EachBatchPayload) => Promise<void>;
+  /** Partitions handled at once (batches of different partitions overlap their produce waits). */
+  readonly partitionsConsumedConcurrently?: number;
+  /** Called on every (re)join with this member's partitions by topic, before their messages arrive. */
+  readonly onJoin?: (assignment: Record<string, number[]>) => void;
+  /**
+   * Called when kafkajs gives up on the consumer (a crash it will not restart): the caller's
+   * wiring decides (the standalone service exits non-zero so a supervisor restarts it).
+   */
+  readonly onFatal?: (err: Error) => void;
   readonly joinTimeoutMs?: number;
 }
 
 /** A running consumer, joined to its group. */
 export interface RunningConsumer {
   readonly consumer: Consumer;
+  /** Joined to its group now (false while rebalancing or after a crash). */
   joined(): boolean;
+  /** False once kafkajs has crashed it for good: `/healthz` reports it. */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -111,19 +148,36 @@ export interface RunningConsumer {
 export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
   const consumer = opts.kafka.consumer({ groupId: opts.groupId, allowAutoTopicCreation: false });
   let joined = false;
+  let alive = true;
   const joinedOnce = new Promise<void>((resolve) => {
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
       joined = true;
+      opts.onJoin?.(e.payload.memberAssignment);
       resolve();
     });
   });
   consumer.on(consumer.events.CRASH, (e) => {
     joined = false;
     opts.logger.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    if (!e.payload.restart) {
+      alive = false;
+      opts.onFatal?.(e.payload.error);
+    }
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [...opts.topics], fromBeginning: opts.fromBeginning });
-  await consumer.run({ eachMessage: opts.eachMessage });
+  if (opts.eachBatch) {
+    await consumer.run({
+      eachBatch: opts.eachBatch,
+      eachBatchAutoResolve: false,
+      autoCommit: false,
+      partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
+    });
+  } else if (opts.eachMessage) {
+    await consumer.run({ eachMessage: opts.eachMessage });
+  } else {
+    throw new Error('runConsumer needs eachMessage or eachBatch');
+  }
   const timeoutMs = opts.joinTimeoutMs ?? 60_000;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
@@ -143,6 +197,7 @@ export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsume
   return {
     consumer,
     joined: () => joined,
+    alive: () => alive,
     stop: () => consumer.disconnect(),
   };
 }

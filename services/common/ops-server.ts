@@ -12,7 +12,7 @@ export interface OpsServer {
 }
 
 /**
- * Serves `/healthz` (the process is alive), `/readyz` (every check is true, else 503 with
+ * Serves `/healthz` (the process and every part of it is alive, else 503 with the dead parts), `/readyz` (every check is true, else 503 with
  * the failing parts) and `/metrics` (Prometheus text) on 127.0.0.1 unless `host` says otherwise.
  */
 export async function startOpsServer(opts: {
@@ -20,13 +20,24 @@ export async function startOpsServer(opts: {
   host?: string;
   registry: Registry;
   readiness: ReadinessCheck;
+  /** Parts that must be alive for `/healthz` (default: the process answering is enough). */
+  liveness?: ReadinessCheck;
 }): Promise<OpsServer> {
   const server = http.createServer((req, res) => {
     void handle(req.url ?? '/', res);
   });
   async function handle(url: string, res: http.ServerResponse): Promise<void> {
     try {
-      if (url === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}');
+      if (url === '/healthz') {
+        const checks = opts.liveness?.() ?? {};
+        const ok = Object.values(checks).every(Boolean);
+        return send(
+          res,
+          ok ? 200 : 503,
+          'application/json',
+          JSON.stringify({ status: ok ? 'ok' : 'failing', checks }),
+        );
+      }
       if (url === '/readyz') {
         const checks = opts.readiness();
         const ready = Object.values(checks).every(Boolean);

@@ -10,6 +10,8 @@ export interface Service {
   readonly name: string;
   /** Parts that must be ready for `/readyz` to say 200 (consumer joined, worker running, …). */
   readiness(): Record<string, boolean>;
+  /** Parts that must be alive for `/healthz` to say 200 (a consumer kafkajs gave up on is not). */
+  liveness?(): Record<string, boolean>;
   /** Stops taking new work, finishes what is in flight, closes connections. */
   stop(): Promise<void>;
 }
@@ -19,6 +21,19 @@ export interface ServiceContext {
   readonly config: Config;
   readonly logger: Logger;
   readonly registry: Registry;
+  /**
+   * Called when a part of the service fails for good (a consumer kafkajs will not restart). The
+   * processes exit non-zero so a supervisor restarts them; tests leave it unset and watch `/healthz`.
+   */
+  readonly onFatal?: (err: Error) => void;
+}
+
+/** The `onFatal` of a process: log, then exit 1 so the supervisor restarts it. */
+export function exitOnFatal(logger: Logger): (err: Error) => void {
+  return (err) => {
+    logger.fatal({ err }, 'a part of the service failed for good: exiting so it is restarted');
+    process.exit(1);
+  };
 }
 
 export type StartService = (ctx: ServiceContext) => Promise<Service>;
@@ -47,11 +62,12 @@ export function runStandalone(name: string, start: StartService): void {
     const logger = createLogger(config.logLevel, `autoglm-${name}`);
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
-    const service = await start({ config, logger, registry });
+    const service = await start({ config, logger, registry, onFatal: exitOnFatal(logger) });
     const ops = await startOpsServer({
       port: config.opsPort,
       registry,
       readiness: () => service.readiness(),
+      liveness: () => service.liveness?.() ?? {},
     });
     logger.info({ opsPort: ops.port }, `${name} running: /healthz, /readyz and /metrics on port ${ops.port}`);
     stopOnSignals(

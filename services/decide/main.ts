@@ -10,7 +10,12 @@ import { loadRuleDir } from './rule-file.js';
 import { RemediationStarter } from './workflow-starter.js';
 
 /** Wires the decide step: observations in, rules evaluated, decisions out, workflows started. */
-export async function startDecide({ config, logger: root, registry }: ServiceContext): Promise<Service> {
+export async function startDecide({
+  config,
+  logger: root,
+  registry,
+  onFatal,
+}: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'decide' });
   // A rule whose actuator this deployment may not call (URL outside the allowlist, command outside
   // the command directory) is refused here, at load, and again by the act worker before each call.
@@ -27,7 +32,7 @@ export async function startDecide({ config, logger: root, registry }: ServiceCon
     starter: new RemediationStarter(client, config),
     producer,
     decisionsTopic: topics.decisions,
-    deadLetters: new DeadLetters(producer, topics.dlq, 'decide', registry, logger),
+    deadLetters: new DeadLetters(producer, topics.dlq, 'decide', registry, logger, config.dlqMaxValueBytes),
     maxClockSkewMs: config.maxClockSkew,
     logger,
     registry,
@@ -39,10 +44,12 @@ export async function startDecide({ config, logger: root, registry }: ServiceCon
     fromBeginning: true,
     logger,
     eachMessage: (payload) => handler.handle(payload),
+    ...(onFatal ? { onFatal } : {}),
   });
   return {
     name: 'decide',
     readiness: () => ({ 'decide.consumer': consumer.joined() }),
+    liveness: () => ({ 'decide.consumer': consumer.alive() }),
     async stop() {
       await consumer.stop();
       await producer.disconnect();

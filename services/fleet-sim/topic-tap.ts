@@ -14,7 +14,7 @@ export interface Tapped {
 export class TopicTap {
   readonly messages: Tapped[] = [];
   private consumer?: RunningConsumer;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Set<(value: unknown) => void>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -38,7 +38,7 @@ export class TopicTap {
           // keep the text
         }
         this.messages.push({ key: message.key?.toString('utf8') ?? null, raw: message.value, value });
-        for (const wake of this.waiters) wake();
+        for (const wake of this.waiters) wake(value);
       },
     });
     return this;
@@ -51,7 +51,7 @@ export class TopicTap {
       .filter((v) => v !== null && typeof v === 'object' && predicate(v));
   }
 
-  /** Waits until `predicate` matches a value; throws after `timeoutMs` with what was seen. */
+  /** Waits until `predicate` matches a value (one already read, or the next ones); throws after `timeoutMs`. */
   async waitFor<T>(predicate: (v: T) => boolean, timeoutMs: number): Promise<T> {
     const found = () => this.values<T>(predicate)[0];
     const now = found();
@@ -65,12 +65,12 @@ export class TopicTap {
           ),
         );
       }, timeoutMs);
-      const wake = () => {
-        const match = found();
-        if (match === undefined) return;
+      // Only the new message is checked: re-reading every message each time would be quadratic.
+      const wake = (value: unknown) => {
+        if (value === null || typeof value !== 'object' || !predicate(value as T)) return;
         clearTimeout(timer);
         this.waiters.delete(wake);
-        resolve(match);
+        resolve(value as T);
       };
       this.waiters.add(wake);
     });

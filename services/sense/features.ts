@@ -1,52 +1,135 @@
-/** One timed value inside a window. */
-export interface Point {
-  readonly ts: number;
-  readonly value: number;
+/** The statistics computed per metric, in output order; rules name them `<metric>.<stat>`. */
+export const FEATURE_STATS = ['avg', 'min', 'max', 'last', 'p95', 'count', 'slope'] as const;
+
+/**
+ * Writes the statistics of `n ≥ 1` points, `ts[0..n)` ascending with `values[0..n)`, into `out`
+ * as `<metric>.<stat>`: avg, min, max, last, p95, count and slope (change per second, least
+ * squares). `names` are the metric's 7 feature names in FEATURE_STATS order. A statistic that is
+ * not a finite number is left out; returns how many were. Reorders `values` (for p95). Why plain
+ * arrays: the window copies a ring into reusable scratch arrays once, and every pass here is a
+ * straight loop; nothing is allocated but the properties of `out`.
+ */
+export function writeMetricFeatures(
+  out: Record<string, number>,
+  names: readonly string[],
+  ts: Float64Array,
+  values: Float64Array,
+  n: number,
+): number {
+  const t0 = ts[0] as number;
+  let sum = 0;
+  let sumT = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = values[i] as number;
+    sum += v;
+    sumT += (ts[i] as number) - t0;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  let avg = sum / n;
+  // Values near the float limit overflow the sum; the mean of scaled values does not.
+  if (!Number.isFinite(avg)) avg = scaledMean(values, n);
+  const slope = slopePerSecond(ts, values, n, sumT / n, avg, Math.max(Math.abs(min), Math.abs(max)));
+  const last = values[n - 1] as number;
+  return (
+    put(out, names[0], avg) +
+    put(out, names[1], min) +
+    put(out, names[2], max) +
+    put(out, names[3], last) +
+    put(out, names[4], p95(values, n)) +
+    put(out, names[5], n) +
+    put(out, names[6], slope)
+  );
+}
+
+/** Sets `out[name] = v` when v is finite; returns 1 when it was not (left out), else 0. */
+function put(out: Record<string, number>, name: string | undefined, v: number): number {
+  if (name === undefined || !Number.isFinite(v)) return 1;
+  out[name] = v;
+  return 0;
 }
 
 /**
- * The statistics of one metric over a window, named `<metric>.<stat>`:
- * avg, min, max, last, p95, count and slope (change per second, least squares).
- * `points` must be sorted by time and non-empty.
+ * The nearest-rank 95th percentile: the value at rank `ceil(0.95 n)` in ascending order, found by
+ * selection in `values[0..n)` (which it reorders). Why not sort: O(n) and no allocation.
  */
-export function metricFeatures(metric: string, points: readonly Point[]): Record<string, number> {
-  const n = points.length;
-  let sum = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  for (const p of points) {
-    sum += p.value;
-    if (p.value < min) min = p.value;
-    if (p.value > max) max = p.value;
-  }
-  const sorted = points.map((p) => p.value).sort((a, b) => a - b);
-  const p95 = sorted[Math.min(n - 1, Math.ceil(0.95 * n) - 1)] ?? Number.NaN;
-  return {
-    [`${metric}.avg`]: sum / n,
-    [`${metric}.min`]: min,
-    [`${metric}.max`]: max,
-    [`${metric}.last`]: points[n - 1]?.value ?? Number.NaN,
-    [`${metric}.p95`]: p95,
-    [`${metric}.count`]: n,
-    [`${metric}.slope`]: slopePerSecond(points),
-  };
+export function p95(values: Float64Array, n: number): number {
+  return select(values, n, Math.min(n - 1, Math.ceil(0.95 * n) - 1));
 }
 
-function slopePerSecond(points: readonly Point[]): number {
-  const n = points.length;
+/** The `k`-th smallest of `a[0..n)` (0-based), reordering `a`: Hoare quickselect, median of three. */
+function select(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    if ((a[mid] as number) < (a[lo] as number)) swap(a, mid, lo);
+    if ((a[hi] as number) < (a[lo] as number)) swap(a, hi, lo);
+    if ((a[hi] as number) < (a[mid] as number)) swap(a, hi, mid);
+    const pivot = a[mid] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) swap(a, i++, j--);
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return a[k] as number;
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i] as number;
+  a[i] = a[j] as number;
+  a[j] = t;
+}
+
+function scaledMean(values: Float64Array, n: number): number {
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += (values[i] as number) / n;
+  return mean;
+}
+
+/**
+ * Least-squares slope per second around the means (`mt`: mean of ts - ts[0]; exact for the
+ * small windows here and stable for large times and values). 0 for one point or all points at
+ * one time. When the sums overflow (values near the float limit), it is computed again on values
+ * scaled by `maxAbs`.
+ */
+function slopePerSecond(
+  ts: Float64Array,
+  values: Float64Array,
+  n: number,
+  mt: number,
+  mean: number,
+  maxAbs: number,
+): number {
   if (n < 2) return 0;
-  const t0 = points[0]?.ts ?? 0;
-  let sx = 0;
-  let sy = 0;
+  const slope = slopeAround(ts, values, n, mt, mean, 1);
+  if (Number.isFinite(slope) || !(maxAbs > 1)) return slope;
+  return slopeAround(ts, values, n, mt, scaledMean(values, n) / maxAbs, maxAbs) * maxAbs;
+}
+
+function slopeAround(
+  ts: Float64Array,
+  values: Float64Array,
+  n: number,
+  mt: number,
+  mean: number,
+  scale: number,
+): number {
+  const t0 = ts[0] as number;
   let sxx = 0;
   let sxy = 0;
-  for (const p of points) {
-    const x = (p.ts - t0) / 1000;
-    sx += x;
-    sy += p.value;
-    sxx += x * x;
-    sxy += x * p.value;
+  for (let i = 0; i < n; i++) {
+    const dx = ((ts[i] as number) - t0 - mt) / 1000;
+    sxx += dx * dx;
+    sxy += dx * ((values[i] as number) / scale - mean);
   }
-  const denom = n * sxx - sx * sx;
-  return denom === 0 ? 0 : (n * sxy - sx * sy) / denom;
+  return sxx === 0 ? 0 : sxy / sxx;
 }

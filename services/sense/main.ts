@@ -1,44 +1,116 @@
 import { topicNames } from '../common/config.js';
 import { DeadLetters } from '../common/dead-letters.js';
-import { connectProducer, createKafka, ensureTopics, runConsumer } from '../common/kafka.js';
+import {
+  connectProducer,
+  createKafka,
+  ensureTopics,
+  runConsumer,
+  type RunningConsumer,
+} from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
-import { SenseHandler } from './sense-handler.js';
+import { SenseHandler, type SenseConsumerPort } from './sense-handler.js';
 import { EntityWindows } from './windows.js';
 
-/** Wires the sense step: metrics and events from Kafka into per-entity windows, observations out. */
-export async function startSense({ config, logger: root, registry }: ServiceContext): Promise<Service> {
+/**
+ * Wires the sense step: metrics and events from Kafka into per-entity windows, observations out.
+ * Several processes in one consumer group split the partitions; on every (re)join the windows are
+ * rebuilt from the committed rebuild offsets of the partitions this process got.
+ */
+export async function startSense({
+  config,
+  logger: root,
+  registry,
+  onFatal,
+}: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'sense' });
   const topics = topicNames(config);
+  const groupId = `${config.groupPrefix}-sense`;
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
   const producer = await connectProducer(kafka);
-  const windows = new EntityWindows({ windowMs: config.window, emitEveryMs: config.emitEvery });
+  const admin = kafka.admin();
+  await admin.connect();
+  const newWindows = () =>
+    new EntityWindows({
+      windowMs: config.window,
+      emitEveryMs: config.emitEvery,
+      maxMetricsPerEntity: config.maxMetricsPerEntity,
+      maxEntities: config.maxEntities,
+    });
+  let windows = newWindows();
+  let committedOffsets: Promise<Map<string, { offset?: number; metadata?: string }>> | undefined;
+  const fetchCommitted = async () => {
+    const all = new Map<string, { offset?: number; metadata?: string }>();
+    for (const t of await admin.fetchOffsets({ groupId, topics: [topics.metrics, topics.events] })) {
+      for (const p of t.partitions) {
+        all.set(`${t.topic}/${p.partition}`, {
+          ...(p.offset !== '-1' ? { offset: Number(p.offset) } : {}),
+          ...(p.metadata ? { metadata: p.metadata } : {}),
+        });
+      }
+    }
+    return all;
+  };
+  // The handler needs the consumer (seek, commit) and the consumer needs the handler; its first
+  // batches can come before runConsumer returns, so the port waits for it.
+  let setConsumer: (c: RunningConsumer) => void = () => {};
+  const consumerReady = new Promise<RunningConsumer>((resolve) => (setConsumer = resolve));
+  const port: SenseConsumerPort = {
+    async committed(topic, partition) {
+      committedOffsets ??= fetchCommitted();
+      return (await committedOffsets).get(`${topic}/${partition}`) ?? {};
+    },
+    async seek(topic, partition, offset) {
+      (await consumerReady).consumer.seek({ topic, partition, offset: String(offset) });
+    },
+    async commit(topic, partition, offset, metadata) {
+      const { consumer } = await consumerReady;
+      await consumer.commitOffsets([{ topic, partition, offset: String(offset), metadata }]);
+    },
+  };
   const handler = new SenseHandler({
-    windows,
+    windows: () => windows,
+    consumer: port,
     producer,
     topics,
-    deadLetters: new DeadLetters(producer, topics.dlq, 'sense', registry, logger),
-    maxClockSkewMs: config.maxClockSkew,
+    deadLetters: new DeadLetters(producer, topics.dlq, 'sense', registry, logger, config.dlqMaxValueBytes),
+    settings: {
+      windowMs: config.window,
+      emitEveryMs: config.emitEvery,
+      maxClockSkewMs: config.maxClockSkew,
+      maxAbsValue: config.maxAbsValue,
+    },
     logger,
     registry,
   });
   const consumer = await runConsumer({
     kafka,
-    groupId: `${config.groupPrefix}-sense`,
+    groupId,
     topics: [topics.metrics, topics.events],
     fromBeginning: true,
     logger,
-    eachMessage: (payload) => handler.handle(payload),
+    onJoin: (assignment) => {
+      // A new generation: rebuild every partition this process now owns from its rebuild offset.
+      windows = newWindows();
+      committedOffsets = undefined;
+      handler.reset();
+      logger.info({ assignment }, 'sense joined its group');
+    },
+    eachBatch: (payload) => handler.handle(payload),
+    // Per-entity order holds within a partition; partitions overlap so produce waits are not idle time.
+    partitionsConsumedConcurrently: 4,
+    ...(onFatal ? { onFatal } : {}),
   });
-  const sweeper = setInterval(() => windows.evictIdle(Date.now(), config.window * 10), config.window).unref();
+  setConsumer(consumer);
   logger.info({ topics: [topics.metrics, topics.events] }, 'sense consuming');
   return {
     name: 'sense',
     readiness: () => ({ 'sense.consumer': consumer.joined() }),
+    liveness: () => ({ 'sense.consumer': consumer.alive() }),
     async stop() {
-      clearInterval(sweeper);
       await consumer.stop();
       await producer.disconnect();
+      await admin.disconnect();
     },
   };
 }

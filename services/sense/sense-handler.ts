@@ -1,66 +1,262 @@
-import type { EachMessagePayload, Producer } from 'kafkajs';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { decodeMessage, eventSchema, metricSampleSchema, type Refusal } from '../common/contracts.js';
+import type { Batch, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  decodeMessage,
+  eventSchema,
+  fastMetricSample,
+  metricSampleSchema,
+  type Observation,
+  type Refusal,
+} from '../common/contracts.js';
 import type { TopicNames } from '../common/config.js';
-import type { DeadLetters } from '../common/dead-letters.js';
+import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
 import { sendJson } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
+import { PartitionProgress } from './partition-progress.js';
 import type { EntityWindows } from './windows.js';
 
-/** Kafka edge of the sense step: validated samples and events in, observations out. */
+/** What the handler needs of the Kafka consumer and the group's committed offsets. */
+export interface SenseConsumerPort {
+  /** The group's committed offset and its commit metadata (the rebuild offset) for one partition. */
+  committed(topic: string, partition: number): Promise<{ offset?: number; metadata?: string }>;
+  seek(topic: string, partition: number, offset: number): Promise<void>;
+  commit(topic: string, partition: number, offset: number, metadata: string): Promise<void>;
+}
+
+export interface SenseSettings {
+  readonly windowMs: number;
+  readonly emitEveryMs: number;
+  readonly maxClockSkewMs: number;
+  readonly maxAbsValue: number;
+}
+
+type Outputs = { observations: Observation[]; letters: Array<{ source: RefusedSource; refusal: Refusal }> };
+
+/**
+ * Kafka edge of the sense step, a batch at a time: validated samples and events into the windows,
+ * the batch's observations and dead letters produced together, then the batch's offsets committed
+ * with the offset a new owner must replay from. Redelivered messages are not applied twice; after
+ * a restart or a rebalance the windows are rebuilt by replaying, without emitting, what the
+ * previous owner had already emitted. Outputs of a failed send are sent again before anything else.
+ */
 export class SenseHandler {
+  private readonly progress = new Map<string, PartitionProgress>();
+  private readonly unsent = new Map<string, Outputs>();
+  /** Results of the batch being handled, counted into the metric once per batch (cheaper than per message). */
+  private readonly tally = new Map<string, number>();
+  private maxEventTs = -Infinity;
+  private lastEviction = -Infinity;
   private readonly messages: Counter<'topic' | 'result'>;
-  private readonly entities: Gauge;
+  private readonly observationsOut: Counter;
+  private readonly batchSeconds: Histogram;
+  private readonly lag: Gauge<'topic' | 'partition'>;
 
   constructor(
     private readonly deps: {
-      windows: EntityWindows;
+      windows: () => EntityWindows;
+      consumer: SenseConsumerPort;
       producer: Producer;
       topics: TopicNames;
       deadLetters: DeadLetters;
-      maxClockSkewMs: number;
+      settings: SenseSettings;
       logger: Logger;
       registry: Registry;
     },
   ) {
+    const registers = [deps.registry];
     this.messages = new Counter({
       name: 'autoglm_sense_messages_total',
-      help: 'Input messages by topic and result (observation, buffered, late, event, refused)',
+      help: 'Input messages by topic and result (observation, buffered, late, event, refused, replayed, duplicate)',
       labelNames: ['topic', 'result'],
-      registers: [deps.registry],
+      registers,
     });
-    this.entities = new Gauge({
+    this.observationsOut = new Counter({
+      name: 'autoglm_sense_observations_total',
+      help: 'Observations produced',
+      registers,
+    });
+    this.batchSeconds = new Histogram({
+      name: 'autoglm_sense_batch_seconds',
+      help: 'Time to handle one Kafka batch, its produce and commit included',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.lag = new Gauge({
+      name: 'autoglm_sense_consumer_lag',
+      help: 'Messages behind the end of each input partition, as of the last batch',
+      labelNames: ['topic', 'partition'],
+      registers,
+    });
+    new Gauge({
       name: 'autoglm_sense_entities',
       help: 'Entities with a live window',
-      registers: [deps.registry],
-      collect: () => this.entities.set(deps.windows.size),
+      registers,
+      collect() {
+        this.set(deps.windows().size);
+      },
     });
   }
 
-  /** Handles one message; resolves once any observation it closed is acknowledged by Kafka. */
-  async handle(payload: EachMessagePayload): Promise<void> {
-    const { topics, windows, maxClockSkewMs } = this.deps;
-    const now = Date.now();
-    if (payload.topic === topics.metrics) {
-      const decoded = decodeMessage(metricSampleSchema, payload.message.value, now, maxClockSkewMs);
-      if (!decoded.ok) return this.refuse(payload, decoded.refusal);
-      const outcome = windows.addSample(decoded.value);
-      if (outcome.kind === 'observation') {
-        const obs = outcome.observation;
-        await sendJson(this.deps.producer, topics.observations, [{ key: obs.entity, value: obs }]);
-        this.deps.logger.debug({ entity: obs.entity, seq: obs.seq }, 'observation');
-      }
-      this.messages.inc({ topic: payload.topic, result: outcome.kind });
-    } else {
-      const decoded = decodeMessage(eventSchema, payload.message.value, now, maxClockSkewMs);
-      if (!decoded.ok) return this.refuse(payload, decoded.refusal);
-      windows.addEvent(decoded.value);
-      this.messages.inc({ topic: payload.topic, result: 'event' });
-    }
+  /** Forgets every partition's progress: after a rebalance the windows are rebuilt from scratch. */
+  reset(): void {
+    this.progress.clear();
+    this.unsent.clear();
   }
 
-  private async refuse(payload: EachMessagePayload, refusal: Refusal): Promise<void> {
-    await this.deps.deadLetters.send(payload, refusal);
-    this.messages.inc({ topic: payload.topic, result: 'refused' });
+  /** Handles one batch; resolves once its outputs are acknowledged and its offsets committed. */
+  async handle({ batch, isRunning, isStale, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
+    if (isStale()) return; // fetched before a seek: the same offsets come again
+    const stop = this.batchSeconds.startTimer();
+    const key = `${batch.topic}/${batch.partition}`;
+    const progress = await this.progressOf(batch);
+    if (!progress) return; // seeking back to rebuild: this batch comes again from there
+
+    const pending = this.unsent.get(key);
+    if (pending) await this.send(key, pending);
+
+    const out: Outputs = { observations: [], letters: [] };
+    const now = Date.now();
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const offset = Number(message.offset);
+      if (!progress.shouldApply(offset)) {
+        this.count('duplicate');
+        continue;
+      }
+      const replay = progress.isReplay(offset);
+      const ts = this.apply(batch, message, now, replay, out);
+      progress.applied(offset, ts);
+    }
+    this.flushTally(batch.topic);
+    await this.send(key, out);
+    // Tells kafkajs where this partition's next fetch starts; the commit below makes it durable.
+    if (progress.nextOffset > 0) resolveOffset(String(progress.nextOffset - 1));
+    await this.deps.consumer.commit(
+      batch.topic,
+      batch.partition,
+      progress.nextOffset,
+      String(progress.rebuildOffset()),
+    );
+    this.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+    this.evictIdle();
+    await heartbeat();
+    stop();
+  }
+
+  private count(result: string): void {
+    this.tally.set(result, (this.tally.get(result) ?? 0) + 1);
+  }
+
+  private flushTally(topic: string): void {
+    for (const [result, n] of this.tally) this.messages.inc({ topic, result }, n);
+    this.tally.clear();
+  }
+
+  /** Applies one message to the windows; returns its event time when it had a valid one. */
+  private apply(
+    batch: Batch,
+    message: KafkaMessage,
+    now: number,
+    replay: boolean,
+    out: Outputs,
+  ): number | undefined {
+    const { topics, settings } = this.deps;
+    const windows = this.deps.windows();
+    const source: RefusedSource = { topic: batch.topic, partition: batch.partition, message };
+    const refuse = (refusal: Refusal) => {
+      if (!replay) out.letters.push({ source, refusal });
+      this.count(replay ? 'replayed' : 'refused');
+      return undefined;
+    };
+    if (batch.topic === topics.metrics) {
+      const decoded = decodeMessage(
+        metricSampleSchema,
+        message.value,
+        now,
+        settings.maxClockSkewMs,
+        fastMetricSample,
+      );
+      if (!decoded.ok) return refuse(decoded.refusal);
+      const sample = decoded.value;
+      if (Math.abs(sample.value) > settings.maxAbsValue) {
+        return refuse({
+          reason: 'out_of_range',
+          issues: [
+            {
+              path: 'value',
+              message: `|value| must be at most ${settings.maxAbsValue} (AUTOGLM_MAX_ABS_VALUE)`,
+            },
+          ],
+        });
+      }
+      const outcome = windows.addSample(sample);
+      if (outcome.kind === 'refused') {
+        return refuse({ reason: outcome.reason, issues: [{ path: 'metric', message: outcome.message }] });
+      }
+      if (outcome.kind === 'observation' && !replay) out.observations.push(outcome.observation);
+      this.count(replay ? 'replayed' : outcome.kind);
+      this.maxEventTs = Math.max(this.maxEventTs, sample.ts);
+      return sample.ts;
+    }
+    const decoded = decodeMessage(eventSchema, message.value, now, settings.maxClockSkewMs);
+    if (!decoded.ok) return refuse(decoded.refusal);
+    const added = windows.addEvent(decoded.value);
+    if (added.kind === 'refused') {
+      return refuse({ reason: added.reason, issues: [{ path: 'entity', message: added.message }] });
+    }
+    this.count(replay ? 'replayed' : 'event');
+    return decoded.value.ts;
+  }
+
+  /** Sends a batch's outputs; kept for the retry until both are acknowledged. */
+  private async send(key: string, out: Outputs): Promise<void> {
+    if (out.observations.length === 0 && out.letters.length === 0) return;
+    this.unsent.set(key, out);
+    if (out.observations.length > 0) {
+      await sendJson(
+        this.deps.producer,
+        this.deps.topics.observations,
+        out.observations.map((o) => ({ key: o.entity, value: o })),
+      );
+      this.observationsOut.inc(out.observations.length);
+      out.observations = [];
+    }
+    await this.deps.deadLetters.sendAll(out.letters);
+    this.unsent.delete(key);
+  }
+
+  /** The partition's progress; on its first batch after an assignment, where to rebuild from. */
+  private async progressOf(batch: Batch): Promise<PartitionProgress | undefined> {
+    const key = `${batch.topic}/${batch.partition}`;
+    let progress = this.progress.get(key);
+    if (progress?.started) return progress;
+    const { windowMs, emitEveryMs } = this.deps.settings;
+    // Two windows back from the newest sample: entities lagging up to a window behind the partition keep theirs.
+    progress = new PartitionProgress(2 * windowMs + 2 * emitEveryMs, emitEveryMs);
+    this.progress.set(key, progress);
+    const committed = await this.deps.consumer.committed(batch.topic, batch.partition);
+    const rebuildFrom =
+      committed.metadata && /^\d+$/.test(committed.metadata) ? Number(committed.metadata) : undefined;
+    const seekTo = progress.begin(committed.offset, rebuildFrom, Number(batch.firstOffset() ?? 0));
+    if (seekTo === undefined) return progress;
+    this.deps.logger.info(
+      {
+        topic: batch.topic,
+        partition: batch.partition,
+        from: String(seekTo),
+        emitFrom: String(committed.offset),
+      },
+      'rebuilding windows from the committed rebuild offset',
+    );
+    await this.deps.consumer.seek(batch.topic, batch.partition, seekTo);
+    return undefined;
+  }
+
+  /** Forgets entities idle for ten windows of event time (the newest event time seen, not the wall clock). */
+  private evictIdle(): void {
+    const idleMs = 10 * this.deps.settings.windowMs;
+    if (this.maxEventTs - this.lastEviction < this.deps.settings.windowMs) return;
+    this.lastEviction = this.maxEventTs;
+    this.deps.windows().evictIdle(this.maxEventTs, idleMs);
   }
 }

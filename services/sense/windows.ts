@@ -1,70 +1,154 @@
 import type { MetricSample, Observation, OpsEvent } from '../common/contracts.js';
-import { metricFeatures, type Point } from './features.js';
+import { FEATURE_STATS, writeMetricFeatures } from './features.js';
+import { MetricRing } from './metric-ring.js';
+import { PointPool } from './point-pool.js';
 
-/** Window settings, in milliseconds of event time. */
+/** Window settings, in milliseconds of event time, and the limits that bound memory. */
 export interface WindowOptions {
   /** How far back a window reaches from its newest sample. */
   readonly windowMs: number;
-  /** Least event time between two observations of one entity. */
+  /** The emission grid: at most one observation per entity per `emitEveryMs` bucket of event time. */
   readonly emitEveryMs: number;
-  /** Most recent events carried in an observation. */
+  /** Most recent events kept and carried per entity (20). */
   readonly maxEvents?: number;
+  /** Metrics one entity may have in its window (AUTOGLM_MAX_METRICS_PER_ENTITY). */
+  readonly maxMetricsPerEntity: number;
+  /** Entities one process tracks (AUTOGLM_MAX_ENTITIES). */
+  readonly maxEntities: number;
+  /** Points kept per metric (1024); the oldest is dropped beyond it. */
+  readonly maxPointsPerMetric?: number;
 }
 
-/** What happened to one sample. */
+/** Why a sample or event was refused: the limit it hit, for the dead letter and the metric. */
+export type RefusalReason = 'too_many_metrics' | 'too_many_entities';
+
+/** A refused input: nothing changed; `message` names the limit and the setting that raises it. */
+export interface WindowRefusal<R extends RefusalReason = RefusalReason> {
+  readonly kind: 'refused';
+  readonly reason: R;
+  readonly message: string;
+}
+
+/** What happened to one sample, so the edge can publish, count or dead-letter it. */
 export type SampleOutcome =
   | { readonly kind: 'observation'; readonly observation: Observation }
   | { readonly kind: 'buffered' }
-  | { readonly kind: 'late' };
+  | { readonly kind: 'late' }
+  | WindowRefusal;
 
-interface EntityWindow {
-  readonly metrics: Map<string, Point[]>;
-  events: Array<{ kind: string; message: string; ts: number }>;
+/** What happened to one event: kept for the entity's next observations, or refused. */
+export type EventOutcome = { readonly kind: 'event' } | WindowRefusal<'too_many_entities'>;
+
+interface WindowEvent {
+  readonly kind: string;
+  readonly message: string;
+  readonly ts: number;
+}
+
+interface EntityState {
+  /** Newest sample time (-Infinity before the first). */
   watermark: number;
-  lastEmit: number;
-  seq: number;
+  /** One ring per metric, sorted by name: features come out in the same order on every run. */
+  rings: MetricRing[];
+  /** Sorted by time; allocated on the first event. */
+  events: WindowEvent[] | undefined;
 }
 
 const MAX_EVENT_TEXT = 256;
+const BUFFERED = { kind: 'buffered' } as const;
+const LATE = { kind: 'late' } as const;
+const EVENT = { kind: 'event' } as const;
+const MAX_CACHED_NAMES = 4096;
+/** Shared by entities with no metric yet; never written (insertRing replaces it). */
+const EMPTY: MetricRing[] = [];
 
 /**
- * Sliding per-entity windows on event time. Each sample joins its entity's window; once
- * `emitEveryMs` of event time has passed since the last observation, the sample closes a
- * snapshot: features of every metric over `(ts - windowMs, ts]` plus the recent events.
- * Samples older than the window's reach are late: counted by the caller, never mixed in.
- * Deterministic: the same samples in the same order give the same observations.
+ * Sliding per-entity windows on event time, the pure core of the sense step. Each sample joins
+ * its entity's window. A sample that advances the entity's watermark into a new `emitEveryMs`
+ * bucket of event time emits an observation: features of every metric over `(ts - windowMs, ts]`
+ * plus the recent events, with `seq` = the bucket index. Emission depends only on the watermark,
+ * never on history: replaying one window length of samples rebuilds a window that emits exactly
+ * what an uninterrupted run emits (what the edge does after a restart or a rebalance; exact
+ * when emitEveryMs ≤ windowMs, nothing was refused, and the replay also covers how far samples
+ * arrive out of order).
+ * Samples at or below the watermark are buffered in time order and never emit; samples older
+ * than the window's reach are late and change nothing. Deterministic; no clock, no I/O.
  */
 export class EntityWindows {
-  private readonly entities = new Map<string, EntityWindow>();
+  private readonly entities = new Map<string, EntityState>();
+  private readonly featureNames = new Map<string, readonly string[]>();
+  private readonly pool = new PointPool();
+  private scratchTs = new Float64Array(64);
+  private scratchValues = new Float64Array(64);
+  private dropped = 0;
+  private readonly windowMs: number;
+  private readonly emitEveryMs: number;
+  private readonly maxEvents: number;
+  private readonly maxMetrics: number;
+  private readonly maxEntities: number;
+  private readonly maxPoints: number;
 
-  constructor(private readonly opts: WindowOptions) {}
+  constructor(opts: WindowOptions) {
+    this.windowMs = positive('windowMs', opts.windowMs);
+    this.emitEveryMs = positive('emitEveryMs', opts.emitEveryMs);
+    this.maxEvents = positive('maxEvents', opts.maxEvents ?? 20);
+    this.maxMetrics = positive('maxMetricsPerEntity', opts.maxMetricsPerEntity);
+    this.maxEntities = positive('maxEntities', opts.maxEntities);
+    this.maxPoints = positive('maxPointsPerMetric', opts.maxPointsPerMetric ?? 1024);
+  }
 
-  /** Adds a metric sample; returns the observation it closes, if any. */
+  /** Adds a metric sample; returns the observation it emits, or why it does not emit. */
   addSample(sample: MetricSample): SampleOutcome {
-    const w = this.windowOf(sample.entity);
-    if (sample.ts <= w.watermark - this.opts.windowMs) return { kind: 'late' };
-    insertSorted(w.metrics, sample.metric, { ts: sample.ts, value: sample.value });
-    if (sample.ts <= w.watermark) return { kind: 'buffered' };
-    w.watermark = sample.ts;
-    if (sample.ts - w.lastEmit < this.opts.emitEveryMs) return { kind: 'buffered' };
-    w.lastEmit = sample.ts;
-    return { kind: 'observation', observation: this.snapshot(sample.entity, w) };
+    const { entity, metric, ts } = sample;
+    let w = this.entities.get(entity);
+    if (w === undefined) {
+      if (this.entities.size >= this.maxEntities) return this.tooManyEntities();
+      w = this.newEntity(entity); // a first sample is never late and always fits
+    }
+    const watermark = w.watermark;
+    if (ts <= watermark - this.windowMs) return LATE;
+    const reach = Math.max(watermark, ts) - this.windowMs;
+    let ring = findRing(w.rings, metric);
+    if (ring === undefined) {
+      if (!this.makeRoom(w.rings, reach)) return this.tooManyMetrics(entity);
+      ring = new MetricRing(metric, this.pool, this.maxPoints);
+      w.rings = insertRing(w.rings, ring);
+    }
+    ring.add(ts, sample.value);
+    ring.dropThrough(reach);
+    if (ts <= watermark) return BUFFERED;
+    w.watermark = ts;
+    if (Math.floor(ts / this.emitEveryMs) <= Math.floor(watermark / this.emitEveryMs)) return BUFFERED;
+    return { kind: 'observation', observation: this.snapshot(entity, w) };
   }
 
-  /** Adds an event; it rides along in the entity's next observations while inside the window. */
-  addEvent(event: OpsEvent): void {
-    const w = this.windowOf(event.entity);
-    w.events.push({ kind: event.kind, message: event.message.slice(0, MAX_EVENT_TEXT), ts: event.ts });
-    w.events.sort((a, b) => a.ts - b.ts);
-    const max = this.opts.maxEvents ?? 20;
-    if (w.events.length > max) w.events.splice(0, w.events.length - max);
+  /** Adds an event; it rides along in the entity's observations while inside the window. */
+  addEvent(event: OpsEvent): EventOutcome {
+    let w = this.entities.get(event.entity);
+    if (w === undefined) {
+      if (this.entities.size >= this.maxEntities) return this.tooManyEntities();
+      w = this.newEntity(event.entity);
+    }
+    const events = (w.events ??= []);
+    let at = events.length;
+    while (at > 0 && (events[at - 1] as WindowEvent).ts > event.ts) at--;
+    if (at === 0 && events.length >= this.maxEvents) return EVENT; // older than every kept one
+    events.splice(at, 0, { kind: event.kind, message: event.message.slice(0, MAX_EVENT_TEXT), ts: event.ts });
+    if (events.length > this.maxEvents) events.shift();
+    return EVENT;
   }
 
-  /** Forgets entities with no sample in `idleMs` of event time before `nowMs`; returns how many. */
-  evictIdle(nowMs: number, idleMs: number): number {
+  /**
+   * Forgets entities whose newest sample or event is older than `nowEventMs - idleMs`; returns
+   * how many. Pass the newest event time seen, not the wall clock, so a replay keeps its windows.
+   */
+  evictIdle(nowEventMs: number, idleMs: number): number {
+    const bound = nowEventMs - idleMs;
     let evicted = 0;
     for (const [entity, w] of this.entities) {
-      if (w.watermark < nowMs - idleMs) {
+      const lastEvent = w.events?.at(-1)?.ts ?? -Infinity;
+      if (w.watermark < bound && lastEvent < bound) {
+        for (const ring of w.rings) ring.release();
         this.entities.delete(entity);
         evicted++;
       }
@@ -72,52 +156,148 @@ export class EntityWindows {
     return evicted;
   }
 
-  /** Number of entities with a live window. */
+  /** Bytes reserved for points (typed-array slabs, used or free): for a gauge. */
+  get pointBytes(): number {
+    return this.pool.reservedBytes;
+  }
+
+  /** Number of entities with a live window (the AUTOGLM_MAX_ENTITIES limit counts these). */
   get size(): number {
     return this.entities.size;
   }
 
-  private windowOf(entity: string): EntityWindow {
-    let w = this.entities.get(entity);
-    if (!w) {
-      w = { metrics: new Map(), events: [], watermark: -Infinity, lastEmit: -Infinity, seq: 0 };
-      this.entities.set(entity, w);
-    }
+  /** Features left out of observations because they were not finite, since start. */
+  get nonFiniteDropped(): number {
+    return this.dropped;
+  }
+
+  private newEntity(entity: string): EntityState {
+    const w: EntityState = { watermark: -Infinity, rings: EMPTY, events: undefined };
+    this.entities.set(entity, w);
     return w;
   }
 
-  private snapshot(entity: string, w: EntityWindow): Observation {
-    const end = w.watermark;
-    const start = end - this.opts.windowMs;
-    const features: Record<string, number> = {};
-    for (const [metric, points] of w.metrics) {
-      const firstInside = points.findIndex((p) => p.ts > start);
-      if (firstInside === -1) {
-        w.metrics.delete(metric);
-        continue;
-      }
-      if (firstInside > 0) points.splice(0, firstInside);
-      Object.assign(features, metricFeatures(metric, points));
+  /**
+   * Whether one more metric fits once the metrics with no point after `reach` are gone; removes
+   * those only when it fits (a refusal changes nothing). Counting only live metrics keeps the
+   * answer the same in a window rebuilt from one window length of samples.
+   */
+  private makeRoom(rings: MetricRing[], reach: number): boolean {
+    if (rings.length < this.maxMetrics) return true;
+    let live = 0;
+    for (const r of rings) if (r.lastTs > reach) live++;
+    if (live >= this.maxMetrics) return false;
+    let keep = 0;
+    for (const r of rings) {
+      if (r.lastTs > reach) rings[keep++] = r;
+      else r.release();
     }
-    w.events = w.events.filter((e) => e.ts > start);
+    rings.length = keep;
+    return true;
+  }
+
+  private snapshot(entity: string, w: EntityState): Observation {
+    const end = w.watermark;
+    const start = end - this.windowMs;
+    const features: Record<string, number> = {};
+    const rings = w.rings;
+    let keep = 0;
+    for (const ring of rings) {
+      ring.dropThrough(start); // an emptied ring has given its block back
+      if (ring.length === 0) continue;
+      rings[keep++] = ring;
+      if (this.scratchTs.length < ring.length) {
+        this.scratchTs = new Float64Array(this.maxPoints);
+        this.scratchValues = new Float64Array(this.maxPoints);
+      }
+      const n = ring.copyTo(this.scratchTs, this.scratchValues);
+      this.dropped += writeMetricFeatures(
+        features,
+        this.namesOf(ring.name),
+        this.scratchTs,
+        this.scratchValues,
+        n,
+      );
+    }
+    if (keep < rings.length) rings.length = keep;
     return {
       entity,
-      seq: w.seq++,
+      seq: Math.floor(end / this.emitEveryMs),
       window: { start, end },
       features,
-      events: w.events.filter((e) => e.ts <= end),
+      events: this.eventsWithin(w, start, end),
       ts: end,
+    };
+  }
+
+  private eventsWithin(w: EntityState, start: number, end: number): Observation['events'] {
+    const events = w.events;
+    if (events === undefined) return [];
+    let gone = 0;
+    while (gone < events.length && (events[gone] as WindowEvent).ts <= start) gone++;
+    if (gone > 0) events.splice(0, gone);
+    const carried: Observation['events'] = [];
+    for (const e of events) if (e.ts <= end) carried.push(e);
+    return carried;
+  }
+
+  private namesOf(metric: string): readonly string[] {
+    let names = this.featureNames.get(metric);
+    if (names === undefined) {
+      names = FEATURE_STATS.map((stat) => `${metric}.${stat}`);
+      if (this.featureNames.size < MAX_CACHED_NAMES) this.featureNames.set(metric, names);
+    }
+    return names;
+  }
+
+  private tooManyEntities(): WindowRefusal<'too_many_entities'> {
+    return {
+      kind: 'refused',
+      reason: 'too_many_entities',
+      message: `already tracking ${this.maxEntities} entities, the limit set by AUTOGLM_MAX_ENTITIES`,
+    };
+  }
+
+  private tooManyMetrics(entity: string): WindowRefusal<'too_many_metrics'> {
+    return {
+      kind: 'refused',
+      reason: 'too_many_metrics',
+      message: `entity "${entity}" already has ${this.maxMetrics} metrics in its window, the limit set by AUTOGLM_MAX_METRICS_PER_ENTITY`,
     };
   }
 }
 
-function insertSorted(metrics: Map<string, Point[]>, metric: string, point: Point): void {
-  let points = metrics.get(metric);
-  if (!points) {
-    points = [];
-    metrics.set(metric, points);
+function positive(name: string, v: number): number {
+  if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Binary search by name in rings sorted by name. */
+function findRing(rings: readonly MetricRing[], metric: string): MetricRing | undefined {
+  let lo = 0;
+  let hi = rings.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = rings[mid] as MetricRing;
+    if (r.name === metric) return r;
+    if (r.name < metric) lo = mid + 1;
+    else hi = mid - 1;
   }
-  let i = points.length;
-  while (i > 0 && (points[i - 1]?.ts ?? 0) > point.ts) i--;
-  points.splice(i, 0, point);
+  return undefined;
+}
+
+/**
+ * Returns `rings` with `ring` in name order. The first ring gets an array of exactly one slot (a
+ * push onto an empty array reserves 17: 128 bytes per entity at 100,000 entities).
+ */
+function insertRing(rings: MetricRing[], ring: MetricRing): MetricRing[] {
+  if (rings.length === 0) return [ring];
+  let at = rings.length;
+  rings.push(ring);
+  while (at > 0 && (rings[at - 1] as MetricRing).name > ring.name) {
+    rings[at] = rings[at - 1] as MetricRing;
+    at--;
+  }
+  rings[at] = ring;
+  return rings;
 }

@@ -15,7 +15,12 @@ import { ObservationState } from './observation-state.js';
  * Wires the verify step: every verify worker reads all observations (a group of its own, from
  * the latest offset) into memory and answers verification activities on its own task queue.
  */
-export async function startVerify({ config, logger: root, registry }: ServiceContext): Promise<Service> {
+export async function startVerify({
+  config,
+  logger: root,
+  registry,
+  onFatal,
+}: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'verify' });
   installTemporalRuntime(root);
   const topics = topicNames(config);
@@ -40,6 +45,7 @@ export async function startVerify({ config, logger: root, registry }: ServiceCon
       if (decoded.ok) state.add(decoded.value);
       seen.inc({ result: decoded.ok ? 'kept' : 'invalid' });
     },
+    ...(onFatal ? { onFatal } : {}),
   });
   const connection = await connectWorker(config);
   const worker = await Worker.create({
@@ -53,6 +59,7 @@ export async function startVerify({ config, logger: root, registry }: ServiceCon
   return {
     name: 'verify',
     readiness: () => ({ 'verify.consumer': consumer.joined(), 'verify.worker': running.ready() }),
+    liveness: () => ({ 'verify.consumer': consumer.alive() }),
     async stop() {
       await running.stop();
       await consumer.stop();

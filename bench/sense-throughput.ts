@@ -85,14 +85,15 @@ async function timeToDrain(count: () => number, label: string): Promise<number> 
 }
 
 // Baseline: a plain consumer that parses each message.
-async function baseline(): Promise<number> {
+async function baseline(maxBytesPerPartition?: number): Promise<number> {
   let parsed = 0;
   const plain = await runConsumer({
     kafka,
-    groupId: `${id}-plain`,
+    groupId: uniqueName(`${id}-plain`),
     topics: [topics.metrics],
     fromBeginning: true,
     logger,
+    ...(maxBytesPerPartition ? { maxBytesPerPartition } : {}),
     eachMessage: async ({ message }) => {
       JSON.parse(message.value?.toString('utf8') ?? 'null');
       parsed++;
@@ -103,14 +104,23 @@ async function baseline(): Promise<number> {
   return ms;
 }
 const baselineMs = senseOnly ? Number.NaN : await baseline();
+// The same plain consumer with the fetch size the sense service uses (4 MiB per partition).
+const baselineBigMs = senseOnly ? Number.NaN : await baseline(4 * 1024 * 1024);
 
 // The sense service, counted by the messages it has handled.
 const registry = new Registry();
 const sense = await startSense({ config, logger, registry });
-const handled = async () =>
-  ((await registry.getSingleMetric('autoglm_sense_messages_total')?.get())?.values ?? [])
-    .filter((v) => v.labels.topic === topics.metrics)
-    .reduce((sum, v) => sum + v.value, 0);
+/** Samples handled, counted only once every observation they closed is acknowledged by Kafka. */
+const handled = async () => {
+  const values = (await registry.getSingleMetric('autoglm_sense_messages_total')?.get())?.values ?? [];
+  const sum = values
+    .filter((v) => v.labels.topic === topics.metrics && v.labels.result !== 'duplicate')
+    .reduce((total, v) => total + v.value, 0);
+  const closed = values.find((v) => v.labels.result === 'observation')?.value ?? 0;
+  const produced =
+    (await registry.getSingleMetric('autoglm_sense_observations_total')?.get())?.values[0]?.value ?? 0;
+  return produced >= closed ? sum : Math.min(sum, loaded - 1);
+};
 let senseCount = 0;
 // Every 50ms: reading the registry is not free, and the bench must not slow what it measures.
 const poll = setInterval(() => {
@@ -120,6 +130,12 @@ const senseMs = await timeToDrain(() => senseCount, 'sense');
 clearInterval(poll);
 const observations = (await registry.getSingleMetric('autoglm_sense_observations_total')?.get())?.values[0]
   ?.value;
+const results = Object.fromEntries(
+  ((await registry.getSingleMetric('autoglm_sense_messages_total')?.get())?.values ?? []).map((v) => [
+    v.labels.result,
+    v.value,
+  ]),
+);
 await sense.stop();
 
 const rate = (ms: number) => Math.round(loaded / (ms / 1000));
@@ -129,6 +145,8 @@ console.log(
 console.log(
   `sense: validate, window, produce, commit      ${rate(senseMs).toLocaleString('en')} samples/s (${observations} observations)`,
 );
+console.log(`sense results: ${JSON.stringify(results)}`);
+console.log(`ratio sense / baseline with 4 MiB fetches: ${(rate(senseMs) / rate(baselineBigMs)).toFixed(2)}`);
 console.log(`ratio sense / baseline: ${(rate(senseMs) / rate(baselineMs)).toFixed(2)}`);
 await deleteTopicsWithPrefix(kafka, config.topicPrefix);
 process.exit(0);

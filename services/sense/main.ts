@@ -99,6 +99,7 @@ export async function startSense({
     eachBatch: (payload) => handler.handle(payload),
     // Per-entity order holds within a partition; partitions overlap so produce waits are not idle time.
     partitionsConsumedConcurrently: 4,
+    maxBytesPerPartition: 4 * 1024 * 1024,
     ...(onFatal ? { onFatal } : {}),
   });
   setConsumer(consumer);

@@ -143,6 +143,9 @@ console.log(
   `baseline: kafkajs eachMessage + JSON.parse   ${rate(baselineMs).toLocaleString('en')} samples/s`,
 );
 console.log(
+  `  the same with 4 MiB fetches per partition ${rate(baselineBigMs).toLocaleString('en')} samples/s`,
+);
+console.log(
   `sense: validate, window, produce, commit      ${rate(senseMs).toLocaleString('en')} samples/s (${observations} observations)`,
 );
 console.log(`sense results: ${JSON.stringify(results)}`);

@@ -8,14 +8,29 @@
  */
 export class CooldownGate {
   private readonly open = new Map<string, { decisionId: string; until: number }>();
+  private newest = -Infinity;
+  private sinceSweep = 0;
 
   /** True when the decision may go on; records it as the one that holds the cooldown. */
   admit(entity: string, rule: string, decisionId: string, eventTs: number, cooldownMs: number): boolean {
+    this.newest = Math.max(this.newest, eventTs);
+    // Now and then forget cooldowns that ended (on event time), so idle entities do not pile up.
+    if (++this.sinceSweep >= 10_000) this.sweep();
     const key = `${entity}\u0000${rule}`;
     const current = this.open.get(key);
     if (current && current.decisionId !== decisionId && eventTs < current.until) return false;
     if (!current || current.decisionId !== decisionId)
       this.open.set(key, { decisionId, until: eventTs + cooldownMs });
     return true;
+  }
+
+  /** Entries held now (for tests and a gauge). */
+  get size(): number {
+    return this.open.size;
+  }
+
+  private sweep(): void {
+    this.sinceSweep = 0;
+    for (const [key, c] of this.open) if (c.until < this.newest) this.open.delete(key);
   }
 }

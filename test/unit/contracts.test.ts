@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   decodeMessage,
   eventSchema,
+  fastMetricSample,
   MAX_MESSAGE_BYTES,
   metricSampleSchema,
 } from '../../services/common/contracts.js';
@@ -93,5 +94,37 @@ describe('decodeMessage', () => {
       SKEW,
     );
     assert.equal(ok.ok, true);
+  });
+
+  it('has a fast check for samples that accepts only what the schema accepts, with the same result', () => {
+    const base = { entity: 'checkout/pod-1', metric: 'cpu', value: 1.5, ts: NOW };
+    const variants: unknown[] = [
+      base,
+      { ...base, extra: 'dropped' },
+      { ...base, entity: 'a/../b' },
+      { ...base, entity: 'a//b' },
+      { ...base, entity: 'a/.b' },
+      { ...base, entity: '' },
+      { ...base, entity: 'x'.repeat(201) },
+      { ...base, metric: 'CPU' },
+      { ...base, value: Number.NaN },
+      { ...base, value: '1' },
+      { ...base, ts: 1.5 },
+      { ...base, ts: 1000 },
+      { ...base, ts: '2026-11-29T11:59:00Z' },
+      { ...base, labels: { az: 'a' } },
+      null,
+      [],
+      'text',
+    ];
+    for (const v of variants) {
+      const fast = fastMetricSample(v);
+      const slow = metricSampleSchema.safeParse(v);
+      if (fast !== undefined) {
+        assert.ok(slow.success, `fast accepted what the schema refuses: ${JSON.stringify(v)}`);
+        assert.deepEqual(fast, slow.data);
+      }
+    }
+    assert.deepEqual(fastMetricSample(base), base);
   });
 });

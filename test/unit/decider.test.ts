@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
 import type { Observation } from '../../services/common/contracts.js';
 import { Decider } from '../../services/decide/decider.js';
+import { CooldownGate } from '../../services/decide/cooldown.js';
 import { decisionIdFor } from '../../services/decide/decision-id.js';
 import { parseRuleFile, type LoadedRule } from '../../services/decide/rule-file.js';
 import { expandTemplate } from '../../services/decide/template.js';
@@ -100,6 +101,19 @@ describe('Decider', () => {
     assert.equal(old.decisions[0]?.stale, true);
     assert.equal(old.decisions[0]?.cooldown, '10m');
     assert.equal(old.decisions[0]?.approval, 'none');
+  });
+});
+
+describe('CooldownGate', () => {
+  it('forgets cooldowns that ended, so idle entities do not pile up', () => {
+    const gate = new CooldownGate();
+    for (let i = 0; i < 30_000; i++) assert.ok(gate.admit(`e-${i}`, 'r', `d-${i}`, T0 + i * 1000, 5000));
+    assert.ok(gate.size < 10_100, `${gate.size} entries kept`);
+    assert.equal(
+      gate.admit('e-29999', 'r', 'other', T0 + 29_999_500, 5000),
+      false,
+      'a live cooldown is kept',
+    );
   });
 });
 

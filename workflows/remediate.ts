@@ -58,8 +58,9 @@ class Halt extends Error {
 /**
  * One remediation: guard (input age, the entity's lease, approval, the fleet's action budget, the
  * age again) → act through the rule's actuator → verify on the verify task queue → on failure
- * compensate and escalate → publish the verdict. Leases are released whatever happens, and the
- * rule's cooldown counts from the end. Deterministic: all I/O is in activities.
+ * compensate and escalate (when no data came to tell, escalate only: `expired`) → publish the
+ * verdict. Leases are released whatever happens, and the rule's cooldown counts from the end.
+ * Deterministic: all I/O is in activities.
  */
 export async function remediate(decision: Decision, settings: RemediateSettings): Promise<Verdict> {
   const { workflowId } = workflowInfo();
@@ -242,6 +243,8 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     });
     Object.assign(evidence, result.evidence);
     if (result.verified) outcome = 'verified';
+    // No data is not proof of failure: no rollback on it, but a person is told (escalation).
+    else if (result.outcome === 'expired') outcome = 'expired';
   } catch (err) {
     if (err instanceof Halt) {
       outcome = err.outcome;
@@ -258,7 +261,8 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     evidence.compensation = { action: decision.onVerifyFailure.action, ...compensation };
     if (compensation.ok) outcome = 'compensated';
   }
-  if ((outcome === 'failed' || outcome === 'compensated') && decision.escalate) {
+  const unproven = outcome === 'failed' || outcome === 'compensated' || (acted && outcome === 'expired');
+  if (unproven && decision.escalate) {
     update({ phase: 'escalating', waitingFor: undefined });
     const escalation = await attempt(() => actuate(decision.escalate!, `${workflowId}/escalate`));
     evidence.escalation = { action: decision.escalate.action, ...escalation };

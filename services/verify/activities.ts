@@ -18,6 +18,8 @@ export interface VerificationRequest {
 /** The answer, with the evidence the verdict carries. */
 export interface VerificationResult {
   readonly verified: boolean;
+  /** `expired`: not enough data arrived in time to tell (absent in histories from before it existed). */
+  readonly outcome?: 'verified' | 'failed' | 'expired';
   readonly evidence: Record<string, unknown>;
 }
 
@@ -31,7 +33,7 @@ export function createVerifyActivities(deps: {
 }) {
   const verifications = new Counter({
     name: 'autoglm_verify_verifications_total',
-    help: 'Verifications settled, by result (verified, failed)',
+    help: 'Verifications settled, by result (verified, failed, expired)',
     labelNames: ['result'],
     registers: [deps.registry],
   });
@@ -56,7 +58,11 @@ export function createVerifyActivities(deps: {
       const settled = new Promise<VerificationResult>((resolve, reject) => {
         const finish = () => {
           if (tracker.current === 'pending') return;
-          resolve({ verified: tracker.current === 'verified', evidence: tracker.evidence() });
+          resolve({
+            verified: tracker.current === 'verified',
+            outcome: tracker.current,
+            evidence: tracker.evidence(),
+          });
         };
         const consider = async (obs: Observation) => {
           if (tracker.current !== 'pending') return;
@@ -77,8 +83,8 @@ export function createVerifyActivities(deps: {
       });
       try {
         const result = await settled;
-        verifications.inc({ result: result.verified ? 'verified' : 'failed' });
-        deps.logger.info({ entity: request.entity, verified: result.verified }, 'verification settled');
+        verifications.inc({ result: result.outcome ?? 'failed' });
+        deps.logger.info({ entity: request.entity, outcome: result.outcome }, 'verification settled');
         return result;
       } finally {
         clearInterval(timer);

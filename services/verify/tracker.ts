@@ -1,7 +1,10 @@
 import type { Observation } from '../common/contracts.js';
 
-/** Where a verification stands. */
-export type VerificationState = 'pending' | 'verified' | 'failed';
+/**
+ * Where a verification stands: `failed` when observations disproved the fix, `expired` when not
+ * enough data arrived in time to tell (none at all, or a streak that held but was cut off).
+ */
+export type VerificationState = 'pending' | 'verified' | 'failed' | 'expired';
 
 export interface TrackerOptions {
   /** When the action took effect (epoch ms); only observations whose window ends after it count. */
@@ -15,7 +18,8 @@ export interface TrackerOptions {
 /**
  * The verify step's pure core on event time: fed each post-action observation and whether the
  * rule's condition held on it, it says verified once the condition has held for `stableFor`
- * before the deadline, and failed once an observation past the deadline arrives without that.
+ * before the deadline, and failed once an observation past the deadline arrives without that;
+ * when observations stop, `expire` tells no data (expired) from data that disproved it (failed).
  */
 export class VerificationTracker {
   private state: VerificationState = 'pending';
@@ -49,9 +53,13 @@ export class VerificationTracker {
     return this.state;
   }
 
-  /** Fails the verification when no observation has settled it by wall-clock `nowMs`. */
+  /**
+   * Settles a verification that no observation has settled by wall-clock `nowMs`: `failed` when
+   * the latest observation disproved the condition, `expired` when there was none, or it held.
+   */
   expire(nowMs: number, graceMs: number): VerificationState {
-    if (this.state === 'pending' && nowMs > this.deadline + graceMs) this.state = 'failed';
+    if (this.state === 'pending' && nowMs > this.deadline + graceMs)
+      this.state = this.last && !this.last.holds ? 'failed' : 'expired';
     return this.state;
   }
 

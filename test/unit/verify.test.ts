@@ -35,11 +35,25 @@ describe('VerificationTracker', () => {
     assert.equal(t.observe(obs(ACTED + 7000, 10), true), 'failed', 'settled stays settled');
   });
 
-  it('fails on the wall clock when observations stop', () => {
+  it('expires on the wall clock when no observation arrived: no data is not a failure', () => {
     const t = new VerificationTracker({ actedAt: ACTED, withinMs: 5000, stableForMs: 0 });
     assert.equal(t.expire(ACTED + 6000, 2000), 'pending');
-    assert.equal(t.expire(ACTED + 7001, 2000), 'failed');
+    assert.equal(t.expire(ACTED + 7001, 2000), 'expired');
     assert.equal(t.evidence().lastObservation, null);
+  });
+
+  it('fails on the wall clock when the last observation disproved it, expires when a streak was cut off', () => {
+    const failed = new VerificationTracker({ actedAt: ACTED, withinMs: 5000, stableForMs: 3000 });
+    failed.observe(obs(ACTED + 1000, 95), false);
+    assert.equal(failed.expire(ACTED + 8000, 2000), 'failed');
+    const cut = new VerificationTracker({ actedAt: ACTED, withinMs: 5000, stableForMs: 3000 });
+    cut.observe(obs(ACTED + 1000, 95), false);
+    cut.observe(obs(ACTED + 2000, 50), true);
+    assert.equal(
+      cut.expire(ACTED + 8000, 2000),
+      'expired',
+      'held, but not for stableFor before data stopped',
+    );
   });
 });
 

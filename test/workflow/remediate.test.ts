@@ -64,8 +64,10 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
   const actQueue = unique('wf-act');
   const verifyQueue = unique('wf-verify');
   const published: Verdict[] = [];
-  /** Per entity: whether verification passes (default yes). */
-  const verifyOutcome = new Map<string, boolean>();
+  /** Per entity: how long the target holds an action (ms; default 300). */
+  const holdFor = new Map<string, number>();
+  /** Per entity: whether verification passes (default yes), or says no data came ('expired'). */
+  const verifyOutcome = new Map<string, boolean | 'expired'>();
   const limits: { -readonly [K in keyof BudgetLimits]: BudgetLimits[K] } = {
     maxConcurrentPerAction: 2,
     maxConcurrentPerRule: 10,
@@ -79,7 +81,10 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
   before(async () => {
     env = await createTimeSkippingEnv();
     client = new Client({ connection: env.connection });
-    target = await startActionTarget({ hmacKey: HMAC_KEY, hold: () => sleep(300) });
+    target = await startActionTarget({
+      hmacKey: HMAC_KEY,
+      hold: (a) => sleep(holdFor.get(String(a.body.entity)) ?? 300),
+    });
     const logger = createLogger('warn');
     const act = createActActivities({
       actuators: createActuatorRegistry([
@@ -102,10 +107,12 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
     });
     const verifyRemediation = async (req: VerificationRequest): Promise<VerificationResult> => {
       Context.current().heartbeat();
-      const verified = verifyOutcome.get(req.entity) ?? true;
+      const scripted = verifyOutcome.get(req.entity) ?? true;
+      const outcome = scripted === 'expired' ? 'expired' : scripted ? 'verified' : 'failed';
       return {
-        verified,
-        evidence: { verification: verified ? 'verified' : 'failed', observationsChecked: 3 },
+        verified: outcome === 'verified',
+        outcome,
+        evidence: { verification: outcome, observationsChecked: outcome === 'expired' ? 0 : 3 },
       };
     };
     workers = [
@@ -181,14 +188,20 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
   }
 
   /** Polls the status query until `ok` holds (real time; the workflow waits on a timer meanwhile). */
-  async function waitForStatus(handle: WorkflowHandle, ok: (phase: string, waitingFor?: string) => boolean) {
+  async function waitForStatus(
+    handle: WorkflowHandle,
+    ok: (phase: string, waitingFor?: string) => boolean,
+    /** Set to stop polling early (when another poller already found what the test waits for). */
+    stop: { done: boolean } = { done: false },
+  ) {
     const deadline = Date.now() + 20_000;
-    for (;;) {
+    while (!stop.done) {
       const s = await handle.query(statusQuery).catch(() => undefined);
       if (s && ok(s.phase, s.waitingFor)) return s;
       if (Date.now() > deadline) throw new Error(`status never matched; last: ${JSON.stringify(s)}`);
       await sleep(100);
     }
+    return undefined;
   }
 
   it('acts once, signed, verifies, publishes the verdict and answers the status query', async () => {
@@ -251,11 +264,20 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
     assert.ok(before <= 2);
     const entities = [1, 2, 3, 4, 5].map((i) => unique(`fleet${i}`));
     const handles = await Promise.all(entities.map(async (e) => start(await decisionFor(e), s)));
+    const stop = { done: false };
     const waiting = await Promise.any(
-      handles.map((h) =>
-        waitForStatus(h, (_p, w) => /action budget: 2 scale_out actions in flight/.test(w ?? '')),
-      ),
-    );
+      handles.map(async (h) => {
+        const s = await waitForStatus(
+          h,
+          (_p, w) => /action budget: 2 scale_out actions in flight/.test(w ?? ''),
+          stop,
+        );
+        if (!s) throw new Error('stopped');
+        return s;
+      }),
+    ).finally(() => {
+      stop.done = true; // the other pollers end instead of querying a torn-down server later
+    });
     assert.match(waiting.waitingFor ?? '', /AUTOGLM_MAX_CONCURRENT_PER_ACTION=2/);
     const verdicts = await Promise.all(handles.map((h) => h.result()));
     assert.deepEqual(
@@ -277,17 +299,21 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
     try {
       const a = unique('q1');
       const b = unique('q2');
-      const first = await start(await decisionFor(a, { approval: 'required' }), s);
-      await first.signal(approveSignal, { by: 'alice', reason: 'go' });
-      // The first holds the only slot while the second asks.
+      holdFor.set(a, 3000);
+      const first = await start(await decisionFor(a), s);
+      // The first holds the only slot while its action is at the target; then the second asks.
+      const deadline = Date.now() + 20_000;
+      while (callsFor(a).length === 0) {
+        assert.ok(Date.now() < deadline, 'the first action reaches the target');
+        await sleep(20);
+      }
       const second = await start(await decisionFor(b), s);
-      const [v1, v2] = await Promise.all([first.result(), second.result()]);
-      const outcomes = [v1.outcome, v2.outcome].sort();
-      assert.deepEqual(outcomes, ['denied', 'verified'], JSON.stringify([v1.evidence, v2.evidence]));
-      const denied = v1.outcome === 'denied' ? v1 : v2;
+      const denied = await second.result();
+      assert.equal(denied.outcome, 'denied', JSON.stringify(denied.evidence));
       assert.match(String(denied.evidence.reason), /AUTOGLM_MAX_DEFERRED=0/);
-      assert.equal(callsFor(denied.entity).length, 0);
-      await record('denied-by-budget', v1.outcome === 'denied' ? first : second);
+      assert.equal(callsFor(b).length, 0);
+      assert.equal((await first.result()).outcome, 'verified');
+      await record('denied-by-budget', second);
     } finally {
       limits.maxConcurrentPerAction = 2;
       limits.maxDeferred = 10;
@@ -385,6 +411,23 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
       ],
     );
     await record('compensated', handle);
+  });
+
+  it('ends expired when no data came to verify the action: escalates, does not roll back', async () => {
+    const entity = unique('nodata');
+    verifyOutcome.set(entity, 'expired');
+    const handle = await start(await decisionFor(entity), settings(scope()));
+    const verdict = await handle.result();
+    assert.equal(verdict.outcome, 'expired');
+    assert.equal(verdict.evidence.verification, 'expired');
+    assert.deepEqual(
+      callsFor(entity).map((c) => [c.body.action, c.idempotencyKey]),
+      [
+        ['scale_out', handle.workflowId],
+        ['page', `${handle.workflowId}/escalate`],
+      ],
+    );
+    await record('verification-expired', handle);
   });
 
   it('replays every recorded history with the current workflow code', async () => {

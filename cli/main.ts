@@ -1,12 +1,14 @@
 import { runDemo } from './demo.js';
 import { infraCommand } from './infra-commands.js';
 import { approvalCommand, statusCommand } from './remediation-commands.js';
+import { rulesCommand } from './rules-commands.js';
 import { runUp } from './up.js';
 
 const USAGE = `usage: autoglm <command>
 
   up                      run the whole loop locally (starts Kafka and Temporal if needed)
   demo [entity]           play one CPU incident against a running 'up' and time it
+  rules check [paths…]    check rule files as decide does at start (facts, operators, actuators, …)
   status <workflowId|entity> [--json]
                           a remediation's live phase and why it waits, or an entity's
                           remediations, its guard (in flight, cooldowns) and the fleet budget
@@ -33,6 +35,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return runDemo(rest);
     case 'status':
       return statusCommand(rest);
+    case 'rules':
+      return rulesCommand(rest);
     case 'approve':
     case 'reject':
       return approvalCommand(command === 'approve', rest);

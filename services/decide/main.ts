@@ -6,7 +6,8 @@ import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '
 import { connectClient } from '../common/temporal.js';
 import { DecideHandler } from './decide-handler.js';
 import { Decider } from './decider.js';
-import { loadRuleDir } from './rule-file.js';
+import { checkRules } from './rule-check.js';
+import { loadRuleDir, RuleLoadError } from './rule-file.js';
 import { RemediationStarter } from './workflow-starter.js';
 
 /** Wires the decide step: observations in, rules evaluated, decisions out, workflows started. */
@@ -21,6 +22,9 @@ export async function startDecide({
   // the command directory) is refused here, at load, and again by the act worker before each call.
   const actuators = actuatorsFromConfig(config);
   const rules = loadRuleDir(config.rulesDir, { checkActuator: (ref) => actuators.check(ref) });
+  // Unknown facts and operators would fail every decision at run time: refuse them at start.
+  const problems = await checkRules(rules);
+  if (problems.length > 0) throw new RuleLoadError(problems);
   logger.info({ rules: rules.map((r) => `${r.name}@${r.version}`), dir: config.rulesDir }, 'rules loaded');
   const topics = topicNames(config);
   const kafka = createKafka(config, logger);

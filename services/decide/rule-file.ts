@@ -103,21 +103,47 @@ export type ActuatorCheck = (ref: ActuatorRef) => string[];
  * a command outside the command directory), so a bad rule fails at load, not at 3 a.m.
  */
 export function loadRuleDir(dir: string, opts: { checkActuator?: ActuatorCheck } = {}): LoadedRule[] {
-  if (!fs.existsSync(dir))
+  const { rules, problems } = readRuleFiles(ruleFilesIn(dir), opts);
+  if (problems.length > 0) throw new RuleLoadError(problems);
+  return rules;
+}
+
+/** The rule files of a folder (every `*.json` but the schema), sorted; refused when the folder is missing. */
+export function ruleFilesIn(dir: string): string[] {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
     throw new RuleLoadError([`${dir}: rules folder not found (set AUTOGLM_RULES_DIR)`]);
-  const rules: LoadedRule[] = [];
-  const problems: string[] = [];
-  const files = fs
+  return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json') && !NOT_RULES.has(f))
-    .sort();
-  for (const f of files) {
-    const file = path.join(dir, f);
-    const result = parseRuleFile(file, fs.readFileSync(file, 'utf8'));
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/**
+ * Reads and checks rule files one by one (JSON, schema, json-rules-engine's constructor, the
+ * actuator, unique names); returns the rules that passed and every problem, each naming its file.
+ */
+export function readRuleFiles(
+  files: readonly string[],
+  opts: { checkActuator?: ActuatorCheck } = {},
+): { rules: LoadedRule[]; problems: string[] } {
+  const rules: LoadedRule[] = [];
+  const problems: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      problems.push(
+        `${path.basename(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+      continue;
+    }
+    const result = parseRuleFile(file, text);
     if ('rule' in result) {
       rules.push(result.rule);
       for (const p of opts.checkActuator?.(result.rule.params.actuator) ?? [])
-        problems.push(`${f}: event.params.actuator: ${p}`);
+        problems.push(`${path.basename(file)}: event.params.actuator: ${p}`);
     } else problems.push(...result.problems);
   }
   const seen = new Map<string, string>();
@@ -127,8 +153,7 @@ export function loadRuleDir(dir: string, opts: { checkActuator?: ActuatorCheck }
       problems.push(`${path.basename(r.file)}: name: "${r.name}" is already used by ${path.basename(other)}`);
     seen.set(r.name, r.file);
   }
-  if (problems.length > 0) throw new RuleLoadError(problems);
-  return rules;
+  return { rules, problems };
 }
 
 /** Rule files were refused; `problems` names each file, field and fix. */

@@ -1,5 +1,6 @@
-/** The statistics computed per metric, in output order; rules name them `<metric>.<stat>`. */
-export const FEATURE_STATS = ['avg', 'min', 'max', 'last', 'p95', 'count', 'slope'] as const;
+import { FEATURE_STATS } from '../common/facts-reference.js';
+
+export { FEATURE_STATS };
 
 /**
  * Writes the statistics of `n ≥ 1` points, `ts[0..n)` ascending with `values[0..n)`, into `out`

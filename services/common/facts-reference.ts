@@ -1,0 +1,74 @@
+/**
+ * The facts rules and verify conditions can name: one reference for the sense step (which
+ * computes the window features), the rule check and the docs. A window feature is
+ * `<metric>.<stat>` for any metric name; context facts are fixed names.
+ */
+
+/** The statistics sense computes per metric, in output order; rules name them `<metric>.<stat>`. */
+export const FEATURE_STATS = ['avg', 'min', 'max', 'last', 'p95', 'count', 'slope'] as const;
+
+/** Facts that are not window features, with what they hold. */
+export const CONTEXT_FACTS: Readonly<Record<string, string>> = {
+  entity: 'the entity id',
+  events: 'recent events of the entity: [{kind, message, ts}]',
+  maintenance: 'true while the entity is in a maintenance window',
+  incident:
+    "the classifier's {class, confidence, probabilities, modelVersion}; null until a model is configured",
+};
+
+const FEATURE = /^([a-z][a-z0-9_]*)\.([a-z0-9_]+)$/;
+
+/** Why `name` is not a fact rules can use, with the closest known name; undefined when it is one. */
+export function unknownFact(name: unknown): string | undefined {
+  if (typeof name !== 'string') return 'a fact name must be a string such as "cpu.avg"';
+  if (Object.hasOwn(CONTEXT_FACTS, name)) return undefined;
+  const feature = FEATURE.exec(name);
+  if (feature && (FEATURE_STATS as readonly string[]).includes(feature[2]!)) return undefined;
+  const stat = feature?.[2];
+  const guess = stat !== undefined ? closest(stat, FEATURE_STATS) : closest(name, Object.keys(CONTEXT_FACTS));
+  const suggestion =
+    stat !== undefined && guess
+      ? `${feature![1]}.${guess}`
+      : (guess ?? `<metric>.<${FEATURE_STATS.join('|')}>`);
+  return `unknown fact "${name}": facts are <metric>.<${FEATURE_STATS.join('|')}> or ${Object.keys(CONTEXT_FACTS).join(', ')}; did you mean "${suggestion}"?`;
+}
+
+/** A value of the right kind for each fact name, to dry-run conditions with. */
+export function sampleFact(name: string): unknown {
+  switch (name) {
+    case 'entity':
+      return 'sample/entity-1';
+    case 'events':
+      return [{ kind: 'deploy', message: 'sample', ts: 0 }];
+    case 'maintenance':
+      return false;
+    case 'incident':
+      return { class: 'sample', confidence: 0.5, probabilities: { sample: 0.5 }, modelVersion: 'sample' };
+    default:
+      return 1;
+  }
+}
+
+/** The candidate nearest to `word` by edit distance, when it is near enough to be a typo. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

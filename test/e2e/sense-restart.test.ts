@@ -124,14 +124,19 @@ describe('sense across restarts and rebalances (real Kafka)', () => {
     for (const r of runs) await r.cleanUp();
   });
 
-  it('emits after a restart in the middle of a window exactly what an uninterrupted run emits', async () => {
-    const samples = stream(60);
-    const whole = run(2);
+  /** The observations of one sense process reading all of `samples` without interruption. */
+  async function uninterrupted(partitions: number, samples: readonly MetricSample[]): Promise<string[]> {
+    const whole = run(partitions);
     await whole.produce(samples);
     const s = await whole.startSense();
     await whole.caughtUp();
     await whole.stopSense(s);
-    const expected = await whole.observations();
+    return whole.observations();
+  }
+
+  it('emits after a restart in the middle of a window exactly what an uninterrupted run emits', async () => {
+    const samples = stream(60);
+    const expected = await uninterrupted(2, samples);
     assert.ok(expected.length >= 5 * 29, `${expected.length} observations (one per entity per 500ms)`);
 
     const restarted = run(2);
@@ -149,12 +154,7 @@ describe('sense across restarts and rebalances (real Kafka)', () => {
 
   it('loses and doubles nothing while processes join and leave the group (1 → 2 → 3 → 2)', async () => {
     const samples = stream(80);
-    const whole = run(6);
-    await whole.produce(samples);
-    const s = await whole.startSense();
-    await whole.caughtUp();
-    await whole.stopSense(s);
-    const expected = await whole.observations();
+    const expected = await uninterrupted(6, samples);
 
     const scaled = run(6);
     const parts = [samples.slice(0, 90), samples.slice(90, 190), samples.slice(190, 290), samples.slice(290)];

@@ -56,6 +56,8 @@ const ENV = {
   maxActionsPerPeriod: ['AUTOGLM_MAX_ACTIONS_PER_PERIOD', '20'],
   actionsPeriod: ['AUTOGLM_ACTIONS_PERIOD', '10m'],
   maxDeferred: ['AUTOGLM_MAX_DEFERRED', '100'],
+  startTimeout: ['AUTOGLM_START_TIMEOUT', '10s'],
+  maxStartFailures: ['AUTOGLM_MAX_START_FAILURES', '3'],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   logLevel: ['LOG_LEVEL', 'info'],
 } as const;
@@ -114,6 +116,8 @@ const schema = z.object({
   maxActionsPerPeriod: z.coerce.number().int().min(1, 'must be at least 1').max(1_000_000),
   actionsPeriod: duration('10m'),
   maxDeferred: z.coerce.number().int().min(0).max(10_000),
+  startTimeout: duration('10s'),
+  maxStartFailures: z.coerce.number().int().min(1, 'must be at least 1').max(1000),
   opsPort: port,
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
 });

@@ -38,6 +38,7 @@ export async function startDecide({
     decisionsTopic: topics.decisions,
     deadLetters: new DeadLetters(producer, topics.dlq, 'decide', registry, logger, config.dlqMaxValueBytes),
     maxClockSkewMs: config.maxClockSkew,
+    maxStartFailures: config.maxStartFailures,
     logger,
     registry,
   });
@@ -52,7 +53,7 @@ export async function startDecide({
   });
   return {
     name: 'decide',
-    readiness: () => ({ 'decide.consumer': consumer.joined() }),
+    readiness: () => ({ 'decide.consumer': consumer.joined(), 'decide.temporal': handler.startsHealthy() }),
     liveness: () => ({ 'decide.consumer': consumer.alive() }),
     async stop() {
       await consumer.stop();

@@ -23,6 +23,8 @@ export class RemediationStarter {
       approvalTimeout: number;
       httpActuatorTimeout: number;
       commandTimeout: number;
+      /** How long one start may take before it counts as failed (Temporal unreachable or slow). */
+      startTimeout: number;
     },
   ) {}
 
@@ -46,19 +48,21 @@ export class RemediationStarter {
       },
     ];
     try {
-      await this.client.workflow.start(REMEDIATE_WORKFLOW, {
-        taskQueue: this.settings.actTaskQueue,
-        workflowId,
-        args,
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: ENTITY_KEY, value: decision.entity },
-          { key: ACTION_KEY, value: decision.action },
-          { key: RULE_KEY, value: decision.rule },
-          ...(decision.incident ? [{ key: INCIDENT_CLASS_KEY, value: decision.incident.class }] : []),
-        ],
-        memo: { decision },
-      });
+      await this.client.withDeadline(Date.now() + s.startTimeout, () =>
+        this.client.workflow.start(REMEDIATE_WORKFLOW, {
+          taskQueue: this.settings.actTaskQueue,
+          workflowId,
+          args,
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: ENTITY_KEY, value: decision.entity },
+            { key: ACTION_KEY, value: decision.action },
+            { key: RULE_KEY, value: decision.rule },
+            ...(decision.incident ? [{ key: INCIDENT_CLASS_KEY, value: decision.incident.class }] : []),
+          ],
+          memo: { decision },
+        }),
+      );
       return { workflowId, started: true };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };

@@ -95,6 +95,22 @@ export class SenseHandler {
         this.set(deps.windows().size);
       },
     });
+    new Gauge({
+      name: 'autoglm_sense_window_point_bytes',
+      help: 'Bytes reserved for window points (typed-array slabs, used or free)',
+      registers,
+      collect() {
+        this.set(deps.windows().pointBytes);
+      },
+    });
+    new Gauge({
+      name: 'autoglm_sense_nonfinite_features',
+      help: 'Features left out of observations because they were not finite, since the windows were last rebuilt',
+      registers,
+      collect() {
+        this.set(deps.windows().nonFiniteDropped);
+      },
+    });
   }
 
   /** Forgets every partition's progress: after a rebalance the windows are rebuilt from scratch. */

@@ -30,7 +30,8 @@ export const remediationParamsSchema = z.strictObject({
 });
 export type RemediationParams = z.infer<typeof remediationParamsSchema>;
 
-const ruleFileSchema = z.strictObject({
+/** A rule file: json-rules-engine's rule shape with our `event.params`; rule.schema.json is generated from it. */
+export const ruleFileSchema = z.strictObject({
   $schema: z.string().optional(),
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'use kebab-case, for example "cpu-saturation-scale-out"'),
   description: z.string().optional(),
@@ -49,8 +50,9 @@ export interface LoadedRule {
   readonly params: RemediationParams;
 }
 
-/** Files in the rules folder that are not rules. */
+/** Files in the rules folder that are not rules: the schema and the rule tests (`*.test.json`). */
 const NOT_RULES = new Set(['rule.schema.json']);
+const isRuleFile = (f: string) => f.endsWith('.json') && !f.endsWith('.test.json') && !NOT_RULES.has(f);
 
 /**
  * Checks one rule file's text: JSON, our schema, and json-rules-engine's own constructor.
@@ -108,13 +110,13 @@ export function loadRuleDir(dir: string, opts: { checkActuator?: ActuatorCheck }
   return rules;
 }
 
-/** The rule files of a folder (every `*.json` but the schema), sorted; refused when the folder is missing. */
+/** The rule files of a folder (every `*.json` but the schema and `*.test.json`), sorted; refused when the folder is missing. */
 export function ruleFilesIn(dir: string): string[] {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
     throw new RuleLoadError([`${dir}: rules folder not found (set AUTOGLM_RULES_DIR)`]);
   return fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith('.json') && !NOT_RULES.has(f))
+    .filter(isRuleFile)
     .sort()
     .map((f) => path.join(dir, f));
 }

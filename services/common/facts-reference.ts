@@ -11,7 +11,14 @@ export const FEATURE_STATS = ['avg', 'min', 'max', 'last', 'p95', 'count', 'slop
 export const CONTEXT_FACTS: Readonly<Record<string, string>> = {
   entity: 'the entity id',
   events: 'recent events of the entity: [{kind, message, ts}]',
-  maintenance: 'true while the entity is in a maintenance window',
+  eventKinds: 'the distinct kinds of the recent events, for example ["deploy", "alert"]',
+  maintenance: 'true while a maintenance window (rules/context/maintenance.json) holds the entity',
+  maintenanceWindow: 'the name of the maintenance window holding the entity; null outside any',
+  service: 'the catalog service (rules/context/catalog.json) the entity belongs to; null when none',
+  owner: "the owning team of the entity's service; null when no service",
+  tier: "the tier of the entity's service, 1 (most critical) to 4; null when no service",
+  labels: "the labels of the entity's service, {name: value}; {} when no service",
+  dependencies: "the services the entity's service depends on; [] when no service",
   incident:
     "the classifier's {class, confidence, probabilities, modelVersion}; null until a model is configured",
 };
@@ -40,8 +47,22 @@ export function sampleFact(name: string): unknown {
       return 'sample/entity-1';
     case 'events':
       return [{ kind: 'deploy', message: 'sample', ts: 0 }];
+    case 'eventKinds':
+      return ['deploy'];
     case 'maintenance':
       return false;
+    case 'maintenanceWindow':
+      return 'sample-window';
+    case 'service':
+      return 'sample';
+    case 'owner':
+      return 'team-sample';
+    case 'tier':
+      return 1;
+    case 'labels':
+      return { sample: 'sample' };
+    case 'dependencies':
+      return ['sample'];
     case 'incident':
       return { class: 'sample', confidence: 0.5, probabilities: { sample: 0.5 }, modelVersion: 'sample' };
     default:
@@ -50,7 +71,7 @@ export function sampleFact(name: string): unknown {
 }
 
 /** The candidate nearest to `word` by edit distance, when it is near enough to be a typo. */
-function closest(word: string, candidates: readonly string[]): string | undefined {
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {

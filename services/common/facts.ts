@@ -1,15 +1,34 @@
 import type { Observation } from './contracts.js';
+import { type ContextFacts, NO_CONTEXT_FACTS } from './context/context-files.js';
 
 /**
  * The facts rules and verify conditions see for one observation: every window feature by its
- * name (`cpu.avg`, …), the entity, recent events, and context (`maintenance`).
+ * name (`cpu.avg`, …), the entity, recent events and their kinds, and the entity's context facts
+ * (service, owner, tier, labels, dependencies, maintenance) from the catalog and the windows.
  */
-export function factsFor(obs: Observation): Record<string, unknown> {
+export function factsFor(
+  obs: Observation,
+  context: ContextFacts = NO_CONTEXT_FACTS,
+): Record<string, unknown> {
   // Features first: a feature named like a context fact (a hand-made observation) cannot override it.
-  return {
-    ...obs.features,
-    entity: obs.entity,
-    events: obs.events,
-    maintenance: false,
-  };
+  // Assigned one by one: `{...features, entity, …}` is two orders of magnitude slower in V8 here.
+  const facts: Record<string, unknown> = Object.assign({}, obs.features);
+  facts.entity = obs.entity;
+  facts.events = obs.events;
+  facts.eventKinds = kindsOf(obs.events);
+  facts.maintenance = context.maintenance;
+  facts.maintenanceWindow = context.maintenanceWindow;
+  facts.service = context.service;
+  facts.owner = context.owner;
+  facts.tier = context.tier;
+  facts.labels = context.labels;
+  facts.dependencies = context.dependencies;
+  return facts;
+}
+
+/** The distinct kinds of `events`, in the order they first appear. */
+function kindsOf(events: Observation['events']): string[] {
+  const kinds: string[] = [];
+  for (const e of events) if (!kinds.includes(e.kind)) kinds.push(e.kind);
+  return kinds;
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { repoRoot } from '../../infra/paths.js';
 import { parseDuration } from './duration.js';
 import { checkHttpUrl, parseAllowedOrigins, redactText } from './url-policy.js';
 
@@ -11,6 +11,9 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** The package's root folder (two levels above services/common), whose `rules/` is the default rules folder. */
+const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 const duration = (example: string) =>
   z.string().transform((s, ctx) => {
@@ -33,7 +36,7 @@ const ENV = {
   temporalNamespace: ['TEMPORAL_NAMESPACE', 'default'],
   actTaskQueue: ['AUTOGLM_ACT_TASK_QUEUE', 'autoglm-act'],
   verifyTaskQueue: ['AUTOGLM_VERIFY_TASK_QUEUE', 'autoglm-verify'],
-  rulesDir: ['AUTOGLM_RULES_DIR', path.join(repoRoot, 'rules')],
+  rulesDir: ['AUTOGLM_RULES_DIR', path.join(packageRoot, 'rules')],
   window: ['AUTOGLM_WINDOW', '30s'],
   emitEvery: ['AUTOGLM_EMIT_EVERY', '5s'],
   maxClockSkew: ['AUTOGLM_MAX_CLOCK_SKEW', '5m'],
@@ -58,6 +61,8 @@ const ENV = {
   maxDeferred: ['AUTOGLM_MAX_DEFERRED', '100'],
   startTimeout: ['AUTOGLM_START_TIMEOUT', '10s'],
   maxStartFailures: ['AUTOGLM_MAX_START_FAILURES', '3'],
+  decideStartConcurrency: ['AUTOGLM_DECIDE_START_CONCURRENCY', '32'],
+  rulesReloadInterval: ['AUTOGLM_RULES_RELOAD_INTERVAL', '2s'],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   logLevel: ['LOG_LEVEL', 'info'],
 } as const;
@@ -118,6 +123,9 @@ const schema = z.object({
   maxDeferred: z.coerce.number().int().min(0).max(10_000),
   startTimeout: duration('10s'),
   maxStartFailures: z.coerce.number().int().min(1, 'must be at least 1').max(1000),
+  decideStartConcurrency: z.coerce.number().int().min(1, 'must be at least 1').max(1024),
+  /** How often decide looks for changed rule and context files; "0s" turns hot reload off. */
+  rulesReloadInterval: duration('2s'),
   opsPort: port,
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
 });

@@ -94,7 +94,12 @@ export const verifySpecSchema = z.strictObject({
 
 /** An action name: snake_case, as actuators and the AutoglmAction search attribute see it. */
 export const actionNameSchema = z
-  .string()
+  .string({
+    error: (issue) =>
+      issue.input === undefined
+        ? 'is missing: name the action, for example "scale_out"'
+        : 'must be a string such as "scale_out"',
+  })
   .regex(/^[a-z][a-z0-9_]*$/, 'use snake_case, for example "scale_out"');
 
 /** A follow-up action of a remediation: the compensation or the escalation. */
@@ -139,6 +144,8 @@ export const decisionSchema = z.object({
   entity: entityId,
   rule: z.string(),
   ruleVersion: z.string(),
+  /** The hash of the whole rule set (rules and context files) that made the decision. */
+  ruleSet: z.string().optional(),
   mode: z.enum(['enforce', 'shadow']),
   action: actionNameSchema,
   args: z.record(z.string(), z.unknown()),
@@ -223,6 +230,7 @@ export interface Refusal {
     | 'clock_skew'
     | 'out_of_range'
     | 'too_many_metrics'
+    | 'rule_error'
     | 'too_many_entities';
   readonly issues: ReadonlyArray<{ path: string; message: string }>;
 }
@@ -291,4 +299,45 @@ export function fastMetricSample(json: unknown): MetricSample | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
   if (typeof ts !== 'number' || !Number.isInteger(ts) || ts < 946_684_800_000) return undefined;
   return { entity, metric, value, ts };
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+
+/**
+ * The common shape of an observation, checked without zod: the decide step's hot path (zod takes
+ * ~50 µs on an observation of 100 features). It accepts only what `observationSchema` accepts and
+ * returns the same value (unknown keys dropped); anything else returns undefined and goes through
+ * the schema, which also names what is wrong.
+ */
+export function fastObservation(json: unknown): Observation | undefined {
+  if (json === null || typeof json !== 'object') return undefined;
+  const { entity, seq, window, features, events, ts } = json as Record<string, unknown>;
+  if (typeof entity !== 'string' || entity.length > 200 || !ENTITY_ID.test(entity)) return undefined;
+  if (entity.includes('//') || entity.endsWith('/') || entity.includes('/.')) return undefined;
+  if (!isInt(seq) || seq < 0 || !isInt(ts)) return undefined;
+  if (window === null || typeof window !== 'object') return undefined;
+  const { start, end } = window as Record<string, unknown>;
+  if (!isInt(start) || !isInt(end)) return undefined;
+  if (features === null || typeof features !== 'object' || Array.isArray(features)) return undefined;
+  if (Object.getPrototypeOf(features) !== Object.prototype) return undefined;
+  for (const key in features) {
+    if (key === '__proto__' || typeof (features as Record<string, unknown>)[key] !== 'number')
+      return undefined;
+  }
+  if (!Array.isArray(events)) return undefined;
+  const checked: Observation['events'] = [];
+  for (const e of events as unknown[]) {
+    if (e === null || typeof e !== 'object') return undefined;
+    const { kind, message, ts: at } = e as Record<string, unknown>;
+    if (typeof kind !== 'string' || typeof message !== 'string' || !isInt(at)) return undefined;
+    checked.push({ kind, message, ts: at });
+  }
+  return {
+    entity,
+    seq,
+    window: { start, end },
+    features: features as Record<string, number>,
+    events: checked,
+    ts,
+  };
 }

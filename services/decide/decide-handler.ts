@@ -1,7 +1,14 @@
-import type { EachMessagePayload, Producer } from 'kafkajs';
-import { Counter, type Registry } from 'prom-client';
-import { decodeMessage, observationSchema, type Decision } from '../common/contracts.js';
-import type { DeadLetters } from '../common/dead-letters.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EachBatchPayload, Producer } from 'kafkajs';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import {
+  decodeMessage,
+  fastObservation,
+  observationSchema,
+  type Decision,
+  type Refusal,
+} from '../common/contracts.js';
+import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
 import { sendJson } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
 import type { Decider } from './decider.js';
@@ -20,89 +27,149 @@ class RecentIds {
   }
 }
 
+/** What the handler uses of kafkajs' batch payload (tests pass their own). */
+export type DecideBatch = Pick<
+  EachBatchPayload,
+  'batch' | 'resolveOffset' | 'heartbeat' | 'commitOffsetsIfNecessary' | 'isRunning' | 'isStale'
+>;
+
+/** Delay before retrying a failed start: doubling from 500 ms up to 5 s. */
+const retryDelay = (attempt: number) => Math.min(5_000, 500 * 2 ** attempt);
+
 /**
- * Kafka edge of the decide step: one observation in; every decision out to the audit topic and,
- * when enforced, a workflow start. Resolves only when both are acknowledged, so the offset is
- * committed after the output is durable and a crash replays the observation instead of losing it.
- * A decision is published once even when its start fails and the observation comes again; failed
- * starts are counted, and a run of them turns readiness false (Temporal unreachable).
+ * Kafka edge of the decide step, a batch at a time: every observation decided, every new decision
+ * published to the audit topic and every refused input or failing rule dead-lettered (together, one
+ * produce each), then the enforced decisions started, concurrently across entities and in order
+ * within one, then the batch's offset committed. Nothing is committed before its output is durable,
+ * so a crash replays the batch: decision ids are deterministic and starts idempotent. A start that
+ * fails (Temporal unreachable) is retried in place with the group heartbeat kept, counted, and a
+ * run of failures turns readiness false; its decision is published once.
  */
 export class DecideHandler {
   private readonly decisions: Counter<'rule' | 'mode' | 'result'>;
+  private readonly observations: Counter<'result'>;
+  private readonly ruleErrors: Counter<'rule'>;
   private readonly startFailures: Counter;
+  private readonly batchSeconds: Histogram;
   private readonly published = new RecentIds(50_000);
+  private readonly lastRuleErrorLog = new Map<string, number>();
   private failedStartsInARow = 0;
 
   constructor(
     private readonly deps: {
       decider: Decider;
-      starter: RemediationStarter;
+      starter: Pick<RemediationStarter, 'start'>;
       producer: Producer;
       decisionsTopic: string;
       deadLetters: DeadLetters;
       maxClockSkewMs: number;
       /** Failed starts in a row after which readiness turns false. */
       maxStartFailures: number;
+      /** Workflow starts in flight at once (each entity's decisions still start in order). */
+      startConcurrency: number;
       logger: Logger;
       registry: Registry;
     },
   ) {
+    const registers = [deps.registry];
     this.startFailures = new Counter({
       name: 'autoglm_decide_start_failures_total',
-      help: 'Workflow starts that failed (Temporal unreachable or too slow); the observation is retried',
-      registers: [deps.registry],
+      help: 'Workflow starts that failed (Temporal unreachable or too slow); each is retried',
+      registers,
     });
     this.decisions = new Counter({
       name: 'autoglm_decide_decisions_total',
       help: 'Decisions by rule, mode and result (started, duplicate, shadow, stale, suppressed)',
       labelNames: ['rule', 'mode', 'result'],
-      registers: [deps.registry],
+      registers,
+    });
+    this.observations = new Counter({
+      name: 'autoglm_decide_observations_total',
+      help: 'Observations by result (decided, refused)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.ruleErrors = new Counter({
+      name: 'autoglm_decide_rule_errors_total',
+      help: 'Rule evaluations that threw, by rule; the observation is dead-lettered for that rule and the other rules decide',
+      labelNames: ['rule'],
+      registers,
+    });
+    this.batchSeconds = new Histogram({
+      name: 'autoglm_decide_batch_seconds',
+      help: 'Time to handle one Kafka batch: decide, publish, start, commit',
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
     });
   }
 
-  async handle(payload: EachMessagePayload): Promise<void> {
-    const decoded = decodeMessage(
-      observationSchema,
-      payload.message.value,
-      Date.now(),
-      this.deps.maxClockSkewMs,
-    );
-    if (!decoded.ok) return this.deps.deadLetters.send(payload, decoded.refusal);
-    const { decisions, suppressed } = await this.deps.decider.decide(decoded.value, Date.now());
-    for (const s of suppressed) this.decisions.inc({ rule: s.rule, mode: 'enforce', result: 'suppressed' });
-    if (decisions.length === 0) return;
-    const unpublished = decisions.filter((d) => !this.published.has(d.decisionId));
-    await sendJson(
-      this.deps.producer,
-      this.deps.decisionsTopic,
-      unpublished.map((d) => ({ key: d.entity, value: d })),
-    );
-    for (const d of unpublished) this.published.add(d.decisionId);
-    for (const decision of decisions) {
-      if (decision.mode === 'shadow') {
-        this.decisions.inc({ rule: decision.rule, mode: decision.mode, result: 'shadow' });
-        continue;
-      }
-      if (decision.stale) {
-        // A backlog, an offset reset or a replay: record what would have been done, act on nothing.
-        this.decisions.inc({ rule: decision.rule, mode: decision.mode, result: 'stale' });
-        this.deps.logger.info(
-          { entity: decision.entity, rule: decision.rule, windowEnd: decision.window.end },
-          'stale decision published for the audit only',
-        );
-        continue;
-      }
-      const { workflowId, started } = await this.start(decision);
-      this.decisions.inc({
-        rule: decision.rule,
-        mode: decision.mode,
-        result: started ? 'started' : 'duplicate',
-      });
-      this.deps.logger.info(
-        { entity: decision.entity, rule: decision.rule, action: decision.action, workflowId, started },
-        started ? 'remediation started' : 'remediation already exists for this decision',
+  async handleBatch(payload: DecideBatch): Promise<void> {
+    const { batch } = payload;
+    const last = batch.messages.at(-1);
+    if (!last) return;
+    const timer = this.batchSeconds.startTimer();
+    const now = Date.now();
+    const letters: Array<{ source: RefusedSource; refusal: Refusal }> = [];
+    const toPublish: Decision[] = [];
+    const chains = new Map<string, Decision[]>();
+    let decided = 0;
+    for (const message of batch.messages) {
+      const source = { topic: batch.topic, partition: batch.partition, message };
+      const decoded = decodeMessage(
+        observationSchema,
+        message.value,
+        now,
+        this.deps.maxClockSkewMs,
+        fastObservation,
       );
+      if (!decoded.ok) {
+        letters.push({ source, refusal: decoded.refusal });
+        continue;
+      }
+      decided++;
+      const maybe = this.deps.decider.decide(decoded.value, now);
+      const { decisions, suppressed, failures } = maybe instanceof Promise ? await maybe : maybe;
+      for (const f of failures) letters.push({ source, refusal: this.ruleFailed(f.rule, f.message) });
+      for (const s of suppressed) this.decisions.inc({ rule: s.rule, mode: 'enforce', result: 'suppressed' });
+      for (const d of decisions) {
+        if (!this.published.has(d.decisionId)) toPublish.push(d);
+        if (d.mode === 'shadow') this.decisions.inc({ rule: d.rule, mode: d.mode, result: 'shadow' });
+        else if (d.stale) {
+          // A backlog, an offset reset or a replay: record what would have been done, act on nothing.
+          this.decisions.inc({ rule: d.rule, mode: d.mode, result: 'stale' });
+          this.deps.logger.info(
+            { entity: d.entity, rule: d.rule, windowEnd: d.window.end },
+            'stale decision published for the audit only',
+          );
+        } else {
+          const chain = chains.get(d.entity);
+          if (chain) chain.push(d);
+          else chains.set(d.entity, [d]);
+        }
+      }
     }
+    this.observations.inc({ result: 'decided' }, decided);
+    if (letters.length > 0) this.observations.inc({ result: 'refused' }, batch.messages.length - decided);
+    await Promise.all([
+      sendJson(
+        this.deps.producer,
+        this.deps.decisionsTopic,
+        toPublish.map((d) => ({ key: d.entity, value: d })),
+      ),
+      this.deps.deadLetters.sendAll(letters),
+    ]);
+    for (const d of toPublish) this.published.add(d.decisionId);
+    await this.startAll([...chains.values()], payload);
+    payload.resolveOffset(last.offset);
+    await payload.commitOffsetsIfNecessary({
+      topics: [
+        {
+          topic: batch.topic,
+          partitions: [{ partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }],
+        },
+      ],
+    });
+    timer();
   }
 
   /** False after `maxStartFailures` failed starts in a row: `/readyz` says decide cannot act. */
@@ -110,19 +177,67 @@ export class DecideHandler {
     return this.failedStartsInARow < this.deps.maxStartFailures;
   }
 
-  private async start(decision: Decision): Promise<{ workflowId: string; started: boolean }> {
-    try {
-      const result = await this.deps.starter.start(decision);
-      this.failedStartsInARow = 0;
-      return result;
-    } catch (err) {
-      this.startFailures.inc();
-      this.failedStartsInARow++;
-      this.deps.logger.warn(
-        { err, entity: decision.entity, decisionId: decision.decisionId, inARow: this.failedStartsInARow },
-        'workflow start failed; the observation will be retried',
-      );
-      throw err;
+  /** Starts every chain, at most `startConcurrency` at once; each chain in order. */
+  private async startAll(chains: Decision[][], payload: DecideBatch): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < chains.length) {
+        const chain = chains[next++]!;
+        for (const d of chain) await this.startOne(d, payload);
+      }
+    };
+    const workers = Array.from({ length: Math.min(this.deps.startConcurrency, chains.length) }, worker);
+    const results = await Promise.allSettled(workers);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * Starts one decision's workflow, retrying while this consumer still owns the partition: a
+   * failure is counted, readiness turns false after a run of them, and the group heartbeat is kept
+   * while waiting. Stopping or a rebalance ends the wait; the uncommitted batch goes to the next owner.
+   */
+  private async startOne(decision: Decision, payload: DecideBatch): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { workflowId, started } = await this.deps.starter.start(decision);
+        this.failedStartsInARow = 0;
+        this.decisions.inc({
+          rule: decision.rule,
+          mode: decision.mode,
+          result: started ? 'started' : 'duplicate',
+        });
+        this.deps.logger.info(
+          { entity: decision.entity, rule: decision.rule, action: decision.action, workflowId, started },
+          started ? 'remediation started' : 'remediation already exists for this decision',
+        );
+        return;
+      } catch (err) {
+        this.startFailures.inc();
+        this.failedStartsInARow++;
+        this.deps.logger.warn(
+          { err, entity: decision.entity, decisionId: decision.decisionId, inARow: this.failedStartsInARow },
+          'workflow start failed; retrying',
+        );
+        if (!payload.isRunning() || payload.isStale()) throw err;
+        await sleep(retryDelay(attempt));
+        await payload.heartbeat();
+        if (!payload.isRunning() || payload.isStale()) throw err;
+      }
     }
+  }
+
+  /** Counts a rule that threw on an observation and logs it at most once a minute per rule. */
+  private ruleFailed(rule: string, message: string): Refusal {
+    this.ruleErrors.inc({ rule });
+    const now = Date.now();
+    if (now - (this.lastRuleErrorLog.get(rule) ?? -Infinity) >= 60_000) {
+      this.lastRuleErrorLog.set(rule, now);
+      this.deps.logger.error(
+        { rule, error: message },
+        'rule failed to evaluate; the other rules decided as usual',
+      );
+    }
+    return { reason: 'rule_error', issues: [{ path: `rule:${rule}`, message }] };
   }
 }

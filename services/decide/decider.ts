@@ -1,10 +1,10 @@
-import { Engine } from 'json-rules-engine';
 import type { Decision, FollowUp, Observation } from '../common/contracts.js';
 import { parseDuration } from '../common/duration.js';
 import { factsFor } from '../common/facts.js';
+import type { RuleSetMatch } from './compiled-rules.js';
 import { CooldownGate } from './cooldown.js';
 import { decisionIdFor } from './decision-id.js';
-import type { LoadedRule } from './rule-file.js';
+import type { RuleSet } from './rule-set.js';
 import { expandTemplate } from './template.js';
 
 /** A rule that matched but was held back, and why. */
@@ -14,47 +14,75 @@ export interface Suppressed {
   readonly reason: 'cooldown';
 }
 
+/** A rule whose evaluation threw on one observation; the other rules decided as usual. */
+export interface RuleFailure {
+  readonly rule: string;
+  readonly message: string;
+}
+
+/** What one observation gave: decisions (highest priority first), matches held back, rules that failed. */
+export interface Decided {
+  readonly decisions: Decision[];
+  readonly suppressed: Suppressed[];
+  readonly failures: RuleFailure[];
+}
+
 /**
- * The decide step's pure core: evaluates the rules on one observation with json-rules-engine and
- * turns each rule that fires into a decision with a deterministic id. Undefined facts (a metric
- * the entity does not report) make a condition false instead of failing the run.
+ * The decide step's pure core: evaluates the current rule set on one observation (compiled
+ * predicates; json-rules-engine is the authority they are tested against and the fallback for what
+ * does not compile) and turns each rule that fires into a decision with a deterministic id.
+ * Undefined facts make a condition false instead of failing the run. `use` swaps the rule set
+ * atomically: each observation is decided by one set, whose hash the decision records.
  */
 export class Decider {
-  private readonly engine: Engine;
-  private readonly byName: Map<string, LoadedRule>;
+  private current: RuleSet;
   private readonly cooldowns = new CooldownGate();
 
   /** `maxDecisionAgeMs`: a window that ended longer ago than this (wall clock) gives a stale decision. */
   constructor(
-    rules: readonly LoadedRule[],
+    ruleSet: RuleSet,
     private readonly opts: { maxDecisionAgeMs: number } = { maxDecisionAgeMs: 3 * 60_000 },
   ) {
-    this.engine = new Engine([], { allowUndefinedFacts: true });
-    this.byName = new Map(rules.map((r) => [r.name, r]));
-    for (const r of rules) {
-      this.engine.addRule({
-        name: r.name,
-        priority: r.priority,
-        conditions: r.conditions as never,
-        event: { type: 'remediate' },
-      });
-    }
+    this.current = ruleSet;
+  }
+
+  get ruleSet(): RuleSet {
+    return this.current;
+  }
+
+  /** Decides with `ruleSet` from the next observation on. */
+  use(ruleSet: RuleSet): void {
+    this.current = ruleSet;
   }
 
   /**
-   * Decisions for one observation, highest rule priority first, and the matches held back. A
-   * decision on a window that ended more than the allowed age before `nowMs` is marked stale.
+   * Decisions for one observation and the matches held back. A decision on a window that ended
+   * more than the allowed age before `nowMs` is marked stale. Synchronous unless a rule needed
+   * json-rules-engine itself.
    */
-  async decide(
+  decide(obs: Observation, nowMs: number): Decided | Promise<Decided> {
+    const set = this.current;
+    const facts = factsFor(obs, set.context.factsFor(obs.entity, obs.window.end));
+    const match = set.compiled.evaluate(facts);
+    return match instanceof Promise
+      ? match.then((m) => this.build(set, obs, facts, m, nowMs))
+      : this.build(set, obs, facts, match, nowMs);
+  }
+
+  private build(
+    set: RuleSet,
     obs: Observation,
+    facts: Record<string, unknown>,
+    match: RuleSetMatch,
     nowMs: number,
-  ): Promise<{ decisions: Decision[]; suppressed: Suppressed[] }> {
-    const facts = factsFor(obs);
-    const { results } = await this.engine.run(facts);
+  ): Decided {
+    const failures = match.errors.map((e) => ({ rule: e.rule, message: e.error.message }));
     const decisions: Decision[] = [];
     const suppressed: Suppressed[] = [];
-    for (const result of results) {
-      const rule = this.byName.get(result.name);
+    if (match.matched.length === 0) return { decisions, suppressed, failures };
+    const { events: _events, ...auditFacts } = facts;
+    for (const name of match.matched) {
+      const rule = set.byName.get(name);
       if (!rule) continue;
       const decisionId = decisionIdFor(obs.entity, rule.name, obs.window);
       const cooldownMs = parseDuration(rule.params.cooldown) ?? 0;
@@ -62,12 +90,12 @@ export class Decider {
         suppressed.push({ rule: rule.name, entity: obs.entity, reason: 'cooldown' });
         continue;
       }
-      const { events, ...auditFacts } = facts;
       decisions.push({
         decisionId,
         entity: obs.entity,
         rule: rule.name,
         ruleVersion: rule.version,
+        ruleSet: set.hash,
         mode: rule.params.mode,
         action: rule.params.action,
         args: expandTemplate(rule.params.args, facts) as Record<string, unknown>,
@@ -84,7 +112,7 @@ export class Decider {
         ts: obs.window.end,
       });
     }
-    return { decisions, suppressed };
+    return { decisions, suppressed, failures };
   }
 }
 

@@ -6,8 +6,9 @@ import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '
 import { connectClient } from '../common/temporal.js';
 import { DecideHandler } from './decide-handler.js';
 import { Decider } from './decider.js';
-import { checkRules } from './rule-check.js';
-import { loadRuleDir, RuleLoadError } from './rule-file.js';
+import { RuleLoadError } from './rule-file.js';
+import { RuleReloader } from './rule-reload.js';
+import { loadRuleSet } from './rule-set.js';
 import { RemediationStarter } from './workflow-starter.js';
 
 /** Wires the decide step: observations in, rules evaluated, decisions out, workflows started. */
@@ -18,27 +19,43 @@ export async function startDecide({
   onFatal,
 }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'decide' });
-  // A rule whose actuator this deployment may not call (URL outside the allowlist, command outside
-  // the command directory) is refused here, at load, and again by the act worker before each call.
+  // Every check `autoglm rules check` runs: schema, facts, operators, shadowing, context files, and
+  // actuators this deployment may not call (refused here and again by act before each call).
   const actuators = actuatorsFromConfig(config);
-  const rules = loadRuleDir(config.rulesDir, { checkActuator: (ref) => actuators.check(ref) });
-  // Unknown facts and operators would fail every decision at run time: refuse them at start.
-  const problems = await checkRules(rules);
-  if (problems.length > 0) throw new RuleLoadError(problems);
-  logger.info({ rules: rules.map((r) => `${r.name}@${r.version}`), dir: config.rulesDir }, 'rules loaded');
+  const load = () => loadRuleSet(config.rulesDir, { checkActuator: (ref) => actuators.check(ref) });
+  const { ruleSet, problems } = await load();
+  if (!ruleSet) throw new RuleLoadError(problems);
+  logger.info(
+    {
+      rules: ruleSet.rules.map((r) => `${r.name}@${r.version}`),
+      ruleSet: ruleSet.hash,
+      dir: config.rulesDir,
+    },
+    'rules loaded',
+  );
   const topics = topicNames(config);
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
   const producer = await connectProducer(kafka);
   const client = await connectClient(config);
+  const decider = new Decider(ruleSet, { maxDecisionAgeMs: config.maxDecisionAge });
+  const reloader = new RuleReloader({
+    dir: config.rulesDir,
+    decider,
+    load,
+    intervalMs: config.rulesReloadInterval,
+    logger,
+    registry,
+  }).start();
   const handler = new DecideHandler({
-    decider: new Decider(rules, { maxDecisionAgeMs: config.maxDecisionAge }),
+    decider,
     starter: new RemediationStarter(client, config),
     producer,
     decisionsTopic: topics.decisions,
     deadLetters: new DeadLetters(producer, topics.dlq, 'decide', registry, logger, config.dlqMaxValueBytes),
     maxClockSkewMs: config.maxClockSkew,
     maxStartFailures: config.maxStartFailures,
+    startConcurrency: config.decideStartConcurrency,
     logger,
     registry,
   });
@@ -48,7 +65,8 @@ export async function startDecide({
     topics: [topics.observations],
     fromBeginning: true,
     logger,
-    eachMessage: (payload) => handler.handle(payload),
+    eachBatch: (payload) => handler.handleBatch(payload),
+    partitionsConsumedConcurrently: config.topicPartitions,
     ...(onFatal ? { onFatal } : {}),
   });
   return {
@@ -56,6 +74,7 @@ export async function startDecide({
     readiness: () => ({ 'decide.consumer': consumer.joined(), 'decide.temporal': handler.startsHealthy() }),
     liveness: () => ({ 'decide.consumer': consumer.alive() }),
     async stop() {
+      await reloader.stop();
       await consumer.stop();
       await producer.disconnect();
       await client.connection.close();

@@ -1,21 +1,9 @@
 import path from 'node:path';
 import { Engine } from 'json-rules-engine';
 import { sampleFact, unknownFact } from '../common/facts-reference.js';
+import { DEFAULT_OPERATORS } from './compile-condition.js';
 import type { LoadedRule } from './rule-file.js';
-
-/** json-rules-engine's built-in operators, named in the fix of an unknown one. */
-const OPERATORS = [
-  'equal',
-  'notEqual',
-  'in',
-  'notIn',
-  'contains',
-  'doesNotContain',
-  'lessThan',
-  'lessThanInclusive',
-  'greaterThan',
-  'greaterThanInclusive',
-];
+import { shadowedRules } from './rule-shadowing.js';
 
 /** One leaf condition of a tree, with its JSON path inside the rule file. */
 interface Leaf {
@@ -67,7 +55,8 @@ async function dryRun(leaf: Leaf): Promise<string | undefined> {
 /**
  * The semantic check of loaded rules, run by decide at start and by `autoglm rules check`:
  * every fact in `conditions` and `verify.conditions` must be in the facts reference, and every
- * leaf condition must run in json-rules-engine. Each problem names the file, the JSON path and a fix.
+ * leaf condition must run in json-rules-engine, and no enforced rule may be shadowed by another.
+ * Each problem names the file, the JSON path and a fix.
  */
 export async function checkRules(rules: readonly LoadedRule[]): Promise<string[]> {
   const problems: string[] = [];
@@ -86,7 +75,7 @@ export async function checkRules(rules: readonly LoadedRule[]): Promise<string[]
         const refused = await dryRun(leaf);
         if (refused && /Unknown operator/.test(refused)) {
           problems.push(
-            `${file}: ${leaf.path}.operator: unknown operator ${JSON.stringify(leaf.node.operator)}; use one of ${OPERATORS.join(', ')}`,
+            `${file}: ${leaf.path}.operator: unknown operator ${JSON.stringify(leaf.node.operator)}; use one of ${DEFAULT_OPERATORS.join(', ')}`,
           );
         } else if (refused) {
           problems.push(`${file}: ${leaf.path}: json-rules-engine refused this condition: ${refused}`);
@@ -94,5 +83,6 @@ export async function checkRules(rules: readonly LoadedRule[]): Promise<string[]
       }
     }
   }
+  problems.push(...shadowedRules(rules));
   return problems;
 }

@@ -4,6 +4,8 @@ import {
   decodeMessage,
   eventSchema,
   fastMetricSample,
+  fastObservation,
+  observationSchema,
   MAX_MESSAGE_BYTES,
   metricSampleSchema,
 } from '../../services/common/contracts.js';
@@ -126,5 +128,45 @@ describe('decodeMessage', () => {
       }
     }
     assert.deepEqual(fastMetricSample(base), base);
+  });
+  it('checks common observations without zod, accepting only what the schema accepts, with the same value', () => {
+    const base = {
+      entity: 'checkout/pod-1',
+      seq: 3,
+      window: { start: NOW - 30_000, end: NOW },
+      features: { 'cpu.avg': 91.5, 'cpu.count': 6 },
+      events: [{ kind: 'deploy', message: 'v2', ts: NOW - 1000 }],
+      ts: NOW,
+    };
+    const variants: unknown[] = [
+      base,
+      { ...base, extra: 'dropped' },
+      { ...base, events: [{ kind: 'deploy', message: 'v2', ts: NOW, extra: 1 }] },
+      { ...base, entity: 'a/../b' },
+      { ...base, entity: 'a//b' },
+      { ...base, entity: '' },
+      { ...base, seq: -1 },
+      { ...base, seq: 1.5 },
+      { ...base, window: { start: NOW } },
+      { ...base, window: null },
+      { ...base, features: { 'cpu.avg': '91' } },
+      { ...base, features: [] },
+      { ...base, features: JSON.parse('{"__proto__": 1}') },
+      { ...base, events: [{ kind: 'deploy', ts: NOW }] },
+      { ...base, events: {} },
+      { ...base, ts: 1.5 },
+      null,
+      [],
+    ];
+    let accepted = 0;
+    for (const v of variants) {
+      const fast = fastObservation(v);
+      const slow = observationSchema.safeParse(v);
+      if (fast === undefined) continue;
+      accepted++;
+      assert.ok(slow.success, `fast accepted what the schema refuses: ${JSON.stringify(v)}`);
+      assert.deepEqual(fast, slow.data);
+    }
+    assert.equal(accepted, 3, 'the base and the two with extra keys');
   });
 });

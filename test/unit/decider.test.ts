@@ -8,6 +8,12 @@ import { Decider } from '../../services/decide/decider.js';
 import { CooldownGate } from '../../services/decide/cooldown.js';
 import { decisionIdFor } from '../../services/decide/decision-id.js';
 import { parseRuleFile, type LoadedRule } from '../../services/decide/rule-file.js';
+import { ruleSetOf } from '../../services/decide/rule-set.js';
+import {
+  EMPTY_CONTEXT,
+  NO_CONTEXT_FACTS,
+  type RuleContext,
+} from '../../services/common/context/context-files.js';
 import { expandTemplate } from '../../services/decide/template.js';
 
 const T0 = 1_800_000_000_000;
@@ -27,7 +33,7 @@ function obs(entity: string, features: Record<string, number>, end = T0): Observ
 
 describe('Decider', () => {
   it('decides to scale out a saturated entity, with args filled in', async () => {
-    const { decisions } = await new Decider([starterRule()]).decide(
+    const { decisions } = await new Decider(ruleSetOf([starterRule()])).decide(
       obs('web-1', { 'cpu.avg': 93, 'cpu.count': 6 }),
       T0,
     );
@@ -46,7 +52,7 @@ describe('Decider', () => {
   });
 
   it('makes no decision for a healthy entity or one without the metric', async () => {
-    const decider = new Decider([starterRule()]);
+    const decider = new Decider(ruleSetOf([starterRule()]));
     assert.equal(
       (await decider.decide(obs('ok', { 'cpu.avg': 40, 'cpu.count': 6 }), T0)).decisions.length,
       0,
@@ -59,7 +65,7 @@ describe('Decider', () => {
   });
 
   it('gives a replayed observation the same decision, but holds back a new window in cooldown', async () => {
-    const decider = new Decider([starterRule()]);
+    const decider = new Decider(ruleSetOf([starterRule()]));
     const first = await decider.decide(obs('web-2', { 'cpu.avg': 95, 'cpu.count': 6 }), T0);
     const replay = await decider.decide(obs('web-2', { 'cpu.avg': 95, 'cpu.count': 6 }), T0);
     assert.deepEqual(replay.decisions, first.decisions);
@@ -77,7 +83,7 @@ describe('Decider', () => {
     const shadow = starterRule((r) => {
       r.event.params.mode = 'shadow';
     });
-    const { decisions } = await new Decider([shadow]).decide(
+    const { decisions } = await new Decider(ruleSetOf([shadow])).decide(
       obs('web-3', { 'cpu.avg': 99, 'cpu.count': 9 }),
       T0,
     );
@@ -85,7 +91,7 @@ describe('Decider', () => {
   });
 
   it('keeps the entity fact even when an observation carries a feature named "entity"', async () => {
-    const { decisions } = await new Decider([starterRule()]).decide(
+    const { decisions } = await new Decider(ruleSetOf([starterRule()])).decide(
       obs('web-9', { 'cpu.avg': 95, 'cpu.count': 6, entity: 7 }),
       T0,
     );
@@ -93,7 +99,7 @@ describe('Decider', () => {
   });
 
   it('marks a decision stale when its window ended longer ago than the allowed age', async () => {
-    const decider = new Decider([starterRule()], { maxDecisionAgeMs: 180_000 });
+    const decider = new Decider(ruleSetOf([starterRule()]), { maxDecisionAgeMs: 180_000 });
     const hot = { 'cpu.avg': 95, 'cpu.count': 6 };
     const fresh = await decider.decide(obs('web-4', hot), T0 + 179_000);
     assert.equal(fresh.decisions[0]?.stale, false);
@@ -101,6 +107,72 @@ describe('Decider', () => {
     assert.equal(old.decisions[0]?.stale, true);
     assert.equal(old.decisions[0]?.cooldown, '10m');
     assert.equal(old.decisions[0]?.approval, 'none');
+  });
+});
+
+describe('Decider over a rule set', () => {
+  const hot = { 'cpu.avg': 95, 'cpu.count': 6, 'mem.avg': 95 };
+  const memRule = (priority: number) =>
+    starterRule((r) => {
+      r.name = 'mem-rule';
+      r.priority = priority;
+      r.conditions.all[0].fact = 'mem.avg';
+    });
+
+  it('gives every matching rule its decision, highest priority first, with the set hash', async () => {
+    const set = ruleSetOf([starterRule(), memRule(20)]);
+    const { decisions } = await new Decider(set).decide(obs('web-10', hot), T0);
+    assert.deepEqual(
+      decisions.map((d) => d.rule),
+      ['mem-rule', 'cpu-saturation-scale-out'],
+    );
+    assert.ok(decisions.every((d) => d.ruleSet === set.hash));
+    const low = await new Decider(ruleSetOf([starterRule(), memRule(5)])).decide(obs('web-10', hot), T0);
+    assert.deepEqual(
+      low.decisions.map((d) => d.rule),
+      ['cpu-saturation-scale-out', 'mem-rule'],
+    );
+  });
+
+  it('holds a rule back during a maintenance window of the context', async () => {
+    const inMaintenance: RuleContext = {
+      factsFor: () => ({ ...NO_CONTEXT_FACTS, maintenance: true, maintenanceWindow: 'w' }),
+    };
+    const held = await new Decider(ruleSetOf([starterRule()], inMaintenance)).decide(obs('web-11', hot), T0);
+    assert.equal(held.decisions.length, 0);
+    const open = await new Decider(ruleSetOf([starterRule()], EMPTY_CONTEXT)).decide(obs('web-11', hot), T0);
+    assert.equal(open.decisions.length, 1);
+    assert.equal(open.decisions[0]?.facts.maintenance, false);
+  });
+
+  it('reports a rule that throws for that rule only; the others still decide', async () => {
+    // A JSONPath on a fact makes the rule fall back to json-rules-engine; an unknown operator then throws.
+    const broken = starterRule((r) => {
+      r.name = 'broken';
+      r.conditions.all[0] = { fact: 'labels', path: '$.x', operator: 'bogusOperator', value: 1 };
+    });
+    const result = await new Decider(ruleSetOf([broken, starterRule()])).decide(obs('web-12', hot), T0);
+    assert.deepEqual(
+      result.decisions.map((d) => d.rule),
+      ['cpu-saturation-scale-out'],
+    );
+    assert.equal(result.failures.length, 1);
+    assert.equal(result.failures[0]?.rule, 'broken');
+    assert.match(result.failures[0]?.message ?? '', /bogusOperator/);
+  });
+
+  it('decides with the swapped set from the next observation on', async () => {
+    const first = ruleSetOf([starterRule()]);
+    const decider = new Decider(first);
+    assert.equal((await decider.decide(obs('web-13', hot), T0)).decisions[0]?.ruleSet, first.hash);
+    const second = ruleSetOf([memRule(10)]);
+    decider.use(second);
+    const after = await decider.decide(obs('web-14', hot), T0);
+    assert.deepEqual(
+      after.decisions.map((d) => [d.rule, d.ruleSet]),
+      [['mem-rule', second.hash]],
+    );
+    assert.notEqual(first.hash, second.hash);
   });
 });
 

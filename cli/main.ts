@@ -9,6 +9,9 @@ const USAGE = `usage: autoglm <command>
   up                      run the whole loop locally (starts Kafka and Temporal if needed)
   demo [entity]           play one CPU incident against a running 'up' and time it
   rules check [paths…]    check rule files as decide does at start (facts, operators, actuators, …)
+  rules test [folder]     run the rule tests (*.test.json) through the real decide core
+  rules explain <observation.json> [--rules folder] [--live]
+                          every rule's conditions on one observation, and what would hold it back
   status <workflowId|entity> [--json]
                           a remediation's live phase and why it waits, or an entity's
                           remediations, its guard (in flight, cooldowns) and the fleet budget

@@ -110,7 +110,8 @@ async function remediationStatus(client: Client, workflowId: string): Promise<Ro
   }
 }
 
-async function guardStatus(client: Client, workflowId: string): Promise<GuardStatus | undefined> {
+/** A guard's live state, or undefined when it is not running (idle). */
+export async function guardStatus(client: Client, workflowId: string): Promise<GuardStatus | undefined> {
   try {
     const handle = client.workflow.getHandle(workflowId);
     if ((await handle.describe()).status.name !== 'RUNNING') return undefined;

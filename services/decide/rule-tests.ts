@@ -1,0 +1,150 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { z } from 'zod';
+import type { Decision, Observation } from '../common/contracts.js';
+import { factsFor } from '../common/facts.js';
+import { Decider } from './decider.js';
+import { explainConditions, renderExplained } from './rule-explain.js';
+import type { RuleSet } from './rule-set.js';
+
+const DEFAULT_AT = '2026-01-05T12:00:00Z';
+const WINDOW_MS = 30_000;
+
+const instant = z
+  .union([
+    z.number().int(),
+    z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date'),
+  ])
+  .transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
+
+const expectedSchema = z.union([
+  z.string(),
+  z.strictObject({
+    rule: z.string(),
+    action: z.string().optional(),
+    mode: z.enum(['enforce', 'shadow']).optional(),
+    approval: z.enum(['none', 'required']).optional(),
+    args: z.record(z.string(), z.unknown()).optional(),
+  }),
+]);
+
+const caseSchema = z.strictObject({
+  name: z.string().min(1, 'name each case'),
+  entity: z.string().min(1).default('test/entity-1'),
+  at: instant.default(Date.parse(DEFAULT_AT)),
+  facts: z.record(z.string(), z.number()).default({}),
+  events: z
+    .array(z.strictObject({ kind: z.string(), message: z.string().default(''), ts: instant }))
+    .default([]),
+  context: z.record(z.string(), z.unknown()).optional(),
+  expect: z.array(expectedSchema),
+});
+
+/** A rule test file: table-driven cases run against the whole rule set of its folder. */
+export const ruleTestFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  cases: z.array(caseSchema).min(1, 'add at least one case'),
+});
+export type RuleTestCase = z.infer<typeof caseSchema>;
+
+/** The outcome of one case: passed, or what differed, line by line. */
+export interface CaseResult {
+  readonly file: string;
+  readonly name: string;
+  readonly passed: boolean;
+  readonly details: string[];
+}
+
+/** The rule test files of a folder: every `*.test.json`, sorted. */
+export function ruleTestFilesIn(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.test.json'))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/** Reads a test file; problems name the file, the JSON path and the fix. */
+export function readRuleTestFile(file: string): { cases: RuleTestCase[] } | { problems: string[] } {
+  const where = path.basename(file);
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    return { problems: [`${where}: not valid JSON: ${(err as Error).message}`] };
+  }
+  const parsed = ruleTestFileSchema.safeParse(json);
+  if (!parsed.success)
+    return {
+      problems: parsed.error.issues.map((i) => `${where}: ${i.path.join('.') || '(file)'}: ${i.message}`),
+    };
+  return { cases: parsed.data.cases };
+}
+
+/** The observation a case stands for: a 30 s window ending at `at`. */
+export function observationOf(c: RuleTestCase): Observation {
+  return {
+    entity: c.entity,
+    seq: 0,
+    window: { start: c.at - WINDOW_MS, end: c.at },
+    features: c.facts,
+    events: c.events.map((e) => ({ kind: e.kind, message: e.message, ts: e.ts })),
+    ts: c.at,
+  };
+}
+
+/** The rule set a case runs with: the folder's, with the case's context facts put over the computed ones. */
+function withContext(set: RuleSet, override: Record<string, unknown> | undefined): RuleSet {
+  if (!override) return set;
+  const base = set.context;
+  return { ...set, context: { factsFor: (entity, at) => ({ ...base.factsFor(entity, at), ...override }) } };
+}
+
+/**
+ * Runs one case through the real decide core (a fresh Decider, so no cooldown carries over) and
+ * compares the decisions with the expected ones: the same rules, and for each the given action,
+ * mode, approval and args (a subset). A difference names the rule and the conditions that decided it.
+ */
+export async function runCase(set: RuleSet, file: string, c: RuleTestCase): Promise<CaseResult> {
+  const caseSet = withContext(set, c.context);
+  const obs = observationOf(c);
+  const { decisions, failures } = await new Decider(caseSet).decide(obs, c.at);
+  const facts = factsFor(obs, caseSet.context.factsFor(obs.entity, obs.window.end));
+  const details: string[] = failures.map((f) => `rule "${f.rule}" failed to evaluate: ${f.message}`);
+  const got = new Map(decisions.map((d) => [d.rule, d]));
+  const expected = c.expect.map((e) => (typeof e === 'string' ? { rule: e } : e));
+  const why = (rule: string) => {
+    const r = caseSet.byName.get(rule);
+    return r ? renderExplained(explainConditions(r.conditions, facts), '  ') : [`  no rule named "${rule}"`];
+  };
+  for (const e of expected) {
+    const d = got.get(e.rule);
+    if (!d) {
+      details.push(`expected a decision of "${e.rule}", got none; its conditions:`, ...why(e.rule));
+      continue;
+    }
+    details.push(...fieldDifferences(e, d));
+  }
+  for (const d of decisions) {
+    if (!expected.some((e) => e.rule === d.rule))
+      details.push(`unexpected decision of "${d.rule}" (${d.action}); its conditions:`, ...why(d.rule));
+  }
+  return { file: path.basename(file), name: c.name, passed: details.length === 0, details };
+}
+
+function fieldDifferences(
+  e: { rule: string; action?: string; mode?: string; approval?: string; args?: Record<string, unknown> },
+  d: Decision,
+): string[] {
+  const out: string[] = [];
+  for (const key of ['action', 'mode', 'approval'] as const) {
+    if (e[key] !== undefined && e[key] !== d[key])
+      out.push(`"${e.rule}": ${key} is ${JSON.stringify(d[key])}, expected ${JSON.stringify(e[key])}`);
+  }
+  for (const [k, v] of Object.entries(e.args ?? {})) {
+    if (!isDeepStrictEqual(d.args[k], v))
+      out.push(`"${e.rule}": args.${k} is ${JSON.stringify(d.args[k])}, expected ${JSON.stringify(v)}`);
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 import { runDemo } from './demo.js';
 import { infraCommand } from './infra-commands.js';
+import { modelCommand } from './model-commands.js';
 import { approvalCommand, statusCommand } from './remediation-commands.js';
 import { rulesCommand } from './rules-commands.js';
 import { runUp } from './up.js';
@@ -12,6 +13,9 @@ const USAGE = `usage: autoglm <command>
   rules test [folder]     run the rule tests (*.test.json) through the real decide core
   rules explain <observation.json> [--rules folder] [--live]
                           every rule's conditions on one observation, and what would hold it back
+  model generate|train|evaluate|inspect|monitor|dataset …
+                          the incident classifier: generate scenario data, train the GLM to
+                          ONNX, evaluate (macro AUC, F1, calibration), explain weights, drift
   status <workflowId|entity> [--json]
                           a remediation's live phase and why it waits, or an entity's
                           remediations, its guard (in flight, cooldowns) and the fleet budget
@@ -40,6 +44,11 @@ async function main(argv: readonly string[]): Promise<number> {
       return statusCommand(rest);
     case 'rules':
       return rulesCommand(rest);
+    case 'model':
+      return modelCommand(rest, {
+        out: (t) => process.stdout.write(`${t}\n`),
+        err: (t) => process.stderr.write(`${t}\n`),
+      });
     case 'approve':
     case 'reject':
       return approvalCommand(command === 'approve', rest);
@@ -68,6 +77,9 @@ main(process.argv.slice(2)).then(
       'UnreachableError',
       'ConfigError',
       'RuleLoadError',
+      'ModelConfigError',
+      'DatasetError',
+      'ModelLoadError',
       'UsageError',
       'WorkflowUpdateFailedError',
       'WorkflowNotFoundError',

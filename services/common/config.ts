@@ -63,6 +63,7 @@ const ENV = {
   maxStartFailures: ['AUTOGLM_MAX_START_FAILURES', '3'],
   decideStartConcurrency: ['AUTOGLM_DECIDE_START_CONCURRENCY', '32'],
   rulesReloadInterval: ['AUTOGLM_RULES_RELOAD_INTERVAL', '2s'],
+  modelDir: ['AUTOGLM_MODEL_DIR', path.join(packageRoot, 'models', 'incident')],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   logLevel: ['LOG_LEVEL', 'info'],
 } as const;
@@ -126,6 +127,8 @@ const schema = z.object({
   decideStartConcurrency: z.coerce.number().int().min(1, 'must be at least 1').max(1024),
   /** How often decide looks for changed rule and context files; "0s" turns hot reload off. */
   rulesReloadInterval: duration('2s'),
+  /** The incident classifier's folder (model.onnx, model.json, card); "off" runs decide rules-only. */
+  modelDir: z.string().min(1, 'name the model folder, or "off" for rules-only'),
   opsPort: port,
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
 });

@@ -110,10 +110,11 @@ export const followUpSchema = z.strictObject({
 export type FollowUp = z.infer<typeof followUpSchema>;
 export type VerifySpec = z.infer<typeof verifySpecSchema>;
 
-/** The classifier's view of the incident; null until a model is configured. */
+/** The classifier's view of the incident; null when decide runs rules-only. */
 export const incidentSchema = z.object({
   class: z.string(),
   confidence: z.number().min(0).max(1),
+  probabilities: z.record(z.string(), z.number()).optional(),
   modelVersion: z.string(),
 });
 

@@ -20,7 +20,10 @@ export const CONTEXT_FACTS: Readonly<Record<string, string>> = {
   labels: "the labels of the entity's service, {name: value}; {} when no service",
   dependencies: "the services the entity's service depends on; [] when no service",
   incident:
-    "the classifier's {class, confidence, probabilities, modelVersion}; null until a model is configured",
+    "the classifier's {class, confidence, probabilities, modelVersion}; null when decide runs rules-only",
+  'incident.class':
+    'the incident class the classifier gives the observation, e.g. "memory_leak"; null when rules-only',
+  'incident.confidence': "the classifier's probability of that class, 0..1; null when rules-only",
 };
 
 const FEATURE = /^([a-z][a-z0-9_]*)\.([a-z0-9_]+)$/;
@@ -29,7 +32,7 @@ const FEATURE = /^([a-z][a-z0-9_]*)\.([a-z0-9_]+)$/;
 export function unknownFact(name: unknown): string | undefined {
   if (typeof name !== 'string') return 'a fact name must be a string such as "cpu.avg"';
   if (Object.hasOwn(CONTEXT_FACTS, name)) return undefined;
-  const feature = FEATURE.exec(name);
+  const feature = name.startsWith('incident.') ? null : FEATURE.exec(name);
   if (feature && (FEATURE_STATS as readonly string[]).includes(feature[2]!)) return undefined;
   const stat = feature?.[2];
   const guess = stat !== undefined ? closest(stat, FEATURE_STATS) : closest(name, Object.keys(CONTEXT_FACTS));
@@ -65,6 +68,10 @@ export function sampleFact(name: string): unknown {
       return ['sample'];
     case 'incident':
       return { class: 'sample', confidence: 0.5, probabilities: { sample: 0.5 }, modelVersion: 'sample' };
+    case 'incident.class':
+      return 'sample';
+    case 'incident.confidence':
+      return 0.5;
     default:
       return 1;
   }

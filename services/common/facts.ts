@@ -1,14 +1,17 @@
+import type { IncidentFact } from '../classifier/model-types.js';
 import type { Observation } from './contracts.js';
 import { type ContextFacts, NO_CONTEXT_FACTS } from './context/context-files.js';
 
 /**
  * The facts rules and verify conditions see for one observation: every window feature by its
  * name (`cpu.avg`, …), the entity, recent events and their kinds, and the entity's context facts
- * (service, owner, tier, labels, dependencies, maintenance) from the catalog and the windows.
+ * (service, owner, tier, labels, dependencies, maintenance) from the catalog and the windows, and
+ * the classifier's incident (null when decide runs rules-only).
  */
 export function factsFor(
   obs: Observation,
   context: ContextFacts = NO_CONTEXT_FACTS,
+  incident: IncidentFact | null = null,
 ): Record<string, unknown> {
   // Features first: a feature named like a context fact (a hand-made observation) cannot override it.
   // Assigned one by one: `{...features, entity, …}` is two orders of magnitude slower in V8 here.
@@ -23,6 +26,10 @@ export function factsFor(
   facts.tier = context.tier;
   facts.labels = context.labels;
   facts.dependencies = context.dependencies;
+  // The classifier's answer, whole and as two flat facts rules compare without a JSONPath.
+  facts.incident = incident;
+  facts['incident.class'] = incident?.class ?? null;
+  facts['incident.confidence'] = incident?.confidence ?? null;
   return facts;
 }
 

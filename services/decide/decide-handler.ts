@@ -6,12 +6,14 @@ import {
   fastObservation,
   observationSchema,
   type Decision,
+  type Observation,
   type Refusal,
 } from '../common/contracts.js';
 import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
 import { sendJson } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
 import type { Decider } from './decider.js';
+import type { IncidentModel } from './incident-model.js';
 import type { RemediationStarter } from './workflow-starter.js';
 
 /** The most recent ids, in arrival order, forgetting the oldest beyond `capacity`. */
@@ -58,6 +60,8 @@ export class DecideHandler {
   constructor(
     private readonly deps: {
       decider: Decider;
+      /** The incident classifier; absent when decide runs rules-only. */
+      classifier?: Pick<IncidentModel, 'classify' | 'expectVerdict'>;
       starter: Pick<RemediationStarter, 'start'>;
       producer: Producer;
       decisionsTopic: string;
@@ -112,22 +116,27 @@ export class DecideHandler {
     const letters: Array<{ source: RefusedSource; refusal: Refusal }> = [];
     const toPublish: Decision[] = [];
     const chains = new Map<string, Decision[]>();
-    let decided = 0;
+    // Decode the batch, then classify its observations in one call, then decide each.
+    const decoded: Array<{ source: RefusedSource; obs: Observation }> = [];
     for (const message of batch.messages) {
       const source = { topic: batch.topic, partition: batch.partition, message };
-      const decoded = decodeMessage(
+      const result = decodeMessage(
         observationSchema,
         message.value,
         now,
         this.deps.maxClockSkewMs,
         fastObservation,
       );
-      if (!decoded.ok) {
-        letters.push({ source, refusal: decoded.refusal });
-        continue;
-      }
-      decided++;
-      const maybe = this.deps.decider.decide(decoded.value, now);
+      if (result.ok) decoded.push({ source, obs: result.value });
+      else letters.push({ source, refusal: result.refusal });
+    }
+    const decided = decoded.length;
+    const incidents = this.deps.classifier
+      ? await this.deps.classifier.classify(decoded.map((d) => d.obs))
+      : undefined;
+    for (let i = 0; i < decoded.length; i++) {
+      const { source, obs } = decoded[i]!;
+      const maybe = this.deps.decider.decide(obs, now, incidents?.[i] ?? null);
       const { decisions, suppressed, failures } = maybe instanceof Promise ? await maybe : maybe;
       for (const f of failures) letters.push({ source, refusal: this.ruleFailed(f.rule, f.message) });
       for (const s of suppressed) this.decisions.inc({ rule: s.rule, mode: 'enforce', result: 'suppressed' });
@@ -142,6 +151,8 @@ export class DecideHandler {
             'stale decision published for the audit only',
           );
         } else {
+          // Its verdict will confirm or refute the class the model gave (live AUC).
+          if (d.incident?.probabilities) this.deps.classifier?.expectVerdict(d.decisionId, d.incident);
           const chain = chains.get(d.entity);
           if (chain) chain.push(d);
           else chains.set(d.entity, [d]);

@@ -1,3 +1,4 @@
+import type { IncidentFact } from '../classifier/model-types.js';
 import type { Decision, FollowUp, Observation } from '../common/contracts.js';
 import { parseDuration } from '../common/duration.js';
 import { factsFor } from '../common/facts.js';
@@ -57,16 +58,17 @@ export class Decider {
 
   /**
    * Decisions for one observation and the matches held back. A decision on a window that ended
-   * more than the allowed age before `nowMs` is marked stale. Synchronous unless a rule needed
+   * more than the allowed age before `nowMs` is marked stale. `incident` is the classifier's
+   * answer for the observation (null when rules-only). Synchronous unless a rule needed
    * json-rules-engine itself.
    */
-  decide(obs: Observation, nowMs: number): Decided | Promise<Decided> {
+  decide(obs: Observation, nowMs: number, incident: IncidentFact | null = null): Decided | Promise<Decided> {
     const set = this.current;
-    const facts = factsFor(obs, set.context.factsFor(obs.entity, obs.window.end));
+    const facts = factsFor(obs, set.context.factsFor(obs.entity, obs.window.end), incident);
     const match = set.compiled.evaluate(facts);
     return match instanceof Promise
-      ? match.then((m) => this.build(set, obs, facts, m, nowMs))
-      : this.build(set, obs, facts, match, nowMs);
+      ? match.then((m) => this.build(set, obs, facts, m, nowMs, incident))
+      : this.build(set, obs, facts, match, nowMs, incident);
   }
 
   private build(
@@ -75,12 +77,13 @@ export class Decider {
     facts: Record<string, unknown>,
     match: RuleSetMatch,
     nowMs: number,
+    incident: IncidentFact | null,
   ): Decided {
     const failures = match.errors.map((e) => ({ rule: e.rule, message: e.error.message }));
     const decisions: Decision[] = [];
     const suppressed: Suppressed[] = [];
     if (match.matched.length === 0) return { decisions, suppressed, failures };
-    const { events: _events, ...auditFacts } = facts;
+    const { events: _events, incident: _incident, ...auditFacts } = facts;
     for (const name of match.matched) {
       const rule = set.byName.get(name);
       if (!rule) continue;
@@ -105,7 +108,7 @@ export class Decider {
         verify: rule.params.verify,
         ...followUp('onVerifyFailure', rule.params.onVerifyFailure, facts),
         ...followUp('escalate', rule.params.escalate, facts),
-        incident: null,
+        incident: incident && { ...incident, probabilities: { ...incident.probabilities } },
         facts: auditFacts,
         window: obs.window,
         stale: nowMs - obs.window.end > this.opts.maxDecisionAgeMs,

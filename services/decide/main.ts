@@ -1,11 +1,13 @@
 import { actuatorsFromConfig } from '../actuators/from-config.js';
 import { topicNames } from '../common/config.js';
+import { verdictSchema } from '../common/contracts.js';
 import { DeadLetters } from '../common/dead-letters.js';
 import { connectProducer, createKafka, ensureTopics, runConsumer } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { connectClient } from '../common/temporal.js';
 import { DecideHandler } from './decide-handler.js';
 import { Decider } from './decider.js';
+import { IncidentModel } from './incident-model.js';
 import { RuleLoadError } from './rule-file.js';
 import { RuleReloader } from './rule-reload.js';
 import { loadRuleSet } from './rule-set.js';
@@ -33,6 +35,17 @@ export async function startDecide({
     },
     'rules loaded',
   );
+  // The classifier: a missing or corrupt model stops start-up unless the config says rules-only.
+  const classifier =
+    config.modelDir === 'off'
+      ? undefined
+      : await IncidentModel.load({
+          dir: config.modelDir,
+          intervalMs: config.rulesReloadInterval,
+          logger,
+          registry,
+        });
+  if (!classifier) logger.info('no incident classifier (AUTOGLM_MODEL_DIR=off): rules only');
   const topics = topicNames(config);
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
@@ -49,6 +62,7 @@ export async function startDecide({
   }).start();
   const handler = new DecideHandler({
     decider,
+    ...(classifier ? { classifier } : {}),
     starter: new RemediationStarter(client, config),
     producer,
     decisionsTopic: topics.decisions,
@@ -69,17 +83,42 @@ export async function startDecide({
     partitionsConsumedConcurrently: config.topicPartitions,
     ...(onFatal ? { onFatal } : {}),
   });
+  // Verdicts feed the classifier's live AUC: a verified remediation confirms the class it was given.
+  const feedback = classifier
+    ? await runConsumer({
+        kafka,
+        groupId: `${config.groupPrefix}-decide-feedback`,
+        topics: [topics.verdicts],
+        fromBeginning: false,
+        logger,
+        eachMessage: async ({ message }) => {
+          const verdict = verdictSchema.safeParse(parseJson(message.value));
+          if (verdict.success) classifier.recordVerdict(verdict.data);
+        },
+        ...(onFatal ? { onFatal } : {}),
+      })
+    : undefined;
   return {
     name: 'decide',
     readiness: () => ({ 'decide.consumer': consumer.joined(), 'decide.temporal': handler.startsHealthy() }),
     liveness: () => ({ 'decide.consumer': consumer.alive() }),
     async stop() {
       await reloader.stop();
+      await classifier?.stop();
       await consumer.stop();
+      await feedback?.stop();
       await producer.disconnect();
       await client.connection.close();
     },
   };
+}
+
+function parseJson(value: Buffer | null): unknown {
+  try {
+    return value ? JSON.parse(value.toString('utf8')) : null;
+  } catch {
+    return null;
+  }
 }
 
 if (isEntryPoint(import.meta.url)) runStandalone('decide', startDecide);

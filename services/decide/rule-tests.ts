@@ -38,6 +38,13 @@ const caseSchema = z.strictObject({
     .array(z.strictObject({ kind: z.string(), message: z.string().default(''), ts: instant }))
     .default([]),
   context: z.record(z.string(), z.unknown()).optional(),
+  /** The classifier's answer to assume (rule tests do not depend on a model's version). */
+  incident: z
+    .strictObject({
+      class: z.string().min(1),
+      confidence: z.number().min(0).max(1),
+    })
+    .optional(),
   expect: z.array(expectedSchema),
 });
 
@@ -109,8 +116,15 @@ function withContext(set: RuleSet, override: Record<string, unknown> | undefined
 export async function runCase(set: RuleSet, file: string, c: RuleTestCase): Promise<CaseResult> {
   const caseSet = withContext(set, c.context);
   const obs = observationOf(c);
-  const { decisions, failures } = await new Decider(caseSet).decide(obs, c.at);
-  const facts = factsFor(obs, caseSet.context.factsFor(obs.entity, obs.window.end));
+  const incident = c.incident
+    ? {
+        ...c.incident,
+        probabilities: { [c.incident.class]: c.incident.confidence },
+        modelVersion: 'rule-test',
+      }
+    : null;
+  const { decisions, failures } = await new Decider(caseSet).decide(obs, c.at, incident);
+  const facts = factsFor(obs, caseSet.context.factsFor(obs.entity, obs.window.end), incident);
   const details: string[] = failures.map((f) => `rule "${f.rule}" failed to evaluate: ${f.message}`);
   const got = new Map(decisions.map((d) => [d.rule, d]));
   const expected = c.expect.map((e) => (typeof e === 'string' ? { rule: e } : e));

@@ -14,7 +14,14 @@ import { workflowIdFor } from '../../services/decide/decision-id.js';
 import { fastCpuRule, writeRuleDir } from '../../services/fleet-sim/fast-loop.js';
 import { startActionTarget, type ActionTarget } from '../../services/fleet-sim/target.js';
 import { startLoop } from '../../services/loop.js';
-import { ACTION_KEY, ENTITY_KEY, RULE_KEY, statusQuery, VERDICT_KEY } from '../../workflows/definitions.js';
+import {
+  ACTION_KEY,
+  ENTITY_KEY,
+  INCIDENT_CLASS_KEY,
+  RULE_KEY,
+  statusQuery,
+  VERDICT_KEY,
+} from '../../workflows/definitions.js';
 import { testConfig, unique } from '../support/config.js';
 import { deleteTopicsWithPrefix, produce, streamMetric, TopicTap } from '../support/kafka.js';
 
@@ -103,6 +110,11 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     assert.equal(description.typedSearchAttributes.get(ENTITY_KEY), entity);
     assert.equal(description.typedSearchAttributes.get(ACTION_KEY), 'scale_out');
     assert.equal(description.typedSearchAttributes.get(RULE_KEY), RULE.name);
+    // The shipped classifier ran in decide: its answer is in the decision and the search attributes.
+    assert.ok(decision.incident, "the decision carries the classifier's incident");
+    assert.match(decision.incident.modelVersion, /^incident-\d{14}-[0-9a-f]{8}$/);
+    assert.ok(decision.incident.confidence > 0 && decision.incident.confidence <= 1);
+    assert.equal(description.typedSearchAttributes.get(INCIDENT_CLASS_KEY), decision.incident.class);
     assert.equal(
       ((await description.memo?.decision) as Decision | undefined)?.decisionId,
       decision.decisionId,

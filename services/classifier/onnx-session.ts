@@ -9,7 +9,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MODEL_FILES, ModelLoadError, modelStamp, readModelJson } from './model-files.js';
 import type { GlmModel, IncidentFact, ModelInput } from './model-types.js';
 import { ONNX_IO, ONNX_METADATA } from './onnx-export.js';
-import { vectorize } from './vectorize.js';
+import { vectorizeRows } from './vectorize.js';
 
 const { onnx } = onnxProto;
 
@@ -157,7 +157,7 @@ export class IncidentClassifier {
       tensor = new Tensor('float32', x, [rows, width]);
     }
     try {
-      for (let i = 0; i < rows; i++) vectorize(inputs[i]!, features, mean, x, i * width);
+      vectorizeRows(inputs, features, mean, x);
       const p = await this.#run(tensor);
       const k = classes.length;
       const facts = new Array<IncidentFact>(rows);
@@ -168,7 +168,7 @@ export class IncidentClassifier {
         facts[i] = {
           class: classes[best]!,
           confidence: p[at + best]!,
-          probabilities: Object.fromEntries(classes.map((name, c) => [name, p[at + c]!])),
+          probabilities: probabilitiesOf(classes, p, at),
           modelVersion: this.version,
         };
       }
@@ -217,4 +217,15 @@ export class IncidentClassifier {
     }
     return { x: this.#tensor.tensor.data as Float32Array, tensor: this.#tensor.tensor };
   }
+}
+
+/** `{class: probability}` of one row, built with plain stores (Object.fromEntries costs as much as vectorizing). */
+function probabilitiesOf(
+  classes: readonly string[],
+  p: ArrayLike<number>,
+  at: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let c = 0; c < classes.length; c++) out[classes[c]!] = p[at + c]!;
+  return out;
 }

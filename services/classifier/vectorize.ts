@@ -6,7 +6,9 @@
  */
 import type { FeatureSpec, ModelInput } from './model-types.js';
 
-const WORD = /[\p{L}\p{N}_]+/gu;
+/** One character of a token; the ASCII fast path below is built from it. */
+const WORD_CHAR = /[\p{L}\p{N}_]/u;
+const WORD = new RegExp(`${WORD_CHAR.source}+`, 'gu');
 
 /** Lower-case words and identifiers of `text`: "OOMKilled: connection refused" → oomkilled, connection, refused. */
 export function tokenize(text: string): string[] {
@@ -58,6 +60,157 @@ export function columnCount(features: readonly FeatureSpec[]): number {
   return count;
 }
 
+/** Texts longer than this are not remembered: ids and stack traces rarely repeat. */
+const CACHED_TEXT_MAX = 256;
+/** Distinct texts remembered per event_tokens feature; events repeat a lot across observations. */
+const CACHED_TEXTS = 4096;
+
+/** For each ASCII code: 0 when it ends a token, else its lower-case code. */
+const ASCII_WORD = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (WORD_CHAR.test(ch)) ASCII_WORD[c] = ch.toLowerCase().charCodeAt(0);
+}
+
+/**
+ * The bucket of each token of `text` in order: hashToken over tokenize(text), hashed while
+ * scanning when `text` is ASCII (no lower-casing, splitting or encoding), else by that path itself.
+ */
+export function tokenBuckets(text: string, buckets: number): number[] {
+  const hits: number[] = [];
+  let hash = 0x811c9dc5;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return tokenize(text).map((token) => hashToken(token, buckets));
+    const lower = ASCII_WORD[code]!;
+    if (lower !== 0) {
+      hash = Math.imul(hash ^ lower, 0x01000193);
+      inWord = true;
+    } else if (inWord) {
+      hits.push((hash >>> 0) % buckets);
+      hash = 0x811c9dc5;
+      inWord = false;
+    }
+  }
+  if (inWord) hits.push((hash >>> 0) % buckets);
+  return hits;
+}
+
+/** One event_tokens feature ready to count: its first column after the numeric ones, and its cache. */
+interface TokenColumns {
+  readonly start: number;
+  readonly buckets: number;
+  readonly cache: Map<string, readonly number[]>;
+}
+
+/** What vectorize() needs of a feature list, worked out once per list. */
+interface Plan {
+  readonly numeric: readonly string[];
+  readonly numericNames: ReadonlySet<string>;
+  readonly tokens: readonly TokenColumns[];
+  readonly width: number;
+  /** Scratch of write(): the bucket lists of the current row's event texts. */
+  readonly lists: (readonly number[])[];
+}
+
+const NO_HITS: readonly number[] = [];
+
+const plans = new WeakMap<readonly FeatureSpec[], Plan>();
+
+/** The plan of `features`, kept per list (GlmModel and ModelConfig hold theirs read-only). */
+function planOf(features: readonly FeatureSpec[]): Plan {
+  let plan = plans.get(features);
+  if (plan === undefined) {
+    const numeric = features.flatMap((f) => (f.kind === 'numeric' ? [f.name] : []));
+    const tokens: TokenColumns[] = [];
+    let start = numeric.length;
+    for (const f of features)
+      if (f.kind === 'event_tokens') {
+        tokens.push({ start, buckets: f.buckets, cache: new Map() });
+        start += f.buckets;
+      }
+    plan = { numeric, numericNames: new Set(numeric), tokens, width: start, lists: [] };
+    plans.set(features, plan);
+  }
+  return plan;
+}
+
+/**
+ * The buckets of `text` for `columns`. Splitting an event into kind and message is safe: the
+ * space between them ends every token and every lower-casing context (final sigma).
+ */
+function bucketsOf(columns: TokenColumns, text: string): readonly number[] {
+  const cached = columns.cache.get(text);
+  if (cached !== undefined) return cached;
+  const hits = tokenBuckets(text, columns.buckets);
+  if (text.length <= CACHED_TEXT_MAX) {
+    if (columns.cache.size >= CACHED_TEXTS) columns.cache.clear();
+    columns.cache.set(text, hits);
+  }
+  return hits;
+}
+
+/** Whether Object.prototype has a property named like a numeric feature (only if someone put one there). */
+function prototypeHasFeature(plan: Plan): boolean {
+  for (const key of Object.getOwnPropertyNames(Object.prototype)) if (plan.numericNames.has(key)) return true;
+  return false;
+}
+
+function write(
+  plan: Plan,
+  input: ModelInput,
+  mean: readonly number[] | undefined,
+  target: Float32Array | Float64Array,
+  offset: number,
+  /** False when Object.prototype has no property named like a numeric feature. */
+  inherits: boolean,
+): void {
+  const values = input.features;
+  const numeric = plan.numeric;
+  // Where nothing can be inherited, reading a feature finds it only when it is the row's own.
+  const proto: unknown = Object.getPrototypeOf(values);
+  if (proto === null || (proto === Object.prototype && !inherits))
+    for (let i = 0; i < numeric.length; i++) {
+      const value = values[numeric[i]!];
+      target[offset + i] = typeof value === 'number' && Number.isFinite(value) ? value : (mean?.[i] ?? NaN);
+    }
+  else
+    for (let i = 0; i < numeric.length; i++) {
+      const name = numeric[i]!;
+      const value = Object.hasOwn(values, name) ? values[name] : undefined;
+      target[offset + i] = typeof value === 'number' && Number.isFinite(value) ? value : (mean?.[i] ?? NaN);
+    }
+  const events = input.events;
+  const lists = plan.lists;
+  for (const columns of plan.tokens) {
+    const start = offset + columns.start;
+    for (let b = start, end = start + columns.buckets; b < end; b++) target[b] = 0;
+    let count = 0;
+    for (let e = 0; e < events.length; e++) {
+      const event = events[e]!;
+      // As eventText() would turn them into text, should a caller pass something else.
+      lists[count++] = bucketsOf(columns, `${event.kind}`);
+      lists[count++] = bucketsOf(columns, `${event.message}`);
+    }
+    // Counted down in `target` itself, with the rounding of its type as counting up would have;
+    // a negative cell is a count still to turn into log1p, so each touched cell turns once.
+    for (let l = 0; l < count; l++) {
+      const hits = lists[l]!;
+      for (let h = 0; h < hits.length; h++) target[start + hits[h]!]! -= 1;
+    }
+    for (let l = 0; l < count; l++) {
+      const hits = lists[l]!;
+      for (let h = 0; h < hits.length; h++) {
+        const cell = start + hits[h]!;
+        const negated = target[cell]!;
+        if (negated < 0) target[cell] = Math.log1p(-negated);
+      }
+    }
+    lists.fill(NO_HITS, 0, count);
+  }
+}
+
 /**
  * Writes the input vector of `input` into `out` from `offset` (a fresh Float64Array when `out` is
  * not given) and returns `out`. A numeric feature that is missing or not finite becomes `mean[i]`
@@ -70,22 +223,23 @@ export function vectorize(
   out?: Float32Array | Float64Array,
   offset = 0,
 ): Float32Array | Float64Array {
-  const target = out ?? new Float64Array(columnCount(features));
-  let column = offset;
-  for (const f of features) {
-    if (f.kind !== 'numeric') continue;
-    const value = Object.hasOwn(input.features, f.name) ? input.features[f.name] : undefined;
-    target[column] =
-      typeof value === 'number' && Number.isFinite(value) ? value : (mean?.[column - offset] ?? NaN);
-    column++;
-  }
-  for (const f of features) {
-    if (f.kind !== 'event_tokens') continue;
-    target.fill(0, column, column + f.buckets);
-    for (const event of input.events)
-      for (const token of tokenize(eventText(event))) target[column + hashToken(token, f.buckets)]! += 1;
-    for (let b = column; b < column + f.buckets; b++) if (target[b] !== 0) target[b] = Math.log1p(target[b]!);
-    column += f.buckets;
-  }
+  const plan = planOf(features);
+  const target = out ?? new Float64Array(plan.width);
+  write(plan, input, mean, target, offset, true);
   return target;
+}
+
+/**
+ * vectorize() of each input into `out`, row after row from its start: the serving hot loop, which
+ * checks Object.prototype once per batch rather than each feature of each row.
+ */
+export function vectorizeRows(
+  inputs: readonly ModelInput[],
+  features: readonly FeatureSpec[],
+  mean: readonly number[] | undefined,
+  out: Float32Array | Float64Array,
+): void {
+  const plan = planOf(features);
+  const inherits = prototypeHasFeature(plan);
+  for (let i = 0; i < inputs.length; i++) write(plan, inputs[i]!, mean, out, i * plan.width, inherits);
 }

@@ -240,6 +240,7 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
       entity: decision.entity,
       verify: decision.verify,
       actedAt: acted.at,
+      decisionValues: decisionValuesOf(decision),
     });
     Object.assign(evidence, result.evidence);
     if (result.verified) outcome = 'verified';
@@ -313,4 +314,14 @@ async function attempt(
 function errorText(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause) return err.cause.message;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The decision-time values of the facts `verify.relativeTo` compares with. */
+function decisionValuesOf(decision: Decision): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const c of decision.verify.relativeTo ?? []) {
+    const v = decision.facts[c.fact];
+    if (typeof v === 'number') values[c.fact] = v;
+  }
+  return values;
 }

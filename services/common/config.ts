@@ -63,6 +63,10 @@ const ENV = {
   maxStartFailures: ['AUTOGLM_MAX_START_FAILURES', '3'],
   decideStartConcurrency: ['AUTOGLM_DECIDE_START_CONCURRENCY', '32'],
   rulesReloadInterval: ['AUTOGLM_RULES_RELOAD_INTERVAL', '2s'],
+  verifyMaxObservationsPerEntity: ['AUTOGLM_VERIFY_MAX_OBSERVATIONS_PER_ENTITY', '256'],
+  verifyReadBackMaxMessages: ['AUTOGLM_VERIFY_READ_BACK_MAX_MESSAGES', '2000000'],
+  verifyReadBackTimeout: ['AUTOGLM_VERIFY_READ_BACK_TIMEOUT', '60s'],
+  verifyReadBackConcurrency: ['AUTOGLM_VERIFY_READ_BACK_CONCURRENCY', '4'],
   modelDir: ['AUTOGLM_MODEL_DIR', path.join(packageRoot, 'models', 'incident')],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   logLevel: ['LOG_LEVEL', 'info'],
@@ -127,6 +131,10 @@ const schema = z.object({
   decideStartConcurrency: z.coerce.number().int().min(1, 'must be at least 1').max(1024),
   /** How often decide looks for changed rule and context files; "0s" turns hot reload off. */
   rulesReloadInterval: duration('2s'),
+  verifyMaxObservationsPerEntity: z.coerce.number().int().min(1, 'must be at least 1').max(100_000),
+  verifyReadBackMaxMessages: z.coerce.number().int().min(0).max(1_000_000_000),
+  verifyReadBackTimeout: duration('60s'),
+  verifyReadBackConcurrency: z.coerce.number().int().min(1, 'must be at least 1').max(64),
   /** The incident classifier's folder (model.onnx, model.json, card); "off" runs decide rules-only. */
   modelDir: z.string().min(1, 'name the model folder, or "off" for rules-only'),
   opsPort: port,

@@ -86,10 +86,28 @@ export const conditionsSchema = z
 export const MAX_VERIFY_WITHIN_MS = 3_600_000;
 
 /** What must hold on observations after the action, within a deadline, for long enough. */
+/**
+ * A comparison with the value a fact had at decision time: `atMost` 0.5 means "at most half of
+ * what it was" (an error rate halved), `atLeast` 1.2 "at least 20% more" (throughput back).
+ */
+export const relativeCheckSchema = z
+  .strictObject({
+    fact: z.string().min(1),
+    atMost: z.number().positive().optional(),
+    atLeast: z.number().positive().optional(),
+  })
+  .refine(
+    (c) => (c.atMost === undefined) !== (c.atLeast === undefined),
+    'give exactly one of atMost or atLeast',
+  );
+export type RelativeCheck = z.infer<typeof relativeCheckSchema>;
+
 export const verifySpecSchema = z.strictObject({
   conditions: conditionsSchema,
   within: durationText.refine((s) => (parseDuration(s) ?? 0) <= MAX_VERIFY_WITHIN_MS, 'must be at most 1h'),
   stableFor: durationText.default('0s'),
+  /** Comparisons with the decision-time values that must hold too, on the same observations. */
+  relativeTo: z.array(relativeCheckSchema).max(16).optional(),
 });
 
 /** An action name: snake_case, as actuators and the AutoglmAction search attribute see it. */

@@ -1,10 +1,11 @@
 import { CancelledFailure, Context } from '@temporalio/activity';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Observation, VerifySpec } from '../common/contracts.js';
 import { parseDuration } from '../common/duration.js';
 import type { Logger } from '../common/logger.js';
 import { VerifyCondition } from './condition.js';
 import type { ObservationState } from './observation-state.js';
+import type { readBack } from './read-back.js';
 import { VerificationTracker } from './tracker.js';
 
 /** What the workflow asks the verify worker. */
@@ -13,6 +14,8 @@ export interface VerificationRequest {
   readonly verify: VerifySpec;
   /** When the action took effect (epoch ms). */
   readonly actedAt: number;
+  /** The decision-time values of the facts `verify.relativeTo` compares with (absent in old histories). */
+  readonly decisionValues?: Readonly<Record<string, number>>;
 }
 
 /** The answer, with the evidence the verdict carries. */
@@ -29,6 +32,13 @@ export function createVerifyActivities(deps: {
   state: ObservationState;
   graceMs: number;
   heartbeatMs?: number;
+  /**
+   * Reads the entity's observations since the action back from the topic, when this worker may
+   * not have seen them all: a retried attempt (a worker died), or an action before this worker began.
+   */
+  readBack?: (entity: string, sinceTs: number) => ReturnType<typeof readBack>;
+  /** When this worker began reading observations (epoch ms). */
+  startedAt?: number;
   logger: Logger;
 }) {
   const verifications = new Counter({
@@ -36,6 +46,26 @@ export function createVerifyActivities(deps: {
     help: 'Verifications settled, by result (verified, failed, expired)',
     labelNames: ['result'],
     registers: [deps.registry],
+  });
+  const running = new Gauge({
+    name: 'autoglm_verify_running',
+    help: 'Verifications in progress on this worker',
+    registers: [deps.registry],
+  });
+  const actionToVerdict = new Histogram({
+    name: 'autoglm_verify_action_to_verdict_seconds',
+    help: 'Time from the action to the verification settling, by result',
+    labelNames: ['result'],
+    buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+    registers: [deps.registry],
+  });
+  new Gauge({
+    name: 'autoglm_verify_watched_entities',
+    help: 'Entities whose observations this worker keeps (those with a verification in progress)',
+    registers: [deps.registry],
+    collect(this: Gauge) {
+      this.set(deps.state.entities);
+    },
   });
   return {
     /**
@@ -45,12 +75,25 @@ export function createVerifyActivities(deps: {
      */
     async verifyRemediation(request: VerificationRequest): Promise<VerificationResult> {
       const ctx = Context.current();
-      const tracker = new VerificationTracker({
+      const options = {
         actedAt: request.actedAt,
         withinMs: parseDuration(request.verify.within) ?? 0,
         stableForMs: parseDuration(request.verify.stableFor) ?? 0,
-      });
-      const condition = new VerifyCondition(request.verify.conditions);
+      };
+      let tracker = new VerificationTracker(options);
+      let newest = -Infinity;
+      // A retried attempt resumes: what the previous attempt had checked is in its heartbeat.
+      const resumedFrom = ctx.info.attempt > 1 ? (ctx.info.heartbeatDetails ?? null) : null;
+      let readBackReport: Record<string, unknown> | null = null;
+      running.inc();
+      const condition = new VerifyCondition(
+        request.verify.conditions,
+        request.verify.relativeTo ?? [],
+        request.decisionValues ?? {},
+      );
+      const comparisons = (obs: Observation | undefined) =>
+        request.verify.relativeTo?.length && obs ? { relativeTo: condition.compare(obs) } : {};
+      let lastSeen: Observation | undefined;
       let chain = Promise.resolve();
       let unsubscribe = () => {};
       let timer: NodeJS.Timeout | undefined;
@@ -61,19 +104,58 @@ export function createVerifyActivities(deps: {
           resolve({
             verified: tracker.current === 'verified',
             outcome: tracker.current,
-            evidence: tracker.evidence(),
+            evidence: {
+              ...tracker.evidence(),
+              ...comparisons(lastSeen),
+              decisionValues: request.decisionValues ?? null,
+              resumedFrom,
+              readBack: readBackReport,
+            },
           });
         };
         const consider = async (obs: Observation) => {
           if (tracker.current !== 'pending') return;
-          tracker.observe(obs, await condition.holds(obs));
+          if (obs.ts < newest) {
+            // An older observation (read back after newer live ones): replay all, in event-time order.
+            tracker = new VerificationTracker(options);
+            for (const o of deps.state.snapshot(request.entity, request.actedAt))
+              if (tracker.current === 'pending') tracker.observe(o, await condition.holds(o));
+          } else tracker.observe(obs, await condition.holds(obs));
+          if (obs.ts >= newest) lastSeen = obs;
+          newest = Math.max(newest, obs.ts);
           finish();
         };
-        unsubscribe = deps.state.subscribe(request.entity, request.actedAt, (obs) => {
+        unsubscribe = deps.state.watch(request.entity, request.actedAt, (obs) => {
           chain = chain.then(() => consider(obs)).catch(reject);
         });
+        // Observations since the action that this worker did not keep: a retry, a worker that began after
+        // the action, or a verification that starts a while after it.
+        const behind =
+          ctx.info.attempt > 1 ||
+          request.actedAt < (deps.startedAt ?? 0) ||
+          Date.now() - request.actedAt > 2_000;
+        if (behind && deps.readBack) {
+          deps
+            .readBack(request.entity, request.actedAt)
+            .then((r) => {
+              readBackReport = {
+                observations: r.observations.length,
+                messages: r.messages,
+                complete: r.complete,
+              };
+              deps.state.load(request.entity, r.observations);
+            })
+            .catch((err: unknown) =>
+              deps.logger.warn({ err, entity: request.entity }, 'read-back failed; live observations only'),
+            );
+        }
         timer = setInterval(() => {
-          ctx.heartbeat({ checked: tracker.evidence().observationsChecked });
+          const e = tracker.evidence();
+          ctx.heartbeat({
+            checked: e.observationsChecked,
+            holdingSince: e.holdingSince,
+            newest: Number.isFinite(newest) ? newest : null,
+          });
           tracker.expire(Date.now(), deps.graceMs);
           finish();
         }, deps.heartbeatMs ?? 1000);
@@ -84,11 +166,16 @@ export function createVerifyActivities(deps: {
       try {
         const result = await settled;
         verifications.inc({ result: result.outcome ?? 'failed' });
+        actionToVerdict.observe(
+          { result: result.outcome ?? 'failed' },
+          (Date.now() - request.actedAt) / 1000,
+        );
         deps.logger.info({ entity: request.entity, outcome: result.outcome }, 'verification settled');
         return result;
       } finally {
         clearInterval(timer);
         unsubscribe();
+        running.dec();
       }
     },
   };

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { startAct } from '../../services/act/main.js';
 import { topicNames, type Config } from '../../services/common/config.js';
 import type { Decision, Observation, Verdict } from '../../services/common/contracts.js';
-import { connectProducer, createKafka } from '../../services/common/kafka.js';
+import { connectProducer, createKafka, ensureTopics } from '../../services/common/kafka.js';
 import { createLogger, type Logger } from '../../services/common/logger.js';
 import type { Service } from '../../services/common/service.js';
 import { connectClient } from '../../services/common/temporal.js';
@@ -63,7 +63,11 @@ export class SafetyHarness {
     private readonly tmpDirs: string[],
   ) {}
 
-  static async start(overrides: Parameters<typeof testConfig>[0] = {}): Promise<SafetyHarness> {
+  static async start(
+    overrides: Parameters<typeof testConfig>[0] = {},
+    /** `verify: false`: no verify worker in this process (the test runs its own). */
+    opts: { verify?: boolean } = {},
+  ): Promise<SafetyHarness> {
     const rulesDir = writeRuleDir([SAFETY_RULE]);
     const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-key-'));
     const keyFile = path.join(keyDir, 'hmac.key');
@@ -85,7 +89,9 @@ export class SafetyHarness {
     const logger = createLogger('warn');
     const kafka = createKafka(config, logger);
     const topics = topicNames(config);
-    const verify = await startVerify({ config, logger, registry: new Registry() });
+    await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
+    const verify =
+      opts.verify === false ? undefined : await startVerify({ config, logger, registry: new Registry() });
     const h = new SafetyHarness(
       holdFor,
       target,
@@ -97,7 +103,7 @@ export class SafetyHarness {
       await new TopicTap(kafka, topics.verdicts, logger).start(),
       [rulesDir, keyDir],
     );
-    h.services.push(verify);
+    if (verify) h.services.push(verify);
     return h;
   }
 
@@ -110,6 +116,22 @@ export class SafetyHarness {
     const e = unique(name);
     this.entities.add(e);
     return e;
+  }
+
+  /** A verify service of the harness's config, in this process, stopped at the end if still running. */
+  async startVerify(registry = new Registry()): Promise<Service> {
+    const verify = await startVerify({ config: this.config, logger: this.logger, registry });
+    let stopped = false;
+    const service: Service = {
+      ...verify,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await verify.stop();
+      },
+    };
+    this.services.push(service);
+    return service;
   }
 
   /** An act service of the harness's config (with `change` applied), stopped at the end if still running. */

@@ -67,16 +67,85 @@ describe('VerifyCondition', () => {
   });
 });
 
+describe('VerifyCondition relativeTo (decision-time values)', () => {
+  const rel = (features: Record<string, number>): Observation => ({ ...obs(ACTED + 1000, 50), features });
+  const always = { all: [{ fact: 'cpu.count', operator: 'greaterThanInclusive', value: 0 }] };
+
+  it('holds when the value fell to at most the given share of what it was, and not otherwise', async () => {
+    const c = new VerifyCondition(always, [{ fact: 'errors.avg', atMost: 0.5 }], { 'errors.avg': 20 });
+    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'errors.avg': 9 })), true);
+    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'errors.avg': 10 })), true, 'exactly half');
+    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'errors.avg': 11 })), false);
+    assert.deepEqual(c.compare(rel({ 'cpu.count': 6, 'errors.avg': 11 })), [
+      { fact: 'errors.avg', decisionValue: 20, value: 11, limit: 10, holds: false },
+    ]);
+  });
+
+  it('holds when the value rose to at least the given multiple of what it was, and not otherwise', async () => {
+    const c = new VerifyCondition(always, [{ fact: 'throughput.avg', atLeast: 1.2 }], {
+      'throughput.avg': 100,
+    });
+    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'throughput.avg': 130 })), true);
+    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'throughput.avg': 110 })), false);
+  });
+
+  it('proves nothing when either value is missing, and needs the condition too', async () => {
+    const c = new VerifyCondition(always, [{ fact: 'errors.avg', atMost: 0.5 }], {});
+    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'errors.avg': 1 })), false, 'no decision-time value');
+    const d = new VerifyCondition(always, [{ fact: 'errors.avg', atMost: 0.5 }], { 'errors.avg': 20 });
+    assert.equal(await d.holds(rel({ 'cpu.count': 6 })), false, 'no value now');
+    const e = new VerifyCondition(
+      { all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] },
+      [{ fact: 'errors.avg', atMost: 0.5 }],
+      { 'errors.avg': 20 },
+    );
+    assert.equal(await e.holds(rel({ 'cpu.avg': 90, 'errors.avg': 1 })), false, 'the condition fails');
+  });
+});
+
 describe('ObservationState', () => {
-  it('replays kept observations newer than the action, then streams new ones', () => {
+  it('keeps only watched entities, replays what it kept since the action, then streams new ones', () => {
     const s = new ObservationState(3);
+    s.add(obs(ACTED + 1000, 50));
+    assert.equal(s.entities, 0, 'an unwatched entity is not kept');
+    assert.equal(s.droppedTotal, 1);
+    const seen: number[] = [];
+    const stop = s.watch('e', ACTED + 2000, (o) => seen.push(o.ts - ACTED));
     for (const ts of [1, 2, 3, 4]) s.add(obs(ACTED + ts * 1000, 50));
     s.add(obs(ACTED, 1, 'other'));
-    const seen: number[] = [];
-    const stop = s.subscribe('e', ACTED + 2000, (o) => seen.push(o.ts - ACTED));
-    s.add(obs(ACTED + 5000, 50));
+    assert.deepEqual(seen, [3000, 4000]);
+    assert.equal(s.observations, 3, 'at most maxPerEntity kept');
+    const late: number[] = [];
+    const stopLate = s.watch('e', ACTED, (o) => late.push(o.ts - ACTED));
+    assert.deepEqual(late, [2000, 3000, 4000], 'a second watcher gets the kept ones');
     stop();
-    s.add(obs(ACTED + 6000, 50));
-    assert.deepEqual(seen, [3000, 4000, 5000]);
+    stopLate();
+    assert.equal(s.entities, 0, 'forgotten with its last watcher');
+    assert.equal(s.observations, 0);
+  });
+
+  it('merges a read-back with the live stream, once each, in event-time order', () => {
+    const s = new ObservationState();
+    const seen: number[] = [];
+    const stop = s.watch('e', ACTED, (o) => seen.push(o.ts - ACTED));
+    s.add(obs(ACTED + 3000, 50));
+    s.load('e', [obs(ACTED + 2000, 50), obs(ACTED + 3000, 50), obs(ACTED + 1000, 50), obs(ACTED - 1000, 50)]);
+    assert.deepEqual(seen, [3000, 1000, 2000], 'the duplicate and the pre-action one are not announced');
+    assert.deepEqual(
+      s.snapshot('e', ACTED).map((o) => o.ts - ACTED),
+      [1000, 2000, 3000],
+    );
+    stop();
+  });
+
+  it('grows with the watched entities, not with the fleet', () => {
+    const s = new ObservationState(16);
+    const stops = Array.from({ length: 10 }, (_, i) => s.watch(`w-${i}`, 0, () => {}));
+    for (let round = 0; round < 20; round++)
+      for (let e = 0; e < 5000; e++) s.add(obs(ACTED + round * 1000, 50, e < 10 ? `w-${e}` : `fleet-${e}`));
+    assert.equal(s.entities, 10);
+    assert.equal(s.observations, 10 * 16);
+    for (const stop of stops) stop();
+    assert.equal(s.entities, 0);
   });
 });

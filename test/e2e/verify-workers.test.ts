@@ -1,0 +1,169 @@
+/**
+ * The verify step on the real services: a verify worker killed with SIGKILL mid-verification is
+ * replaced and the new one still reaches the right verdict (it reads the evidence since the action
+ * back from the topic and resumes from the heartbeat); two verify workers share the task queue;
+ * a stopped worker leaves no consumer group behind.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import { repoRoot } from '../../infra/paths.js';
+import type { Observation, Verdict } from '../../services/common/contracts.js';
+import { sendJson } from '../../services/common/kafka.js';
+import { RemediationStarter } from '../../services/decide/workflow-starter.js';
+import { SafetyHarness } from '../support/safety-harness.js';
+
+describe('verify workers (real Kafka and Temporal)', () => {
+  const children: ChildProcess[] = [];
+  let h: SafetyHarness;
+  let feeding = true;
+  const fed = new Set<string>();
+  let feeder: Promise<void> | undefined;
+
+  before(async () => {
+    h = await SafetyHarness.start({}, { verify: false });
+    await h.startAct();
+    // Every second, an observation of each fed entity with CPU recovered (the verify condition holds).
+    feeder = (async () => {
+      for (let seq = 0; feeding; seq++) {
+        const end = Date.now();
+        const batch = [...fed].map((entity): Observation => ({
+          entity,
+          seq,
+          window: { start: end - 3000, end },
+          features: { 'cpu.avg': 50, 'cpu.count': 6 },
+          events: [],
+          ts: end,
+        }));
+        if (batch.length > 0)
+          await sendJson(
+            h.producer,
+            h.topics.observations,
+            batch.map((o) => ({ key: o.entity, value: o })),
+          );
+        await sleep(1000);
+      }
+    })();
+  });
+
+  after(async () => {
+    feeding = false;
+    await feeder;
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await h?.stop();
+  });
+
+  /** The verify service as its own process, configured like the harness. */
+  function startVerifyProcess(): ChildProcess {
+    const c = h.config;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(repoRoot, 'services/verify/main.ts')],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: {
+          ...process.env,
+          KAFKA_BROKERS: c.kafkaBrokers.join(','),
+          TEMPORAL_ADDRESS: c.temporalAddress,
+          AUTOGLM_TOPIC_PREFIX: c.topicPrefix,
+          AUTOGLM_TOPIC_PARTITIONS: String(c.topicPartitions),
+          AUTOGLM_GROUP_PREFIX: c.groupPrefix,
+          AUTOGLM_ACT_TASK_QUEUE: c.actTaskQueue,
+          AUTOGLM_VERIFY_TASK_QUEUE: c.verifyTaskQueue,
+          AUTOGLM_OPS_PORT: '0',
+          LOG_LEVEL: 'warn',
+        },
+      },
+    );
+    child.stderr?.resume();
+    children.push(child);
+    return child;
+  }
+
+  const verifyOver = (stableFor: string) => ({
+    verify: {
+      conditions: { all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] },
+      within: '90s',
+      stableFor,
+    },
+  });
+
+  it('reaches the right verdict after the verify worker is killed mid-verification', async () => {
+    const entity = h.entity('verify-kill');
+    fed.add(entity);
+    const first = startVerifyProcess();
+    const { workflowId } = await new RemediationStarter(h.client, h.config).start(
+      h.decision(entity, Date.now(), verifyOver('8s')),
+    );
+    const deadline = Date.now() + 60_000;
+    while (h.callsFor(entity).length === 0) {
+      assert.ok(Date.now() < deadline, 'the action reached the target');
+      await sleep(100);
+    }
+    // The condition holds from now on; kill the worker before it has held for stableFor (8s).
+    await sleep(3000);
+    assert.equal(h.verdictsFor(entity).length, 0, 'no verdict yet when the worker dies');
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    startVerifyProcess();
+    const verdict = await h.verdicts.waitFor<Verdict>((v) => v.workflowId === workflowId, 120_000);
+    assert.equal(verdict.outcome, 'verified', JSON.stringify(verdict.evidence));
+    const readBack = verdict.evidence.readBack as { complete: boolean; observations: number } | null;
+    assert.ok(readBack?.complete, 'the new worker read the evidence since the action back');
+    assert.ok(readBack.observations >= 3, `read back ${readBack.observations} observations`);
+    assert.ok(verdict.evidence.resumedFrom, 'the retry saw the heartbeat of the killed attempt');
+    assert.equal(h.callsFor(entity).length, 1, 'one action, no compensation');
+    fed.delete(entity);
+  });
+
+  it('shares the task queue between two workers, and a stopped worker leaves no consumer group', async () => {
+    for (const c of children.filter((c) => c.exitCode === null && c.signalCode === null)) {
+      c.kill('SIGTERM');
+      await new Promise((resolve) => c.once('exit', resolve));
+    }
+    const admin = h.kafka.admin();
+    await admin.connect();
+    const verifyGroups = async () =>
+      (await admin.listGroups()).groups
+        .map((g) => g.groupId)
+        .filter((g) => g.startsWith(`${h.config.groupPrefix}-verify`));
+    const before = new Set(await verifyGroups());
+    const registries = [new Registry(), new Registry()];
+    const workers = [await h.startVerify(registries[0]), await h.startVerify(registries[1])];
+    const entities = Array.from({ length: 8 }, (_, i) => h.entity(`verify-share-${i}`));
+    for (const e of entities) fed.add(e);
+    const starter = new RemediationStarter(h.client, h.config);
+    const ids = await Promise.all(
+      entities.map(
+        async (e) => (await starter.start(h.decision(e, Date.now(), verifyOver('2s')))).workflowId,
+      ),
+    );
+    const verdicts = await Promise.all(
+      ids.map((id) => h.verdicts.waitFor<Verdict>((v) => v.workflowId === id, 120_000)),
+    );
+    assert.deepEqual(new Set(verdicts.map((v) => v.outcome)), new Set(['verified']));
+    const settled = await Promise.all(
+      registries.map(async (r) =>
+        ((await r.getSingleMetric('autoglm_verify_verifications_total')?.get())?.values ?? []).reduce(
+          (s, v) => s + v.value,
+          0,
+        ),
+      ),
+    );
+    assert.equal(settled[0]! + settled[1]!, entities.length);
+    assert.ok(settled[0]! > 0 && settled[1]! > 0, `both workers verified some: ${settled.join(' + ')}`);
+    for (const e of entities) fed.delete(e);
+
+    for (const w of workers) await w.stop();
+    try {
+      const left = (await verifyGroups()).filter((g) => !before.has(g));
+      assert.deepEqual(left, [], 'the stopped workers left no consumer group behind');
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});

@@ -6,6 +6,7 @@ import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '
 import { connectClient, connectWorker, installTemporalRuntime } from '../common/temporal.js';
 import { runWorker } from '../common/worker.js';
 import { createActActivities } from './activities.js';
+import { VerdictPublishing } from './verdict-publishing.js';
 import { actuatorsFromConfig } from '../actuators/from-config.js';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -23,9 +24,13 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
   const producer = await connectProducer(kafka);
   const client = await connectClient(config);
+  const publishing = new VerdictPublishing(registry, config.verdictPublishAlarm);
   const activities = createActActivities({
     actuators,
-    publish: (verdict) => sendJson(producer, topics.verdicts, [{ key: verdict.entity, value: verdict }]),
+    publish: (verdict) =>
+      publishing.publish(verdict.workflowId, () =>
+        sendJson(producer, topics.verdicts, [{ key: verdict.entity, value: verdict }]),
+      ),
     client,
     actTaskQueue: config.actTaskQueue,
     budgetLimits: {
@@ -53,7 +58,7 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
   );
   return {
     name: 'act',
-    readiness: () => ({ 'act.worker': running.ready() }),
+    readiness: () => ({ 'act.worker': running.ready(), 'act.verdicts': publishing.healthy() }),
     async stop() {
       await running.stop();
       await producer.disconnect();

@@ -67,6 +67,7 @@ const ENV = {
   verifyReadBackMaxMessages: ['AUTOGLM_VERIFY_READ_BACK_MAX_MESSAGES', '2000000'],
   verifyReadBackTimeout: ['AUTOGLM_VERIFY_READ_BACK_TIMEOUT', '60s'],
   verifyReadBackConcurrency: ['AUTOGLM_VERIFY_READ_BACK_CONCURRENCY', '4'],
+  verdictPublishAlarm: ['AUTOGLM_VERDICT_PUBLISH_ALARM', '2m'],
   modelDir: ['AUTOGLM_MODEL_DIR', path.join(packageRoot, 'models', 'incident')],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   logLevel: ['LOG_LEVEL', 'info'],
@@ -135,6 +136,8 @@ const schema = z.object({
   verifyReadBackMaxMessages: z.coerce.number().int().min(0).max(1_000_000_000),
   verifyReadBackTimeout: duration('60s'),
   verifyReadBackConcurrency: z.coerce.number().int().min(1, 'must be at least 1').max(64),
+  /** How long a verdict may fail to publish before the act worker's /readyz turns false. */
+  verdictPublishAlarm: duration('2m'),
   /** The incident classifier's folder (model.onnx, model.json, card); "off" runs decide rules-only. */
   modelDir: z.string().min(1, 'name the model folder, or "off" for rules-only'),
   opsPort: port,

@@ -4,13 +4,12 @@
  * de-duplicates by that key, as a well-behaved one does) sees exactly one effective action.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { repoRoot } from '../../infra/paths.js';
 import type { Verdict } from '../../services/common/contracts.js';
 import { RemediationStarter } from '../../services/decide/workflow-starter.js';
 import { SafetyHarness } from '../support/safety-harness.js';
+import { spawnService } from '../support/service-process.js';
 
 describe('an act worker killed during an actuation', () => {
   const children: ChildProcess[] = [];
@@ -29,27 +28,12 @@ describe('an act worker killed during an actuation', () => {
   /** The act service as its own process, configured like the harness's in-process services. */
   function startActProcess(): ChildProcess {
     const c = h.config;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/act/main.ts')], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: c.kafkaBrokers.join(','),
-        TEMPORAL_ADDRESS: c.temporalAddress,
-        AUTOGLM_TOPIC_PREFIX: c.topicPrefix,
-        AUTOGLM_TOPIC_PARTITIONS: String(c.topicPartitions),
-        AUTOGLM_GROUP_PREFIX: c.groupPrefix,
-        AUTOGLM_ACT_TASK_QUEUE: c.actTaskQueue,
-        AUTOGLM_VERIFY_TASK_QUEUE: c.verifyTaskQueue,
-        AUTOGLM_HTTP_ACTUATOR_URL: c.httpActuatorUrl,
-        AUTOGLM_HTTP_ACTUATOR_TIMEOUT: '2s',
-        AUTOGLM_ACTUATOR_HMAC_KEY_FILE: c.actuatorHmacKeyFile,
-        AUTOGLM_OPS_PORT: '0',
-        AUTOGLM_LOG_FORMAT: 'json',
-        LOG_LEVEL: 'warn',
-      },
+    const child = spawnService('act', c, {
+      AUTOGLM_HTTP_ACTUATOR_URL: c.httpActuatorUrl,
+      AUTOGLM_HTTP_ACTUATOR_TIMEOUT: '2s',
+      AUTOGLM_ACTUATOR_HMAC_KEY_FILE: c.actuatorHmacKeyFile,
+      AUTOGLM_LOG_FORMAT: 'json',
     });
-    child.stderr?.resume();
     children.push(child);
     return child;
   }

@@ -6,50 +6,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Decision, Observation, Verdict } from '../../services/common/contracts.js';
-import { sendJson } from '../../services/common/kafka.js';
+import type { Decision, Verdict } from '../../services/common/contracts.js';
 import { RemediationStarter } from '../../services/decide/workflow-starter.js';
+import { ObservationFeeder } from '../support/observation-feeder.js';
 import { SafetyHarness } from '../support/safety-harness.js';
 
 describe('verify outcomes (real Kafka and Temporal)', () => {
   let h: SafetyHarness;
-  let feeding = true;
-  /** Per entity: the features of the next observation (by tick), and how far back its window ends. */
-  const scripts = new Map<string, { features: (tick: number) => Record<string, number>; agoMs?: number }>();
-  let feeder: Promise<void> | undefined;
+  let feeder: ObservationFeeder | undefined;
 
   before(async () => {
     h = await SafetyHarness.start();
     await h.startAct();
-    feeder = (async () => {
-      for (let tick = 0; feeding; tick++) {
-        const now = Date.now();
-        const batch = [...scripts].map(([entity, s]): Observation => {
-          const end = now - (s.agoMs ?? 0);
-          return {
-            entity,
-            seq: tick,
-            window: { start: end - 3000, end },
-            features: s.features(tick),
-            events: [],
-            ts: end,
-          };
-        });
-        if (batch.length > 0)
-          await sendJson(
-            h.producer,
-            h.topics.observations,
-            batch.map((o) => ({ key: o.entity, value: o })),
-          );
-        await sleep(500);
-      }
-    })();
+    feeder = new ObservationFeeder(h.producer, h.topics.observations, 500);
   });
 
   after(async () => {
-    feeding = false;
-    await feeder;
+    await feeder?.stop();
     await h?.stop();
   });
 
@@ -64,9 +37,9 @@ describe('verify outcomes (real Kafka and Temporal)', () => {
   it('verifies a recovery that holds for stableFor, and not one that flaps back inside it', async (t) => {
     const holds = h.entity('holds');
     const flaps = h.entity('flaps');
-    scripts.set(holds, { features: () => ({ 'cpu.avg': 50 }) });
+    feeder!.set(holds, { features: () => ({ 'cpu.avg': 50 }) });
     // Back above 70 every third observation (1.5s): never 2s in a row.
-    scripts.set(flaps, { features: (t) => ({ 'cpu.avg': t % 3 === 2 ? 90 : 50 }) });
+    feeder!.set(flaps, { features: (t) => ({ 'cpu.avg': t % 3 === 2 ? 90 : 50 }) });
     let heldArrived = 0;
     const [held, flapped] = await Promise.all([
       remediate(holds, { conditions: cpuBelow70, within: '8s', stableFor: '2s' }).then((v) => {
@@ -88,7 +61,7 @@ describe('verify outcomes (real Kafka and Temporal)', () => {
     const silent = h.entity('silent');
     const old = h.entity('old-windows');
     // Healthy observations, but every window ended 20s before it was sent: all before the action.
-    scripts.set(old, { features: () => ({ 'cpu.avg': 50 }), agoMs: 20_000 });
+    feeder!.set(old, { features: () => ({ 'cpu.avg': 50 }), agoMs: 20_000 });
     const [none, stale] = await Promise.all([
       remediate(silent, { conditions: cpuBelow70, within: '2s', stableFor: '0s' }),
       remediate(old, { conditions: cpuBelow70, within: '2s', stableFor: '0s' }),
@@ -102,8 +75,8 @@ describe('verify outcomes (real Kafka and Temporal)', () => {
   it('compares with the value at decision time, both ways', async () => {
     const halved = h.entity('errors-halved');
     const notHalved = h.entity('errors-not-halved');
-    scripts.set(halved, { features: () => ({ 'cpu.avg': 50, 'errors.avg': 8 }) });
-    scripts.set(notHalved, { features: () => ({ 'cpu.avg': 50, 'errors.avg': 12 }) });
+    feeder!.set(halved, { features: () => ({ 'cpu.avg': 50, 'errors.avg': 8 }) });
+    feeder!.set(notHalved, { features: () => ({ 'cpu.avg': 50, 'errors.avg': 12 }) });
     const verify = {
       conditions: cpuBelow70,
       within: '4s',

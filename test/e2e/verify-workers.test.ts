@@ -5,81 +5,39 @@
  * a stopped worker leaves no consumer group behind.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { repoRoot } from '../../infra/paths.js';
-import type { Observation, Verdict } from '../../services/common/contracts.js';
-import { sendJson } from '../../services/common/kafka.js';
+import type { Verdict } from '../../services/common/contracts.js';
 import { RemediationStarter } from '../../services/decide/workflow-starter.js';
+import { ObservationFeeder } from '../support/observation-feeder.js';
 import { SafetyHarness } from '../support/safety-harness.js';
+import { spawnService } from '../support/service-process.js';
 
 describe('verify workers (real Kafka and Temporal)', () => {
   const children: ChildProcess[] = [];
   let h: SafetyHarness;
-  let feeding = true;
-  const fed = new Set<string>();
-  let feeder: Promise<void> | undefined;
+  let feeder: ObservationFeeder | undefined;
+  /** The verify condition (cpu below 70) holds on every observation of a fed entity. */
+  const feed = (entity: string) =>
+    feeder!.set(entity, { features: () => ({ 'cpu.avg': 50, 'cpu.count': 6 }) });
 
   before(async () => {
     h = await SafetyHarness.start({}, { verify: false });
     await h.startAct();
-    // Every second, an observation of each fed entity with CPU recovered (the verify condition holds).
-    feeder = (async () => {
-      for (let seq = 0; feeding; seq++) {
-        const end = Date.now();
-        const batch = [...fed].map((entity): Observation => ({
-          entity,
-          seq,
-          window: { start: end - 3000, end },
-          features: { 'cpu.avg': 50, 'cpu.count': 6 },
-          events: [],
-          ts: end,
-        }));
-        if (batch.length > 0)
-          await sendJson(
-            h.producer,
-            h.topics.observations,
-            batch.map((o) => ({ key: o.entity, value: o })),
-          );
-        await sleep(1000);
-      }
-    })();
+    feeder = new ObservationFeeder(h.producer, h.topics.observations, 1000);
   });
 
   after(async () => {
-    feeding = false;
-    await feeder;
+    await feeder?.stop();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await h?.stop();
   });
 
   /** The verify service as its own process, configured like the harness. */
   function startVerifyProcess(): ChildProcess {
-    const c = h.config;
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(repoRoot, 'services/verify/main.ts')],
-      {
-        cwd: repoRoot,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: {
-          ...process.env,
-          KAFKA_BROKERS: c.kafkaBrokers.join(','),
-          TEMPORAL_ADDRESS: c.temporalAddress,
-          AUTOGLM_TOPIC_PREFIX: c.topicPrefix,
-          AUTOGLM_TOPIC_PARTITIONS: String(c.topicPartitions),
-          AUTOGLM_GROUP_PREFIX: c.groupPrefix,
-          AUTOGLM_ACT_TASK_QUEUE: c.actTaskQueue,
-          AUTOGLM_VERIFY_TASK_QUEUE: c.verifyTaskQueue,
-          AUTOGLM_OPS_PORT: '0',
-          LOG_LEVEL: 'warn',
-        },
-      },
-    );
-    child.stderr?.resume();
+    const child = spawnService('verify', h.config);
     children.push(child);
     return child;
   }
@@ -94,7 +52,7 @@ describe('verify workers (real Kafka and Temporal)', () => {
 
   it('reaches the right verdict after the verify worker is killed mid-verification', async () => {
     const entity = h.entity('verify-kill');
-    fed.add(entity);
+    feed(entity);
     const first = startVerifyProcess();
     const { workflowId } = await new RemediationStarter(h.client, h.config).start(
       h.decision(entity, Date.now(), verifyOver('8s')),
@@ -117,7 +75,7 @@ describe('verify workers (real Kafka and Temporal)', () => {
     assert.ok(readBack.observations >= 3, `read back ${readBack.observations} observations`);
     assert.ok(verdict.evidence.resumedFrom, 'the retry saw the heartbeat of the killed attempt');
     assert.equal(h.callsFor(entity).length, 1, 'one action, no compensation');
-    fed.delete(entity);
+    feeder!.delete(entity);
   });
 
   it('shares the task queue between two workers, and a stopped worker leaves no consumer group', async () => {
@@ -135,7 +93,7 @@ describe('verify workers (real Kafka and Temporal)', () => {
     const registries = [new Registry(), new Registry()];
     const workers = [await h.startVerify(registries[0]), await h.startVerify(registries[1])];
     const entities = Array.from({ length: 8 }, (_, i) => h.entity(`verify-share-${i}`));
-    for (const e of entities) fed.add(e);
+    for (const e of entities) feed(e);
     const starter = new RemediationStarter(h.client, h.config);
     const ids = await Promise.all(
       entities.map(
@@ -156,7 +114,7 @@ describe('verify workers (real Kafka and Temporal)', () => {
     );
     assert.equal(settled[0]! + settled[1]!, entities.length);
     assert.ok(settled[0]! > 0 && settled[1]! > 0, `both workers verified some: ${settled.join(' + ')}`);
-    for (const e of entities) fed.delete(e);
+    for (const e of entities) feeder!.delete(e);
 
     for (const w of workers) await w.stop();
     try {

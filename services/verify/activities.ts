@@ -107,6 +107,7 @@ export function createVerifyActivities(deps: {
             evidence: {
               ...tracker.evidence(),
               ...comparisons(lastSeen),
+              condition: request.verify,
               decisionValues: request.decisionValues ?? null,
               resumedFrom,
               readBack: readBackReport,

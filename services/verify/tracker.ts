@@ -6,6 +6,9 @@ import type { Observation } from '../common/contracts.js';
  */
 export type VerificationState = 'pending' | 'verified' | 'failed' | 'expired';
 
+/** Checked observations the evidence lists (bounded: evidence goes into workflow history). */
+const RECENT_EVIDENCE = 30;
+
 export interface TrackerOptions {
   /** When the action took effect (epoch ms); only observations whose window ends after it count. */
   readonly actedAt: number;
@@ -26,6 +29,8 @@ export class VerificationTracker {
   private holdingSince: number | undefined;
   private checked = 0;
   private last: { seq: number; ts: number; holds: boolean; features: Record<string, number> } | undefined;
+  /** The most recent checked observations (seq, window end, whether the condition held), oldest first. */
+  private readonly recent: Array<{ seq: number; ts: number; holds: boolean }> = [];
 
   constructor(private readonly opts: TrackerOptions) {}
 
@@ -42,6 +47,8 @@ export class VerificationTracker {
     if (this.state !== 'pending' || obs.ts <= this.opts.actedAt) return this.state;
     this.checked++;
     this.last = { seq: obs.seq, ts: obs.ts, holds, features: obs.features };
+    this.recent.push({ seq: obs.seq, ts: obs.ts, holds });
+    if (this.recent.length > RECENT_EVIDENCE) this.recent.shift();
     if (holds) {
       this.holdingSince ??= obs.ts;
       if (obs.ts - this.holdingSince >= this.opts.stableForMs && obs.ts <= this.deadline)
@@ -73,6 +80,8 @@ export class VerificationTracker {
       observationsChecked: this.checked,
       holdingSince: this.holdingSince ?? null,
       lastObservation: this.last ?? null,
+      // The streak that verified it, or the observations that broke it, with their times.
+      observations: [...this.recent],
     };
   }
 }

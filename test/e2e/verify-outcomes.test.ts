@@ -55,6 +55,16 @@ describe('verify outcomes (real Kafka and Temporal)', () => {
     // From the observation that completed stableFor (its window end) to the verdict on Kafka.
     t.diagnostic(`stableFor reached → verdict read from Kafka: ${heldArrived - last} ms`);
     assert.equal(flapped.outcome, 'failed', JSON.stringify(flapped.evidence));
+    const broke = flapped.evidence.observations as Array<{ holds: boolean }>;
+    assert.ok(
+      broke.some((o) => !o.holds),
+      'the evidence shows the observations that broke it',
+    );
+    assert.deepEqual(
+      (held.evidence.condition as { stableFor: string }).stableFor,
+      '2s',
+      'the condition as evaluated',
+    );
   });
 
   it('gives expired, not failed, when no data arrives, and never counts observations from before the action', async () => {

@@ -26,6 +26,20 @@ describe('VerificationTracker', () => {
     assert.equal(t.observe(obs(ACTED + 5000, 50), true), 'verified');
     assert.equal(t.evidence().observationsChecked, 5);
     assert.equal(t.evidence().holdingSince, ACTED + 3000);
+    assert.deepEqual(
+      (t.evidence().observations as Array<{ ts: number; holds: boolean }>).map((o) => [
+        o.ts - ACTED,
+        o.holds,
+      ]),
+      [
+        [1000, true],
+        [2000, false],
+        [3000, true],
+        [4000, true],
+        [5000, true],
+      ],
+      'the evidence lists each checked observation with its time and result',
+    );
   });
 
   it('fails when an observation past the deadline arrives unverified', () => {

@@ -77,6 +77,7 @@ async function checkCommand(paths: readonly string[], io: Io): Promise<number> {
   problems.push(...read.problems);
   for (const folder of folders) problems.push(...loadContextDir(path.join(folder, 'context')).problems);
   problems.push(...(await checkRules(read.rules)));
+  // Folders given (not a file's folder) also get their rule tests' format checked.
   for (const p of paths.length > 0 ? paths : [config.rulesDir]) {
     if (!fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
     for (const t of ruleTestFilesIn(p)) {

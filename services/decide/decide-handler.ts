@@ -160,7 +160,8 @@ export class DecideHandler {
       }
     }
     this.observations.inc({ result: 'decided' }, decided);
-    if (letters.length > 0) this.observations.inc({ result: 'refused' }, batch.messages.length - decided);
+    if (decided < batch.messages.length)
+      this.observations.inc({ result: 'refused' }, batch.messages.length - decided);
     await Promise.all([
       sendJson(
         this.deps.producer,

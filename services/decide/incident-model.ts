@@ -4,6 +4,7 @@ import { readTrainingHistograms } from '../classifier/model-card.js';
 import { modelStamp } from '../classifier/model-files.js';
 import { ModelMonitor } from '../classifier/monitor.js';
 import { IncidentClassifier } from '../classifier/onnx-session.js';
+import { FolderPoll } from '../common/folder-poll.js';
 import type { Logger } from '../common/logger.js';
 
 /**
@@ -13,9 +14,7 @@ import type { Logger } from '../common/logger.js';
  * Rules-only when no model folder is configured.
  */
 export class IncidentModel {
-  private stamp: string;
-  private timer: NodeJS.Timeout | undefined;
-  private reloading: Promise<void> | undefined;
+  private readonly poll: FolderPoll;
   private readonly reloads: Counter<'result'>;
   private readonly failures: Counter;
   private readonly info: Gauge<'version'>;
@@ -26,7 +25,10 @@ export class IncidentModel {
     private readonly deps: { dir: string; intervalMs: number; logger: Logger; registry: Registry },
   ) {
     const registers = [deps.registry];
-    this.stamp = safeStamp(deps.dir);
+    this.poll = new FolderPoll(
+      () => modelStamp(deps.dir),
+      () => this.reload(),
+    );
     this.reloads = new Counter({
       name: 'autoglm_decide_model_reloads_total',
       help: 'Model folder changes by result (applied, refused)',
@@ -51,7 +53,7 @@ export class IncidentModel {
   /** Loads the model in `dir`; a missing or corrupt model throws ModelLoadError (start-up refuses). */
   static async load(deps: { dir: string; intervalMs: number; logger: Logger; registry: Registry }) {
     const model = new IncidentModel(await IncidentClassifier.load(deps.dir), deps);
-    if (deps.intervalMs > 0) model.timer = setInterval(() => void model.check(), deps.intervalMs).unref();
+    model.poll.start(deps.intervalMs);
     deps.logger.info({ model: model.version, dir: deps.dir }, 'incident classifier loaded');
     return model;
   }
@@ -118,20 +120,15 @@ export class IncidentModel {
 
   /** Looks at the model folder once (the timer calls this). */
   check(): Promise<void> {
-    this.reloading ??= this.reloadIfChanged().finally(() => (this.reloading = undefined));
-    return this.reloading;
+    return this.poll.check();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.reloading;
+    await this.poll.stop();
     await this.current.release().catch(() => undefined);
   }
 
-  private async reloadIfChanged(): Promise<void> {
-    const stamp = safeStamp(this.deps.dir);
-    if (stamp === this.stamp) return;
-    this.stamp = stamp;
+  private async reload(): Promise<void> {
     try {
       const next = await IncidentClassifier.load(this.deps.dir);
       const previous = this.current;
@@ -151,13 +148,5 @@ export class IncidentModel {
         'changed model refused; the last good model keeps classifying',
       );
     }
-  }
-}
-
-function safeStamp(dir: string): string {
-  try {
-    return modelStamp(dir);
-  } catch (err) {
-    return `unreadable: ${(err as Error).message}`;
   }
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { FolderPoll } from '../common/folder-poll.js';
 import type { Logger } from '../common/logger.js';
 import type { Decider } from './decider.js';
 import { ruleSetStamp, type RuleSet } from './rule-set.js';
@@ -10,9 +11,7 @@ import { ruleSetStamp, type RuleSet } from './rule-set.js';
  * deciding. A refused set is not reported again until the files change again.
  */
 export class RuleReloader {
-  private timer: NodeJS.Timeout | undefined;
-  private stamp: string;
-  private running: Promise<void> | undefined;
+  private readonly poll: FolderPoll;
   private readonly reloads: Counter<'result'>;
   private readonly refused: Gauge;
   private readonly info: Gauge<'hash'>;
@@ -28,7 +27,10 @@ export class RuleReloader {
     },
   ) {
     const registers = [deps.registry];
-    this.stamp = this.currentStamp();
+    this.poll = new FolderPoll(
+      () => ruleSetStamp(deps.dir),
+      () => this.reload(),
+    );
     this.reloads = new Counter({
       name: 'autoglm_decide_rule_reloads_total',
       help: 'Rule folder changes by result (applied, refused, unchanged)',
@@ -50,34 +52,20 @@ export class RuleReloader {
   }
 
   start(): this {
-    if (this.deps.intervalMs > 0)
-      this.timer = setInterval(() => void this.check(), this.deps.intervalMs).unref();
+    this.poll.start(this.deps.intervalMs);
     return this;
   }
 
   /** Checks the folder once now (the timer calls this); resolves when any reload is done. */
   check(): Promise<void> {
-    this.running ??= this.reloadIfChanged().finally(() => (this.running = undefined));
-    return this.running;
+    return this.poll.check();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.poll.stop();
   }
 
-  private currentStamp(): string {
-    try {
-      return ruleSetStamp(this.deps.dir);
-    } catch (err) {
-      return `unreadable: ${(err as Error).message}`;
-    }
-  }
-
-  private async reloadIfChanged(): Promise<void> {
-    const stamp = this.currentStamp();
-    if (stamp === this.stamp) return;
-    this.stamp = stamp;
+  private async reload(): Promise<void> {
     const { logger, decider } = this.deps;
     let loaded: { ruleSet?: RuleSet; problems: string[] };
     try {

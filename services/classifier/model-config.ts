@@ -3,7 +3,7 @@
  * once into a frozen ModelConfig; every problem is listed with its field and the fix.
  */
 import fs from 'node:fs';
-import { CONTEXT_FACTS, FEATURE_STATS, closest } from '../common/facts-reference.js';
+import { CONTEXT_FACTS, METRIC_STATS, closest } from '../common/facts-reference.js';
 import type { FeatureSpec, ModelConfig } from './model-types.js';
 
 /** The model config file was refused; `problems` names each field and its fix. */
@@ -151,8 +151,7 @@ function parseFeatures(value: unknown, problem: Problem): FeatureSpec[] | undefi
 function parseFeature(f: unknown, field: string, problem: Problem): FeatureSpec | undefined {
   if (typeof f === 'string') {
     const match = WINDOW_FEATURE.exec(f);
-    if (match && (FEATURE_STATS as readonly string[]).includes(match[2]!))
-      return { kind: 'numeric', name: f };
+    if (match && (METRIC_STATS as readonly string[]).includes(match[2]!)) return { kind: 'numeric', name: f };
     problem(field, unknownFeature(f, match?.[1], match?.[2]));
     return undefined;
   }
@@ -197,10 +196,10 @@ function parseFeature(f: unknown, field: string, problem: Problem): FeatureSpec 
  * naming only window features: a model cannot take a context fact such as "tier" as an input.
  */
 function unknownFeature(name: string, metric: string | undefined, stat: string | undefined): string {
-  const form = `<metric>.<${FEATURE_STATS.join('|')}>`;
+  const form = `<metric>.<${METRIC_STATS.join('|')}>`;
   if (Object.hasOwn(CONTEXT_FACTS, name))
     return `"${name}" is a context fact, not a window feature: use ${form}`;
-  const guess = stat !== undefined ? closest(stat, FEATURE_STATS) : undefined;
+  const guess = stat !== undefined ? closest(stat, METRIC_STATS) : undefined;
   const hint =
     metric !== undefined && guess ? `; did you mean "${metric}.${guess}"?` : ' (for example "cpu.avg")';
   return `unknown feature "${name}": features are ${form}${hint}`;

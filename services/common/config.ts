@@ -68,6 +68,17 @@ const ENV = {
   verifyReadBackTimeout: ['AUTOGLM_VERIFY_READ_BACK_TIMEOUT', '60s'],
   verifyReadBackConcurrency: ['AUTOGLM_VERIFY_READ_BACK_CONCURRENCY', '4'],
   verdictPublishAlarm: ['AUTOGLM_VERDICT_PUBLISH_ALARM', '2m'],
+  baseline: ['AUTOGLM_BASELINE', 'on'],
+  baselineHalfLife: ['AUTOGLM_BASELINE_HALF_LIFE', '6h'],
+  baselineWarmupSamples: ['AUTOGLM_BASELINE_WARMUP_SAMPLES', '30'],
+  baselineLearn: ['AUTOGLM_BASELINE_LEARN', '2d'],
+  baselineAdaptAfter: ['AUTOGLM_BASELINE_ADAPT_AFTER', '3h'],
+  baselineFreezeDeviation: ['AUTOGLM_BASELINE_FREEZE_DEVIATION', '4'],
+  baselineAnomalyDeviation: ['AUTOGLM_BASELINE_ANOMALY_DEVIATION', '4.5'],
+  baselineSeasonality: ['AUTOGLM_BASELINE_SEASONALITY', 'daily,weekly'],
+  baselineMaxStates: ['AUTOGLM_BASELINE_MAX_STATES', '500000'],
+  baselineIdle: ['AUTOGLM_BASELINE_IDLE', '14d'],
+  baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
   modelDir: ['AUTOGLM_MODEL_DIR', path.join(packageRoot, 'models', 'incident')],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   logLevel: ['LOG_LEVEL', 'info'],
@@ -138,6 +149,38 @@ const schema = z.object({
   verifyReadBackConcurrency: z.coerce.number().int().min(1, 'must be at least 1').max(64),
   /** How long a verdict may fail to publish before the act worker's /readyz turns false. */
   verdictPublishAlarm: duration('2m'),
+  /** Per entity and metric baselines in sense (`<metric>.baseline|deviation|anomaly` facts); "off" turns them off. */
+  baseline: z.enum(['on', 'off'], 'must be "on" or "off"'),
+  /** Half-life of a baseline's level and spread, in event time. */
+  baselineHalfLife: duration('6h'),
+  /** Samples of a metric before its baseline facts are given. */
+  baselineWarmupSamples: z.coerce.number().int().min(2, 'must be at least 2').max(1_000_000),
+  /** How long a new baseline learns everything before it freezes on high deviations (a daily pattern's peaks). */
+  baselineLearn: duration('2d'),
+  /** How long a one-sided high deviation lasts before it is the new normal. */
+  baselineAdaptAfter: duration('3h'),
+  baselineFreezeDeviation: z.coerce
+    .number()
+    .positive('must be a positive number of deviations such as 4')
+    .max(1000),
+  baselineAnomalyDeviation: z.coerce
+    .number()
+    .positive('must be a positive number of deviations such as 4.5')
+    .max(1000),
+  baselineSeasonality: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p && p !== 'off'),
+    )
+    .pipe(z.array(z.enum(['daily', 'weekly'], 'list "daily", "weekly" or "off", comma-separated'))),
+  baselineMaxStates: z.coerce.number().int().min(1, 'must be at least 1').max(50_000_000),
+  /** A baseline whose entity sent nothing for this long in event time is forgotten (and deleted from the changelog). */
+  baselineIdle: duration('14d'),
+  /** Longest the read-back of one changelog partition may take before its rest warms up again. */
+  baselineRestoreTimeout: duration('2m'),
   /** The incident classifier's folder (model.onnx, model.json, card); "off" runs decide rules-only. */
   modelDir: z.string().min(1, 'name the model folder, or "off" for rules-only'),
   opsPort: port,
@@ -175,6 +218,14 @@ export function loadConfig(
   if (config.emitEvery > config.window) {
     problems.push(`AUTOGLM_EMIT_EVERY must not exceed AUTOGLM_WINDOW (${raw.emitEvery} > ${raw.window})`);
   }
+  for (const key of [
+    'baselineHalfLife',
+    'baselineAdaptAfter',
+    'baselineIdle',
+    'baselineRestoreTimeout',
+  ] as const) {
+    if (config[key] <= 0) problems.push(`${ENV[key][0]} must be longer than 0 (got ${raw[key]})`);
+  }
   // No allowlist given: the default actuator URL's origin is the only one the http actuator may call.
   const allowed = parseAllowedOrigins(
     config.httpAllowedOrigins.length > 0 ? config.httpAllowedOrigins : [originOf(config.httpActuatorUrl)],
@@ -199,6 +250,9 @@ function originOf(url: string): string {
 }
 
 /** Topic names derived from the prefix (`autoglm.metrics`, …). */
+/** The last part of the baseline changelog's name; ensureTopics creates it compacted. */
+export const BASELINE_CHANGELOG = 'sense-baselines';
+
 export function topicNames(config: Pick<Config, 'topicPrefix'>) {
   const p = config.topicPrefix;
   return Object.freeze({
@@ -208,6 +262,8 @@ export function topicNames(config: Pick<Config, 'topicPrefix'>) {
     decisions: `${p}.decisions`,
     verdicts: `${p}.verdicts`,
     dlq: `${p}.dlq`,
+    /** Sense's baseline changelog: compacted, keyed by entity and metric, partitioned as the metrics. */
+    baselines: `${p}.${BASELINE_CHANGELOG}`,
   });
 }
 export type TopicNames = ReturnType<typeof topicNames>;

@@ -67,6 +67,11 @@ export const observationSchema = z.object({
   features: z.record(z.string(), z.number()),
   events: z.array(z.object({ kind: z.string(), message: z.string(), ts: z.number().int() })),
   ts: z.number().int(),
+  /**
+   * Metrics in the window whose baseline is still warming up: they have no `<metric>.baseline`,
+   * `.deviation` or `.anomaly` feature yet. Absent when there is none.
+   */
+  warmingUp: z.array(z.string()).optional(),
 });
 export type Observation = z.infer<typeof observationSchema>;
 
@@ -330,7 +335,7 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInt
  */
 export function fastObservation(json: unknown): Observation | undefined {
   if (json === null || typeof json !== 'object') return undefined;
-  const { entity, seq, window, features, events, ts } = json as Record<string, unknown>;
+  const { entity, seq, window, features, events, ts, warmingUp } = json as Record<string, unknown>;
   if (typeof entity !== 'string' || entity.length > 200 || !ENTITY_ID.test(entity)) return undefined;
   if (entity.includes('//') || entity.endsWith('/') || entity.includes('/.')) return undefined;
   if (!isInt(seq) || seq < 0 || !isInt(ts)) return undefined;
@@ -351,6 +356,8 @@ export function fastObservation(json: unknown): Observation | undefined {
     if (typeof kind !== 'string' || typeof message !== 'string' || !isInt(at)) return undefined;
     checked.push({ kind, message, ts: at });
   }
+  if (warmingUp !== undefined && !(Array.isArray(warmingUp) && warmingUp.every((m) => typeof m === 'string')))
+    return undefined;
   return {
     entity,
     seq,
@@ -358,5 +365,6 @@ export function fastObservation(json: unknown): Observation | undefined {
     features: features as Record<string, number>,
     events: checked,
     ts,
+    ...(warmingUp !== undefined ? { warmingUp: warmingUp as string[] } : {}),
   };
 }

@@ -7,6 +7,19 @@
 /** The statistics sense computes per metric, in output order; rules name them `<metric>.<stat>`. */
 export const FEATURE_STATS = ['avg', 'min', 'max', 'last', 'p95', 'count', 'slope'] as const;
 
+/**
+ * The baseline facts sense adds per metric once the metric's baseline is warm (services/sense/baseline.ts):
+ * - `baseline`: the entity's normal for the metric at that time (daily/weekly pattern included);
+ * - `deviation`: how far the newest sample is from it, in robust standard deviations, signed
+ *   (negative: below normal, e.g. traffic gone);
+ * - `anomaly`: 0..1, 0.5 at |deviation| = AUTOGLM_BASELINE_ANOMALY_DEVIATION (4.5).
+ * Absent while the baseline warms up (the observation lists the metric in `warmingUp`).
+ */
+export const BASELINE_STATS = ['baseline', 'deviation', 'anomaly'] as const;
+
+/** Every statistic a rule may name as `<metric>.<stat>`. */
+export const METRIC_STATS = [...FEATURE_STATS, ...BASELINE_STATS] as const;
+
 /** Facts that are not window features, with what they hold. */
 export const CONTEXT_FACTS: Readonly<Record<string, string>> = {
   entity: 'the entity id',
@@ -33,14 +46,14 @@ export function unknownFact(name: unknown): string | undefined {
   if (typeof name !== 'string') return 'a fact name must be a string such as "cpu.avg"';
   if (Object.hasOwn(CONTEXT_FACTS, name)) return undefined;
   const feature = name.startsWith('incident.') ? null : FEATURE.exec(name);
-  if (feature && (FEATURE_STATS as readonly string[]).includes(feature[2]!)) return undefined;
+  if (feature && (METRIC_STATS as readonly string[]).includes(feature[2]!)) return undefined;
   const stat = feature?.[2];
-  const guess = stat !== undefined ? closest(stat, FEATURE_STATS) : closest(name, Object.keys(CONTEXT_FACTS));
+  const guess = stat !== undefined ? closest(stat, METRIC_STATS) : closest(name, Object.keys(CONTEXT_FACTS));
   const suggestion =
     stat !== undefined && guess
       ? `${feature![1]}.${guess}`
-      : (guess ?? `<metric>.<${FEATURE_STATS.join('|')}>`);
-  return `unknown fact "${name}": facts are <metric>.<${FEATURE_STATS.join('|')}> or ${Object.keys(CONTEXT_FACTS).join(', ')}; did you mean "${suggestion}"?`;
+      : (guess ?? `<metric>.<${METRIC_STATS.join('|')}>`);
+  return `unknown fact "${name}": facts are <metric>.<${METRIC_STATS.join('|')}> or ${Object.keys(CONTEXT_FACTS).join(', ')}; did you mean "${suggestion}"?`;
 }
 
 /** A value of the right kind for each fact name, to dry-run conditions with. */

@@ -7,7 +7,7 @@ import {
   type EachMessagePayload,
   type Producer,
 } from 'kafkajs';
-import type { Config } from './config.js';
+import { BASELINE_CHANGELOG, type Config } from './config.js';
 import type { Logger } from './logger.js';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -54,7 +54,15 @@ export async function ensureTopics(
     if (missing.length > 0) {
       await admin.createTopics({
         waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: -1 })),
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: partitions,
+          replicationFactor: -1,
+          // A changelog keeps the newest record per key, not the newest days.
+          ...(topic.endsWith(`.${BASELINE_CHANGELOG}`)
+            ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }
+            : {}),
+        })),
       });
     }
   } finally {

@@ -15,7 +15,7 @@ import {
   followUpSchema,
   verifySpecSchema,
 } from '../common/contracts.js';
-import { CONTEXT_FACTS, FEATURE_STATS } from '../common/facts-reference.js';
+import { CONTEXT_FACTS, METRIC_STATS } from '../common/facts-reference.js';
 import { isEntryPoint } from '../common/service.js';
 import { remediationParamsSchema, ruleFileSchema } from './rule-file.js';
 
@@ -171,9 +171,9 @@ function conditionDefs(): Record<string, object> {
     },
     fact: {
       type: 'string',
-      description: `A window feature <metric>.<${FEATURE_STATS.join('|')}>, or a context fact: ${contextFacts.map((f) => `${f} (${CONTEXT_FACTS[f]})`).join('; ')}.`,
-      anyOf: [{ enum: contextFacts }, { pattern: `^[a-z][a-z0-9_]*\\.(${FEATURE_STATS.join('|')})$` }],
-      examples: [...contextFacts, ...EXAMPLE_METRICS.flatMap((m) => FEATURE_STATS.map((s) => `${m}.${s}`))],
+      description: `A window or baseline feature <metric>.<${METRIC_STATS.join('|')}>, or a context fact: ${contextFacts.map((f) => `${f} (${CONTEXT_FACTS[f]})`).join('; ')}.`,
+      anyOf: [{ enum: contextFacts }, { pattern: `^[a-z][a-z0-9_]*\\.(${METRIC_STATS.join('|')})$` }],
+      examples: [...contextFacts, ...EXAMPLE_METRICS.flatMap((m) => METRIC_STATS.map((s) => `${m}.${s}`))],
     },
     operator: {
       type: 'string',

@@ -8,7 +8,9 @@ import {
   type RunningConsumer,
 } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
-import { SenseHandler, type SenseConsumerPort } from './sense-handler.js';
+import { BaselineStore } from './baseline.js';
+import { restoreBaselines } from './baseline-changelog.js';
+import { SenseHandler, type SenseBaselines, type SenseConsumerPort } from './sense-handler.js';
 import { EntityWindows } from './windows.js';
 
 /**
@@ -30,14 +32,47 @@ export async function startSense({
   const producer = await connectProducer(kafka);
   const admin = kafka.admin();
   await admin.connect();
+  const newBaselines = () =>
+    new BaselineStore({
+      halfLifeMs: config.baselineHalfLife,
+      warmupSamples: config.baselineWarmupSamples,
+      learnMs: config.baselineLearn,
+      adaptAfterMs: config.baselineAdaptAfter,
+      freezeDeviation: config.baselineFreezeDeviation,
+      anomalyDeviation: config.baselineAnomalyDeviation,
+      daily: config.baselineSeasonality.includes('daily'),
+      weekly: config.baselineSeasonality.includes('weekly'),
+      maxStates: config.baselineMaxStates,
+      // Within the two windows a new owner replays: a restored state plus the replay is exact.
+      checkpointEveryMs: Math.max(config.emitEvery, Math.floor(config.window / 2)),
+    });
+  let baselineStore = newBaselines();
   const newWindows = () =>
     new EntityWindows({
       windowMs: config.window,
       emitEveryMs: config.emitEvery,
       maxMetricsPerEntity: config.maxMetricsPerEntity,
       maxEntities: config.maxEntities,
+      ...(config.baseline === 'on' ? { baselines: baselineStore } : {}),
     });
   let windows = newWindows();
+  const baselines: SenseBaselines | undefined =
+    config.baseline === 'on'
+      ? {
+          store: () => baselineStore,
+          topic: topics.baselines,
+          idleMs: config.baselineIdle,
+          restore: (partition) =>
+            restoreBaselines(
+              kafka,
+              topics.baselines,
+              partition,
+              baselineStore,
+              { maxMessages: Number.MAX_SAFE_INTEGER, timeoutMs: config.baselineRestoreTimeout },
+              config.groupPrefix,
+            ),
+        }
+      : undefined;
   let committedOffsets: Promise<Map<string, { offset?: number; metadata?: string }>> | undefined;
   const fetchCommitted = async () => {
     const all = new Map<string, { offset?: number; metadata?: string }>();
@@ -82,6 +117,7 @@ export async function startSense({
     },
     logger,
     registry,
+    ...(baselines ? { baselines } : {}),
   });
   const consumer = await runConsumer({
     kafka,
@@ -90,7 +126,9 @@ export async function startSense({
     fromBeginning: true,
     logger,
     onJoin: (assignment) => {
-      // A new generation: rebuild every partition this process now owns from its rebuild offset.
+      // A new generation: rebuild every partition this process now owns from its rebuild offset,
+      // and its baselines from the changelog.
+      baselineStore = newBaselines();
       windows = newWindows();
       committedOffsets = undefined;
       handler.reset();

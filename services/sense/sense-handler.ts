@@ -12,6 +12,8 @@ import type { TopicNames } from '../common/config.js';
 import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
 import { sendJson } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
+import type { BaselineCheckpoint, BaselineStore } from './baseline.js';
+import { sendBaselineCheckpoints, type BaselineRestore } from './baseline-changelog.js';
 import { PartitionProgress } from './partition-progress.js';
 import type { EntityWindows } from './windows.js';
 
@@ -30,7 +32,23 @@ export interface SenseSettings {
   readonly maxAbsValue: number;
 }
 
-type Outputs = { observations: Observation[]; letters: Array<{ source: RefusedSource; refusal: Refusal }> };
+type Outputs = {
+  observations: Observation[];
+  letters: Array<{ source: RefusedSource; refusal: Refusal }>;
+  /** Baseline states due for the changelog, and tombstones of forgotten ones. */
+  checkpoints: BaselineCheckpoint[];
+};
+
+/** What the handler needs for the baselines: the store of this generation, its changelog, its memory. */
+export interface SenseBaselines {
+  readonly store: () => BaselineStore;
+  /** The changelog topic. */
+  readonly topic: string;
+  /** Reads changelog partition `partition` back into the current store. */
+  readonly restore: (partition: number) => Promise<BaselineRestore>;
+  /** A state whose entity sent nothing for this long (event time) is forgotten. */
+  readonly idleMs: number;
+}
 
 /**
  * Kafka edge of the sense step, a batch at a time: validated samples and events into the windows,
@@ -44,12 +62,16 @@ export class SenseHandler {
   private readonly unsent = new Map<string, Outputs>();
   /** Results of the batch being handled, counted into the metric once per batch (cheaper than per message). */
   private readonly tally = new Map<string, number>();
-  private maxEventTs = -Infinity;
+  /** Newest event time per input partition: the eviction clock is the slowest partition's. */
+  private readonly partitionClock = new Map<string, number>();
   private lastEviction = -Infinity;
+  private lastBaselineEviction = -Infinity;
   private readonly messages: Counter<'topic' | 'result'>;
   private readonly observationsOut: Counter;
   private readonly batchSeconds: Histogram;
   private readonly lag: Gauge<'topic' | 'partition'>;
+  private readonly baselineRestores: Counter<'result'>;
+  private readonly baselineRestoreIncomplete: Counter;
 
   constructor(
     private readonly deps: {
@@ -61,6 +83,7 @@ export class SenseHandler {
       settings: SenseSettings;
       logger: Logger;
       registry: Registry;
+      baselines?: SenseBaselines;
     },
   ) {
     const registers = [deps.registry];
@@ -86,6 +109,42 @@ export class SenseHandler {
       help: 'Messages behind the end of each input partition, as of the last batch',
       labelNames: ['topic', 'partition'],
       registers,
+    });
+    this.baselineRestores = new Counter({
+      name: 'autoglm_sense_baseline_restored_total',
+      help: 'Baseline states read back from the changelog (restored) or refused as not a state',
+      labelNames: ['result'],
+      registers,
+    });
+    this.baselineRestoreIncomplete = new Counter({
+      name: 'autoglm_sense_baseline_restore_incomplete_total',
+      help: 'Changelog partitions not read back in full within the limits (their baselines warm up again)',
+      registers,
+    });
+    const store = () => deps.baselines?.store();
+    new Gauge({
+      name: 'autoglm_sense_baseline_states',
+      help: 'Per entity and metric baselines held',
+      registers,
+      collect() {
+        this.set(store()?.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'autoglm_sense_baseline_bytes',
+      help: 'Bytes reserved by the baseline state arrays',
+      registers,
+      collect() {
+        this.set(store()?.reservedBytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'autoglm_sense_baseline_refused_samples',
+      help: 'Samples of a metric that got no baseline because AUTOGLM_BASELINE_MAX_STATES were held (since the last rebuild)',
+      registers,
+      collect() {
+        this.set(store()?.refused ?? 0);
+      },
     });
     new Gauge({
       name: 'autoglm_sense_entities',
@@ -117,6 +176,9 @@ export class SenseHandler {
   reset(): void {
     this.progress.clear();
     this.unsent.clear();
+    this.partitionClock.clear();
+    this.lastEviction = -Infinity;
+    this.lastBaselineEviction = -Infinity;
   }
 
   /** Handles one batch; resolves once its outputs are acknowledged and its offsets committed. */
@@ -130,7 +192,7 @@ export class SenseHandler {
     const pending = this.unsent.get(key);
     if (pending) await this.send(key, pending);
 
-    const out: Outputs = { observations: [], letters: [] };
+    const out: Outputs = { observations: [], letters: [], checkpoints: [] };
     const now = Date.now();
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
@@ -144,6 +206,11 @@ export class SenseHandler {
       progress.applied(offset, ts);
     }
     this.flushTally(batch.topic);
+    const baselines = this.deps.baselines;
+    if (baselines !== undefined) {
+      out.checkpoints.push(...baselines.store().takeCheckpoints(batch.partition));
+      out.checkpoints.push(...this.evictIdleBaselines(baselines));
+    }
     await this.send(key, out);
     // Tells kafkajs where this partition's next fetch starts; the commit below makes it durable.
     if (progress.nextOffset > 0) resolveOffset(String(progress.nextOffset - 1));
@@ -205,13 +272,13 @@ export class SenseHandler {
           ],
         });
       }
-      const outcome = windows.addSample(sample);
+      const outcome = windows.addSample(sample, batch.partition);
       if (outcome.kind === 'refused') {
         return refuse({ reason: outcome.reason, issues: [{ path: 'metric', message: outcome.message }] });
       }
       if (outcome.kind === 'observation' && !replay) out.observations.push(outcome.observation);
       this.count(replay ? 'replayed' : outcome.kind);
-      this.maxEventTs = Math.max(this.maxEventTs, sample.ts);
+      this.advanceClock(batch, sample.ts);
       return sample.ts;
     }
     const decoded = decodeMessage(eventSchema, message.value, now, settings.maxClockSkewMs);
@@ -221,12 +288,13 @@ export class SenseHandler {
       return refuse({ reason: added.reason, issues: [{ path: 'entity', message: added.message }] });
     }
     this.count(replay ? 'replayed' : 'event');
+    this.advanceClock(batch, decoded.value.ts);
     return decoded.value.ts;
   }
 
   /** Sends a batch's outputs; kept for the retry until both are acknowledged. */
   private async send(key: string, out: Outputs): Promise<void> {
-    if (out.observations.length === 0 && out.letters.length === 0) return;
+    if (out.observations.length === 0 && out.letters.length === 0 && out.checkpoints.length === 0) return;
     this.unsent.set(key, out);
     if (out.observations.length > 0) {
       await sendJson(
@@ -238,6 +306,11 @@ export class SenseHandler {
       out.observations = [];
     }
     await this.deps.deadLetters.sendAll(out.letters);
+    out.letters = [];
+    if (out.checkpoints.length > 0 && this.deps.baselines) {
+      await sendBaselineCheckpoints(this.deps.producer, this.deps.baselines.topic, out.checkpoints);
+      out.checkpoints = [];
+    }
     this.unsent.delete(key);
   }
 
@@ -250,6 +323,7 @@ export class SenseHandler {
     // Two windows back from the newest sample: entities lagging up to a window behind the partition keep theirs.
     progress = new PartitionProgress(2 * windowMs + 2 * emitEveryMs, emitEveryMs);
     this.progress.set(key, progress);
+    if (batch.topic === this.deps.topics.metrics && this.deps.baselines) await this.restore(batch.partition);
     const committed = await this.deps.consumer.committed(batch.topic, batch.partition);
     const rebuildFrom =
       committed.metadata && /^\d+$/.test(committed.metadata) ? Number(committed.metadata) : undefined;
@@ -268,11 +342,54 @@ export class SenseHandler {
     return undefined;
   }
 
-  /** Forgets entities idle for ten windows of event time (the newest event time seen, not the wall clock). */
+  /** Reads the baselines of a metrics partition back from the changelog before its samples are handled. */
+  private async restore(partition: number): Promise<void> {
+    const started = Date.now();
+    const result = await this.deps.baselines!.restore(partition);
+    const log = { partition, ...result, seconds: (Date.now() - started) / 1000 };
+    this.baselineRestores.inc({ result: 'restored' }, result.restored);
+    this.baselineRestores.inc({ result: 'refused' }, result.refused);
+    if (!result.complete) {
+      this.baselineRestoreIncomplete.inc();
+      this.deps.logger.error(log, 'baseline changelog not fully read back: the rest warm up again');
+    } else if (result.refused > 0) this.deps.logger.warn(log, 'baseline changelog records refused');
+    else this.deps.logger.info(log, 'baselines restored from the changelog');
+  }
+
+  /** Event time of the slowest input partition: a replay of old data on one partition keeps its windows. */
+  private clock(): number {
+    let slowest = Infinity;
+    for (const ts of this.partitionClock.values()) if (ts < slowest) slowest = ts;
+    return slowest;
+  }
+
+  private advanceClock(batch: Batch, ts: number): void {
+    const key = `${batch.topic}/${batch.partition}`;
+    if (!(ts <= (this.partitionClock.get(key) ?? -Infinity))) this.partitionClock.set(key, ts);
+  }
+
+  /**
+   * Forgets entities idle for ten windows of event time. The clock is the slowest input
+   * partition's newest event time, never the wall clock: replaying old data (on one partition or
+   * all) keeps the windows it is rebuilding.
+   */
   private evictIdle(): void {
     const idleMs = 10 * this.deps.settings.windowMs;
-    if (this.maxEventTs - this.lastEviction < this.deps.settings.windowMs) return;
-    this.lastEviction = this.maxEventTs;
-    this.deps.windows().evictIdle(this.maxEventTs, idleMs);
+    const now = this.clock();
+    if (!Number.isFinite(now) || now - this.lastEviction < this.deps.settings.windowMs) return;
+    this.lastEviction = now;
+    this.deps.windows().evictIdle(now, idleMs);
+  }
+
+  /** Forgets baselines idle for `idleMs` of event time (same clock); returns their tombstones. */
+  private evictIdleBaselines(baselines: SenseBaselines): BaselineCheckpoint[] {
+    const now = this.clock();
+    if (
+      !Number.isFinite(now) ||
+      now - this.lastBaselineEviction < Math.max(this.deps.settings.windowMs, baselines.idleMs / 100)
+    )
+      return [];
+    this.lastBaselineEviction = now;
+    return baselines.store().evictIdle(now, baselines.idleMs);
   }
 }

@@ -1,4 +1,6 @@
 import type { MetricSample, Observation, OpsEvent } from '../common/contracts.js';
+import { BASELINE_STATS } from '../common/facts-reference.js';
+import type { BaselineStore } from './baseline.js';
 import { FEATURE_STATS, writeMetricFeatures } from './features.js';
 import { MetricRing } from './metric-ring.js';
 import { PointPool } from './point-pool.js';
@@ -17,6 +19,11 @@ export interface WindowOptions {
   readonly maxEntities: number;
   /** Points kept per metric (1024); the oldest is dropped beyond it. */
   readonly maxPointsPerMetric?: number;
+  /**
+   * Per entity and metric baselines, fed every accepted sample; observations then carry
+   * `<metric>.baseline|deviation|anomaly` (or list the metric in `warmingUp`). Outlives the windows.
+   */
+  readonly baselines?: BaselineStore;
 }
 
 /** Why a sample or event was refused: the limit it hit, for the dead letter and the metric. */
@@ -87,6 +94,7 @@ export class EntityWindows {
   private readonly maxMetrics: number;
   private readonly maxEntities: number;
   private readonly maxPoints: number;
+  private readonly baselines: BaselineStore | undefined;
 
   constructor(opts: WindowOptions) {
     this.windowMs = positive('windowMs', opts.windowMs);
@@ -95,10 +103,14 @@ export class EntityWindows {
     this.maxMetrics = positive('maxMetricsPerEntity', opts.maxMetricsPerEntity);
     this.maxEntities = positive('maxEntities', opts.maxEntities);
     this.maxPoints = positive('maxPointsPerMetric', opts.maxPointsPerMetric ?? 1024);
+    this.baselines = opts.baselines;
   }
 
-  /** Adds a metric sample; returns the observation it emits, or why it does not emit. */
-  addSample(sample: MetricSample): SampleOutcome {
+  /**
+   * Adds a metric sample (read from input `partition`, where the baseline's changelog record goes);
+   * returns the observation it emits, or why it does not emit.
+   */
+  addSample(sample: MetricSample, partition = 0): SampleOutcome {
     const { entity, metric, ts } = sample;
     let w = this.entities.get(entity);
     if (w === undefined) {
@@ -116,6 +128,7 @@ export class EntityWindows {
     }
     ring.add(ts, sample.value);
     ring.dropThrough(reach);
+    this.baselines?.update(entity, ring.name, ts, sample.value, partition);
     if (ts <= watermark) return BUFFERED;
     w.watermark = ts;
     if (Math.floor(ts / this.emitEveryMs) <= Math.floor(watermark / this.emitEveryMs)) return BUFFERED;
@@ -201,6 +214,8 @@ export class EntityWindows {
     const start = end - this.windowMs;
     const features: Record<string, number> = {};
     const rings = w.rings;
+    const baselines = this.baselines;
+    let warmingUp: string[] | undefined;
     let keep = 0;
     for (const ring of rings) {
       ring.dropThrough(start); // an emptied ring has given its block back
@@ -211,16 +226,21 @@ export class EntityWindows {
         this.scratchValues = new Float64Array(this.maxPoints);
       }
       const n = ring.copyTo(this.scratchTs, this.scratchValues);
-      this.dropped += writeMetricFeatures(
-        features,
-        this.namesOf(ring.name),
-        this.scratchTs,
-        this.scratchValues,
-        n,
-      );
+      const names = this.namesOf(ring.name);
+      this.dropped += writeMetricFeatures(features, names, this.scratchTs, this.scratchValues, n);
+      if (baselines === undefined) continue;
+      const facts = baselines.facts(entity, ring.name);
+      if (facts === undefined) {
+        if (baselines.has(entity, ring.name)) (warmingUp ??= []).push(ring.name);
+        continue;
+      }
+      const at = FEATURE_STATS.length;
+      features[names[at] as string] = facts.baseline;
+      features[names[at + 1] as string] = facts.deviation;
+      features[names[at + 2] as string] = facts.anomaly;
     }
     if (keep < rings.length) rings.length = keep;
-    return {
+    const observation: Observation = {
       entity,
       seq: Math.floor(end / this.emitEveryMs),
       window: { start, end },
@@ -228,6 +248,8 @@ export class EntityWindows {
       events: this.eventsWithin(w, start, end),
       ts: end,
     };
+    if (warmingUp !== undefined) observation.warmingUp = warmingUp;
+    return observation;
   }
 
   private eventsWithin(w: EntityState, start: number, end: number): Observation['events'] {
@@ -244,7 +266,7 @@ export class EntityWindows {
   private namesOf(metric: string): readonly string[] {
     let names = this.featureNames.get(metric);
     if (names === undefined) {
-      names = FEATURE_STATS.map((stat) => `${metric}.${stat}`);
+      names = [...FEATURE_STATS, ...BASELINE_STATS].map((stat) => `${metric}.${stat}`);
       if (this.featureNames.size < MAX_CACHED_NAMES) this.featureNames.set(metric, names);
     }
     return names;

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+
+/** Limits of one bounded read. */
+export interface BoundedReadLimits {
+  /** Most messages read over all partitions before giving up on the rest. */
+  readonly maxMessages: number;
+  /** Longest the read may take. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Reads `topic`'s partitions from the given offsets up to their ends as they are when the read
+ * begins (messages written later are not waited for), calling `onMessage` for each, in offset
+ * order per partition. Bounded by `limits`; `complete` is false when a limit stopped it. Uses a
+ * consumer group of its own (`<groupPrefix>-<uuid>`) that commits nothing and is deleted
+ * afterwards, so no groups pile up. For reading back evidence and restoring changelogs.
+ */
+export async function readPartitions(
+  kafka: Kafka,
+  topic: string,
+  /** Partition → first offset to read ('earliest': the oldest one kept); partitions not named are not read. */
+  from: ReadonlyMap<number, bigint | 'earliest'>,
+  onMessage: (partition: number, message: KafkaMessage) => void,
+  limits: BoundedReadLimits,
+  groupPrefix: string,
+): Promise<{ messages: number; complete: boolean; partitionsLeft: number[] }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `${groupPrefix}-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+  let messages = 0;
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const ends = new Map(offsets.map((p) => [p.partition, BigInt(p.high)]));
+    const starts = new Map<number, bigint>();
+    for (const p of offsets) {
+      const given = from.get(p.partition);
+      if (given !== undefined) starts.set(p.partition, given === 'earliest' ? BigInt(p.low) : given);
+    }
+    const pending = new Set(
+      [...starts].filter(([p, offset]) => offset < (ends.get(p) ?? 0n)).map(([p]) => p),
+    );
+    if (pending.size === 0) return { messages: 0, complete: true, partitionsLeft: [] };
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: false });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      // Partitions not asked for start at their end: nothing is fetched from them.
+      for (const [partition, end] of ends) {
+        const offset = starts.get(partition) ?? end;
+        consumer.seek({ topic, partition, offset: offset.toString() });
+      }
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, resolveOffset }) => {
+        const end = ends.get(batch.partition) ?? 0n;
+        for (const message of batch.messages) {
+          if (BigInt(message.offset) >= end || !pending.has(batch.partition)) break;
+          messages++;
+          resolveOffset(message.offset);
+          onMessage(batch.partition, message);
+        }
+        const last = batch.messages.at(-1);
+        if (last && BigInt(last.offset) + 1n >= end) pending.delete(batch.partition);
+        if (pending.size === 0 || messages >= limits.maxMessages) done();
+      },
+    });
+    const timedOut = await Promise.race([
+      finished.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), limits.timeoutMs).unref()),
+    ]);
+    return { messages, complete: !timedOut && pending.size === 0, partitionsLeft: [...pending] };
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}

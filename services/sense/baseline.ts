@@ -20,8 +20,8 @@
  * Deterministic: the result depends only on the samples in arrival order; a sample at or before a
  * state's newest time changes nothing, so replaying samples the state already saw is harmless.
  *
- * Memory: a state is 7 doubles and 36 floats (200 bytes) in shared chunked typed arrays, plus a
- * slot in its entity's index (names are shared strings); no object per state.
+ * Memory: a state is 2 doubles and 40 floats (176 bytes) in shared chunked typed arrays, plus its
+ * entity's key string and a small array of (metric id, slot) pairs per entity; no object per state.
  */
 
 /** Settings of the baselines; every one has a config knob (AUTOGLM_BASELINE_*). */
@@ -88,22 +88,23 @@ export interface BaselineCheckpoint {
   readonly value: Buffer | undefined;
 }
 
-// Doubles of a state.
+// Doubles of a state: what needs the precision.
 const LEVEL = 0;
-const ABSDEV = 1;
-const LAST_TS = 2;
-const SHIFT_SINCE = 3; // NaN when no one-sided high deviation is running
-const CHECKPOINT_TS = 4;
-const CANDIDATE = 5; // the recent level while a high deviation runs
-const FIRST_TS = 6;
-const F64 = 7;
+const LAST_TS = 1;
+const F64 = 2;
 // Floats of a state.
-const HOURS = 0; // 24
-const DAYS = 24; // 7
+const HOURS = 0; // 24 hour-of-day offsets
+const DAYS = 24; // 7 day-of-week offsets, 0 = Sunday
 const COUNT = 31;
-const EXPECTED = 32;
-const DEVIATION = 33;
-const F32 = 36;
+const EXPECTED = 32; // the newest sample's expected value
+const DEVIATION = 33; // and its deviation
+const ABSDEV = 34; // weighted mean absolute residual
+const CANDIDATE = 35; // the recent level while a one-sided high deviation runs
+const SHIFT_FOR = 36; // seconds that run has lasted; NaN when none runs
+const AGE = 37; // seconds since the first sample, capped past learnMs
+const SINCE_CHECKPOINT = 38; // seconds of event time since the state was last due; -Infinity while queued
+const METRIC_ID = 39;
+const F32 = 40;
 
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
@@ -112,35 +113,34 @@ const SPREAD_PER_ABSDEV = 1.2533; // sqrt(pi/2): mean absolute deviation → sta
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const MAX_COUNT = 16_000_000; // exact in a float
-const MAX_CACHED_NAMES = 4096;
-const FORMAT = 1;
-/** Bytes of a changelog value: format byte, 3 bytes padding, the doubles then the floats. */
-export const BASELINE_RECORD_BYTES = 4 + 4 + F64 * 8 + F32 * 4;
-
-interface EntityBaselines {
-  /** The input partition the entity's samples come from: its changelog records go to the same one. */
-  partition: number;
-  /** Newest sample time over the entity's metrics, for eviction. */
-  lastTs: number;
-  /** Metric names (shared strings) and their slots, in step. */
-  names: string[];
-  slots: number[];
-}
+/** Distinct metric names one store knows; a new name beyond it gets no baseline. */
+const MAX_METRIC_NAMES = 65_536;
+const FORMAT = 2;
+/** Bytes of a changelog value: format byte, 7 bytes padding, the doubles, then the floats but the metric id. */
+export const BASELINE_RECORD_BYTES = 8 + F64 * 8 + (F32 - 1) * 4;
 
 /** Why a metric has no baseline facts yet. */
 export type BaselineUpdate = 'warm' | 'warming_up' | 'full' | 'stale';
 
 /** Per entity and metric baselines in event time; see the file comment. */
 export class BaselineStore {
-  private readonly entities = new Map<string, EntityBaselines>();
+  /**
+   * Entity → [partition, metricId, slot, metricId, slot, …]: the input partition its samples come
+   * from (its changelog records go to the same one), then its states. Small integers only.
+   */
+  private readonly entities = new Map<string, number[]>();
   private readonly f64Chunks: Float64Array[] = [];
   private readonly f32Chunks: Float32Array[] = [];
+  /** The entity of each slot (the Map's key string, shared), for checkpoints and eviction. */
+  private readonly slotEntity: (string | undefined)[] = [];
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private states = 0;
   private refusedFull = 0;
-  private readonly dirty = new Map<number, Array<{ entity: string; metric: string; slot: number }>>();
-  private readonly metricNames = new Map<string, string>();
+  /** Partition → slots due for the changelog. */
+  private readonly dirty = new Map<number, number[]>();
+  private readonly metricIds = new Map<string, number>();
+  private readonly metricNames: string[] = [];
   private readonly opts: BaselineOptions;
   private readonly aHour: number;
   private readonly aDay: number;
@@ -186,36 +186,35 @@ export class BaselineStore {
    * not newer than the state's newest ('stale': nothing changed).
    */
   update(entity: string, metric: string, ts: number, x: number, partition = 0): BaselineUpdate {
-    let e = this.entities.get(entity);
-    let slot = e === undefined ? -1 : slotOf(e, metric);
+    const e = this.entities.get(entity);
+    let slot = e === undefined ? -1 : this.slotOf(e, metric);
     if (slot < 0) {
-      if (this.states >= this.opts.maxStates) {
+      slot = this.newState(entity, metric, ts, x, partition);
+      if (slot < 0) {
         this.refusedFull++;
         return 'full';
       }
-      e ??= this.newEntity(entity, partition);
-      slot = this.newState(e, metric, ts, x);
-      this.markDirty(e, entity, e.names[e.names.length - 1] as string, slot);
+      this.markDirty(slot, partition);
       return this.opts.warmupSamples <= 1 ? 'warm' : 'warming_up';
     }
-    e!.partition = partition;
+    e![0] = partition;
     const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
     const f = this.f32Chunks[slot >> CHUNK_BITS] as Float32Array;
     const o = (slot & (CHUNK - 1)) * F64;
     const p = (slot & (CHUNK - 1)) * F32;
-    const lastTs = d[o + LAST_TS] as number;
-    if (!(ts > lastTs)) return 'stale';
-    this.learn(d, o, f, p, ts, x);
-    if (ts > e!.lastTs) e!.lastTs = ts;
-    if (ts - (d[o + CHECKPOINT_TS] as number) >= this.opts.checkpointEveryMs)
-      this.markDirty(e!, entity, metric, slot);
+    const dt = ts - (d[o + LAST_TS] as number);
+    if (!(dt > 0)) return 'stale';
+    this.learn(d, o, f, p, ts, x, dt);
+    const since = (f[p + SINCE_CHECKPOINT] as number) + dt / 1000;
+    f[p + SINCE_CHECKPOINT] = since;
+    if (since * 1000 >= this.opts.checkpointEveryMs) this.markDirty(slot, partition);
     return (f[p + COUNT] as number) >= this.opts.warmupSamples ? 'warm' : 'warming_up';
   }
 
   /** The facts of `metric` of `entity` as of its newest sample; undefined while warming up or unknown. */
   facts(entity: string, metric: string): BaselineFacts | undefined {
     const e = this.entities.get(entity);
-    const slot = e === undefined ? -1 : slotOf(e, metric);
+    const slot = e === undefined ? -1 : this.slotOf(e, metric);
     if (slot < 0) return undefined;
     const f = this.f32Chunks[slot >> CHUNK_BITS] as Float32Array;
     const p = (slot & (CHUNK - 1)) * F32;
@@ -227,7 +226,7 @@ export class BaselineStore {
   /** Whether `entity` has any state (warm or not) for `metric`. */
   has(entity: string, metric: string): boolean {
     const e = this.entities.get(entity);
-    return e !== undefined && slotOf(e, metric) >= 0;
+    return e !== undefined && this.slotOf(e, metric) >= 0;
   }
 
   /** The 0..1 anomaly score of a deviation. */
@@ -241,11 +240,13 @@ export class BaselineStore {
     if (due === undefined) return [];
     this.dirty.delete(partition);
     const out: BaselineCheckpoint[] = [];
-    for (const { entity, metric, slot } of due) {
-      const e = this.entities.get(entity);
-      if (e === undefined || slotOf(e, metric) !== slot) continue; // evicted since
-      const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
-      d[(slot & (CHUNK - 1)) * F64 + CHECKPOINT_TS] = d[(slot & (CHUNK - 1)) * F64 + LAST_TS] as number;
+    for (const slot of due) {
+      const entity = this.slotEntity[slot];
+      if (entity === undefined) continue; // forgotten since
+      const f = this.f32Chunks[slot >> CHUNK_BITS] as Float32Array;
+      const p = (slot & (CHUNK - 1)) * F32;
+      f[p + SINCE_CHECKPOINT] = 0;
+      const metric = this.metricNames[f[p + METRIC_ID] as number] as string;
       out.push({ entity, metric, partition, value: this.encode(slot) });
     }
     return out;
@@ -260,38 +261,34 @@ export class BaselineStore {
       return `not a baseline state of format ${FORMAT} (${value.length} bytes, expected ${BASELINE_RECORD_BYTES})`;
     const lastTs = value.readDoubleLE(8 + LAST_TS * 8);
     if (!Number.isFinite(lastTs)) return 'baseline state has no finite newest time';
-    let e = this.entities.get(entity);
-    let slot = e === undefined ? -1 : slotOf(e, metric);
-    if (slot < 0) {
-      if (this.states >= this.opts.maxStates)
-        return `already ${this.opts.maxStates} states (AUTOGLM_BASELINE_MAX_STATES)`;
-      e ??= this.newEntity(entity, partition);
-      slot = this.newState(e, metric, lastTs, 0);
-    }
+    const e = this.entities.get(entity);
+    let slot = e === undefined ? -1 : this.slotOf(e, metric);
+    if (slot < 0) slot = this.newState(entity, metric, lastTs, 0, partition);
+    if (slot < 0) return `no room for another state (AUTOGLM_BASELINE_MAX_STATES is ${this.opts.maxStates})`;
     const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
     const f = this.f32Chunks[slot >> CHUNK_BITS] as Float32Array;
     const o = (slot & (CHUNK - 1)) * F64;
     const p = (slot & (CHUNK - 1)) * F32;
     for (let i = 0; i < F64; i++) d[o + i] = value.readDoubleLE(8 + i * 8);
-    for (let i = 0; i < F32; i++) f[p + i] = value.readFloatLE(8 + F64 * 8 + i * 4);
-    d[o + CHECKPOINT_TS] = lastTs;
-    e!.partition = partition;
-    if (lastTs > e!.lastTs) e!.lastTs = lastTs;
+    for (let i = 0; i < F32 - 1; i++) f[p + i] = value.readFloatLE(8 + F64 * 8 + i * 4);
+    f[p + SINCE_CHECKPOINT] = 0;
+    this.entities.get(entity)![0] = partition;
     return undefined;
   }
 
   /** Forgets one state (a tombstone read from the changelog); returns whether there was one. */
   drop(entity: string, metric: string): boolean {
     const e = this.entities.get(entity);
-    if (e === undefined) return false;
-    const i = e.names.indexOf(metric);
-    if (i < 0) return false;
-    this.freeSlots.push(e.slots[i] as number);
-    this.states--;
-    e.names.splice(i, 1);
-    e.slots.splice(i, 1);
-    if (e.names.length === 0) this.entities.delete(entity);
-    return true;
+    const id = this.metricIds.get(metric);
+    if (e === undefined || id === undefined) return false;
+    for (let i = 1; i < e.length; i += 2) {
+      if (e[i] !== id) continue;
+      this.release(e[i + 1] as number);
+      if (e.length === 3) this.entities.delete(entity);
+      else this.entities.set(entity, e.slice(0, i).concat(e.slice(i + 2)));
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -302,62 +299,75 @@ export class BaselineStore {
     const bound = nowEventMs - idleMs;
     const gone: BaselineCheckpoint[] = [];
     for (const [entity, e] of this.entities) {
-      if (e.lastTs >= bound) continue;
-      for (let i = 0; i < e.names.length; i++) {
-        gone.push({ entity, metric: e.names[i] as string, partition: e.partition, value: undefined });
-        this.freeSlots.push(e.slots[i] as number);
-        this.states--;
+      let newest = -Infinity;
+      for (let i = 2; i < e.length; i += 2) newest = Math.max(newest, this.lastTsOf(e[i] as number));
+      if (newest >= bound) continue;
+      const partition = e[0] as number;
+      for (let i = 1; i < e.length; i += 2) {
+        gone.push({
+          entity,
+          metric: this.metricNames[e[i] as number] as string,
+          partition,
+          value: undefined,
+        });
+        this.release(e[i + 1] as number);
       }
       this.entities.delete(entity);
     }
     return gone;
   }
 
-  private learn(d: Float64Array, o: number, f: Float32Array, p: number, ts: number, x: number): void {
+  private learn(
+    d: Float64Array,
+    o: number,
+    f: Float32Array,
+    p: number,
+    ts: number,
+    x: number,
+    dt: number,
+  ): void {
     const opts = this.opts;
-    const dt = ts - (d[o + LAST_TS] as number);
     const n = Math.min(MAX_COUNT, (f[p + COUNT] as number) + 1);
     const warm = n > opts.warmupSamples;
+    const age = Math.min((f[p + AGE] as number) + dt / 1000, opts.learnMs / 1000 + 1);
     const hourAt = p + HOURS + Math.floor((ts % DAY_MS) / HOUR_MS);
-    const dayAt = p + DAYS + ((Math.floor(ts / DAY_MS) + 4) % 7); // 1970-01-01 was a Thursday: 0 = Sunday
+    const dayAt = p + DAYS + ((Math.floor(ts / DAY_MS) + 4) % 7); // 1970-01-01 was a Thursday
     const season = (opts.daily ? (f[hourAt] as number) : 0) + (opts.weekly ? (f[dayAt] as number) : 0);
     const level = d[o + LEVEL] as number;
+    const absdev = f[p + ABSDEV] as number;
     const expected = level + season;
-    const spread = Math.max(
-      SPREAD_PER_ABSDEV * (d[o + ABSDEV] as number),
-      opts.minSpreadRatio * Math.abs(expected),
-      1e-9,
-    );
+    const spread = Math.max(SPREAD_PER_ABSDEV * absdev, opts.minSpreadRatio * Math.abs(expected), 1e-9);
     const r = x - expected;
     const z = r / spread;
     f[p + EXPECTED] = expected;
     f[p + DEVIATION] = z;
     f[p + COUNT] = n;
+    f[p + AGE] = age;
     d[o + LAST_TS] = ts;
 
-    const learning = ts - (d[o + FIRST_TS] as number) < opts.learnMs;
-    if (warm && !learning && Math.abs(z) >= opts.freezeDeviation) {
+    if (warm && age * 1000 >= opts.learnMs && Math.abs(z) >= opts.freezeDeviation) {
       // Frozen: track the run of one-sided high deviation; a long one is the new normal.
-      const since = d[o + SHIFT_SINCE] as number;
-      const candidate = d[o + CANDIDATE] as number;
-      if (Number.isNaN(since) || Math.sign(candidate - expected) !== Math.sign(r)) {
-        d[o + SHIFT_SINCE] = ts;
-        d[o + CANDIDATE] = x;
+      const shiftFor = f[p + SHIFT_FOR] as number;
+      const candidate = f[p + CANDIDATE] as number;
+      if (Number.isNaN(shiftFor) || Math.sign(candidate - expected) !== Math.sign(r)) {
+        f[p + SHIFT_FOR] = 0;
+        f[p + CANDIDATE] = x;
       } else {
-        d[o + CANDIDATE] = candidate + 0.1 * (x - candidate);
-        if (ts - since >= opts.adaptAfterMs) {
-          d[o + LEVEL] = (d[o + CANDIDATE] as number) - season;
-          d[o + SHIFT_SINCE] = Number.NaN;
+        f[p + CANDIDATE] = candidate + 0.1 * (x - candidate);
+        f[p + SHIFT_FOR] = shiftFor + dt / 1000;
+        if ((shiftFor + dt / 1000) * 1000 >= opts.adaptAfterMs) {
+          d[o + LEVEL] = (f[p + CANDIDATE] as number) - season;
+          f[p + SHIFT_FOR] = Number.NaN;
         }
       }
       return;
     }
-    if (Math.abs(z) < opts.freezeDeviation / 2) d[o + SHIFT_SINCE] = Number.NaN;
+    if (Math.abs(z) < opts.freezeDeviation / 2) f[p + SHIFT_FOR] = Number.NaN;
     const a = Math.min(0.5, Math.max(1 - 2 ** (-dt / opts.halfLifeMs), 1 / n));
     const clip = n > 5 ? CLIP * spread : Infinity;
     const rc = r > clip ? clip : r < -clip ? -clip : r;
     d[o + LEVEL] = level + a * rc;
-    d[o + ABSDEV] = (d[o + ABSDEV] as number) + a * (Math.min(Math.abs(r), clip) - (d[o + ABSDEV] as number));
+    f[p + ABSDEV] = absdev + a * (Math.min(Math.abs(r), clip) - absdev);
     if (!warm) return;
     if (opts.daily)
       f[hourAt] = (f[hourAt] as number) + Math.min(0.5, 1 - 2 ** (-dt * this.aHour)) * (1 - a) * rc;
@@ -365,13 +375,16 @@ export class BaselineStore {
       f[dayAt] = (f[dayAt] as number) + Math.min(0.5, 1 - 2 ** (-dt * this.aDay)) * (1 - a) * rc;
   }
 
-  private newEntity(entity: string, partition: number): EntityBaselines {
-    const e: EntityBaselines = { partition, lastTs: -Infinity, names: [], slots: [] };
-    this.entities.set(entity, e);
-    return e;
-  }
-
-  private newState(e: EntityBaselines, metric: string, ts: number, x: number): number {
+  /** A new state for `metric` of `entity`; -1 when maxStates are held or too many metric names. */
+  private newState(entity: string, metric: string, ts: number, x: number, partition: number): number {
+    if (this.states >= this.opts.maxStates) return -1;
+    let id = this.metricIds.get(metric);
+    if (id === undefined) {
+      if (this.metricNames.length >= MAX_METRIC_NAMES) return -1;
+      id = this.metricNames.length;
+      this.metricNames.push(metric);
+      this.metricIds.set(metric, id);
+    }
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       slot = this.nextSlot++;
@@ -388,25 +401,52 @@ export class BaselineStore {
     f.fill(0, p, p + F32);
     d[o + LEVEL] = x;
     d[o + LAST_TS] = ts;
-    d[o + FIRST_TS] = ts;
-    d[o + SHIFT_SINCE] = Number.NaN;
-    d[o + CHECKPOINT_TS] = -Infinity;
+    f[p + SHIFT_FOR] = Number.NaN;
     f[p + COUNT] = 1;
     f[p + EXPECTED] = x;
-    e.names.push(this.intern(metric));
-    e.slots.push(slot);
-    if (ts > e.lastTs) e.lastTs = ts;
+    f[p + METRIC_ID] = id;
+    const e = this.entities.get(entity);
+    // Exact-length arrays of small integers: the cheapest index V8 keeps.
+    if (e === undefined) this.entities.set(entity, [partition, id, slot]);
+    else this.entities.set(entity, e.concat(id, slot));
+    // The Map keeps the first key string it saw for the entity: share that one.
+    this.slotEntity[slot] = e === undefined ? entity : this.keyOf(entity, slot);
     this.states++;
     return slot;
   }
 
-  private markDirty(e: EntityBaselines, entity: string, metric: string, slot: number): void {
-    const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
-    const o = (slot & (CHUNK - 1)) * F64;
-    d[o + CHECKPOINT_TS] = Infinity; // queued once; takeCheckpoints sets it to the time it wrote
-    let list = this.dirty.get(e.partition);
-    if (list === undefined) this.dirty.set(e.partition, (list = []));
-    list.push({ entity, metric, slot });
+  /** The entity string another slot of the same entity already holds (one copy per entity). */
+  private keyOf(entity: string, slot: number): string {
+    const e = this.entities.get(entity)!;
+    const other = e[2] as number;
+    return other !== slot ? (this.slotEntity[other] ?? entity) : entity;
+  }
+
+  private release(slot: number): void {
+    this.slotEntity[slot] = undefined;
+    this.freeSlots.push(slot);
+    this.states--;
+  }
+
+  private lastTsOf(slot: number): number {
+    return (this.f64Chunks[slot >> CHUNK_BITS] as Float64Array)[
+      (slot & (CHUNK - 1)) * F64 + LAST_TS
+    ] as number;
+  }
+
+  private slotOf(e: number[], metric: string): number {
+    const id = this.metricIds.get(metric);
+    if (id === undefined) return -1;
+    for (let i = 1; i < e.length; i += 2) if (e[i] === id) return e[i + 1] as number;
+    return -1;
+  }
+
+  private markDirty(slot: number, partition: number): void {
+    const f = this.f32Chunks[slot >> CHUNK_BITS] as Float32Array;
+    f[(slot & (CHUNK - 1)) * F32 + SINCE_CHECKPOINT] = -Infinity; // queued once
+    let list = this.dirty.get(partition);
+    if (list === undefined) this.dirty.set(partition, (list = []));
+    list.push(slot);
   }
 
   private encode(slot: number): Buffer {
@@ -414,23 +454,10 @@ export class BaselineStore {
     const f = this.f32Chunks[slot >> CHUNK_BITS] as Float32Array;
     const o = (slot & (CHUNK - 1)) * F64;
     const p = (slot & (CHUNK - 1)) * F32;
-    const out = Buffer.alloc(BASELINE_RECORD_BYTES);
+    const out = Buffer.allocUnsafe(BASELINE_RECORD_BYTES).fill(0, 0, 8);
     out.writeUInt8(FORMAT, 0);
     for (let i = 0; i < F64; i++) out.writeDoubleLE(d[o + i] as number, 8 + i * 8);
-    for (let i = 0; i < F32; i++) out.writeFloatLE(f[p + i] as number, 8 + F64 * 8 + i * 4);
+    for (let i = 0; i < F32 - 1; i++) out.writeFloatLE(f[p + i] as number, 8 + F64 * 8 + i * 4);
     return out;
   }
-
-  private intern(metric: string): string {
-    const known = this.metricNames.get(metric);
-    if (known !== undefined) return known;
-    if (this.metricNames.size < MAX_CACHED_NAMES) this.metricNames.set(metric, metric);
-    return metric;
-  }
-}
-
-function slotOf(e: EntityBaselines, metric: string): number {
-  const names = e.names;
-  for (let i = 0; i < names.length; i++) if (names[i] === metric) return e.slots[i] as number;
-  return -1;
 }

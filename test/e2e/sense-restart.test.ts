@@ -5,17 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from 'kafkajs';
-import { Registry } from 'prom-client';
-import { topicNames, type Config } from '../../services/common/config.js';
-import type { MetricSample, Observation } from '../../services/common/contracts.js';
-import { connectProducer, createKafka, ensureTopics, sendJson } from '../../services/common/kafka.js';
+import type { MetricSample } from '../../services/common/contracts.js';
 import { createLogger } from '../../services/common/logger.js';
-import type { Service } from '../../services/common/service.js';
-import { startSense } from '../../services/sense/main.js';
-import { testConfig, unique } from '../support/config.js';
-import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';
+import { unique } from '../support/config.js';
+import { SenseRun } from '../support/sense-run.js';
 
 const logger = createLogger('warn');
 const ENTITIES = [unique('svc-a'), unique('svc-b'), unique('svc-c'), unique('svc-d'), unique('svc-e')];
@@ -31,92 +24,10 @@ function stream(rounds: number): MetricSample[] {
   return out;
 }
 
-/** One run of the sense step on topics of its own. */
-class Run {
-  readonly config: Config;
-  readonly kafka: Kafka;
-  private readonly services: Service[] = [];
-
-  constructor(partitions: number) {
-    this.config = testConfig({ topicPartitions: String(partitions) });
-    this.kafka = createKafka(this.config, logger);
-  }
-
-  async produce(samples: readonly MetricSample[]): Promise<void> {
-    const producer = await connectProducer(this.kafka);
-    await ensureTopics(this.kafka, Object.values(topicNames(this.config)), this.config.topicPartitions);
-    await sendJson(
-      producer,
-      topicNames(this.config).metrics,
-      samples.map((s) => ({ key: s.entity, value: s })),
-    );
-    await producer.disconnect();
-  }
-
-  async startSense(): Promise<Service> {
-    const s = await startSense({ config: this.config, logger, registry: new Registry() });
-    this.services.push(s);
-    return s;
-  }
-
-  async stopSense(s: Service): Promise<void> {
-    await s.stop();
-    this.services.splice(this.services.indexOf(s), 1);
-  }
-
-  /** Waits until the sense group has committed every metrics message produced so far. */
-  async caughtUp(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const topic = topicNames(this.config).metrics;
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        const [committed] = await admin.fetchOffsets({
-          groupId: `${this.config.groupPrefix}-sense`,
-          topics: [topic],
-        });
-        const behind = ends.filter((e) => {
-          const c = committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
-          return e.high !== '0' && c !== e.high;
-        });
-        if (behind.length === 0) return;
-        assert.ok(
-          Date.now() < deadline,
-          `sense still behind on partitions ${behind.map((b) => b.partition).join(',')}`,
-        );
-        await sleep(200);
-      }
-    } finally {
-      await admin.disconnect();
-    }
-  }
-
-  /** Every observation produced, as comparable text, sorted. */
-  async observations(): Promise<string[]> {
-    const tap = await new TopicTap(this.kafka, topicNames(this.config).observations, logger).start();
-    await sleep(1500);
-    const expected = tap.messages.length;
-    await sleep(500);
-    assert.equal(tap.messages.length, expected, 'the observations topic is read to its end');
-    await tap.stop();
-    return tap
-      .values<Observation>(() => true)
-      .map((o) => JSON.stringify(o))
-      .sort();
-  }
-
-  async cleanUp(): Promise<void> {
-    for (const s of this.services) await s.stop();
-    await deleteTopicsWithPrefix(this.kafka, this.config.topicPrefix);
-  }
-}
-
 describe('sense across restarts and rebalances (real Kafka)', () => {
-  const runs: Run[] = [];
+  const runs: SenseRun[] = [];
   const run = (partitions: number) => {
-    const r = new Run(partitions);
+    const r = new SenseRun(partitions, logger);
     runs.push(r);
     return r;
   };

@@ -9,7 +9,7 @@ import type { Config } from '../../services/common/config.js';
  * drained; the caller kills it (SIGKILL for crash tests) and must not leave it running.
  */
 export function spawnService(
-  step: 'act' | 'verify',
+  step: 'sense' | 'act' | 'verify',
   c: Config,
   env: Record<string, string> = {},
 ): ChildProcess {

@@ -176,7 +176,7 @@ describe('baseline on generated series with known ground truth (21 days of 5-min
     const store = new BaselineStore();
     assert.match(
       store.restore('e', 'cpu', Buffer.from('junk'), 0)!,
-      /not a baseline state of format 1 \(4 bytes/,
+      /not a baseline state of format 2 \(4 bytes, expected 180\)/,
     );
     assert.equal(store.has('e', 'cpu'), false);
   });

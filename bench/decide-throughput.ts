@@ -106,7 +106,7 @@ function configFor(id: string, rulesDir: string): Config {
   });
 }
 
-/** A healthy observation (every metric in 20..60) or a breaching one (CPU saturated). */
+/** A healthy observation (every metric in 20..60, near its baseline) or a breaching one (CPU saturated, far above its baseline). */
 function observation(entity: string, end: number, i: number, breach: boolean): Observation {
   const features: Record<string, number> = {};
   for (const m of [
@@ -133,8 +133,16 @@ function observation(entity: string, end: number, i: number, breach: boolean): O
     features[`${m}.min`] = v - 5;
     features[`${m}.slope`] = 0;
     features[`${m}.count`] = 6;
+    // The baseline facts sense adds once warm (within ±3 deviations of normal when healthy).
+    features[`${m}.baseline`] = v;
+    features[`${m}.deviation`] = (((i * 31 + m.length) % 60) - 30) / 10;
+    features[`${m}.anomaly`] = 0;
   }
-  if (breach) features['cpu.avg'] = 97;
+  if (breach) {
+    features['cpu.avg'] = 97;
+    features['cpu.deviation'] = 9;
+    features['cpu.anomaly'] = 1;
+  }
   return { entity, seq: i, window: { start: end - 30_000, end }, features, events: [], ts: end };
 }
 

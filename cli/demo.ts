@@ -7,8 +7,9 @@ import { uniqueName } from '../services/fleet-sim/unique-name.js';
 
 /**
  * `autoglm demo [entity]`: plays one CPU incident against a running `autoglm up` and prints
- * when the decision, the action and the verdict happened. With the starter rule the verdict
- * needs the CPU to stay low for `stableFor` (1m).
+ * when the decision, the action and the verdict happened. The entity first reports a normal CPU
+ * (so the starter rule's `cpu.deviation` has a baseline); the verdict needs the CPU to stay back at
+ * its normal for `stableFor` (1m).
  */
 export async function runDemo(args: readonly string[]): Promise<number> {
   const config = loadConfig();
@@ -21,7 +22,7 @@ export async function runDemo(args: readonly string[]): Promise<number> {
   const verdicts = await new TopicTap(kafka, topics.verdicts, logger).start();
   try {
     process.stderr.write(
-      `demo: cpu=95 for ${entity} on ${topics.metrics} until a decision, then cpu=20 until a verdict\n`,
+      `demo: 40 samples of cpu=20 for ${entity} on ${topics.metrics} (its baseline), then cpu=95 until a decision, then cpu=20 until a verdict\n`,
     );
     const t = await driveIncident({
       producer,
@@ -31,6 +32,8 @@ export async function runDemo(args: readonly string[]): Promise<number> {
       entity,
       everyMs: 1000,
       timeoutMs: 10 * 60_000,
+      // The starter CPU rule compares the entity with its own normal: give sense one first.
+      warmupSamples: 40,
     });
     process.stdout.write(
       `entity ${entity}\n  decision after ${t.decisionMs} ms\n  action after   ${t.actedMs ?? '?'} ms\n` +

@@ -1,6 +1,7 @@
 import type { Producer } from 'kafkajs';
 import type { TopicNames } from '../common/config.js';
 import type { Decision, Verdict } from '../common/contracts.js';
+import { sendJson } from '../common/kafka.js';
 import { streamMetric } from './metric-stream.js';
 import type { TopicTap } from './topic-tap.js';
 
@@ -16,7 +17,9 @@ export interface IncidentTimeline {
 
 /**
  * Plays one CPU incident against a running loop: `cpu` at `badValue` every `everyMs` until a
- * decision for `entity` appears, then `goodValue` until its verdict appears.
+ * decision for `entity` appears, then `goodValue` until its verdict appears. With
+ * `warmupSamples`, that many samples at `goodValue` (one per `everyMs`, ending now) come first,
+ * all at once: sense's baseline for the entity is warm, so rules on `cpu.deviation` can fire.
  */
 export async function driveIncident(opts: {
   producer: Producer;
@@ -28,12 +31,26 @@ export async function driveIncident(opts: {
   goodValue?: number;
   everyMs?: number;
   timeoutMs?: number;
+  warmupSamples?: number;
 }): Promise<IncidentTimeline> {
   const { producer, topics, entity } = opts;
   const everyMs = opts.everyMs ?? 200;
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const decided = () => opts.decisions.values<Decision>((d) => d.entity === entity)[0];
   const verdictOf = () => opts.verdicts.values<Verdict>((v) => v.entity === entity)[0];
+  const warmup = opts.warmupSamples ?? 0;
+  if (warmup > 0) {
+    const now = Date.now();
+    const value = opts.goodValue ?? 20;
+    await sendJson(
+      producer,
+      topics.metrics,
+      Array.from({ length: warmup }, (_, i) => ({
+        key: entity,
+        value: { entity, metric: 'cpu', value, ts: now - (warmup - i) * everyMs },
+      })),
+    );
+  }
   const t0 = Date.now();
   await streamMetric(
     producer,

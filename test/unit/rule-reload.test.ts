@@ -10,7 +10,8 @@ import { Decider } from '../../services/decide/decider.js';
 import { RuleReloader } from '../../services/decide/rule-reload.js';
 import { loadRuleSet } from '../../services/decide/rule-set.js';
 
-const starter = fs.readFileSync(path.join(repoRoot, 'rules', 'cpu-saturation-scale-out.json'), 'utf8');
+/** A plain static-threshold CPU rule (cpu.avg > 85): the fixture these tests vary. */
+const starter = fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'rules', 'cpu-static.json'), 'utf8');
 const T0 = Date.parse('2026-01-05T12:00:00Z');
 const hot = {
   entity: 'web-1',

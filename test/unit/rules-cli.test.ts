@@ -12,8 +12,9 @@ import { repoRoot } from '../../infra/paths.js';
 import { unknownFact } from '../../services/common/facts-reference.js';
 import { rulesCommand } from '../../cli/rules-commands.js';
 
+/** A plain static-threshold CPU rule (cpu.avg > 85): the fixture these tests vary. */
 const starter = JSON.parse(
-  fs.readFileSync(path.join(repoRoot, 'rules', 'cpu-saturation-scale-out.json'), 'utf8'),
+  fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'rules', 'cpu-static.json'), 'utf8'),
 );
 const variant = (name: string, change: (r: any) => void = () => {}) => {
   const r = JSON.parse(JSON.stringify(starter));

@@ -39,6 +39,16 @@ describe('model config', () => {
     assert.ok(Object.isFrozen(parsed.config.regularization));
   });
 
+  it("accepts sense's baseline facts as features (cpu.deviation, errors.anomaly, mem.baseline)", () => {
+    const config = { ...valid(), features: ['cpu.deviation', 'errors.anomaly', 'mem.baseline'] };
+    const parsed = parseModelConfig(config, 'incident.config.json');
+    assert.ok('config' in parsed, JSON.stringify(parsed));
+    assert.deepEqual(
+      parsed.config.features.map((f) => f.name),
+      ['cpu.deviation', 'errors.anomaly', 'mem.baseline'],
+    );
+  });
+
   it('refuses an unknown feature and suggests the nearest name', () => {
     const json = { ...valid(), features: ['cpu.avgg'] };
     assert.deepEqual(problemsOf(json), [

@@ -88,7 +88,7 @@ class PlainStore implements Sink {
 
 const states = entities * metrics;
 const before = used();
-const store = new BaselineStore({ checkpointEveryMs: 3_600_000 });
+const store = new BaselineStore({ checkpointEveryMs: 3_600_000, maxStates: states });
 for (let r = 0; r < SAMPLES; r++) {
   feed(store, 1, r);
   store.takeCheckpoints(0); // what sense does after each batch: the queue is drained

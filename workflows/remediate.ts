@@ -123,18 +123,21 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     },
   );
 
-  const act = proxyActivities<Pick<ActActivities, 'actuate'>>({
-    startToCloseTimeout: settings.actuationTimeoutMs,
-    retry: {
-      initialInterval: '1s',
-      backoffCoefficient: 2,
-      maximumInterval: '10s',
-      maximumAttempts: 5,
-      nonRetryableErrorTypes: ['ActuationRefused'],
-    },
-  });
+  // One proxy per step, so each activity carries a summary the Temporal UI shows in the timeline.
+  const act = (summary: string) =>
+    proxyActivities<Pick<ActActivities, 'actuate'>>({
+      startToCloseTimeout: settings.actuationTimeoutMs,
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '10s',
+        maximumAttempts: 5,
+        nonRetryableErrorTypes: ['ActuationRefused'],
+      },
+      summary,
+    });
   const actuate = (step: FollowUp, key: string) =>
-    act.actuate({
+    act(`${step.action} ${decision.entity} via the ${decision.actuator.type} actuator`).actuate({
       idempotencyKey: key,
       decisionId: decision.decisionId,
       entity: decision.entity,
@@ -230,6 +233,7 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     evidence.acted = acted;
     update({ phase: 'verifying', actedAt: acted.at });
     const verify = proxyActivities<VerifyActivities>({
+      summary: `verify ${decision.entity} within ${decision.verify.within}, stable for ${decision.verify.stableFor}`,
       taskQueue: settings.verifyTaskQueue,
       // The activity enforces `within` (at most 1h) itself, from the action time, across retries.
       startToCloseTimeout: '2h',

@@ -11,7 +11,11 @@ export function decisionIdFor(entity: string, rule: string, window: { start: num
     .slice(0, 24);
 }
 
-/** The remediation workflow's id for a decision. */
-export function workflowIdFor(decisionId: string): string {
-  return `remediate-${decisionId}`;
+/**
+ * The remediation workflow's id for a decision: readable in the Temporal UI's list (entity and
+ * rule) and still deterministic (the first 12 hex digits of the decision id tell this entity's
+ * decisions by this rule apart), so a replayed decision maps onto the workflow already started.
+ */
+export function workflowIdFor(decision: { decisionId: string; entity: string; rule: string }): string {
+  return `remediate-${decision.entity}-${decision.rule}-${decision.decisionId.slice(0, 12)}`;
 }

@@ -10,6 +10,7 @@ import {
   type RemediateArgs,
 } from '../../workflows/definitions.js';
 import { workflowIdFor } from './decision-id.js';
+import { remediationDetails, remediationSummary } from './remediation-summary.js';
 
 /** Starts the remediation workflow of a decision, at most once per decision id. */
 export class RemediationStarter {
@@ -33,7 +34,7 @@ export class RemediationStarter {
    * (running or closed) resolves as `duplicate`: the id reuse policy refuses a second run.
    */
   async start(decision: Decision): Promise<{ workflowId: string; started: boolean }> {
-    const workflowId = workflowIdFor(decision.decisionId);
+    const workflowId = workflowIdFor(decision);
     const s = this.settings;
     const actuatorTimeout = decision.actuator.type === 'command' ? s.commandTimeout : s.httpActuatorTimeout;
     const args: RemediateArgs = [
@@ -61,6 +62,8 @@ export class RemediationStarter {
             ...(decision.incident ? [{ key: INCIDENT_CLASS_KEY, value: decision.incident.class }] : []),
           ],
           memo: { decision },
+          staticSummary: remediationSummary(decision),
+          staticDetails: remediationDetails(decision),
         }),
       );
       return { workflowId, started: true };

@@ -94,7 +94,7 @@ describe('decide while Temporal is stopped for a while (real Kafka and Temporal)
     assert.equal(mine().length, entities.length, 'one decision per observation while Temporal is down');
 
     await proxy.up();
-    const ids = mine().map((d) => workflowIdFor(d.decisionId));
+    const ids = mine().map((d) => workflowIdFor(d));
     await until(
       'every decision to have its workflow',
       async () => {

@@ -105,8 +105,17 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     assert.equal(decision.action, 'scale_out');
     assert.deepEqual(decision.args, { entity, by: 1 });
 
-    const handle = client.workflow.getHandle(workflowIdFor(decision.decisionId));
+    const handle = client.workflow.getHandle(workflowIdFor(decision));
+    assert.ok(handle.workflowId.startsWith(`remediate-${entity}-${RULE.name}-`), handle.workflowId);
     const description = await handle.describe();
+    // The Temporal UI's list and page read as sentences: summary and details without opening the input.
+    assert.match(
+      (await description.staticSummary()) ?? '',
+      new RegExp(`^scale_out ${entity} — rule ${RULE.name}, incident \\w+ \\(\\d\\.\\d\\d\\)$`),
+    );
+    const details = (await description.staticDetails()) ?? '';
+    assert.match(details, /triggered by: .*`cpu\.avg` = \d/);
+    assert.match(details, new RegExp(`incident: ${decision.incident?.class}, confidence`));
     assert.equal(description.typedSearchAttributes.get(ENTITY_KEY), entity);
     assert.equal(description.typedSearchAttributes.get(ACTION_KEY), 'scale_out');
     assert.equal(description.typedSearchAttributes.get(RULE_KEY), RULE.name);
@@ -144,6 +153,18 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     assert.equal(calls[0]?.idempotencyKey, handle.workflowId);
     assert.equal((await handle.describe()).typedSearchAttributes.get(VERDICT_KEY), 'verified');
     assert.equal((await handle.query(statusQuery)).phase, 'done');
+    // Each activity says what it does in the timeline (its user metadata summary).
+    const summaries = (await handle.fetchHistory()).events
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => Buffer.from(e.userMetadata?.summary?.data ?? new Uint8Array()).toString('utf8'));
+    assert.ok(
+      summaries.some((s) => s.includes(`scale_out ${entity} via the http actuator`)),
+      JSON.stringify(summaries),
+    );
+    assert.ok(
+      summaries.some((s) => s.includes(`verify ${entity} within`)),
+      JSON.stringify(summaries),
+    );
 
     // Replay the observation that made the decision, as after a crash before the offset commit.
     const raw = taps.observations.messages.find(

@@ -154,9 +154,9 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     assert.equal((await handle.describe()).typedSearchAttributes.get(VERDICT_KEY), 'verified');
     assert.equal((await handle.query(statusQuery)).phase, 'done');
     // Each activity says what it does in the timeline (its user metadata summary).
-    const summaries = (await handle.fetchHistory()).events
+    const summaries = ((await handle.fetchHistory()).events ?? [])
       .filter((e) => e.activityTaskScheduledEventAttributes)
-      .map((e) => Buffer.from(e.userMetadata?.summary?.data ?? new Uint8Array()).toString('utf8'));
+      .map((e) => Buffer.from(e.userMetadata?.summary?.data ?? new Uint8Array(0)).toString('utf8'));
     assert.ok(
       summaries.some((s) => s.includes(`scale_out ${entity} via the http actuator`)),
       JSON.stringify(summaries),

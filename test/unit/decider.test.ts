@@ -3,7 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
-import type { Observation } from '../../services/common/contracts.js';
+import { ClassifiedIncident, plainIncident } from '../../services/classifier/incident-fact.js';
+import { IncidentClassifier } from '../../services/classifier/onnx-session.js';
+import { generateScenarios } from '../../services/classifier/scenarios.js';
+import { decisionSchema, type Observation } from '../../services/common/contracts.js';
 import { Decider } from '../../services/decide/decider.js';
 import { CooldownGate } from '../../services/decide/cooldown.js';
 import { decisionIdFor } from '../../services/decide/decision-id.js';
@@ -17,7 +20,8 @@ import {
 import { expandTemplate } from '../../services/decide/template.js';
 
 const T0 = 1_800_000_000_000;
-const file = path.join(repoRoot, 'rules', 'cpu-saturation-scale-out.json');
+/** A plain static-threshold CPU rule (cpu.avg > 85), named like the starter's. */
+const file = path.join(repoRoot, 'test', 'fixtures', 'rules', 'cpu-static.json');
 
 function starterRule(change: (r: Record<string, any>) => void = () => {}): LoadedRule {
   const json = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -173,6 +177,67 @@ describe('Decider over a rule set', () => {
       [['mem-rule', second.hash]],
     );
     assert.notEqual(first.hash, second.hash);
+  });
+});
+
+describe("Decider with the classifier's facts", () => {
+  it('lets compiled rules, JSONPath rules and templates read the probabilities, and records them', async () => {
+    const classifier = await IncidentClassifier.load(path.join(repoRoot, 'models', 'incident'));
+    const rows = generateScenarios({ rows: 200, seed: 3 }).filter((r) => r.label === 'memory_leak');
+    const facts = await classifier.classify(rows);
+    await classifier.release();
+    const i = facts.findIndex((f) => f.class === 'memory_leak' && f.confidence > 0.6);
+    assert.ok(i >= 0, 'a confident memory_leak row');
+    const fact = facts[i]!;
+    assert.ok(fact instanceof ClassifiedIncident, 'classify() gives the lazy facts');
+    const want = plainIncident(fact);
+    const byClass = starterRule((r) => {
+      r.name = 'leak-by-class';
+      r.conditions = { all: [{ fact: 'incident.class', operator: 'equal', value: 'memory_leak' }] };
+      r.event.params.args = {
+        entity: '{{entity}}',
+        leak: '{{incident.probabilities.memory_leak}}',
+        all: '{{incident.probabilities}}',
+      };
+    });
+    // A `path` keeps this rule in json-rules-engine, which walks own properties only.
+    const byPath = starterRule((r) => {
+      r.name = 'leak-by-path';
+      r.conditions = {
+        all: [{ fact: 'incident', path: '$.probabilities.memory_leak', operator: 'greaterThan', value: 0.6 }],
+      };
+    });
+    for (const rules of [[byClass], [byClass, byPath]]) {
+      const set = ruleSetOf(rules);
+      assert.equal(set.compiled.stats.fallback, rules.length - 1);
+      const observation = {
+        ...obs(`svc-${rules.length}`, { ...rows[i]!.features }),
+        events: rows[i]!.events.map((e) => ({ ...e, ts: T0 })),
+      };
+      const { decisions, failures } = await new Decider(set).decide(observation, T0, fact);
+      assert.deepEqual(failures, []);
+      assert.deepEqual(
+        decisions.map((d) => d.rule).sort(),
+        rules.map((r) => r.name),
+      );
+      for (const d of decisions) {
+        // Recorded as data: the decision's JSON holds every probability, and parses as a Decision.
+        const recorded = JSON.parse(JSON.stringify(d));
+        assert.deepEqual(recorded.incident, want);
+        assert.deepEqual(Object.keys(recorded.incident.probabilities), [
+          'healthy',
+          'cpu_saturation',
+          'memory_leak',
+          'bad_deploy',
+          'disk_pressure',
+          'dependency_outage',
+        ]);
+        decisionSchema.parse(recorded);
+      }
+      const d = decisions.find((x) => x.rule === 'leak-by-class')!;
+      assert.equal(d.args.leak, fact.probabilities.memory_leak);
+      assert.deepEqual(d.args.all, want.probabilities);
+    }
   });
 });
 

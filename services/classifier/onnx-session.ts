@@ -7,6 +7,7 @@ import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MODEL_FILES, ModelLoadError, modelStamp, readModelJson } from './model-files.js';
+import { ClassifiedIncident } from './incident-fact.js';
 import type { GlmModel, IncidentFact, ModelInput } from './model-types.js';
 import { ONNX_IO, ONNX_METADATA } from './onnx-export.js';
 import { vectorizeRows } from './vectorize.js';
@@ -139,7 +140,10 @@ export class IncidentClassifier {
     return new IncidentClassifier(model, session, stamp);
   }
 
-  /** One incident fact per input, in order; class is the most probable one. */
+  /**
+   * One incident fact per input, in order; class is the most probable one. The facts share this
+   * call's output: each builds its probabilities record when first read (ClassifiedIncident).
+   */
   async classify(inputs: readonly ModelInput[]): Promise<IncidentFact[]> {
     const rows = inputs.length;
     if (rows === 0) return [];
@@ -158,21 +162,7 @@ export class IncidentClassifier {
     }
     try {
       vectorizeRows(inputs, features, mean, x);
-      const p = await this.#run(tensor);
-      const k = classes.length;
-      const facts = new Array<IncidentFact>(rows);
-      for (let i = 0; i < rows; i++) {
-        const at = i * k;
-        let best = 0;
-        for (let c = 1; c < k; c++) if (p[at + c]! > p[at + best]!) best = c;
-        facts[i] = {
-          class: classes[best]!,
-          confidence: p[at + best]!,
-          probabilities: probabilitiesOf(classes, p, at),
-          modelVersion: this.version,
-        };
-      }
-      return facts;
+      return factsOf(await this.#run(tensor), rows, classes, this.version);
     } finally {
       if (shared) this.#scratchBusy = false;
     }
@@ -219,13 +209,26 @@ export class IncidentClassifier {
   }
 }
 
-/** `{class: probability}` of one row, built with plain stores (Object.fromEntries costs as much as vectorizing). */
-function probabilitiesOf(
-  classes: readonly string[],
-  p: ArrayLike<number>,
-  at: number,
-): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (let c = 0; c < classes.length; c++) out[classes[c]!] = p[at + c]!;
-  return out;
+/**
+ * The facts of `rows` rows of probabilities `p` (classes values each). Kept out of the async
+ * classify(): V8 deoptimized this loop there on every call, resumed after the await.
+ */
+function factsOf(p: Float32Array, rows: number, classes: readonly string[], version: string): IncidentFact[] {
+  const batch = { classes, probabilities: p };
+  const k = classes.length;
+  const facts = new Array<IncidentFact>(rows);
+  for (let i = 0, at = 0; i < rows; i++, at += k) {
+    // The first most probable class, as an argmax over the row.
+    let best = 0;
+    let top = p[at]!;
+    for (let c = 1; c < k; c++) {
+      const q = p[at + c]!;
+      if (q > top) {
+        top = q;
+        best = c;
+      }
+    }
+    facts[i] = new ClassifiedIncident(batch, at, classes[best]!, top, version);
+  }
+  return facts;
 }

@@ -97,24 +97,42 @@ export function tokenBuckets(text: string, buckets: number): number[] {
   return hits;
 }
 
-/** One event_tokens feature ready to count: its first column after the numeric ones, and its cache. */
+/** One event_tokens feature ready to count: its first column after the numeric ones, its cache and scratch. */
 interface TokenColumns {
   readonly start: number;
   readonly buckets: number;
   readonly cache: Map<string, readonly number[]>;
+  /** Scratch of write(): token count per bucket of the current row, all 0 between rows. */
+  readonly counts: Uint32Array;
+  /** Scratch of write(): the buckets the current row touched, in first-touch order. */
+  readonly touched: Uint32Array;
+  /** The last kind text seen and its buckets: events come in a few kinds, often the previous one's. */
+  lastKind: string;
+  lastKindHits: readonly number[];
 }
+
+/**
+ * Writes the numeric features of a row (`values`) at `offset` of `target`, reading each with a
+ * plain property read: only for rows where such a read cannot find an inherited value.
+ */
+type NumericWriter = (
+  values: Readonly<Record<string, unknown>>,
+  target: Float32Array | Float64Array,
+  offset: number,
+  mean: readonly number[] | undefined,
+) => void;
 
 /** What vectorize() needs of a feature list, worked out once per list. */
 interface Plan {
   readonly numeric: readonly string[];
   readonly numericNames: ReadonlySet<string>;
+  readonly writeNumeric: NumericWriter;
   readonly tokens: readonly TokenColumns[];
   readonly width: number;
-  /** Scratch of write(): the bucket lists of the current row's event texts. */
-  readonly lists: (readonly number[])[];
 }
 
-const NO_HITS: readonly number[] = [];
+/** log1p(n) for the token counts a row usually has, the same doubles Math.log1p gives. */
+const LOG1P = Float64Array.from({ length: 64 }, (_, n) => Math.log1p(n));
 
 const plans = new WeakMap<readonly FeatureSpec[], Plan>();
 
@@ -127,13 +145,69 @@ function planOf(features: readonly FeatureSpec[]): Plan {
     let start = numeric.length;
     for (const f of features)
       if (f.kind === 'event_tokens') {
-        tokens.push({ start, buckets: f.buckets, cache: new Map() });
+        tokens.push({
+          start,
+          buckets: f.buckets,
+          cache: new Map(),
+          counts: new Uint32Array(f.buckets),
+          touched: new Uint32Array(f.buckets),
+          lastKind: '',
+          lastKindHits: [],
+        });
         start += f.buckets;
       }
-    plan = { numeric, numericNames: new Set(numeric), tokens, width: start, lists: [] };
+    plan = {
+      numeric,
+      numericNames: new Set(numeric),
+      writeNumeric: numericWriter(numeric),
+      tokens,
+      width: start,
+    };
     plans.set(features, plan);
   }
   return plan;
+}
+
+/**
+ * The value of a numeric feature read `value`: itself when a finite number, else the mean of
+ * column `i` when given (the training mean, so it adds nothing after standardization), else NaN.
+ */
+function numericValue(value: unknown, mean: readonly number[] | undefined, i: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : (mean?.[i] ?? NaN);
+}
+
+/**
+ * A NumericWriter with each feature name written into its own read (`values["cpu.avg"]`): such a
+ * read keeps an inline cache of the row shapes it saw, where a read by a name held in a variable
+ * shares one cache across all names, goes megamorphic and costs several times as much (it was the
+ * largest cost in a profile of classify()). The names enter the source as JSON string literals, so
+ * no name can be anything but a string; where code generation is disallowed the loop reads by name.
+ */
+function numericWriter(numeric: readonly string[]): NumericWriter {
+  const byName: NumericWriter = (values, target, offset, mean) => {
+    for (let i = 0; i < numeric.length; i++) target[offset + i] = numericValue(values[numeric[i]!], mean, i);
+  };
+  // `v - v === 0` is Number.isFinite for a number (NaN and ±Infinity give NaN).
+  const body = numeric
+    .map(
+      (name, i) =>
+        `v = values[${JSON.stringify(name)}]; ` +
+        `target[offset + ${i}] = typeof v === 'number' && v - v === 0 ? v : (mean?.[${i}] ?? NaN);`,
+    )
+    .join('\n');
+  try {
+    return new Function(
+      'values',
+      'target',
+      'offset',
+      'mean',
+      `'use strict';\nlet v;\n${body}`,
+    ) as NumericWriter;
+  } catch (err) {
+    // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
+    if (err instanceof EvalError) return byName;
+    throw err;
+  }
 }
 
 /**
@@ -165,49 +239,73 @@ function write(
   offset: number,
   /** False when Object.prototype has no property named like a numeric feature. */
   inherits: boolean,
+  /** True when the row's bucket columns are 0 already. */
+  zeroed: boolean,
 ): void {
   const values = input.features;
-  const numeric = plan.numeric;
   // Where nothing can be inherited, reading a feature finds it only when it is the row's own.
   const proto: unknown = Object.getPrototypeOf(values);
   if (proto === null || (proto === Object.prototype && !inherits))
-    for (let i = 0; i < numeric.length; i++) {
-      const value = values[numeric[i]!];
-      target[offset + i] = typeof value === 'number' && Number.isFinite(value) ? value : (mean?.[i] ?? NaN);
-    }
-  else
+    plan.writeNumeric(values, target, offset, mean);
+  else {
+    const numeric = plan.numeric;
     for (let i = 0; i < numeric.length; i++) {
       const name = numeric[i]!;
-      const value = Object.hasOwn(values, name) ? values[name] : undefined;
-      target[offset + i] = typeof value === 'number' && Number.isFinite(value) ? value : (mean?.[i] ?? NaN);
+      target[offset + i] = numericValue(Object.hasOwn(values, name) ? values[name] : undefined, mean, i);
     }
+  }
   const events = input.events;
-  const lists = plan.lists;
   for (const columns of plan.tokens) {
     const start = offset + columns.start;
-    for (let b = start, end = start + columns.buckets; b < end; b++) target[b] = 0;
-    let count = 0;
+    if (!zeroed) for (let b = start, end = start + columns.buckets; b < end; b++) target[b] = 0;
+    if (events.length > 0) writeCounts(columns, events, target, start);
+  }
+}
+
+/** log1p of the token counts of `events` into the (zeroed) bucket columns of `columns` from `start`. */
+function writeCounts(
+  columns: TokenColumns,
+  events: ModelInput['events'],
+  target: Float32Array | Float64Array,
+  start: number,
+): void {
+  const { counts, touched } = columns;
+  let distinct = 0;
+  try {
     for (let e = 0; e < events.length; e++) {
-      const event = events[e]!;
+      const { kind, message } = events[e]!;
       // As eventText() would turn them into text, should a caller pass something else.
-      lists[count++] = bucketsOf(columns, `${event.kind}`);
-      lists[count++] = bucketsOf(columns, `${event.message}`);
-    }
-    // Counted down in `target` itself, with the rounding of its type as counting up would have;
-    // a negative cell is a count still to turn into log1p, so each touched cell turns once.
-    for (let l = 0; l < count; l++) {
-      const hits = lists[l]!;
-      for (let h = 0; h < hits.length; h++) target[start + hits[h]!]! -= 1;
-    }
-    for (let l = 0; l < count; l++) {
-      const hits = lists[l]!;
-      for (let h = 0; h < hits.length; h++) {
-        const cell = start + hits[h]!;
-        const negated = target[cell]!;
-        if (negated < 0) target[cell] = Math.log1p(-negated);
+      const kindText = typeof kind === 'string' ? kind : `${kind}`;
+      let kindHits = columns.lastKindHits;
+      if (kindText !== columns.lastKind) {
+        kindHits = bucketsOf(columns, kindText);
+        columns.lastKind = kindText;
+        columns.lastKindHits = kindHits;
+      }
+      const messageHits = bucketsOf(columns, typeof message === 'string' ? message : `${message}`);
+      for (let h = 0; h < kindHits.length; h++) {
+        const bucket = kindHits[h]!;
+        const n = counts[bucket]!;
+        if (n === 0) touched[distinct++] = bucket;
+        counts[bucket] = n + 1;
+      }
+      for (let h = 0; h < messageHits.length; h++) {
+        const bucket = messageHits[h]!;
+        const n = counts[bucket]!;
+        if (n === 0) touched[distinct++] = bucket;
+        counts[bucket] = n + 1;
       }
     }
-    lists.fill(NO_HITS, 0, count);
+  } catch (err) {
+    // An event that cannot be text: the counts are scratch for the next row, so leave them at 0.
+    for (let t = 0; t < distinct; t++) counts[touched[t]!] = 0;
+    throw err;
+  }
+  for (let t = 0; t < distinct; t++) {
+    const bucket = touched[t]!;
+    const n = counts[bucket]!;
+    counts[bucket] = 0;
+    target[start + bucket] = n < LOG1P.length ? LOG1P[n]! : Math.log1p(n);
   }
 }
 
@@ -225,7 +323,7 @@ export function vectorize(
 ): Float32Array | Float64Array {
   const plan = planOf(features);
   const target = out ?? new Float64Array(plan.width);
-  write(plan, input, mean, target, offset, true);
+  write(plan, input, mean, target, offset, true, false);
   return target;
 }
 
@@ -241,5 +339,8 @@ export function vectorizeRows(
 ): void {
   const plan = planOf(features);
   const inherits = prototypeHasFeature(plan);
-  for (let i = 0; i < inputs.length; i++) write(plan, inputs[i]!, mean, out, i * plan.width, inherits);
+  const width = plan.width;
+  // One fill of the rows (a memset) costs less than zeroing each row's buckets in the loop.
+  if (plan.tokens.length > 0) out.fill(0, 0, inputs.length * width);
+  for (let i = 0; i < inputs.length; i++) write(plan, inputs[i]!, mean, out, i * width, inherits, true);
 }

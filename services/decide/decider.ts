@@ -1,3 +1,4 @@
+import { plainIncident } from '../classifier/incident-fact.js';
 import type { IncidentFact } from '../classifier/model-types.js';
 import type { Decision, FollowUp, Observation } from '../common/contracts.js';
 import { parseDuration } from '../common/duration.js';
@@ -64,7 +65,12 @@ export class Decider {
    */
   decide(obs: Observation, nowMs: number, incident: IncidentFact | null = null): Decided | Promise<Decided> {
     const set = this.current;
-    const facts = factsFor(obs, set.context.factsFor(obs.entity, obs.window.end), incident);
+    // json-rules-engine follows a `path` through own properties only, and the classifier's facts
+    // read their probabilities through a getter: rules it runs get a plain copy (compiled rules
+    // have no paths, and read `incident.class` and `incident.confidence` as facts of their own).
+    const forRules =
+      incident !== null && set.compiled.stats.fallback > 0 ? plainIncident(incident) : incident;
+    const facts = factsFor(obs, set.context.factsFor(obs.entity, obs.window.end), forRules);
     const match = set.compiled.evaluate(facts);
     return match instanceof Promise
       ? match.then((m) => this.build(set, obs, facts, m, nowMs, incident))
@@ -83,6 +89,9 @@ export class Decider {
     const decisions: Decision[] = [];
     const suppressed: Suppressed[] = [];
     if (match.matched.length === 0) return { decisions, suppressed, failures };
+    // Templates too walk dotted names through own properties (`{{incident.probabilities.memory_leak}}`).
+    const recorded = incident && plainIncident(incident);
+    facts.incident = recorded;
     const { events: _events, incident: _incident, ...auditFacts } = facts;
     for (const name of match.matched) {
       const rule = set.byName.get(name);
@@ -108,7 +117,7 @@ export class Decider {
         verify: rule.params.verify,
         ...followUp('onVerifyFailure', rule.params.onVerifyFailure, facts),
         ...followUp('escalate', rule.params.escalate, facts),
-        incident: incident && { ...incident, probabilities: { ...incident.probabilities } },
+        incident: recorded && plainIncident(recorded),
         facts: auditFacts,
         window: obs.window,
         stale: nowMs - obs.window.end > this.opts.maxDecisionAgeMs,

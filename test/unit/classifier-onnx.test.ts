@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import util from 'node:util';
 import { after, describe, it } from 'node:test';
 import {
   ModelLoadError,
@@ -9,12 +10,18 @@ import {
   readModelJson,
   writeModelFiles,
 } from '../../services/classifier/model-files.js';
-import type { FeatureSpec, GlmModel, ModelInput } from '../../services/classifier/model-types.js';
+import { plainIncident } from '../../services/classifier/incident-fact.js';
+import type {
+  FeatureSpec,
+  GlmModel,
+  IncidentFact,
+  ModelInput,
+} from '../../services/classifier/model-types.js';
 import { glmToOnnx } from '../../services/classifier/onnx-export.js';
 import { IncidentClassifier } from '../../services/classifier/onnx-session.js';
 import { predict, predictVector } from '../../services/classifier/predict.js';
 import { seededGaussian, seededRandom } from '../../services/classifier/seeded-random.js';
-import { columnsOf } from '../../services/classifier/vectorize.js';
+import { columnsOf, vectorize } from '../../services/classifier/vectorize.js';
 
 const NUMERIC = 16;
 const BUCKETS = 64;
@@ -154,16 +161,60 @@ describe('IncidentClassifier.classify', () => {
     });
     assert.ok(seen.size >= 3, `only ${[...seen].join(', ')} predicted`);
     // Batches of another size, one row, none, and two calls at once all agree with the batch.
-    assert.deepEqual(await classifier.classify(inputs.slice(0, 1)), facts.slice(0, 1));
-    assert.deepEqual(await classifier.classify(inputs.slice(0, 7)), facts.slice(0, 7));
+    const plain = (list: readonly IncidentFact[]) => list.map(plainIncident);
+    assert.deepEqual(plain(await classifier.classify(inputs.slice(0, 1))), plain(facts.slice(0, 1)));
+    assert.deepEqual(plain(await classifier.classify(inputs.slice(0, 7))), plain(facts.slice(0, 7)));
     assert.deepEqual(await classifier.classify([]), []);
     const [a, b] = await Promise.all([
       classifier.classify(inputs.slice(0, 50)),
       classifier.classify(inputs.slice(50)),
     ]);
-    assert.deepEqual([...a, ...b], facts);
+    assert.deepEqual(plain([...a, ...b]), plain(facts));
     await classifier.release();
   });
+
+  for (const [link, names] of [
+    ['softmax', classes],
+    ['logit', ['healthy', 'incident']],
+  ] as const)
+    it(`${link}: each fact holds its row of the output, bit for bit, read late or serialized`, async () => {
+      const { classifier } = await loadedModel(randomModel(link, [...names], 23));
+      const k = names.length;
+      const width = classifier.model.columns.length;
+      // The plain path: each input vectorized alone, then inference on the ready vectors.
+      const x = new Float32Array(inputs.length * width);
+      inputs.forEach((input, i) =>
+        vectorize(input, classifier.model.features, classifier.model.mean, x, i * width),
+      );
+      const expected = (await classifier.classifyVectors(x, inputs.length)).slice();
+      const facts = await classifier.classify(inputs);
+      // Another batch before any probability is read: the facts must not share its buffers.
+      await classifier.classify([...inputs].reverse());
+      facts.forEach((fact, i) => {
+        const row = Array.from(expected.subarray(i * k, (i + 1) * k));
+        const best = row.indexOf(Math.max(...row));
+        const want = {
+          class: names[best]!,
+          confidence: row[best]!,
+          probabilities: Object.fromEntries(names.map((c, j) => [c, row[j]!])),
+          modelVersion: classifier.version,
+        };
+        assert.deepEqual({ ...fact.probabilities }, want.probabilities, `row ${i}`);
+        assert.equal(fact.probabilities, fact.probabilities, 'the record is built once');
+        assert.deepEqual(plainIncident(fact), want);
+        // As a decision records it: JSON with every probability, the four fields in this order.
+        const json = JSON.stringify(fact);
+        assert.equal(json, JSON.stringify(want));
+        assert.deepEqual(Object.keys(JSON.parse(json)), [
+          'class',
+          'confidence',
+          'probabilities',
+          'modelVersion',
+        ]);
+      });
+      assert.match(util.inspect(facts[0]), /probabilities: \{/);
+      await classifier.release();
+    });
 });
 
 describe('IncidentClassifier.load refuses a bad model folder', () => {

@@ -4,6 +4,9 @@
  * missing or non-finite numeric feature): identical values, bit for bit, over generated inputs.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { readModelJson } from '../../services/classifier/model-files.js';
 import type { FeatureSpec, ModelInput } from '../../services/classifier/model-types.js';
@@ -183,6 +186,111 @@ describe('vectorize against the plain rule', () => {
     } finally {
       delete proto['cpu.avg'];
     }
+  });
+
+  it('reads features whose names need quoting in the generated reader', () => {
+    const names = [
+      'a"b',
+      "it's",
+      'back\\slash',
+      'line\nbreak',
+      '\u2028',
+      '${x}',
+      '*/',
+      '0',
+      '1.5',
+      '',
+      'constructor',
+    ];
+    const features: FeatureSpec[] = [
+      ...names.map((name) => ({ kind: 'numeric' as const, name })),
+      { kind: 'event_tokens', name: 'events', buckets: 8 },
+    ];
+    const mean = features.map((_, i) => -i - 0.5);
+    const random = seededRandom(9);
+    const inputs: ModelInput[] = Array.from({ length: 300 }, (_, r) => {
+      const values: Record<string, number> = r % 3 === 0 ? Object.create(null) : {};
+      for (const name of names) if (random() < 0.7) values[name] = r % 7 === 0 ? Infinity : 10 * random();
+      return { features: values, events: [{ kind: 'log', message: `row ${r % 5}` }] };
+    });
+    assertAllPaths(inputs, features, mean);
+  });
+
+  it('counts many tokens per bucket and writes into a used buffer', () => {
+    const features: FeatureSpec[] = [
+      { kind: 'numeric', name: 'cpu.avg' },
+      { kind: 'event_tokens', name: 'events', buckets: 16 },
+      { kind: 'event_tokens', name: 'one', buckets: 1 },
+    ];
+    const inputs: ModelInput[] = [40, 62, 63, 64, 65, 200, 0, 1].map((n, r) => ({
+      features: { 'cpu.avg': r },
+      events: [
+        { kind: 'log', message: 'oom '.repeat(n) },
+        { kind: 'log', message: 'x' },
+      ],
+    }));
+    assertAllPaths(inputs, features, [1]);
+    // Rows from an earlier, longer batch are still in the buffer: none of them may show through.
+    const width = 18;
+    const out = new Float32Array(20 * width).fill(7);
+    vectorizeRows(inputs, features, [1], out);
+    inputs.forEach((input, i) =>
+      assertSame(out, i * width, reference(input, features, [1]), true, `reused buffer row ${i}`),
+    );
+    assert.ok(
+      out.subarray(inputs.length * width).every((v) => v === 7),
+      'rows past the batch untouched',
+    );
+  });
+
+  it('leaves no count behind when an event cannot be text', () => {
+    const features: FeatureSpec[] = [{ kind: 'event_tokens', name: 'events', buckets: 4 }];
+    const bad = { kind: 'log', message: { toString: () => assert.fail('no text') } } as unknown as {
+      kind: string;
+      message: string;
+    };
+    const good: ModelInput = { features: {}, events: [{ kind: 'oom oom oom', message: 'killed' }] };
+    const broken: ModelInput = { features: {}, events: [{ kind: 'oom', message: 'killed' }, bad] };
+    assert.throws(() => vectorizeRows([good, broken], features, undefined, new Float64Array(8)), /no text/);
+    assertAllPaths([good, good], features, undefined);
+  });
+
+  it('gives the same vectors where code generation is disallowed (the plain reader)', () => {
+    const model = readModelJson('models/incident');
+    const rows = generateScenarios({ rows: 300, seed: 12 }).map((r, i) => ({
+      // Missing and non-number features too, as JSON can carry them.
+      features: Object.fromEntries(
+        Object.entries(r.features).map(([k, v], j) => [
+          k,
+          (i + j) % 11 === 0 ? 'x' : (i + j) % 13 === 0 ? null : v,
+        ]),
+      ),
+      events: r.events,
+    }));
+    const script = [
+      "import { readFileSync } from 'node:fs';",
+      `import { vectorizeRows } from ${JSON.stringify(pathToFileURL(path.resolve('services/classifier/vectorize.ts')).href)};`,
+      "let generated = true; try { new Function(''); } catch { generated = false; }",
+      "const { rows, features, mean, width } = JSON.parse(readFileSync(0, 'utf8'));",
+      'const out = new Float64Array(rows.length * width);',
+      'vectorizeRows(rows, features, mean, out);',
+      'process.stdout.write(JSON.stringify({ generated, out: Array.from(out) }));',
+    ].join('\n');
+    const width = model.columns.length;
+    const child = spawnSync(
+      process.execPath,
+      ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        input: JSON.stringify({ rows, features: model.features, mean: model.mean, width }),
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(child.status, 0, child.stderr);
+    const { generated, out } = JSON.parse(child.stdout) as { generated: boolean; out: number[] };
+    assert.equal(generated, false, 'the child could generate code');
+    rows.forEach((row, i) =>
+      assertSame(out, i * width, reference(row as ModelInput, model.features, model.mean), false, `row ${i}`),
+    );
   });
 
   it('hashes tokens as tokenize and hashToken do', () => {

@@ -2,7 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { buildDataset } from '../services/classifier/dataset-from-topics.js';
-import { DatasetError, readDataset, writeDataset } from '../services/classifier/dataset-file.js';
+import {
+  DatasetError,
+  readDataset,
+  readTrainingData,
+  writeDataset,
+} from '../services/classifier/dataset-file.js';
 import { proportionsIn, psiOfProportions, trainingHistograms } from '../services/classifier/drift.js';
 import { evaluateModel, formatEvaluation } from '../services/classifier/evaluate.js';
 import { inspectModel } from '../services/classifier/inspect.js';
@@ -43,7 +48,14 @@ const USAGE = `usage: autoglm model <command>
                           or with --data the PSI (and AUC) of that file against training
   dataset --out rows.jsonl [--max 100000] [--timeout 60s] [--healthy-ratio 1] [--config ${DEFAULT_CONFIG}]
           [--rule-class rule=class …]
-                          labeled rows from the recorded observations, decisions and verdicts`;
+                          labeled rows from the recorded observations, decisions and verdicts:
+                          a verified remediation labels its window with the class acted on, a
+                          failed or compensated one writes it as a negative row, "notClass"
+                          in place of "label", which train takes as a soft negative (its target
+                          spread evenly over the other classes) and evaluate skips
+
+Dataset files are JSONL, one {"features": {…}, "events": [{"kind", "message"}], "label": "<class>"}
+per line, or "notClass": "<class>" in place of "label" for a window known not to be that class.`;
 
 /** A flag is wrong; the command prints the usage and exits 2. */
 class UsageError extends Error {
@@ -180,21 +192,26 @@ function trainCommand(args: readonly string[], io: Io): number {
   });
   const data = required(v.data, 'data');
   const config = readModelConfig(v.config ?? DEFAULT_CONFIG);
-  const rows = readDataset(data, config);
+  const { rows, negatives } = readTrainingData(data, config);
   const out = v.out ?? path.join('models', config.name);
   const started = Date.now();
-  const { model, report, train, test } = trainGlm(config, rows);
+  const { model, report, train, test } = trainGlm(config, rows, { negatives });
   const evaluation = evaluateModel(model, test);
   const card = modelCard(model, config, report, evaluation, {
     source: data,
     synthetic: v.synthetic ?? false,
     classCounts: classCounts(rows),
+    ...(report.negativeRows ? { negativeCounts: report.negativeRows } : {}),
     histograms: trainingHistograms(train, model),
   });
   writeModelFiles(out, model, card);
   io.out(
     `model ${model.version}: ${train.length} training rows, ${test.length} held out, ${((Date.now() - started) / 1000).toFixed(1)}s`,
   );
+  if (report.negativeRows)
+    io.out(
+      `negative rows (notClass, soft negatives, all in training): ${negatives.length} (${showCounts(report.negativeRows)})`,
+    );
   io.out(`iterations ${report.iterations}`);
   io.out(`final loss ${report.finalLoss.toFixed(6)}`);
   io.out(
@@ -223,8 +240,10 @@ function evaluateCommand(args: readonly string[], io: Io): number {
   const v = flags(args, { model: { type: 'string' }, data: { type: 'string' } });
   const data = required(v.data, 'data');
   const model = readModelJson(v.model ?? DEFAULT_MODEL);
-  const rows = readDataset(data, datasetConfigOf(model));
+  const { rows, negatives } = readTrainingData(data, datasetConfigOf(model));
   io.out(`model ${model.version} on ${data}:`);
+  if (negatives.length > 0)
+    io.out(`(${negatives.length} notClass rows skipped: the metrics need rows of a known class)`);
   for (const line of formatEvaluation(evaluateModel(model, rows))) io.out(line);
   return 0;
 }
@@ -328,7 +347,7 @@ async function datasetCommand(args: readonly string[], io: Io): Promise<number> 
     healthyRatio,
   });
   fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  writeDataset(out, result.rows);
+  writeDataset(out, result.rows, result.negatives);
   const { read, stats } = result;
   io.out(
     `read ${Object.entries(read.read)
@@ -341,7 +360,7 @@ async function datasetCommand(args: readonly string[], io: Io): Promise<number> 
   io.out(`positives: ${showCounts(stats.positives) || 'none'}`);
   io.out(`healthy: ${stats.healthy} sampled of ${stats.healthyCandidates} quiet windows`);
   io.out(
-    `negatives (failed or compensated; not written, the JSONL format holds one class per row): ${showCounts(stats.negatives) || 'none'}`,
+    `negatives (failed or compensated; written with "notClass"): ${showCounts(stats.negatives) || 'none'}`,
   );
   const dropped = [
     ...Object.entries(stats.uninformative).map(([o, n]) => `${n} ${o}`),
@@ -354,6 +373,9 @@ async function datasetCommand(args: readonly string[], io: Io): Promise<number> 
     io.out(
       `${stats.classConflicts} decisions where the rule's class and the model's class differed (the rule's was used)`,
     );
-  io.out(`wrote ${result.rows.length} rows to ${out}`);
+  io.out(
+    `wrote ${result.rows.length + result.negatives.length} rows to ${out} ` +
+      `(${result.rows.length} labeled, ${result.negatives.length} negative)`,
+  );
   return 0;
 }

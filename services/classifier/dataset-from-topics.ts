@@ -16,7 +16,7 @@ import {
   type Verdict,
   type VerdictOutcome,
 } from '../common/contracts.js';
-import type { LabeledRow, ModelInput } from './model-types.js';
+import type { LabeledRow, ModelInput, NegativeRow } from './model-types.js';
 import { seededRandom, shuffleInPlace } from './seeded-random.js';
 
 /**
@@ -28,11 +28,6 @@ export function outcomeEvidence(outcome: VerdictOutcome): 'confirms' | 'refutes'
   if (outcome === 'verified') return 'confirms';
   if (outcome === 'failed' || outcome === 'compensated') return 'refutes';
   return undefined;
-}
-
-/** A window where the class the decision acted on was wrong: usable as a negative for that class. */
-export interface NegativeRow extends ModelInput {
-  readonly notClass: string;
 }
 
 /** Options of `labelHistory`. */

@@ -20,8 +20,13 @@ export interface Design {
   /** Subtracted from a stored value before dividing by scale (0 for numeric columns: stored centered). */
   readonly center: Float64Array;
   readonly scale: Float64Array;
-  /** Class index per row. */
+  /** Class index per row: its class, or for a negative row the class it is not. */
   readonly label: Int32Array;
+  /**
+   * 1 for a negative row, whose target spreads evenly over every class but `label` (a soft
+   * negative; with two classes, the other class); absent when there are none.
+   */
+  readonly negative?: Uint8Array;
 }
 
 /** What one fit sees: the design, which of its rows, their weights (summing to 1), the outputs. */
@@ -54,7 +59,10 @@ export function makeScratch(columns: number, outputs: number): Scratch {
   };
 }
 
-/** A problem over `rows` of `design` with per-class weights, normalized to sum to 1. */
+/**
+ * A problem over `rows` of `design` with per-class weights, normalized to sum to 1. A negative row
+ * weighs what its target does: the mean weight of the classes it spreads over.
+ */
 export function makeProblem(
   design: Design,
   rows: Int32Array,
@@ -62,8 +70,15 @@ export function makeProblem(
   outputs: number,
 ): Problem {
   const weight = new Float64Array(rows.length);
+  let sumOfWeights = 0;
+  for (const w of classWeight) sumOfWeights += w;
+  const others = classWeight.length - 1;
   let total = 0;
-  for (let t = 0; t < rows.length; t++) total += weight[t] = classWeight[design.label[rows[t]!]!]!;
+  for (let t = 0; t < rows.length; t++) {
+    const i = rows[t]!;
+    const cw = classWeight[design.label[i]!]!;
+    total += weight[t] = design.negative?.[i] ? (sumOfWeights - cw) / others : cw;
+  }
   for (let t = 0; t < rows.length; t++) weight[t]! /= total;
   return { design, rows, weight, outputs };
 }
@@ -85,6 +100,7 @@ export function lossAndGradient(
 ): number {
   const { design: d, rows, weight, outputs: K } = problem;
   const { rowStart, column, value, label } = d;
+  const negative = d.negative;
   const v = s.effective;
   const bEff = s.effectiveIntercept;
   for (let k = 0; k < K; k++) bEff[k] = b[k]!;
@@ -111,7 +127,8 @@ export function lossAndGradient(
       const end = rowStart[i + 1]!;
       let l = b0;
       for (let q = rowStart[i]!; q < end; q++) l += value[q]! * v[column[q]!]!;
-      const y = label[i]!;
+      // Not class c of two: the other one.
+      const y = negative?.[i] ? 1 - label[i]! : label[i]!;
       const w = weight[t]!;
       loss += w * (softplus(l) - y * l);
       if (gradW) {
@@ -123,6 +140,7 @@ export function lossAndGradient(
   } else {
     const logits = s.logits;
     const residual = s.residual;
+    const share = 1 / (K - 1);
     for (let t = 0; t < rows.length; t++) {
       const i = rows[t]!;
       const start = rowStart[i]!;
@@ -134,16 +152,23 @@ export function lossAndGradient(
         for (let k = 0; k < K; k++) logits[k]! += x * v[base + k]!;
       }
       const y = label[i]!;
+      // The target: 1 on class y; for a negative row 1/(K-1) on every class but y.
+      const soft = negative?.[i] === 1;
       let max = -Infinity;
       for (let k = 0; k < K; k++) if (logits[k]! > max) max = logits[k]!;
-      const trueLogit = logits[y]!;
+      let targetLogit = logits[y]!;
+      if (soft) {
+        targetLogit = 0;
+        for (let k = 0; k < K; k++) if (k !== y) targetLogit += share * logits[k]!;
+      }
       let sum = 0;
       for (let k = 0; k < K; k++) sum += logits[k] = Math.exp(logits[k]! - max);
       const w = weight[t]!;
-      loss += w * (Math.log(sum) + max - trueLogit);
+      loss += w * (Math.log(sum) + max - targetLogit);
       if (gradW) {
         for (let k = 0; k < K; k++) {
-          const r = w * (logits[k]! / sum - (k === y ? 1 : 0));
+          const target = soft ? (k === y ? 0 : share) : k === y ? 1 : 0;
+          const r = w * (logits[k]! / sum - target);
           residual[k] = r;
           R[k]! += r;
         }
@@ -223,8 +248,14 @@ export function lipschitz(problem: Problem): number {
 /** The best intercepts with all weights zero: the log odds / log shares of the weighted classes. */
 export function interceptOnly(problem: Problem, classes: number): Float64Array {
   const share = new Float64Array(classes);
-  for (let t = 0; t < problem.rows.length; t++)
-    share[problem.design.label[problem.rows[t]!]!]! += problem.weight[t]!;
+  const { label, negative } = problem.design;
+  for (let t = 0; t < problem.rows.length; t++) {
+    const i = problem.rows[t]!;
+    const w = problem.weight[t]!;
+    if (negative?.[i]) {
+      for (let k = 0; k < classes; k++) if (k !== label[i]) share[k]! += w / (classes - 1);
+    } else share[label[i]!]! += w;
+  }
   for (let k = 0; k < classes; k++) share[k] = Math.min(Math.max(share[k]!, 1e-9), 1 - 1e-9);
   if (problem.outputs === 1) return Float64Array.of(Math.log(share[1]! / share[0]!));
   const b = share.map(Math.log);

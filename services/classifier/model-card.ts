@@ -27,6 +27,8 @@ export interface CardDataInfo {
   readonly synthetic?: boolean;
   /** Rows per class in the whole dataset. */
   readonly classCounts: Readonly<Record<string, number>>;
+  /** Negative (`notClass`) rows per class they are not, trained as soft negatives. */
+  readonly negativeCounts?: Readonly<Record<string, number>>;
   /** Per numeric feature, its histogram over the training rows (`trainingHistograms`). */
   readonly histograms: TrainingHistograms;
   /** When the card is written (default now). */
@@ -46,6 +48,8 @@ export interface ModelCardJson {
     readonly synthetic: boolean;
     readonly rows: number;
     readonly classCounts: Readonly<Record<string, number>>;
+    /** Negative (`notClass`) rows by the class they are not; absent when there were none. */
+    readonly negativeCounts?: Readonly<Record<string, number>>;
     readonly trainRows: number;
     readonly testRows: number;
   };
@@ -79,6 +83,9 @@ export function modelCard(
       synthetic: dataInfo.synthetic ?? false,
       rows,
       classCounts: dataInfo.classCounts,
+      ...(dataInfo.negativeCounts && Object.keys(dataInfo.negativeCounts).length > 0
+        ? { negativeCounts: dataInfo.negativeCounts }
+        : {}),
       trainRows,
       testRows,
     },
@@ -140,6 +147,7 @@ function cardMarkdown(card: ModelCardJson, model: GlmModel): string {
     '| class | rows |',
     '| --- | ---: |',
     ...Object.entries(card.data.classCounts).map(([c, n]) => `| ${c} | ${n} |`),
+    ...Object.entries(card.data.negativeCounts ?? {}).map(([c, n]) => `| not ${c} (negative) | ${n} |`),
     '',
     '## Training',
     '',

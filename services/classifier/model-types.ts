@@ -37,6 +37,15 @@ export interface LabeledRow {
 export type ModelInput = Omit<LabeledRow, 'label'>;
 
 /**
+ * A refuted example: an observation whose class a remediation acted on and failed to fix, so it is
+ * not `notClass` (which of the others it is, nobody knows). The trainer takes it as a soft
+ * negative: its target spreads evenly over the other classes.
+ */
+export interface NegativeRow extends ModelInput {
+  readonly notClass: string;
+}
+
+/**
  * A trained GLM. The input vector has one column per numeric feature (raw value; a missing one is
  * replaced by its training mean) then each event_tokens feature's buckets (token counts, log1p).
  * The graph standardizes: z = (x - mean) / scale; logits = z·W + b; then sigmoid (logit, one weight
@@ -64,7 +73,11 @@ export interface GlmModel {
   readonly bucketTokens?: Readonly<Record<string, readonly string[]>>;
 }
 
-/** What a prediction gives a rule: the `incident` fact. */
+/**
+ * What a prediction gives a rule: the `incident` fact. IncidentClassifier.classify() gives
+ * ClassifiedIncident objects (incident-fact.ts), whose probabilities are read from the batch output
+ * on first use; plainIncident() copies one into plain data.
+ */
 export interface IncidentFact {
   readonly class: string;
   readonly confidence: number;

@@ -16,7 +16,14 @@ import {
   makeScratch,
   solve,
 } from './elastic-net.js';
-import type { FeatureSpec, GlmModel, LabeledRow, ModelConfig } from './model-types.js';
+import type {
+  FeatureSpec,
+  GlmModel,
+  LabeledRow,
+  ModelConfig,
+  ModelInput,
+  NegativeRow,
+} from './model-types.js';
 import { seededRandom, shuffleInPlace } from './seeded-random.js';
 import { columnCount, columnsOf, eventText, hashToken, tokenize, vectorize } from './vectorize.js';
 
@@ -32,6 +39,8 @@ export interface TrainReport {
   warnings: string[];
   trainRows: number;
   testRows: number;
+  /** Negative (`notClass`) rows trained on, by the class they are not; absent when there were none. */
+  negativeRows?: Record<string, number>;
 }
 
 const TOLERANCE = 1e-7;
@@ -48,11 +57,16 @@ const COLLINEAR = 0.95;
 /** Tokens named per hashed bucket in the model, for inspect. */
 const TOKENS_PER_BUCKET = 3;
 
-/** Trains the model `config` describes on `rows`; returns it with its report and the split used. */
+/**
+ * Trains the model `config` describes on `rows`; returns it with its report and the split used.
+ * `opts.negatives` are refuted rows (`notClass`): soft negatives whose target spreads evenly over
+ * the other classes (with two classes: the other class), weighted as the mean of those classes'
+ * weights. They all train: held-out metrics need rows of a known class.
+ */
 export function trainGlm(
   config: ModelConfig,
   rows: readonly LabeledRow[],
-  opts: { version?: string; now?: Date } = {},
+  opts: { version?: string; now?: Date; negatives?: readonly NegativeRow[] } = {},
 ): { model: GlmModel; report: TrainReport; train: LabeledRow[]; test: LabeledRow[] } {
   const classes = config.classes;
   const classIndex = new Map(classes.map((c, i) => [c, i]));
@@ -61,6 +75,12 @@ export function trainGlm(
       throw new Error(
         `row ${i + 1}: label: unknown class "${row.label}": the classes are ${classes.join(', ')}`,
       );
+  const negatives = opts.negatives ?? [];
+  for (const [i, row] of negatives.entries())
+    if (!classIndex.has(row.notClass))
+      throw new Error(
+        `negative row ${i + 1}: notClass: unknown class "${row.notClass}": the classes are ${classes.join(', ')}`,
+      );
   const { train, test } = splitRows(rows, classes, config.split ?? { test: 0.2, seed: 42 });
   if (train.length === 0) throw new Error('no training rows: the dataset is empty');
   const warnings: string[] = [];
@@ -68,17 +88,22 @@ export function trainGlm(
     warnings.push('the test split is empty: add rows or raise split.test to evaluate the model');
 
   const outputs = config.link_function === 'logit' ? 1 : classes.length;
-  const { design, mean, bucketTokens } = buildDesign(config.features, train, classIndex, warnings);
+  const examples: Example[] = [
+    ...train.map((row) => ({ input: row, label: classIndex.get(row.label)!, negative: false })),
+    ...negatives.map((row) => ({ input: row, label: classIndex.get(row.notClass)!, negative: true })),
+  ];
+  const { design, mean, bucketTokens } = buildDesign(config.features, examples, warnings);
   warnings.push(...collinearity(design, config.features));
+  // Class balance and coverage count the rows of a known class.
   const counts = new Array<number>(classes.length).fill(0);
-  for (const label of design.label) counts[label]!++;
+  for (const e of examples) if (!e.negative) counts[e.label]!++;
   counts.forEach((c, k) => {
     if (c === 0) warnings.push(`class "${classes[k]}" has no training rows: the model cannot learn it`);
   });
   const classWeight = classWeights(config, counts);
 
   const { alpha, lambda: configured } = config.regularization;
-  const all = makeProblem(design, Int32Array.from(train.keys()), classWeight, outputs);
+  const all = makeProblem(design, Int32Array.from(examples.keys()), classWeight, outputs);
   const scratch = makeScratch(design.columns, outputs);
   const W = new Float64Array(design.columns * outputs);
   const b = interceptOnly(all, classes.length);
@@ -137,8 +162,15 @@ export function trainGlm(
     warnings,
     trainRows: train.length,
     testRows: test.length,
+    ...(negatives.length > 0 ? { negativeRows: countBy(negatives.map((r) => r.notClass)) } : {}),
   };
   return { model, report, train, test };
+}
+
+function countBy(values: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const v of values) counts[v] = (counts[v] ?? 0) + 1;
+  return counts;
 }
 
 /** `<name>-<yyyymmddhhmmss UTC>-<first 8 hex of sha256 of the config JSON>`. */
@@ -167,27 +199,34 @@ export function splitRows(
   return { train: rows.filter((_, i) => !isTest[i]), test: rows.filter((_, i) => isTest[i]) };
 }
 
+/** One training row: its input, its class index (the class it is not, for a negative row). */
+interface Example {
+  readonly input: ModelInput;
+  readonly label: number;
+  readonly negative: boolean;
+}
+
 /** Training rows as a sparse design with training means (imputing missing values) and scales. */
 function buildDesign(
   features: readonly FeatureSpec[],
-  rows: readonly LabeledRow[],
-  classIndex: ReadonlyMap<string, number>,
+  examples: readonly Example[],
   warnings: string[],
 ): { design: Design; mean: number[]; bucketTokens: Record<string, string[]> } {
   const p = columnCount(features);
   const numeric = features.filter((f) => f.kind === 'numeric').length;
   const names = columnsOf(features);
-  const n = rows.length;
+  const n = examples.length;
   const x = new Float64Array(p);
   const rowStart = new Int32Array(n + 1);
   const column: number[] = [];
   const value: number[] = [];
   const label = new Int32Array(n);
+  const negative = new Uint8Array(n);
   const sum = new Float64Array(p);
   const observed = new Float64Array(p).fill(n);
   for (let i = 0; i < n; i++) {
-    const row = rows[i]!;
-    vectorize(row, features, undefined, x);
+    const example = examples[i]!;
+    vectorize(example.input, features, undefined, x);
     for (let j = 0; j < p; j++) {
       const v = x[j]!;
       if (Number.isNaN(v)) observed[j]!--;
@@ -197,7 +236,8 @@ function buildDesign(
         value.push(v);
       }
     }
-    label[i] = classIndex.get(row.label)!;
+    label[i] = example.label;
+    negative[i] = example.negative ? 1 : 0;
     rowStart[i + 1] = column.length;
   }
   const mean = Array.from(sum, (s, j) => (observed[j]! > 0 ? s / observed[j]! : 0));
@@ -239,14 +279,22 @@ function buildDesign(
     center,
     scale,
     label,
+    ...(negative.includes(1) ? { negative } : {}),
   };
-  return { design, mean, bucketTokens: tokensByBucket(features, rows) };
+  return {
+    design,
+    mean,
+    bucketTokens: tokensByBucket(
+      features,
+      examples.map((e) => e.input),
+    ),
+  };
 }
 
 /** The most frequent training tokens of each hashed bucket, so inspect can say what a bucket means. */
 function tokensByBucket(
   features: readonly FeatureSpec[],
-  rows: readonly LabeledRow[],
+  rows: readonly ModelInput[],
 ): Record<string, string[]> {
   const result: Record<string, string[]> = {};
   for (const f of features) {
@@ -341,13 +389,16 @@ function crossValidate(
 ): number[] {
   const random = seededRandom(seed + 1);
   const fold = new Int32Array(design.rows);
-  for (let k = 0; k < classes; k++) {
-    const members = shuffleInPlace(
-      [...design.label.keys()].filter((i) => design.label[i] === k),
-      random,
-    );
-    members.forEach((i, t) => (fold[i] = t % FOLDS));
-  }
+  // Stratified by class, and negative rows by the class they are not.
+  const negative = (i: number) => design.negative?.[i] === 1;
+  for (const soft of [false, true])
+    for (let k = 0; k < classes; k++) {
+      const members = shuffleInPlace(
+        [...design.label.keys()].filter((i) => design.label[i] === k && negative(i) === soft),
+        random,
+      );
+      members.forEach((i, t) => (fold[i] = t % FOLDS));
+    }
   const scratch = makeScratch(design.columns, outputs);
   const total = new Array<number>(path.length).fill(0);
   let used = 0;

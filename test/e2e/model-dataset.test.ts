@@ -1,12 +1,19 @@
 /**
  * `model dataset`'s Kafka edge on a real broker: the loop's observations, decisions and verdicts
  * (written to topics of this test's own) become labeled rows — a verified remediation confirms its
- * class, a failed one is a negative, quiet windows are healthy — and the reading group is removed.
+ * class, a failed one is a negative, quiet windows are healthy — the command writes all of them (the
+ * negative as a "notClass" row), and the reading group is removed.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Kafka, Producer } from 'kafkajs';
+import { modelCommand } from '../../cli/model-commands.js';
+import { readTrainingData } from '../../services/classifier/dataset-file.js';
 import { buildDataset } from '../../services/classifier/dataset-from-topics.js';
+import { readModelConfig } from '../../services/classifier/model-config.js';
 import { topicNames, type Config } from '../../services/common/config.js';
 import type { Decision, Observation, Verdict } from '../../services/common/contracts.js';
 import { connectProducer, createKafka, ensureTopics, sendJson } from '../../services/common/kafka.js';
@@ -32,7 +39,7 @@ describe('model dataset from the topics (real Kafka)', () => {
     if (kafka) await deleteTopicsWithPrefix(kafka, config.topicPrefix);
   });
 
-  it('labels verified remediations, counts failed ones as negatives, samples quiet windows as healthy', async () => {
+  it('labels verified remediations, writes failed ones as negatives, samples quiet windows as healthy', async () => {
     const topics = topicNames(config);
     const t0 = Date.now() - 3_600_000;
     const obs = (entity: string, end: number, mem: number): Observation => ({
@@ -119,6 +126,50 @@ describe('model dataset from the topics (real Kafka)', () => {
     assert.equal(result.rows.find((r) => r.label === 'memory_leak')?.features['mem.avg'], 92);
     assert.equal(result.negatives.length, 1);
     assert.equal(result.negatives[0]?.notClass, 'memory_leak');
+
+    // The command writes all three to the file, the refuted window as a "notClass" row that the
+    // trainer's reader accepts.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-dataset-'));
+    const file = path.join(dir, 'rows.jsonl');
+    const saved = { topics: process.env.AUTOGLM_TOPIC_PREFIX, groups: process.env.AUTOGLM_GROUP_PREFIX };
+    process.env.AUTOGLM_TOPIC_PREFIX = config.topicPrefix;
+    process.env.AUTOGLM_GROUP_PREFIX = config.groupPrefix;
+    const out: string[] = [];
+    const err: string[] = [];
+    try {
+      const code = await modelCommand(['dataset', '--out', file, '--timeout', '30s'], {
+        out: (line) => out.push(line),
+        err: (line) => err.push(line),
+      });
+      assert.equal(code, 0, err.join('\n'));
+    } finally {
+      process.env.AUTOGLM_TOPIC_PREFIX = saved.topics;
+      process.env.AUTOGLM_GROUP_PREFIX = saved.groups;
+      if (saved.topics === undefined) delete process.env.AUTOGLM_TOPIC_PREFIX;
+      if (saved.groups === undefined) delete process.env.AUTOGLM_GROUP_PREFIX;
+    }
+    assert.ok(out.includes('wrote 3 rows to ' + file + ' (2 labeled, 1 negative)'), out.join('\n'));
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.label ?? `not ${l.notClass}`).sort(), [
+      'healthy',
+      'memory_leak',
+      'not memory_leak',
+    ]);
+    const negative = lines.find((l) => l.notClass !== undefined);
+    assert.equal(negative.features['mem.avg'], 91);
+    assert.equal('label' in negative, false);
+    const written = readTrainingData(file, readModelConfig('models/incident.config.json'));
+    assert.deepEqual(
+      written.negatives.map((n) => [n.notClass, n.features['mem.avg']]),
+      [['memory_leak', 91]],
+    );
+    assert.equal(written.rows.length, 2);
+    fs.rmSync(dir, { recursive: true, force: true });
+
     const admin = kafka.admin();
     await admin.connect();
     try {

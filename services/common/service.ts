@@ -49,6 +49,7 @@ const STANDALONE_OPS_PORTS: Record<string, string> = {
   decide: '9402',
   act: '9403',
   verify: '9404',
+  fleet: '9405',
 };
 
 /**

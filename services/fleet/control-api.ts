@@ -1,0 +1,285 @@
+/**
+ * The fleet's HTTP control API on 127.0.0.1: the target the http actuator posts actions to, and
+ * the read-outs (action log, incidents, fleet state) and scenario injection that tests, benchmarks
+ * and views use. A thin edge over the model: it parses, checks signatures and bounds, and answers.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { verifySignature } from '../actuators/http.js';
+import type { FleetModel } from './fleet-model.js';
+import {
+  FLEET_SCENARIO_CLASSES,
+  type ActionLogEntry,
+  type FleetScenarioClass,
+  type Incident,
+  type IncidentStatus,
+} from './fleet-types.js';
+
+/** What the API needs of the model. */
+export type FleetPort = Pick<
+  FleetModel,
+  'applyAction' | 'inject' | 'actionsSince' | 'incidents' | 'entities'
+>;
+
+/** Why a request was refused before it reached the model. */
+export type ControlRefusal = 'bad_signature' | 'too_large' | 'bad_request' | 'not_found';
+
+/** Hooks for the wiring's logs and metrics; each is called after the model has been changed. */
+export interface ControlObserver {
+  action?(entry: ActionLogEntry): void;
+  injected?(incident: Incident): void;
+  refused?(reason: ControlRefusal, detail: string): void;
+}
+
+export interface ControlApiOptions {
+  readonly fleet: FleetPort;
+  /** 0 (the default) picks a free port. */
+  readonly port?: number;
+  /** When set, every POST must carry a valid `x-autoglm-signature` over its body, else 401. */
+  readonly hmacKey?: Buffer;
+  /** How far a signature's timestamp may be from now (5 min, as the http actuator's targets allow). */
+  readonly maxSkewMs?: number;
+  /** Largest request body read (64 KiB); a larger one is answered 413 and never read in full. */
+  readonly maxBodyBytes?: number;
+  /** The time actions and injections happen at, and signatures are checked against (Date.now). */
+  readonly clock?: () => number;
+  readonly observer?: ControlObserver;
+}
+
+/** A listening control API. */
+export interface ControlApi {
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly origin: string;
+  /** Where the http actuator posts: `<origin>/actuate`. */
+  readonly actuateUrl: string;
+  close(): Promise<void>;
+}
+
+const STATUSES: ReadonlySet<string> = new Set<IncidentStatus>([
+  'active',
+  'resolved_by_action',
+  'expired',
+  'ended',
+]);
+const MAX_ID_LENGTH = 200;
+
+/** An answer: status and JSON body. */
+interface Reply {
+  readonly status: number;
+  readonly body: unknown;
+  readonly refused?: ControlRefusal;
+  /** Close the connection after answering (the request was not read in full). */
+  readonly close?: boolean;
+}
+
+const error = (status: number, message: string, refused?: ControlRefusal): Reply => ({
+  status,
+  body: { error: message },
+  ...(refused ? { refused } : {}),
+});
+
+/**
+ * Starts the API on 127.0.0.1:
+ * - `POST /actuate` (or `/actuate/<anything>`): the http actuator's JSON body `{idempotencyKey,
+ *   decisionId, entity, action, args}` with an `Idempotency-Key` header; acted on at most once per
+ *   key. 200 `{accepted, duplicate, entity, action, changed}`; 404 unknown entity; 422 unknown action.
+ * - `POST /scenarios` `{class, entity?}`: injects one now. 201 `{incident}`; 404, 409 when it cannot.
+ * - `GET /actions[?since=<seq>]`: `{actions, lastSeq}`, the action log with verdicts (ground truth).
+ * - `GET /incidents[?status=<status>]`: `{incidents}`, every incident's ground truth.
+ * - `GET /fleet`: `{entities}`, each entity's replicas, restarts, version, breaker and incident.
+ */
+export async function startControlApi(opts: ControlApiOptions): Promise<ControlApi> {
+  const clock = opts.clock ?? Date.now;
+  const maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024;
+  const maxSkewMs = opts.maxSkewMs ?? 300_000;
+
+  const server = http.createServer((req, res) => {
+    const send = (reply: Reply) => {
+      if (reply.refused) opts.observer?.refused?.(reply.refused, JSON.stringify(reply.body));
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(reply.status, {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        ...(reply.close ? { connection: 'close' } : {}),
+      });
+      res.end(JSON.stringify(reply.body));
+    };
+    handle(req).then(send, (err: unknown) => send(error(500, (err as Error).message)));
+  });
+  // A slow or stuck client cannot hold a connection for long.
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 10_000;
+
+  async function handle(req: http.IncomingMessage): Promise<Reply> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname;
+    if (req.method === 'GET') return read(path, url.searchParams);
+    if (req.method !== 'POST') return error(405, 'use GET or POST', 'bad_request');
+    const isAction = path === '/actuate' || path.startsWith('/actuate/');
+    if (!isAction && path !== '/scenarios') return notFound();
+    const raw = await readBody(req, maxBodyBytes);
+    if (raw === undefined) {
+      // The rest is discarded unread (for at most the request timeout), then the connection closes.
+      req.resume();
+      return { ...error(413, `the body is larger than ${maxBodyBytes} bytes`, 'too_large'), close: true };
+    }
+    if (opts.hmacKey) {
+      const signed = verifySignature(
+        opts.hmacKey,
+        header(req, 'x-autoglm-timestamp'),
+        raw,
+        header(req, 'x-autoglm-signature'),
+        clock(),
+        maxSkewMs,
+      );
+      if (!signed) return error(401, 'bad or missing x-autoglm-signature', 'bad_signature');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return error(400, 'the body must be a JSON object', 'bad_request');
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      return error(400, 'the body must be a JSON object', 'bad_request');
+    return isAction
+      ? actuate(body as Record<string, unknown>, header(req, 'idempotency-key'))
+      : inject(body as Record<string, unknown>);
+  }
+
+  function actuate(body: Record<string, unknown>, keyHeader: string | undefined): Reply {
+    const { entity, action, args, decisionId } = body;
+    const idempotencyKey = keyHeader ?? body.idempotencyKey;
+    const problems: string[] = [];
+    if (!isId(idempotencyKey)) problems.push('an Idempotency-Key header (or "idempotencyKey") is required');
+    if (!isId(entity)) problems.push('"entity" must be a non-empty string');
+    if (!isId(action)) problems.push('"action" must be a non-empty string');
+    if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args)))
+      problems.push('"args" must be an object');
+    if (decisionId !== undefined && typeof decisionId !== 'string')
+      problems.push('"decisionId" must be a string');
+    if (problems.length > 0) return error(400, problems.join('; '), 'bad_request');
+    const outcome = opts.fleet.applyAction(
+      {
+        idempotencyKey: idempotencyKey as string,
+        entity: entity as string,
+        action: action as string,
+        args: (args ?? {}) as Record<string, unknown>,
+        ...(typeof decisionId === 'string' ? { decisionId } : {}),
+      },
+      clock(),
+    );
+    const { entry } = outcome;
+    opts.observer?.action?.(entry);
+    if (outcome.refusal === 'unknown_entity') return error(404, entry.reason ?? 'unknown entity');
+    if (outcome.refusal === 'unknown_action') return error(422, entry.reason ?? 'unknown action');
+    // The verdict is ground truth for tests, not something a real target could know: not in the answer.
+    return {
+      status: 200,
+      body: {
+        accepted: true,
+        duplicate: entry.verdict === 'duplicate',
+        entity: entry.entity,
+        action: entry.action,
+        changed: entry.changed,
+      },
+    };
+  }
+
+  function inject(body: Record<string, unknown>): Reply {
+    const cls = body.class;
+    if (typeof cls !== 'string' || !FLEET_SCENARIO_CLASSES.includes(cls as FleetScenarioClass))
+      return error(400, `"class" must be one of ${FLEET_SCENARIO_CLASSES.join(', ')}`, 'bad_request');
+    if (body.entity !== undefined && !isId(body.entity))
+      return error(400, '"entity" must be a non-empty string when given', 'bad_request');
+    const result = opts.fleet.inject(
+      {
+        class: cls as FleetScenarioClass,
+        ...(typeof body.entity === 'string' ? { entity: body.entity } : {}),
+      },
+      clock(),
+    );
+    if (!result.ok) return error(result.refusal === 'unknown_entity' ? 404 : 409, result.message);
+    opts.observer?.injected?.(result.incident);
+    return { status: 201, body: { incident: result.incident } };
+  }
+
+  function read(path: string, query: URLSearchParams): Reply {
+    if (path === '/actions') {
+      const since = query.get('since') ?? '0';
+      if (!/^\d{1,15}$/.test(since)) return error(400, '"since" must be a whole number', 'bad_request');
+      const actions = opts.fleet.actionsSince(Number(since));
+      return { status: 200, body: { actions, lastSeq: actions.at(-1)?.seq ?? Number(since) } };
+    }
+    if (path === '/incidents') {
+      const status = query.get('status');
+      if (status !== null && !STATUSES.has(status))
+        return error(400, `"status" must be one of ${[...STATUSES].join(', ')}`, 'bad_request');
+      const incidents = opts.fleet.incidents().filter((i) => status === null || i.status === status);
+      return { status: 200, body: { incidents } };
+    }
+    if (path === '/fleet') return { status: 200, body: { entities: opts.fleet.entities() } };
+    return notFound();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    port,
+    origin,
+    actuateUrl: `${origin}/actuate`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function notFound(): Reply {
+  return error(
+    404,
+    'not found: POST /actuate, POST /scenarios, GET /actions, GET /incidents or GET /fleet',
+    'not_found',
+  );
+}
+
+function isId(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH;
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The body, or undefined as soon as it is known to exceed `maxBytes` (declared or received). */
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        resolve(undefined);
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.once('error', reject);
+    // A client that hangs up mid-body: no answer to give, and nothing left waiting.
+    req.once('close', () => reject(new Error('the client closed the request')));
+  });
+}

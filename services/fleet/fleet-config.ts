@@ -1,0 +1,154 @@
+/**
+ * The fleet simulator's own settings (AUTOGLM_FLEET_*), parsed once at start into a frozen object;
+ * every problem is listed in one ConfigError. Kafka, topics and the HMAC key file come from the
+ * common configuration (services/common/config.ts), as for every other service.
+ */
+import fs from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from '../common/config.js';
+import { parseDuration } from '../common/duration.js';
+import type { MixEntry } from './fleet-model.js';
+import { FLEET_SCENARIO_CLASSES, type FleetScenarioClass } from './fleet-types.js';
+
+/** Each setting, the environment variable it comes from, and its default. */
+const ENV = {
+  services: ['AUTOGLM_FLEET_SERVICES', '5'],
+  pods: ['AUTOGLM_FLEET_PODS', '2'],
+  tick: ['AUTOGLM_FLEET_TICK', '1s'],
+  scenarios: ['AUTOGLM_FLEET_SCENARIOS', FLEET_SCENARIO_CLASSES.join(',')],
+  scenarioEvery: ['AUTOGLM_FLEET_SCENARIO_EVERY', '2m'],
+  maxActive: ['AUTOGLM_FLEET_MAX_ACTIVE', '3'],
+  recovery: ['AUTOGLM_FLEET_RECOVERY', '20s'],
+  incidentTimeout: ['AUTOGLM_FLEET_INCIDENT_TIMEOUT', '15m'],
+  noisyFor: ['AUTOGLM_FLEET_NOISY_FOR', '5m'],
+  seed: ['AUTOGLM_FLEET_SEED', '1'],
+  port: ['AUTOGLM_FLEET_PORT', '8090'],
+} as const;
+
+/** Most entities one simulator runs (services × pods): beyond it a tick is no longer cheap. */
+export const MAX_FLEET_ENTITIES = 2000;
+
+const duration = (example: string, min: number, max: number, off = false) =>
+  z.string().transform((s, ctx) => {
+    if (off && s.trim() === 'off') return 0;
+    const ms = parseDuration(s);
+    const hint = off ? ` or "off"` : '';
+    if (ms === undefined)
+      ctx.addIssue({ code: 'custom', message: `must be a duration such as "${example}"${hint}` });
+    else if (ms < min || ms > max)
+      ctx.addIssue({ code: 'custom', message: `must be between ${fmt(min)} and ${fmt(max)}${hint}` });
+    return ms ?? 0;
+  });
+const fmt = (ms: number) =>
+  ms === 0 ? '0s' : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+const whole = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+/** `class[:weight],…`, or `none` for no schedule; a class named twice is refused. */
+const mix = z.string().transform((s, ctx): MixEntry[] => {
+  if (s.trim() === 'none') return [];
+  const entries: MixEntry[] = [];
+  for (const part of s.split(',').map((p) => p.trim())) {
+    const [name = '', weightText, extra] = part.split(':').map((p) => p.trim());
+    const weight = weightText === undefined ? 1 : Number(weightText);
+    if (!FLEET_SCENARIO_CLASSES.includes(name as FleetScenarioClass))
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${part}": name a class among ${FLEET_SCENARIO_CLASSES.join(', ')}, optionally with a weight (cpu_saturation:2), or "none"`,
+      });
+    else if (extra !== undefined || !(weight > 0) || !Number.isFinite(weight))
+      ctx.addIssue({ code: 'custom', message: `"${part}": the weight must be a number > 0` });
+    else if (entries.some((e) => e.class === name))
+      ctx.addIssue({ code: 'custom', message: `"${name}" is named twice; give it a weight instead` });
+    else entries.push({ class: name as FleetScenarioClass, weight });
+  }
+  return entries;
+});
+
+const schema = z.object({
+  services: whole(1, 100),
+  pods: whole(1, 50),
+  tick: duration('1s', 100, 60_000),
+  scenarios: mix,
+  scenarioEvery: duration('2m', 1000, 86_400_000, true),
+  maxActive: whole(1, 1000),
+  recovery: duration('20s', 0, 600_000),
+  incidentTimeout: duration('15m', 10_000, 86_400_000),
+  noisyFor: duration('5m', 10_000, 86_400_000),
+  seed: whole(0, 4_294_967_295),
+  port: whole(0, 65_535),
+});
+
+/** The fleet's settings; durations are milliseconds, `scenarioEvery` 0 means on demand only. */
+export type FleetConfig = Readonly<
+  Omit<z.infer<typeof schema>, 'scenarios'> & { scenarios: readonly MixEntry[] }
+>;
+
+/**
+ * Reads the fleet's settings from environment variables (`overrides` win, for tests and the CLI).
+ * Throws one ConfigError listing every problem, each named by its environment variable.
+ */
+export function loadFleetConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<keyof typeof ENV, string>> = {},
+): FleetConfig {
+  const raw = Object.fromEntries(
+    Object.entries(ENV).map(([key, [envName, fallback]]) => [
+      key,
+      overrides[key as keyof typeof ENV] ?? (env[envName] || undefined) ?? fallback,
+    ]),
+  );
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const [envName] = ENV[String(issue.path[0]) as keyof typeof ENV];
+        return `${envName}=${JSON.stringify(raw[String(issue.path[0])])}: ${issue.message}`;
+      }),
+    );
+  }
+  const config = parsed.data;
+  const problems: string[] = [];
+  if (config.services * config.pods > MAX_FLEET_ENTITIES)
+    problems.push(
+      `AUTOGLM_FLEET_SERVICES × AUTOGLM_FLEET_PODS is ${config.services * config.pods}; at most ${MAX_FLEET_ENTITIES} entities`,
+    );
+  if (config.scenarioEvery > 0 && config.scenarioEvery < config.tick)
+    problems.push(
+      `AUTOGLM_FLEET_SCENARIO_EVERY (${raw.scenarioEvery}) must not be shorter than AUTOGLM_FLEET_TICK (${raw.tick})`,
+    );
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    ...config,
+    scenarios: Object.freeze(config.scenarios.map((m) => Object.freeze(m))),
+  });
+}
+
+/** Shortest HMAC key accepted, as the http actuator's: a short key makes the signature guessable. */
+const MIN_HMAC_KEY_BYTES = 16;
+
+/**
+ * The key the control API checks signatures with, from AUTOGLM_ACTUATOR_HMAC_KEY_FILE (the same
+ * file the act step signs with; trimmed, at least 16 bytes); undefined when no file is named.
+ */
+export function readHmacKey(file: string): Buffer | undefined {
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([
+      `AUTOGLM_ACTUATOR_HMAC_KEY_FILE=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    ]);
+  }
+  const key = Buffer.from(text.trim(), 'utf8');
+  if (key.length < MIN_HMAC_KEY_BYTES)
+    throw new ConfigError([
+      `AUTOGLM_ACTUATOR_HMAC_KEY_FILE=${file}: the key must be at least ${MIN_HMAC_KEY_BYTES} bytes (for example: openssl rand -hex 32)`,
+    ]);
+  return key;
+}

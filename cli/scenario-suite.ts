@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import { repoRoot } from '../infra/paths.js';
+import { loadConfig, topicNames, type Config } from '../services/common/config.js';
+import type { Decision, Verdict } from '../services/common/contracts.js';
+import { createKafka, ensureTopics } from '../services/common/kafka.js';
+import type { Logger } from '../services/common/logger.js';
+import type { Service } from '../services/common/service.js';
+import { TopicTap } from '../services/fleet-sim/topic-tap.js';
+import { loadFleetConfig } from '../services/fleet/fleet-config.js';
+import type { FleetScenarioClass, Incident } from '../services/fleet/fleet-types.js';
+import { startFleet, type RunningFleet } from '../services/fleet/main.js';
+import { scoreRun, type Scorecard } from '../services/fleet/scorecard.js';
+import { startLoop } from '../services/loop.js';
+
+/**
+ * The scenario suite: every scenario class injected into the simulated fleet, against the real
+ * loop (sense, decide, act, verify in this process, with Kafka and Temporal), scored against the
+ * fleet's ground truth. Used by `autoglm scenarios` and by the end-to-end test.
+ */
+
+/** Where each class is injected: entities whose catalog entry lets the starter rule act alone. */
+export const SUITE_ENTITIES: Readonly<Record<FleetScenarioClass, string>> = {
+  cpu_saturation: 'checkout/pod-1',
+  memory_leak: 'payments/pod-1',
+  // search is tier 2: the rollback needs no approval (tier 1 would wait for an operator).
+  bad_deploy: 'search/pod-1',
+  disk_pressure: 'batch/pod-1',
+  dependency_outage: 'checkout/pod-2',
+  noisy_healthy: 'search/pod-2',
+};
+
+export interface SuiteOptions {
+  /** Settings of the run (topics and groups of its own); the suite sets rules, actuator and windows. */
+  readonly overrides: Parameters<typeof loadConfig>[1];
+  readonly logger: Logger;
+  /** Rules only: decide runs without the classifier. */
+  readonly rulesOnly?: boolean;
+  readonly classes?: readonly FleetScenarioClass[];
+  /** How long the fleet runs before the first injection: baselines warm up (30 samples). */
+  readonly warmupMs?: number;
+  /** The run ends when every incident is settled, or at this deadline after the injections. */
+  readonly timeoutMs?: number;
+  /** Called with progress lines. */
+  readonly progress?: (line: string) => void;
+  /** Called once the loop runs, e.g. to kill and restart a step in the middle of the run. */
+  readonly during?: (run: { config: Config; loop: Service; fleet: RunningFleet }) => Promise<void>;
+}
+
+export interface SuiteResult {
+  readonly scorecard: Scorecard;
+  readonly incidents: Incident[];
+  readonly decisions: Decision[];
+  readonly verdicts: Verdict[];
+  readonly config: Config;
+}
+
+/**
+ * The starter pack as the suite runs it: the same rules and context, verification shortened
+ * (`stableFor` 10s) so a run takes minutes, and the circuit breaker rule enforced instead of
+ * shadowed so its scenario is acted on too.
+ */
+export function suiteRulesDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-suite-rules-'));
+  const source = path.join(repoRoot, 'rules');
+  for (const f of fs.readdirSync(source)) {
+    if (!f.endsWith('.json') || f.endsWith('.test.json') || f === 'rule.schema.json') continue;
+    const rule = JSON.parse(fs.readFileSync(path.join(source, f), 'utf8'));
+    rule.event.params.verify.stableFor = '10s';
+    if (rule.event.params.mode === 'shadow') rule.event.params.mode = 'enforce';
+    fs.writeFileSync(path.join(dir, f), JSON.stringify(rule, null, 2));
+  }
+  fs.cpSync(path.join(source, 'context'), path.join(dir, 'context'), { recursive: true });
+  return dir;
+}
+
+/** Runs the suite once; cleans up what it started (not the topics: the caller owns their prefix). */
+export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult> {
+  const say = opts.progress ?? (() => {});
+  const classes = opts.classes ?? (Object.keys(SUITE_ENTITIES) as FleetScenarioClass[]);
+  const rulesDir = suiteRulesDir();
+  const keyFile = path.join(rulesDir, 'hmac.key');
+  fs.writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const base = {
+    ...opts.overrides,
+    rulesDir,
+    actuatorHmacKeyFile: keyFile,
+    // The window the classifier was trained on; an observation every second.
+    window: '30s',
+    emitEvery: '1s',
+    ...(opts.rulesOnly ? { modelDir: 'off' } : {}),
+  };
+  const fleetConfig = loadConfig(process.env, base);
+  const registry = new Registry();
+  const ctx = { logger: opts.logger, registry };
+  const fleet = await startFleet(
+    { ...ctx, config: fleetConfig },
+    loadFleetConfig(
+      {},
+      {
+        services: '5',
+        pods: '2',
+        tick: '1s',
+        scenarios: 'none',
+        scenarioEvery: 'off',
+        recovery: '5s',
+        port: '0',
+      },
+    ),
+  );
+  const config = loadConfig(process.env, { ...base, httpActuatorUrl: `${fleet.controlOrigin}/actuate` });
+  const kafka = createKafka(config, opts.logger);
+  const topics = topicNames(config);
+  let decisions: TopicTap | undefined;
+  let verdicts: TopicTap | undefined;
+  let loop: Service | undefined;
+  try {
+    await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
+    decisions = await new TopicTap(kafka, topics.decisions, opts.logger).start();
+    verdicts = await new TopicTap(kafka, topics.verdicts, opts.logger).start();
+    loop = await startLoop({ ...ctx, config });
+    say(
+      `fleet of ${fleet.model.entityIds.length} entities ticking; baselines warm up for ${(opts.warmupMs ?? 35_000) / 1000}s`,
+    );
+    await sleep(opts.warmupMs ?? 35_000);
+    for (const cls of classes) {
+      const injected = fleet.model.inject({ class: cls, entity: SUITE_ENTITIES[cls] }, Date.now());
+      if (!injected.ok) throw new Error(`cannot inject ${cls}: ${injected.message}`);
+      say(`injected ${cls} on ${injected.incident.entity} (${injected.incident.id})`);
+    }
+    const during = opts.during?.({ config, loop, fleet });
+    const deadline = Date.now() + (opts.timeoutMs ?? 5 * 60_000);
+    for (;;) {
+      const card = scoreRun(fleet.model.incidents(), fleet.model.actionLog, verdicts!.values<Verdict>());
+      const open = card.total.incidents - card.total.accounted - countNoisy(fleet.model.incidents());
+      if (open <= 0 || Date.now() > deadline) break;
+      await sleep(1000);
+    }
+    await during;
+    const incidents = fleet.model.incidents();
+    return {
+      scorecard: scoreRun(incidents, fleet.model.actionLog, verdicts!.values<Verdict>()),
+      incidents,
+      decisions: decisions!.values<Decision>(),
+      verdicts: verdicts!.values<Verdict>(),
+      config,
+    };
+  } finally {
+    await loop?.stop().catch(() => undefined);
+    await fleet.stop().catch(() => undefined);
+    await decisions?.stop();
+    await verdicts?.stop();
+    fs.rmSync(rulesDir, { recursive: true, force: true });
+  }
+}
+
+function countNoisy(incidents: readonly Incident[]): number {
+  return incidents.filter((i) => i.class === 'noisy_healthy').length;
+}

@@ -3,12 +3,19 @@ import { infraCommand } from './infra-commands.js';
 import { modelCommand } from './model-commands.js';
 import { approvalCommand, statusCommand } from './remediation-commands.js';
 import { rulesCommand } from './rules-commands.js';
+import { scenariosCommand } from './scenarios-command.js';
 import { runUp } from './up.js';
 
 const USAGE = `usage: autoglm <command>
 
-  up                      run the whole loop locally (starts Kafka and Temporal if needed)
-  demo [entity]           play one CPU incident against a running 'up' and time it
+  up [--services 5] [--pods 2] [--scenarios mix] [--every 45s] [--duration 10m]
+                          the whole loop locally (starts Kafka and Temporal if needed)
+                          against a simulated fleet with injected incidents, shown live
+  demo [class]            ask the fleet of a running 'up' for one incident and time it
+  scenarios [--rules-only-timeout 150]
+                          every incident class against the real loop and a simulated fleet,
+                          with the classifier and rules only: right, wrong, missed, false
+                          positives and time to verdict per class (about 5 minutes)
   rules check [paths…]    check rule files as decide does at start (facts, operators, actuators, …)
   rules test [folder]     run the rule tests (*.test.json) through the real decide core
   rules explain <observation.json> [--rules folder] [--live]
@@ -36,10 +43,12 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'infra':
       return infraCommand(rest);
     case 'up':
-      await runUp();
+      await runUp(rest);
       return -1; // keeps running until SIGTERM
     case 'demo':
       return runDemo(rest);
+    case 'scenarios':
+      return scenariosCommand(rest);
     case 'status':
       return statusCommand(rest);
     case 'rules':

@@ -15,7 +15,7 @@ import { loadFleetConfig } from '../services/fleet/fleet-config.js';
 import type { FleetScenarioClass, Incident } from '../services/fleet/fleet-types.js';
 import { startFleet, type RunningFleet } from '../services/fleet/main.js';
 import { scoreRun, type Scorecard } from '../services/fleet/scorecard.js';
-import { startLoop } from '../services/loop.js';
+import { startLoop, type LoopStep } from '../services/loop.js';
 
 /**
  * The scenario suite: every scenario class injected into the simulated fleet, against the real
@@ -47,7 +47,12 @@ export interface SuiteOptions {
   readonly timeoutMs?: number;
   /** Called with progress lines. */
   readonly progress?: (line: string) => void;
-  /** Called once the loop runs, e.g. to kill and restart a step in the middle of the run. */
+  /** A step that runs elsewhere (its own process, which `during` starts): the loop here runs the others. */
+  readonly external?: LoopStep;
+  /**
+   * Called once the loop here runs, before the warm-up: starts the external step, and may kill and
+   * restart it in the middle of the run (the incidents are injected `warmupMs` later). Awaited at the end.
+   */
   readonly during?: (run: { config: Config; loop: Service; fleet: RunningFleet }) => Promise<void>;
 }
 
@@ -122,7 +127,15 @@ export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult>
     await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
     decisions = await new TopicTap(kafka, topics.decisions, opts.logger).start();
     verdicts = await new TopicTap(kafka, topics.verdicts, opts.logger).start();
-    loop = await startLoop({ ...ctx, config });
+    loop = await startLoop(
+      { ...ctx, config },
+      (['sense', 'decide', 'act', 'verify'] as const).filter((s) => s !== opts.external),
+    );
+    // Settled now, so a failure of the hook is not an unhandled rejection; thrown at the end.
+    const during = opts.during?.({ config, loop, fleet }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     say(
       `fleet of ${fleet.model.entityIds.length} entities ticking; baselines warm up for ${(opts.warmupMs ?? 35_000) / 1000}s`,
     );
@@ -132,7 +145,6 @@ export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult>
       if (!injected.ok) throw new Error(`cannot inject ${cls}: ${injected.message}`);
       say(`injected ${cls} on ${injected.incident.entity} (${injected.incident.id})`);
     }
-    const during = opts.during?.({ config, loop, fleet });
     const deadline = Date.now() + (opts.timeoutMs ?? 5 * 60_000);
     for (;;) {
       const card = scoreRun(fleet.model.incidents(), fleet.model.actionLog, verdicts!.values<Verdict>());
@@ -140,7 +152,8 @@ export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult>
       if (open <= 0 || Date.now() > deadline) break;
       await sleep(1000);
     }
-    await during;
+    const failed = await during;
+    if (failed) throw failed;
     const incidents = fleet.model.incidents();
     return {
       scorecard: scoreRun(incidents, fleet.model.actionLog, verdicts!.values<Verdict>()),

@@ -9,10 +9,18 @@ import { startVerify } from './verify/main.js';
  * started downstream first so nothing is produced before its consumer runs, stopped upstream
  * first (sense, then decide, …) so the later steps finish the work already in flight.
  */
-export async function startLoop(ctx: ServiceContext): Promise<Service> {
+export type LoopStep = 'sense' | 'decide' | 'act' | 'verify';
+
+export async function startLoop(
+  ctx: ServiceContext,
+  /** The steps to run here (all four by default); the others run elsewhere, e.g. as their own processes. */
+  steps: readonly LoopStep[] = ['sense', 'decide', 'act', 'verify'],
+): Promise<Service> {
   const services: Service[] = [];
+  const starts = { verify: startVerify, act: startAct, decide: startDecide, sense: startSense };
   try {
-    for (const start of [startVerify, startAct, startDecide, startSense]) services.push(await start(ctx));
+    for (const step of ['verify', 'act', 'decide', 'sense'] as const)
+      if (steps.includes(step)) services.push(await starts[step](ctx));
   } catch (err) {
     for (const s of services.reverse()) await s.stop().catch(() => undefined);
     throw err;

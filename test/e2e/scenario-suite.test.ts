@@ -9,33 +9,22 @@ import { after, describe, it } from 'node:test';
 import { createLogger } from '../../services/common/logger.js';
 import { formatScorecard } from '../../services/fleet/scorecard.js';
 import { runScenarioSuite, type SuiteResult } from '../../cli/scenario-suite.js';
-import { testConfig } from '../support/config.js';
+import { testOverrides } from '../support/config.js';
 import { deleteTopicsWithPrefix } from '../support/kafka.js';
 import { createKafka } from '../../services/common/kafka.js';
 
 const logger = createLogger('warn');
 
 describe('scenario suite (real loop, simulated fleet)', () => {
-  let result: SuiteResult | undefined;
+  const results: SuiteResult[] = [];
   after(async () => {
-    if (result) await deleteTopicsWithPrefix(createKafka(result.config, logger), result.config.topicPrefix);
+    for (const r of results)
+      await deleteTopicsWithPrefix(createKafka(r.config, logger), r.config.topicPrefix);
   });
 
   it('acts right on every incident class, never on the healthy fleet, and settles every incident', async () => {
-    const base = testConfig();
-    result = await runScenarioSuite({
-      overrides: {
-        topicPrefix: base.topicPrefix,
-        groupPrefix: base.groupPrefix,
-        actTaskQueue: base.actTaskQueue,
-        verifyTaskQueue: base.verifyTaskQueue,
-        topicPartitions: '2',
-        opsPort: '0',
-        logLevel: 'warn',
-      },
-      logger,
-      timeoutMs: 200_000,
-    });
+    const result = await runScenarioSuite({ overrides: testOverrides(), logger, timeoutMs: 200_000 });
+    results.push(result);
     const { scorecard: card } = result;
     for (const line of formatScorecard(card, 'scenario suite, with the classifier')) logger.warn(line);
     const row = (cls: string) => card.rows.find((r) => r.class === cls)!;

@@ -14,3 +14,17 @@ export function testConfig(overrides: Parameters<typeof loadConfig>[1] = {}): Co
     { ...isolatedLoopSettings('t'), topicPartitions: '2', ...overrides },
   );
 }
+
+/** Overrides for a run of its own (topics, groups, task queues), as `loadConfig` takes them. */
+export function testOverrides(): NonNullable<Parameters<typeof loadConfig>[1]> {
+  const c = testConfig();
+  return {
+    topicPrefix: c.topicPrefix,
+    groupPrefix: c.groupPrefix,
+    actTaskQueue: c.actTaskQueue,
+    verifyTaskQueue: c.verifyTaskQueue,
+    topicPartitions: String(c.topicPartitions),
+    opsPort: '0',
+    logLevel: 'warn',
+  };
+}

@@ -1,48 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { localInfra } from '../infra/infra.js';
+import { signatureHeaders } from '../services/actuators/http.js';
 import { loadConfig, topicNames } from '../services/common/config.js';
+import type { Decision, Verdict } from '../services/common/contracts.js';
 import { connectProducer, createKafka } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
-import { driveIncident } from '../services/fleet-sim/incident.js';
 import { TopicTap } from '../services/fleet-sim/topic-tap.js';
-import { uniqueName } from '../services/fleet-sim/unique-name.js';
+import { FLEET_SCENARIO_CLASSES, type Incident } from '../services/fleet/fleet-types.js';
+import { UsageError } from './remediation-commands.js';
 
 /**
- * `autoglm demo [entity]`: plays one CPU incident against a running `autoglm up` and prints
- * when the decision, the action and the verdict happened. The entity first reports a normal CPU
- * (so the starter rule's `cpu.deviation` has a baseline); the verdict needs the CPU to stay back at
- * its normal for `stableFor` (1m).
+ * `autoglm demo [class]`: asks the fleet of a running `autoglm up` for one incident (cpu_saturation
+ * by default) through its signed control API, then prints when it was decided, acted on and
+ * settled, with the remediation's workflow id.
  */
 export async function runDemo(args: readonly string[]): Promise<number> {
+  const cls = args[0] ?? 'cpu_saturation';
+  if (!(FLEET_SCENARIO_CLASSES as readonly string[]).includes(cls))
+    throw new UsageError(`usage: autoglm demo [${FLEET_SCENARIO_CLASSES.join('|')}]`);
   const config = loadConfig();
   const logger = createLogger('warn');
   const topics = topicNames(config);
-  const entity = args[0] ?? uniqueName('demo');
+  const keyFile = config.actuatorHmacKeyFile || path.join(localInfra().home, 'secrets', 'actuator-hmac.key');
+  const key = fs.existsSync(keyFile)
+    ? Buffer.from(fs.readFileSync(keyFile, 'utf8').trim(), 'utf8')
+    : undefined;
+  const fleetUrl =
+    process.env.AUTOGLM_FLEET_URL ?? `http://127.0.0.1:${process.env.AUTOGLM_FLEET_PORT ?? '8090'}`;
   const kafka = createKafka(config, logger);
-  const producer = await connectProducer(kafka);
   const decisions = await new TopicTap(kafka, topics.decisions, logger).start();
   const verdicts = await new TopicTap(kafka, topics.verdicts, logger).start();
+  // The producer only checks that Kafka answers before asking the fleet.
+  const producer = await connectProducer(kafka);
+  await producer.disconnect();
   try {
-    process.stderr.write(
-      `demo: 40 samples of cpu=20 for ${entity} on ${topics.metrics} (its baseline), then cpu=95 until a decision, then cpu=20 until a verdict\n`,
-    );
-    const t = await driveIncident({
-      producer,
-      topics,
-      decisions,
-      verdicts,
-      entity,
-      everyMs: 1000,
-      timeoutMs: 10 * 60_000,
-      // The starter CPU rule compares the entity with its own normal: give sense one first.
-      warmupSamples: 40,
+    const body = JSON.stringify({ class: cls });
+    const response = await fetch(`${fleetUrl}/scenarios`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? signatureHeaders(key, body) : {}) },
+      body,
+    }).catch((err: unknown) => {
+      throw new UsageError(`no fleet at ${fleetUrl} (${(err as Error).message}): start it with 'autoglm up'`);
     });
+    if (response.status !== 201)
+      throw new UsageError(`the fleet refused the scenario: ${response.status} ${await response.text()}`);
+    const { incident } = (await response.json()) as { incident: Incident };
+    const t0 = incident.startedAt;
+    process.stdout.write(`injected ${incident.class} on ${incident.entity} (${incident.id})\n`);
+    const deadline = Date.now() + 10 * 60_000;
+    let decided: Decision | undefined;
+    let verdict: Verdict | undefined;
+    while (Date.now() < deadline && !verdict) {
+      decided ??= decisions.values<Decision>((d) => d.entity === incident.entity && d.ts >= t0)[0];
+      if (decided) verdict = verdicts.values<Verdict>((v) => v.decisionId === decided!.decisionId)[0];
+      await sleep(250);
+    }
+    if (!decided) throw new Error(`no decision for ${incident.entity} within 10 minutes`);
+    if (!verdict) throw new Error(`no verdict for ${incident.entity} within 10 minutes of the incident`);
+    const incidentFact = decided.incident
+      ? `, classifier ${decided.incident.class} ${decided.incident.confidence.toFixed(2)}`
+      : '';
     process.stdout.write(
-      `entity ${entity}\n  decision after ${t.decisionMs} ms\n  action after   ${t.actedMs ?? '?'} ms\n` +
-        `  verdict after  ${t.verdictMs} ms: ${t.outcome}\n  workflow ${t.verdict.workflowId} (see the Temporal UI)\n`,
+      `  decided ${decided.action} by ${decided.rule}${incidentFact} after ${decided.ts - t0} ms\n` +
+        `  verdict ${verdict.outcome} after ${verdict.ts - t0} ms\n  workflow ${verdict.workflowId} (see the Temporal UI)\n`,
     );
-    return t.outcome === 'verified' ? 0 : 1;
+    return verdict.outcome === 'verified' ? 0 : 1;
   } finally {
     await decisions.stop();
     await verdicts.stop();
-    await producer.disconnect();
   }
 }

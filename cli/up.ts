@@ -1,19 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { localInfra } from '../infra/infra.js';
-import { loadConfig } from '../services/common/config.js';
+import { loadConfig, topicNames } from '../services/common/config.js';
+import { parseDuration } from '../services/common/duration.js';
+import { createKafka } from '../services/common/kafka.js';
 import { stopOnSignals } from '../services/common/lifecycle.js';
 import { createLogger } from '../services/common/logger.js';
 import { startOpsServer } from '../services/common/ops-server.js';
 import { exitOnFatal } from '../services/common/service.js';
-import { startActionTarget } from '../services/fleet-sim/target.js';
+import { TopicTap } from '../services/fleet-sim/topic-tap.js';
+import { loadFleetConfig } from '../services/fleet/fleet-config.js';
+import { startFleet, type RunningFleet } from '../services/fleet/main.js';
 import { startLoop } from '../services/loop.js';
+import { LoopView } from './loop-view.js';
+import { UsageError } from './remediation-commands.js';
 
-const TARGET_PORT = 8090;
+const FLEET_PORT = '8090';
 
-/** The local target's HMAC key: made once under the autoglm home, readable by this user only. */
+/** The local fleet's HMAC key: made once under the autoglm home, readable by this user only. */
 function localHmacKeyFile(home: string): string {
   const file = path.join(home, 'secrets', 'actuator-hmac.key');
   if (!fs.existsSync(file)) {
@@ -23,67 +30,113 @@ function localHmacKeyFile(home: string): string {
   return file;
 }
 
+export const UP_USAGE = `usage: autoglm up [--services 5] [--pods 2] [--scenarios <class[:weight],…>|none] [--every 45s] [--duration 10m]`;
+
 /**
- * `autoglm up`: the local default. Brings the infra up, starts a local action target (which checks
- * every request's HMAC signature), then runs sense, decide, act and verify in this one process
- * with one health/metrics endpoint.
+ * `autoglm up`: the local default. Brings the infra up, starts the fleet simulator (the target the
+ * actuators call, signed with an HMAC key) with a scenario mix, runs sense, decide, act and verify
+ * in this one process with one health/metrics endpoint, and shows the loop live: each incident
+ * injected, sensed, decided (class, confidence, Temporal UI address), acted on and settled. Ctrl-C
+ * or the end of `--duration` prints the scorecard. With AUTOGLM_HTTP_ACTUATOR_URL set, no fleet:
+ * the loop acts on that target.
  */
-export async function runUp(): Promise<void> {
+export async function runUp(args: readonly string[] = []): Promise<void> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      services: { type: 'string' },
+      pods: { type: 'string' },
+      scenarios: { type: 'string' },
+      every: { type: 'string', default: '45s' },
+      duration: { type: 'string' },
+    },
+  });
+  const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration);
+  if (durationMs === undefined && values.duration !== undefined)
+    throw new UsageError(`--duration: "${values.duration}" is not a duration such as 10m\n${UP_USAGE}`);
   const infra = localInfra();
   const endpoints = await infra.up((line) => process.stderr.write(`infra: ${line}\n`));
-  const ownTarget = !process.env.AUTOGLM_HTTP_ACTUATOR_URL;
+  const ownFleet = !process.env.AUTOGLM_HTTP_ACTUATOR_URL;
+  const fleetSettings = ownFleet
+    ? loadFleetConfig(process.env, {
+        port: process.env.AUTOGLM_FLEET_PORT ?? FLEET_PORT,
+        scenarioEvery: values.every,
+        ...(values.services ? { services: values.services } : {}),
+        ...(values.pods ? { pods: values.pods } : {}),
+        ...(values.scenarios ? { scenarios: values.scenarios } : {}),
+      })
+    : undefined;
   const hmacKeyFile =
-    process.env.AUTOGLM_ACTUATOR_HMAC_KEY_FILE || (ownTarget ? localHmacKeyFile(infra.home) : '');
+    process.env.AUTOGLM_ACTUATOR_HMAC_KEY_FILE || (ownFleet ? localHmacKeyFile(infra.home) : '');
   const config = loadConfig(process.env, {
     kafkaBrokers: endpoints.kafkaBrokers,
     temporalAddress: endpoints.temporalAddress,
     actuatorHmacKeyFile: hmacKeyFile,
-    ...(ownTarget ? { httpActuatorUrl: `http://127.0.0.1:${TARGET_PORT}/actuate` } : {}),
+    ...(fleetSettings ? { httpActuatorUrl: `http://127.0.0.1:${fleetSettings.port}/actuate` } : {}),
   });
-  const logger = createLogger(config.logLevel);
+  const tty = process.stdout.isTTY === true;
+  // On a terminal the view speaks; the services log warnings only, pretty.
+  const logger = createLogger(tty && config.logLevel === 'info' ? 'warn' : config.logLevel);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const target = ownTarget
-    ? await startActionTarget({
-        port: TARGET_PORT,
-        hmacKey: Buffer.from(fs.readFileSync(hmacKeyFile, 'utf8').trim(), 'utf8'),
-        onAction: (a) =>
-          logger.info(
-            {
-              action: a.body.action,
-              entity: a.body.entity,
-              idempotencyKey: a.idempotencyKey,
-              effective: a.effective,
-            },
-            'local target received an action',
-          ),
-      })
-    : undefined;
-  const loop = await startLoop({ config, logger, registry, onFatal: exitOnFatal(logger) });
+  const ctx = { config, logger, registry, onFatal: exitOnFatal(logger) };
+  const loop = await startLoop(ctx);
+  let fleet: RunningFleet | undefined;
+  let view: LoopView | undefined;
+  const taps: TopicTap[] = [];
+  if (fleetSettings) {
+    fleet = await startFleet(ctx, fleetSettings);
+    const kafka = createKafka(config, logger);
+    const topics = topicNames(config);
+    for (const topic of [topics.observations, topics.decisions, topics.verdicts])
+      taps.push(await new TopicTap(kafka, topic, logger).start());
+    const model = fleet.model;
+    view = new LoopView(
+      {
+        incidents: () => model.incidents(),
+        actionsSince: (seq) => model.actionsSince(seq),
+        observations: taps[0]!,
+        decisions: taps[1]!,
+        verdicts: taps[2]!,
+      },
+      {
+        temporalUi: endpoints.temporalUi,
+        namespace: config.temporalNamespace,
+        tty,
+        logger: createLogger(config.logLevel),
+        write: (line) => process.stdout.write(`${line}\n`),
+      },
+    ).start();
+  }
   const ops = await startOpsServer({
     port: config.opsPort,
     registry,
-    readiness: () => loop.readiness(),
-    liveness: () => loop.liveness?.() ?? {},
+    readiness: () => ({ ...loop.readiness(), ...(fleet?.readiness() ?? {}) }),
+    liveness: () => ({ ...(loop.liveness?.() ?? {}), ...(fleet?.liveness?.() ?? {}) }),
   });
-  logger.info(
-    {
-      kafka: endpoints.kafkaBrokers,
-      temporal: endpoints.temporalAddress,
-      temporalUi: endpoints.temporalUi,
-      ops: ops.port,
-      target: target?.url,
+  const banner = [
+    `autoglm running: Temporal UI ${endpoints.temporalUi ?? '(external)'}, health and metrics on :${ops.port}`,
+    fleetSettings
+      ? `fleet simulator: ${fleetSettings.services} services × ${fleetSettings.pods} pods, a scenario every ${values.every} after the baselines warm up (30 samples), control API ${fleet?.controlOrigin}`
+      : `acting on ${config.httpActuatorUrl}; produce metrics to ${config.topicPrefix}.metrics`,
+    durationMs ? `stops after ${values.duration}` : 'Ctrl-C stops and prints the summary',
+  ];
+  if (tty) for (const line of banner) process.stdout.write(`${line}\n`);
+  else
+    logger.info(
+      { temporalUi: endpoints.temporalUi, ops: ops.port, fleet: fleet?.controlOrigin },
+      banner.join('; '),
+    );
+  const stoppable = {
+    async stop() {
+      view?.stop();
+      if (view) for (const line of ['', ...view.summary()]) process.stdout.write(`${line}\n`);
+      await fleet?.stop();
+      await loop.stop();
+      for (const t of taps) await t.stop();
+      await ops.close();
     },
-    `autoglm running: produce to ${config.topicPrefix}.metrics; Temporal UI ${endpoints.temporalUi ?? '(external)'}; health on :${ops.port}`,
-  );
-  stopOnSignals(
-    {
-      async stop() {
-        await loop.stop();
-        await ops.close();
-        await target?.close();
-      },
-    },
-    logger,
-  );
+  };
+  stopOnSignals(stoppable, logger);
+  if (durationMs !== undefined) setTimeout(() => process.kill(process.pid, 'SIGTERM'), durationMs).unref();
 }

@@ -29,6 +29,19 @@ function sign(key: Buffer, timestamp: string, body: Uint8Array): string {
   return `sha256=${createHmac('sha256', key).update(`${timestamp}.`).update(body).digest('hex')}`;
 }
 
+/** The headers that sign `body` now (what the http actuator sends, and what a signed client of the fleet sends). */
+export function signatureHeaders(
+  key: Buffer,
+  body: Uint8Array | string,
+  nowMs = Date.now(),
+): Record<string, string> {
+  const timestamp = String(nowMs);
+  return {
+    'x-autoglm-timestamp': timestamp,
+    'x-autoglm-signature': sign(key, timestamp, typeof body === 'string' ? Buffer.from(body) : body),
+  };
+}
+
 /**
  * For a target: true when `signatureHeader` is our HMAC of `body` at `timestamp` and the timestamp
  * is within `maxSkewMs` of `nowMs`. Compared in constant time so the signature cannot be guessed byte by byte.
@@ -147,11 +160,9 @@ export function httpActuator(opts: HttpActuatorOptions): Actuator {
       const headers = new Headers(perOrigin);
       headers.set('content-type', 'application/json');
       headers.set('idempotency-key', request.idempotencyKey);
-      if (opts.hmacKey) {
-        const timestamp = String(Date.now());
-        headers.set('x-autoglm-timestamp', timestamp);
-        headers.set('x-autoglm-signature', sign(opts.hmacKey, timestamp, body));
-      }
+      if (opts.hmacKey)
+        for (const [name, value] of Object.entries(signatureHeaders(opts.hmacKey, body)))
+          headers.set(name, value);
 
       let response: Response;
       try {

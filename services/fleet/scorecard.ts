@@ -26,6 +26,8 @@ export interface ScoreRow {
   readonly wrong: number;
   /** Incidents no remediation reached: no decision acted on the entity while it lasted. */
   readonly missed: number;
+  /** Incidents still going with no settled remediation (only when `openIsMissed` is false). */
+  readonly open: number;
   /** Remediations where there was nothing to fix (a noisy-but-healthy entity, a healthy one). */
   readonly falsePositives: number;
   /** Incidents whose remediation settled (verified, failed, compensated, escalated or expired). */
@@ -49,6 +51,8 @@ export function scoreRun(
   incidents: readonly Incident[],
   actions: readonly ActionLogEntry[],
   verdicts: readonly Verdict[],
+  /** At the end of a run with a deadline (the suite) an incident nobody acted on is missed; in a live view it may still be open. */
+  openIsMissed = true,
 ): Scorecard {
   const verdictByWorkflow = new Map(verdicts.map((v) => [v.workflowId, v]));
   const verdictByDecision = new Map(verdicts.map((v) => [v.decisionId, v]));
@@ -59,6 +63,7 @@ export function scoreRun(
     let right = 0;
     let wrong = 0;
     let missed = 0;
+    let open = 0;
     let falsePositives = 0;
     let accounted = 0;
     let actedTwice = 0;
@@ -78,14 +83,16 @@ export function scoreRun(
             (a.decisionId ? verdictByDecision.get(a.decisionId) : undefined),
         )
         .find((v) => v !== undefined && SETTLED.has(v.outcome));
+      const stillGoing = !openIsMissed && incident.status === 'active';
       if (acts.length === 0) {
-        missed++;
+        if (stillGoing) open++;
+        else missed++;
         continue;
       }
       if (settled) {
         accounted++;
         times.push(settled.ts - incident.startedAt);
-      }
+      } else if (!openIsMissed) open++; // acted on, its verdict still to come
     }
     rows.push({
       class: cls,
@@ -93,6 +100,7 @@ export function scoreRun(
       right,
       wrong,
       missed,
+      open,
       falsePositives,
       accounted,
       verdictP50: percentile(times, 0.5),
@@ -108,6 +116,7 @@ export function scoreRun(
     right: 0,
     wrong: 0,
     missed: 0,
+    open: 0,
     falsePositives: healthy.length,
     accounted: 0,
     verdictP50: null,
@@ -115,7 +124,7 @@ export function scoreRun(
     actedTwice: 0,
   });
   const sum = (
-    k: 'incidents' | 'right' | 'wrong' | 'missed' | 'falsePositives' | 'accounted' | 'actedTwice',
+    k: 'incidents' | 'right' | 'wrong' | 'missed' | 'open' | 'falsePositives' | 'accounted' | 'actedTwice',
   ) => rows.reduce((a, r) => a + r[k], 0);
   return {
     rows,
@@ -125,6 +134,7 @@ export function scoreRun(
       right: sum('right'),
       wrong: sum('wrong'),
       missed: sum('missed'),
+      open: sum('open'),
       falsePositives: sum('falsePositives'),
       accounted: sum('accounted'),
       verdictP50: null,
@@ -136,8 +146,19 @@ export function scoreRun(
 
 /** The scorecard as a plain-text table, one row per class and a total. */
 export function formatScorecard(card: Scorecard, title: string): string[] {
-  const head = ['class', 'incidents', 'right', 'wrong', 'missed', 'false+', 'settled', 'verdict p50', 'p95'];
-  const widths = [20, 9, 6, 6, 7, 7, 8, 12, 8];
+  const head = [
+    'class',
+    'incidents',
+    'right',
+    'wrong',
+    'missed',
+    'open',
+    'false+',
+    'settled',
+    'verdict p50',
+    'p95',
+  ];
+  const widths = [20, 9, 6, 6, 7, 5, 7, 8, 12, 8];
   const cell = (v: string, i: number) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!));
   const secs = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
   const line = (r: ScoreRow, name: string) =>
@@ -147,6 +168,7 @@ export function formatScorecard(card: Scorecard, title: string): string[] {
       String(r.right),
       String(r.wrong),
       String(r.missed),
+      String(r.open),
       String(r.falsePositives),
       String(r.accounted),
       secs(r.verdictP50),

@@ -39,8 +39,8 @@ import { createLogger } from '../services/common/logger.js';
 import { connectClient } from '../services/common/temporal.js';
 import { startDecide } from '../services/decide/main.js';
 import { readRuleFiles, ruleFilesIn } from '../services/decide/rule-file.js';
-import { TopicTap, deleteTopicsWithPrefix } from '../services/fleet-sim/topic-tap.js';
-import { uniqueName } from '../services/fleet-sim/unique-name.js';
+import { TopicTap, deleteTopicsWithPrefix } from '../services/common/topic-tap.js';
+import { uniqueName } from '../services/common/unique-name.js';
 import { REMEDIATE_WORKFLOW } from '../workflows/definitions.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));

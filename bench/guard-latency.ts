@@ -24,9 +24,9 @@ import { createLogger } from '../services/common/logger.js';
 import { connectClient, connectWorker } from '../services/common/temporal.js';
 import { decisionIdFor } from '../services/decide/decision-id.js';
 import { RemediationStarter } from '../services/decide/workflow-starter.js';
-import { isolatedLoopSettings } from '../services/fleet-sim/fast-loop.js';
-import { startActionTarget } from '../services/fleet-sim/target.js';
-import { deleteTopicsWithPrefix } from '../services/fleet-sim/topic-tap.js';
+import { isolatedLoopSettings } from '../test/support/fast-loop.js';
+import { startActionTarget } from '../test/support/target.js';
+import { deleteTopicsWithPrefix } from '../services/common/topic-tap.js';
 import { createKafka } from '../services/common/kafka.js';
 import { startVerify } from '../services/verify/main.js';
 

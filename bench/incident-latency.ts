@@ -13,11 +13,11 @@ import { localInfra } from '../infra/infra.js';
 import { loadConfig, topicNames } from '../services/common/config.js';
 import { connectProducer, createKafka, ensureTopics } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
-import { fastCpuRule, isolatedLoopSettings, writeRuleDir } from '../services/fleet-sim/fast-loop.js';
-import { driveIncident, type IncidentTimeline } from '../services/fleet-sim/incident.js';
-import { produce } from '../services/fleet-sim/metric-stream.js';
-import { startActionTarget } from '../services/fleet-sim/target.js';
-import { deleteTopicsWithPrefix, TopicTap } from '../services/fleet-sim/topic-tap.js';
+import { fastCpuRule, isolatedLoopSettings, writeRuleDir } from '../test/support/fast-loop.js';
+import { driveIncident, type IncidentTimeline } from '../test/support/incident.js';
+import { produce } from '../test/support/metric-stream.js';
+import { startActionTarget } from '../test/support/target.js';
+import { deleteTopicsWithPrefix, TopicTap } from '../services/common/topic-tap.js';
 import { startLoop } from '../services/loop.js';
 
 const incidents = Number(process.argv[2] ?? 5);

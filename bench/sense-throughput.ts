@@ -22,8 +22,8 @@ import {
   sendJson,
 } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
-import { uniqueName } from '../services/fleet-sim/unique-name.js';
-import { deleteTopicsWithPrefix } from '../services/fleet-sim/topic-tap.js';
+import { uniqueName } from '../services/common/unique-name.js';
+import { deleteTopicsWithPrefix } from '../services/common/topic-tap.js';
 import { startSense } from '../services/sense/main.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));

@@ -7,7 +7,7 @@ import { loadConfig, topicNames } from '../services/common/config.js';
 import type { Decision, Verdict } from '../services/common/contracts.js';
 import { connectProducer, createKafka } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
-import { TopicTap } from '../services/fleet-sim/topic-tap.js';
+import { TopicTap } from '../services/common/topic-tap.js';
 import { FLEET_SCENARIO_CLASSES, type Incident } from '../services/fleet/fleet-types.js';
 import { UsageError } from './remediation-commands.js';
 

@@ -1,7 +1,7 @@
 import type { Decision, Observation, Verdict } from '../services/common/contracts.js';
 import type { Logger } from '../services/common/logger.js';
 import { workflowIdFor } from '../services/decide/decision-id.js';
-import type { TopicTap } from '../services/fleet-sim/topic-tap.js';
+import type { TopicTap } from '../services/common/topic-tap.js';
 import type { ActionLogEntry, Incident } from '../services/fleet/fleet-types.js';
 import { formatScorecard, scoreRun } from '../services/fleet/scorecard.js';
 

@@ -10,7 +10,7 @@ import type { Decision, Verdict } from '../services/common/contracts.js';
 import { createKafka, ensureTopics } from '../services/common/kafka.js';
 import type { Logger } from '../services/common/logger.js';
 import type { Service } from '../services/common/service.js';
-import { TopicTap } from '../services/fleet-sim/topic-tap.js';
+import { TopicTap } from '../services/common/topic-tap.js';
 import { loadFleetConfig } from '../services/fleet/fleet-config.js';
 import type { FleetScenarioClass, Incident } from '../services/fleet/fleet-types.js';
 import { startFleet, type RunningFleet } from '../services/fleet/main.js';

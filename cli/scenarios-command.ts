@@ -3,7 +3,7 @@ import { localInfra } from '../infra/infra.js';
 import { topicNames } from '../services/common/config.js';
 import { createKafka } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
-import { uniqueName } from '../services/fleet-sim/unique-name.js';
+import { uniqueName } from '../services/common/unique-name.js';
 import { formatScorecard } from '../services/fleet/scorecard.js';
 import { runScenarioSuite, type SuiteResult } from './scenario-suite.js';
 

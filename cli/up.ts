@@ -11,7 +11,7 @@ import { stopOnSignals } from '../services/common/lifecycle.js';
 import { createLogger } from '../services/common/logger.js';
 import { startOpsServer } from '../services/common/ops-server.js';
 import { exitOnFatal } from '../services/common/service.js';
-import { TopicTap } from '../services/fleet-sim/topic-tap.js';
+import { TopicTap } from '../services/common/topic-tap.js';
 import { loadFleetConfig } from '../services/fleet/fleet-config.js';
 import { startFleet, type RunningFleet } from '../services/fleet/main.js';
 import { startLoop } from '../services/loop.js';

@@ -16,7 +16,7 @@ import { connectProducer, createKafka, ensureTopics, sendJson } from '../../serv
 import { createLogger } from '../../services/common/logger.js';
 import type { Service } from '../../services/common/service.js';
 import { startDecide } from '../../services/decide/main.js';
-import { fastCpuRule, writeRuleDir } from '../../services/fleet-sim/fast-loop.js';
+import { fastCpuRule, writeRuleDir } from '../support/fast-loop.js';
 import { testConfig, unique } from '../support/config.js';
 import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';
 

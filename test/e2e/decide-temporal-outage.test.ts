@@ -19,7 +19,7 @@ import type { Service } from '../../services/common/service.js';
 import { connectClient } from '../../services/common/temporal.js';
 import { workflowIdFor } from '../../services/decide/decision-id.js';
 import { startDecide } from '../../services/decide/main.js';
-import { fastCpuRule, writeRuleDir } from '../../services/fleet-sim/fast-loop.js';
+import { fastCpuRule, writeRuleDir } from '../support/fast-loop.js';
 import { hotObservations } from '../support/safety-harness.js';
 import { testConfig, unique } from '../support/config.js';
 import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';

@@ -11,8 +11,8 @@ import { createLogger } from '../../services/common/logger.js';
 import type { Service } from '../../services/common/service.js';
 import { connectClient } from '../../services/common/temporal.js';
 import { workflowIdFor } from '../../services/decide/decision-id.js';
-import { fastCpuRule, writeRuleDir } from '../../services/fleet-sim/fast-loop.js';
-import { startActionTarget, type ActionTarget } from '../../services/fleet-sim/target.js';
+import { fastCpuRule, writeRuleDir } from '../support/fast-loop.js';
+import { startActionTarget, type ActionTarget } from '../support/target.js';
 import { startLoop } from '../../services/loop.js';
 import {
   ACTION_KEY,

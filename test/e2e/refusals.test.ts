@@ -15,7 +15,7 @@ import { repoRoot } from '../../infra/paths.js';
 import type { Decision, Verdict } from '../../services/common/contracts.js';
 import { startDecide } from '../../services/decide/main.js';
 import { RemediationStarter } from '../../services/decide/workflow-starter.js';
-import { startActionTarget } from '../../services/fleet-sim/target.js';
+import { startActionTarget } from '../support/target.js';
 import { produce } from '../support/kafka.js';
 import { hotObservations, SafetyHarness } from '../support/safety-harness.js';
 import { statusQuery } from '../../workflows/definitions.js';

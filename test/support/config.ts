@@ -1,8 +1,8 @@
 import { loadConfig, type Config } from '../../services/common/config.js';
-import { isolatedLoopSettings } from '../../services/fleet-sim/fast-loop.js';
+import { isolatedLoopSettings } from './fast-loop.js';
 
 /** A name no other test or run uses. */
-export { uniqueName as unique } from '../../services/fleet-sim/unique-name.js';
+export { uniqueName as unique } from '../../services/common/unique-name.js';
 
 /**
  * A configuration for one test: its own topics, consumer groups and task queues, fast windows,

@@ -13,12 +13,8 @@ import { createLogger, type Logger } from '../../services/common/logger.js';
 import type { Service } from '../../services/common/service.js';
 import { connectClient } from '../../services/common/temporal.js';
 import { decisionIdFor } from '../../services/decide/decision-id.js';
-import { fastCpuRule, writeRuleDir } from '../../services/fleet-sim/fast-loop.js';
-import {
-  startActionTarget,
-  type ActionTarget,
-  type ReceivedAction,
-} from '../../services/fleet-sim/target.js';
+import { fastCpuRule, writeRuleDir } from './fast-loop.js';
+import { startActionTarget, type ActionTarget, type ReceivedAction } from './target.js';
 import { startVerify } from '../../services/verify/main.js';
 import { testConfig, unique } from './config.js';
 import { deleteTopicsWithPrefix, TopicTap } from './kafka.js';

@@ -21,7 +21,7 @@ import { createActuatorRegistry } from '../../services/actuators/actuator.js';
 import { httpActuator } from '../../services/actuators/http.js';
 import type { Decision, Verdict } from '../../services/common/contracts.js';
 import { createLogger } from '../../services/common/logger.js';
-import { startActionTarget, type ActionTarget } from '../../services/fleet-sim/target.js';
+import { startActionTarget, type ActionTarget } from '../support/target.js';
 import type { VerificationRequest, VerificationResult } from '../../services/verify/activities.js';
 import {
   actionBudgetId,

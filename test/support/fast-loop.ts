@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { loadConfig } from '../common/config.js';
-import { uniqueName } from './unique-name.js';
+import type { loadConfig } from '../../services/common/config.js';
+import { uniqueName } from '../../services/common/unique-name.js';
 
 /**
  * A CPU rule with the starter rule's shape, verified within `within` once CPU has held below 70

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifySignature } from '../actuators/http.js';
+import { verifySignature } from '../../services/actuators/http.js';
 
 /** One request received by the target. */
 export interface ReceivedAction {

@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
-import { runConsumer, type RunningConsumer } from '../common/kafka.js';
-import type { Logger } from '../common/logger.js';
+import { runConsumer, type RunningConsumer } from './kafka.js';
+import type { Logger } from './logger.js';
 import { uniqueName } from './unique-name.js';
 
 /** A message read back from a topic, value parsed as JSON when it is JSON. */

@@ -1,9 +1,9 @@
 import type { Producer } from 'kafkajs';
-import type { TopicNames } from '../common/config.js';
-import type { Decision, Verdict } from '../common/contracts.js';
-import { sendJson } from '../common/kafka.js';
+import type { TopicNames } from '../../services/common/config.js';
+import type { Decision, Verdict } from '../../services/common/contracts.js';
+import { sendJson } from '../../services/common/kafka.js';
 import { streamMetric } from './metric-stream.js';
-import type { TopicTap } from './topic-tap.js';
+import type { TopicTap } from '../../services/common/topic-tap.js';
 
 /** When each step of one incident was seen, in milliseconds after the first bad metric. */
 export interface IncidentTimeline {

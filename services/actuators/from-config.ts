@@ -61,11 +61,9 @@ export function actuatorsFromConfig(config: ActuatorSettings): ActuatorRegistry 
   if (config.actuatorHmacKeyFile) {
     const text = read(config.actuatorHmacKeyFile, 'AUTOGLM_ACTUATOR_HMAC_KEY_FILE');
     if (text !== undefined) {
-      hmacKey = Buffer.from(text.trim(), 'utf8');
-      if (hmacKey.length < MIN_HMAC_KEY_BYTES)
-        problems.push(
-          `AUTOGLM_ACTUATOR_HMAC_KEY_FILE=${config.actuatorHmacKeyFile}: the key must be at least ${MIN_HMAC_KEY_BYTES} bytes (for example: openssl rand -hex 32)`,
-        );
+      const checked = hmacKeyOf(text, config.actuatorHmacKeyFile);
+      hmacKey = checked.key;
+      if (checked.problem) problems.push(checked.problem);
     }
   }
 
@@ -88,4 +86,18 @@ export function actuatorsFromConfig(config: ActuatorSettings): ActuatorRegistry 
       maxOutputBytes: config.actuatorMaxResponseBytes,
     }),
   ]);
+}
+
+/**
+ * The HMAC key in a key file's text (trimmed), and what is wrong with it: a key shorter than
+ * MIN_HMAC_KEY_BYTES makes the signature guessable. For the act step and the fleet's control API.
+ */
+export function hmacKeyOf(text: string, file: string): { key: Buffer; problem?: string } {
+  const key = Buffer.from(text.trim(), 'utf8');
+  return key.length >= MIN_HMAC_KEY_BYTES
+    ? { key }
+    : {
+        key,
+        problem: `AUTOGLM_ACTUATOR_HMAC_KEY_FILE=${file}: the key must be at least ${MIN_HMAC_KEY_BYTES} bytes (for example: openssl rand -hex 32)`,
+      };
 }

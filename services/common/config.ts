@@ -191,6 +191,35 @@ const schema = z.object({
 export type Config = Readonly<z.infer<typeof schema>>;
 
 /**
+ * Reads settings described by `spec` (key → [environment variable, default]) from `overrides`,
+ * then `env`, then the defaults, and parses them with `schema`. Throws one ConfigError listing
+ * every problem, each named by its environment variable (secrets in values are not echoed).
+ */
+export function parseEnvSettings<K extends string, S extends z.ZodType>(
+  spec: Readonly<Record<K, readonly [string, string]>>,
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<Record<K, string>>,
+): { raw: Record<K, string>; data: z.infer<S> } {
+  const raw = Object.fromEntries(
+    (Object.entries(spec) as Array<[K, readonly [string, string]]>).map(([key, [envName, fallback]]) => [
+      key,
+      overrides[key] ?? (env[envName] || undefined) ?? fallback,
+    ]),
+  ) as Record<K, string>;
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const key = String(issue.path[0]) as K;
+        return `${spec[key][0]}=${redactText(JSON.stringify(raw[key]))}: ${issue.message}`;
+      }),
+    );
+  }
+  return { raw, data: parsed.data };
+}
+
+/**
  * Reads the configuration from environment variables (`overrides` win, for tests and `autoglm up`).
  * Throws one ConfigError listing every problem, each named by its environment variable.
  */
@@ -198,22 +227,7 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<Record<keyof typeof ENV, string>> = {},
 ): Config {
-  const raw = Object.fromEntries(
-    Object.entries(ENV).map(([key, [envName, fallback]]) => [
-      key,
-      overrides[key as keyof typeof ENV] ?? (env[envName] || undefined) ?? fallback,
-    ]),
-  );
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0]) as keyof typeof ENV;
-      const [envName] = ENV[key];
-      return `${envName}=${redactText(JSON.stringify(raw[key]))}: ${issue.message}`;
-    });
-    throw new ConfigError(problems);
-  }
-  const config = parsed.data;
+  const { raw, data: config } = parseEnvSettings(ENV, schema, env, overrides);
   const problems: string[] = [];
   if (config.emitEvery > config.window) {
     problems.push(`AUTOGLM_EMIT_EVERY must not exceed AUTOGLM_WINDOW (${raw.emitEvery} > ${raw.window})`);

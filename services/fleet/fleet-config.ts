@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from '../common/config.js';
+import { hmacKeyOf } from '../actuators/from-config.js';
+import { ConfigError, parseEnvSettings } from '../common/config.js';
 import { parseDuration } from '../common/duration.js';
 import type { MixEntry } from './fleet-model.js';
 import { FLEET_SCENARIO_CLASSES, type FleetScenarioClass } from './fleet-types.js';
@@ -96,22 +97,7 @@ export function loadFleetConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<Record<keyof typeof ENV, string>> = {},
 ): FleetConfig {
-  const raw = Object.fromEntries(
-    Object.entries(ENV).map(([key, [envName, fallback]]) => [
-      key,
-      overrides[key as keyof typeof ENV] ?? (env[envName] || undefined) ?? fallback,
-    ]),
-  );
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const [envName] = ENV[String(issue.path[0]) as keyof typeof ENV];
-        return `${envName}=${JSON.stringify(raw[String(issue.path[0])])}: ${issue.message}`;
-      }),
-    );
-  }
-  const config = parsed.data;
+  const { raw, data: config } = parseEnvSettings(ENV, schema, env, overrides);
   const problems: string[] = [];
   if (config.services * config.pods > MAX_FLEET_ENTITIES)
     problems.push(
@@ -128,9 +114,6 @@ export function loadFleetConfig(
   });
 }
 
-/** Shortest HMAC key accepted, as the http actuator's: a short key makes the signature guessable. */
-const MIN_HMAC_KEY_BYTES = 16;
-
 /**
  * The key the control API checks signatures with, from AUTOGLM_ACTUATOR_HMAC_KEY_FILE (the same
  * file the act step signs with; trimmed, at least 16 bytes); undefined when no file is named.
@@ -145,10 +128,7 @@ export function readHmacKey(file: string): Buffer | undefined {
       `AUTOGLM_ACTUATOR_HMAC_KEY_FILE=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
     ]);
   }
-  const key = Buffer.from(text.trim(), 'utf8');
-  if (key.length < MIN_HMAC_KEY_BYTES)
-    throw new ConfigError([
-      `AUTOGLM_ACTUATOR_HMAC_KEY_FILE=${file}: the key must be at least ${MIN_HMAC_KEY_BYTES} bytes (for example: openssl rand -hex 32)`,
-    ]);
+  const { key, problem } = hmacKeyOf(text, file);
+  if (problem) throw new ConfigError([problem]);
   return key;
 }

@@ -56,7 +56,7 @@ export class LoopView {
 
   /** The scorecard of everything seen so far, as lines. */
   summary(): string[] {
-    const card = scoreRun(this.sources.incidents(), this.sources.actionsSince(0), this.verdicts);
+    const card = scoreRun(this.sources.incidents(), this.sources.actionsSince(0), this.verdicts, false);
     return formatScorecard(card, `autoglm up: ${Math.round((Date.now() - this.started) / 1000)}s`);
   }
 

@@ -18,7 +18,8 @@ import {
 const SETTLED = new Set<Verdict['outcome']>(['verified', 'failed', 'compensated', 'expired', 'rejected']);
 
 export interface ScoreRow {
-  readonly class: FleetScenarioClass | 'healthy_fleet';
+  /** A scenario class, the healthy fleet (remediations of entities with no incident), or the total. */
+  readonly class: FleetScenarioClass | 'healthy_fleet' | 'total';
   readonly incidents: number;
   /** Incidents whose remediation was the right action. */
   readonly right: number;
@@ -129,7 +130,7 @@ export function scoreRun(
   return {
     rows,
     total: {
-      class: 'healthy_fleet',
+      class: 'total',
       incidents: sum('incidents'),
       right: sum('right'),
       wrong: sum('wrong'),
@@ -180,7 +181,7 @@ export function formatScorecard(card: Scorecard, title: string): string[] {
     title,
     head.map(cell).join(' '),
     ...card.rows.map((r) => line(r, r.class)),
-    line(card.total, 'total'),
+    line(card.total, card.total.class),
   ];
 }
 

@@ -5,7 +5,7 @@ import { localInfra } from '../infra/infra.js';
 import { signatureHeaders } from '../services/actuators/http.js';
 import { loadConfig, topicNames } from '../services/common/config.js';
 import type { Decision, Verdict } from '../services/common/contracts.js';
-import { connectProducer, createKafka } from '../services/common/kafka.js';
+import { createKafka } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
 import { TopicTap } from '../services/common/topic-tap.js';
 import { FLEET_SCENARIO_CLASSES, type Incident } from '../services/fleet/fleet-types.js';
@@ -32,9 +32,6 @@ export async function runDemo(args: readonly string[]): Promise<number> {
   const kafka = createKafka(config, logger);
   const decisions = await new TopicTap(kafka, topics.decisions, logger).start();
   const verdicts = await new TopicTap(kafka, topics.verdicts, logger).start();
-  // The producer only checks that Kafka answers before asking the fleet.
-  const producer = await connectProducer(kafka);
-  await producer.disconnect();
   try {
     const body = JSON.stringify({ class: cls });
     const response = await fetch(`${fleetUrl}/scenarios`, {

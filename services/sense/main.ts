@@ -11,6 +11,7 @@ import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '
 import { BaselineStore } from './baseline.js';
 import { restoreBaselines } from './baseline-changelog.js';
 import { SenseHandler, type SenseBaselines, type SenseConsumerPort } from './sense-handler.js';
+import { baselineOptionsOf, windowOptionsOf } from './sense-options.js';
 import { EntityWindows } from './windows.js';
 
 /**
@@ -32,29 +33,9 @@ export async function startSense({
   const producer = await connectProducer(kafka);
   const admin = kafka.admin();
   await admin.connect();
-  const newBaselines = () =>
-    new BaselineStore({
-      halfLifeMs: config.baselineHalfLife,
-      warmupSamples: config.baselineWarmupSamples,
-      learnMs: config.baselineLearn,
-      adaptAfterMs: config.baselineAdaptAfter,
-      freezeDeviation: config.baselineFreezeDeviation,
-      anomalyDeviation: config.baselineAnomalyDeviation,
-      daily: config.baselineSeasonality.includes('daily'),
-      weekly: config.baselineSeasonality.includes('weekly'),
-      maxStates: config.baselineMaxStates,
-      // Within the two windows a new owner replays: a restored state plus the replay is exact.
-      checkpointEveryMs: Math.max(config.emitEvery, Math.floor(config.window / 2)),
-    });
+  const newBaselines = () => new BaselineStore(baselineOptionsOf(config));
   let baselineStore = newBaselines();
-  const newWindows = () =>
-    new EntityWindows({
-      windowMs: config.window,
-      emitEveryMs: config.emitEvery,
-      maxMetricsPerEntity: config.maxMetricsPerEntity,
-      maxEntities: config.maxEntities,
-      ...(config.baseline === 'on' ? { baselines: baselineStore } : {}),
-    });
+  const newWindows = () => new EntityWindows(windowOptionsOf(config, baselineStore));
   let windows = newWindows();
   const baselines: SenseBaselines | undefined =
     config.baseline === 'on'

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { checkHttpUrl, parseAllowedOrigins, redactText } from './url-policy.js';
+import { checkHttpUrl, parseAllowedOrigins, redactCredentials } from './url-policy.js';
 
 /** Start-up configuration is wrong; `problems` lists every bad setting with its fix. */
 export class ConfigError extends Error {
@@ -212,7 +212,7 @@ export function parseEnvSettings<K extends string, S extends z.ZodType>(
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const key = String(issue.path[0]) as K;
-        return `${spec[key][0]}=${redactText(JSON.stringify(raw[key]))}: ${issue.message}`;
+        return `${spec[key][0]}=${redactCredentials(JSON.stringify(raw[key]))}: ${issue.message}`;
       }),
     );
   }

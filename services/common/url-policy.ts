@@ -52,6 +52,10 @@ export function checkHttpUrl(url: string, origins: readonly string[]): string | 
     return `${refused}: scheme ${u.protocol} is not allowed (http: or https: only)`;
   if (u.username || u.password)
     return `${refused}: the URL carries credentials; put credentials in AUTOGLM_HTTP_HEADERS_FILE instead`;
+  // The URL travels verbatim in decisions, workflow memos and history, where a query's token would
+  // stay readable; the act step needs it whole, so it cannot be redacted there: refused instead.
+  if (u.search !== '' || u.hash !== '' || /[?#]/.test(url))
+    return `${refused}: the URL has a query or fragment, which decisions and workflow history would carry; put credentials in AUTOGLM_HTTP_HEADERS_FILE and parameters in the rule's args`;
   if (!origins.includes(u.origin)) {
     const allowed = origins.length > 0 ? origins.join(', ') : 'none';
     return `${refused}: origin ${u.origin} is not in AUTOGLM_HTTP_ALLOWED_ORIGINS (allowed: ${allowed})`;
@@ -76,4 +80,15 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]*[^\s"'<>`.,;:!?)\]]/gi;
 /** `text` with every URL-looking substring redacted, for error messages from libraries (fetch). */
 export function redactText(text: string): string {
   return text.replace(URL_IN_TEXT, (match) => redactUrl(match));
+}
+
+// `userinfo@` before a host outside a URL (a broker list such as user:pw@kafka:9092).
+const USERINFO = /[^\s"',;/@]+@(?=[^\s"',;/@])/g;
+
+/**
+ * `text` with every URL redacted (redactText) and any other `user:password@` before a host
+ * replaced, for settings echoed in configuration errors (KAFKA_BROKERS, TEMPORAL_ADDRESS).
+ */
+export function redactCredentials(text: string): string {
+  return redactText(text).replace(USERINFO, '[redacted]@');
 }

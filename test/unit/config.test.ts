@@ -79,6 +79,32 @@ describe('loadConfig', () => {
     );
   });
 
+  it('never echoes credentials written into KAFKA_BROKERS or TEMPORAL_ADDRESS, nor a query in the actuator URL', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          KAFKA_BROKERS: 'alice:hunter2@kafka-1:9092',
+          TEMPORAL_ADDRESS: 'svc:s3cret@temporal:7233',
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.doesNotMatch(err.message, /hunter2|alice|s3cret|svc:|token=abc/);
+        assert.match(err.message, /KAFKA_BROKERS="\[redacted\]@kafka-1:9092"/);
+        assert.match(err.message, /TEMPORAL_ADDRESS="\[redacted\]@temporal:7233"/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadConfig({ AUTOGLM_HTTP_ACTUATOR_URL: 'http://127.0.0.1:8090/actuate?token=abc' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /AUTOGLM_HTTP_ACTUATOR_URL: .*has a query or fragment/);
+        assert.doesNotMatch(err.message, /token=abc/);
+        return true;
+      },
+    );
+  });
+
   it('parses the guard and blast-radius limits with conservative defaults', () => {
     const c = loadConfig({});
     assert.equal(c.maxDecisionAge, 180_000);

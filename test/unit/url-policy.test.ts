@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   checkHttpUrl,
   parseAllowedOrigins,
+  redactCredentials,
   redactText,
   redactUrl,
 } from '../../services/common/url-policy.js';
@@ -45,7 +46,20 @@ describe('checkHttpUrl', () => {
 
   it('allows URLs on an allowlisted origin, whatever the path', () => {
     assert.equal(checkHttpUrl('http://127.0.0.1:8090/actuate', origins), undefined);
-    assert.equal(checkHttpUrl('https://OPS.example.com:443/a/b?c=d', origins), undefined);
+    assert.equal(checkHttpUrl('https://OPS.example.com:443/a/b', origins), undefined);
+  });
+
+  it('refuses a query or fragment (decisions and history would carry a token), never quoting it', () => {
+    for (const url of [
+      'http://127.0.0.1:8090/actuate?token=hunter2',
+      'https://ops.example.com/a?c=d',
+      'http://127.0.0.1:8090/actuate?',
+      'http://127.0.0.1:8090/actuate#hunter2',
+    ]) {
+      const why = checkHttpUrl(url, origins);
+      assert.match(why ?? '', /has a query or fragment.*AUTOGLM_HTTP_HEADERS_FILE.*args/, url);
+      assert.doesNotMatch(why ?? '', /hunter2|c=d/);
+    }
   });
 
   it('compares other spellings of an address in their normal form', () => {
@@ -91,5 +105,17 @@ describe('redactUrl / redactText', () => {
       'Request cannot be constructed from a URL that includes credentials: http://10.0.0.1:81/x, ' +
         'then "https://a.example/" failed',
     );
+  });
+});
+
+describe('redactCredentials', () => {
+  it('drops user:password@ before a host outside URLs too, and keeps the rest', () => {
+    assert.equal(
+      redactCredentials('"alice:hunter2@kafka-1:9092,kafka-2:9092"'),
+      '"[redacted]@kafka-1:9092,kafka-2:9092"',
+    );
+    assert.equal(redactCredentials('"svc:p@ss@temporal:7233"'), '"[redacted]@[redacted]@temporal:7233"');
+    assert.equal(redactCredentials('see https://u:p@x.example/a?t=1'), 'see https://x.example/a');
+    assert.equal(redactCredentials('"127.0.0.1:9092"'), '"127.0.0.1:9092"');
   });
 });

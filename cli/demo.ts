@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { localInfra } from '../infra/infra.js';
-import { signatureHeaders } from '../services/actuators/http.js';
+import { signatureHeaders } from '../services/actuators/signature.js';
 import { loadConfig, topicNames } from '../services/common/config.js';
 import type { Decision, Verdict } from '../services/common/contracts.js';
 import { createKafka } from '../services/common/kafka.js';
@@ -36,7 +36,10 @@ export async function runDemo(args: readonly string[]): Promise<number> {
     const body = JSON.stringify({ class: cls });
     const response = await fetch(`${fleetUrl}/scenarios`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key ? signatureHeaders(key, body) : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(key ? signatureHeaders(key, { method: 'POST', path: '/scenarios', body }) : {}),
+      },
       body,
     }).catch((err: unknown) => {
       throw new UsageError(`no fleet at ${fleetUrl} (${(err as Error).message}): start it with 'autoglm up'`);

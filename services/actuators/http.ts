@@ -1,7 +1,7 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { ActuatorRef } from '../common/contracts.js';
 import { ConfigError } from '../common/config.js';
 import { checkHttpUrl, parseAllowedOrigins, redactText, redactUrl } from '../common/url-policy.js';
+import { requestTarget, signatureHeaders } from './signature.js';
 import {
   ActuationRefusedError,
   boundedText,
@@ -18,47 +18,27 @@ export interface HttpActuatorOptions {
   readonly allowedOrigins: readonly string[];
   /** Bytes of the response body kept (and read at all); the rest is never downloaded. */
   readonly maxResponseBytes: number;
-  /** Signs every request body (x-autoglm-signature) so the target can tell it came from us. */
+  /** Signs every request (method, path, timestamp, body: see signature.ts) so the target can tell it came from us. */
   readonly hmacKey?: Buffer;
   /** Extra headers (credentials) per origin, from AUTOGLM_HTTP_HEADERS_FILE; never logged. */
   readonly headersByOrigin?: Readonly<Record<string, Record<string, string>>>;
 }
 
-/** `sha256=<hex>` over `${timestamp}.${body}`: the timestamp is signed so a capture cannot be replayed later. */
-function sign(key: Buffer, timestamp: string, body: Uint8Array): string {
-  return `sha256=${createHmac('sha256', key).update(`${timestamp}.`).update(body).digest('hex')}`;
-}
-
-/** The headers that sign `body` now (what the http actuator sends, and what a signed client of the fleet sends). */
-export function signatureHeaders(
-  key: Buffer,
-  body: Uint8Array | string,
-  nowMs = Date.now(),
-): Record<string, string> {
-  const timestamp = String(nowMs);
-  return {
-    'x-autoglm-timestamp': timestamp,
-    'x-autoglm-signature': sign(key, timestamp, typeof body === 'string' ? Buffer.from(body) : body),
-  };
-}
+/** Shortest part of a header value scrubbed on its own (shorter ones would redact ordinary words). */
+const MIN_SECRET_PART = 8;
 
 /**
- * For a target: true when `signatureHeader` is our HMAC of `body` at `timestamp` and the timestamp
- * is within `maxSkewMs` of `nowMs`. Compared in constant time so the signature cannot be guessed byte by byte.
+ * What a target's echo must not show of our headers: each whole value and each of its
+ * whitespace/`,;=` separated parts of MIN_SECRET_PART characters or more (the token of a
+ * `Bearer <token>`), longest first so a part never leaves half of a longer value.
  */
-export function verifySignature(
-  key: Buffer,
-  timestamp: string | undefined,
-  body: Uint8Array | string,
-  signatureHeader: string | undefined,
-  nowMs: number,
-  maxSkewMs: number,
-): boolean {
-  if (!timestamp || !/^\d{1,16}$/.test(timestamp) || !signatureHeader) return false;
-  if (Math.abs(nowMs - Number(timestamp)) > maxSkewMs) return false;
-  if (!/^sha256=[0-9a-f]{64}$/.test(signatureHeader)) return false;
-  const expected = Buffer.from(sign(key, timestamp, typeof body === 'string' ? Buffer.from(body) : body));
-  return timingSafeEqual(expected, Buffer.from(signatureHeader));
+export function secretsOf(headers: Readonly<Record<string, string>>): string[] {
+  const secrets = new Set<string>();
+  for (const value of Object.values(headers)) {
+    if (value.trim().length > 0) secrets.add(value);
+    for (const part of value.split(/[\s,;=]+/)) if (part.length >= MIN_SECRET_PART) secrets.add(part);
+  }
+  return [...secrets].sort((a, b) => b.length - a.length);
 }
 
 /** Reads at most `maxBytes` of a body, then cancels the stream so the rest is never downloaded. */
@@ -134,6 +114,10 @@ export function httpActuator(opts: HttpActuatorOptions): Actuator {
     return problem ? [problem] : [];
   };
 
+  // Each request gets a later timestamp than the one before, so even a retry sent within the same
+  // millisecond has its own signature and is not refused by the target's replay memory.
+  let lastSigned = 0;
+
   return {
     type: 'http',
     check,
@@ -144,9 +128,16 @@ export function httpActuator(opts: HttpActuatorOptions): Actuator {
       if (problems.length > 0) throw new ActuationRefusedError(problems.join('; '), { url: shown });
 
       const perOrigin = headersFor.get(new URL(url).origin) ?? {};
-      const secrets = Object.values(perOrigin).filter((v) => v.length > 0);
-      // A target that echoes our request back must not put our credentials into evidence.
+      const secrets = secretsOf(perOrigin);
+      // A target that echoes our request back must not put our credentials into evidence: scrubbed
+      // before the cut, from a read long enough that a secret across the cut is still whole.
+      const slack = secrets[0]?.length ?? 0;
       const scrub = (text: string) => secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
+      const bounded = (bytes: Uint8Array) =>
+        boundedText(
+          Buffer.from(scrub(boundedText(bytes, opts.maxResponseBytes + slack))),
+          opts.maxResponseBytes,
+        );
 
       const body = Buffer.from(
         JSON.stringify({
@@ -161,7 +152,13 @@ export function httpActuator(opts: HttpActuatorOptions): Actuator {
       headers.set('content-type', 'application/json');
       headers.set('idempotency-key', request.idempotencyKey);
       if (opts.hmacKey)
-        for (const [name, value] of Object.entries(signatureHeaders(opts.hmacKey, body)))
+        for (const [name, value] of Object.entries(
+          signatureHeaders(
+            opts.hmacKey,
+            { method: 'POST', path: requestTarget(url), body },
+            (lastSigned = Math.max(Date.now(), lastSigned + 1)),
+          ),
+        ))
           headers.set(name, value);
 
       let response: Response;
@@ -187,9 +184,7 @@ export function httpActuator(opts: HttpActuatorOptions): Actuator {
           status,
         });
       }
-      const text = scrub(
-        boundedText(await readBounded(response.body, opts.maxResponseBytes), opts.maxResponseBytes),
-      );
+      const text = bounded(await readBounded(response.body, opts.maxResponseBytes + slack));
       const detail = { url: shown, status, body: text };
       if (response.ok) return { actuator: 'http', at: Date.now(), detail };
       const transient = status === 408 || status === 429 || status >= 500;

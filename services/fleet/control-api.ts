@@ -5,7 +5,13 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifySignature } from '../actuators/http.js';
+import {
+  SIGNATURE_HEADER,
+  SignatureVerifier,
+  TIMESTAMP_HEADER,
+  type SignatureRefusal,
+} from '../actuators/signature.js';
+import { ConfigError } from '../common/config.js';
 import type { FleetModel } from './fleet-model.js';
 import {
   FLEET_SCENARIO_CLASSES,
@@ -22,7 +28,8 @@ export type FleetPort = Pick<
 >;
 
 /** Why a request was refused before it reached the model. */
-export type ControlRefusal = 'bad_signature' | 'too_large' | 'bad_request' | 'not_found';
+export type ControlRefusal =
+  'bad_signature' | 'replayed' | 'busy' | 'too_large' | 'bad_request' | 'bad_host' | 'not_found';
 
 /** Hooks for the wiring's logs and metrics; each is called after the model has been changed. */
 export interface ControlObserver {
@@ -35,10 +42,19 @@ export interface ControlApiOptions {
   readonly fleet: FleetPort;
   /** 0 (the default) picks a free port. */
   readonly port?: number;
-  /** When set, every POST must carry a valid `x-autoglm-signature` over its body, else 401. */
+  /**
+   * When set, every POST must carry a valid `x-autoglm-signature` (services/actuators/signature.ts:
+   * method, path, timestamp and body), each accepted once, else 401.
+   */
   readonly hmacKey?: Buffer;
-  /** How far a signature's timestamp may be from now (5 min, as the http actuator's targets allow). */
+  /** Without `hmacKey`, the API refuses to start unless this is true (a local, trusted test bed only). */
+  readonly allowUnsigned?: boolean;
+  /** How far a signature's timestamp may be from now, and how long it is remembered (5 min). */
   readonly maxSkewMs?: number;
+  /** Most signatures remembered inside that window (10 000); beyond it new requests get 503. */
+  readonly maxSeenSignatures?: number;
+  /** Host names (besides 127.0.0.1, localhost and [::1]) a request's Host header may name. */
+  readonly allowedHosts?: readonly string[];
   /** Largest request body read (64 KiB); a larger one is answered 413 and never read in full. */
   readonly maxBodyBytes?: number;
   /** The time actions and injections happen at, and signatures are checked against (Date.now). */
@@ -80,10 +96,13 @@ const error = (status: number, message: string, refused?: ControlRefusal): Reply
 });
 
 /**
- * Starts the API on 127.0.0.1:
+ * Starts the API on 127.0.0.1. Every request must name it in its Host header (else 421), every POST
+ * be `application/json` (else 415) and, with a key, be signed and fresh and not seen before (401;
+ * 503 when the replay memory is full). Without a key it starts only when `allowUnsigned` is set.
  * - `POST /actuate` (or `/actuate/<anything>`): the http actuator's JSON body `{idempotencyKey,
- *   decisionId, entity, action, args}` with an `Idempotency-Key` header; acted on at most once per
- *   key. 200 `{accepted, duplicate, entity, action, changed}`; 404 unknown entity; 422 unknown action.
+ *   decisionId, entity, action, args}`; an `Idempotency-Key` header, if sent, must equal the body's
+ *   key (400), which is the signed one; acted on at most once per key.
+ *   200 `{accepted, duplicate, entity, action, changed}`; 404 unknown entity; 422 unknown action.
  * - `POST /scenarios` `{class, entity?}`: injects one now. 201 `{incident}`; 404, 409 when it cannot.
  * - `GET /actions[?since=<seq>]`: `{actions, lastSeq}`, the action log with verdicts (ground truth).
  * - `GET /incidents[?status=<status>]`: `{incidents}`, every incident's ground truth.
@@ -92,7 +111,18 @@ const error = (status: number, message: string, refused?: ControlRefusal): Reply
 export async function startControlApi(opts: ControlApiOptions): Promise<ControlApi> {
   const clock = opts.clock ?? Date.now;
   const maxBodyBytes = opts.maxBodyBytes ?? 64 * 1024;
-  const maxSkewMs = opts.maxSkewMs ?? 300_000;
+  if (!opts.hmacKey && opts.allowUnsigned !== true)
+    throw new ConfigError([
+      'the fleet control API needs an HMAC key: set AUTOGLM_ACTUATOR_HMAC_KEY_FILE (openssl rand -hex 32 > key; chmod 600 key), or AUTOGLM_FLEET_ALLOW_UNSIGNED=true on a machine where every local user is trusted',
+    ]);
+  const verifier = opts.hmacKey
+    ? new SignatureVerifier({
+        key: opts.hmacKey,
+        maxSkewMs: opts.maxSkewMs ?? 300_000,
+        maxSeen: opts.maxSeenSignatures ?? 10_000,
+      })
+    : undefined;
+  let hosts: ReadonlySet<string> = new Set();
 
   const server = http.createServer((req, res) => {
     const send = (reply: Reply) => {
@@ -112,28 +142,38 @@ export async function startControlApi(opts: ControlApiOptions): Promise<ControlA
   server.headersTimeout = 10_000;
 
   async function handle(req: http.IncomingMessage): Promise<Reply> {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // A page on another site whose name resolves to 127.0.0.1 (DNS rebinding) sends its own Host.
+    if (!hosts.has((header(req, 'host') ?? '').toLowerCase()))
+      return error(421, 'the Host header must name this API (127.0.0.1:<port>)', 'bad_host');
+    const target = req.url ?? '/';
+    const url = new URL(target, 'http://127.0.0.1');
     const path = url.pathname;
     if (req.method === 'GET') return read(path, url.searchParams);
     if (req.method !== 'POST') return error(405, 'use GET or POST', 'bad_request');
     const isAction = path === '/actuate' || path.startsWith('/actuate/');
     if (!isAction && path !== '/scenarios') return notFound();
+    // A browser can send text/plain across sites without asking; application/json it cannot.
+    const type = (header(req, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json')
+      return error(415, 'send the body as content-type: application/json', 'bad_request');
     const raw = await readBody(req, maxBodyBytes);
     if (raw === undefined) {
       // The rest is discarded unread (for at most the request timeout), then the connection closes.
       req.resume();
       return { ...error(413, `the body is larger than ${maxBodyBytes} bytes`, 'too_large'), close: true };
     }
-    if (opts.hmacKey) {
-      const signed = verifySignature(
-        opts.hmacKey,
-        header(req, 'x-autoglm-timestamp'),
-        raw,
-        header(req, 'x-autoglm-signature'),
+    if (verifier) {
+      const refusal = verifier.check(
+        {
+          method: 'POST',
+          path: target.startsWith('/') ? target : `${url.pathname}${url.search}`,
+          body: raw,
+          timestamp: header(req, TIMESTAMP_HEADER),
+          signature: header(req, SIGNATURE_HEADER),
+        },
         clock(),
-        maxSkewMs,
       );
-      if (!signed) return error(401, 'bad or missing x-autoglm-signature', 'bad_signature');
+      if (refusal) return signatureRefused(refusal);
     }
     let body: unknown;
     try {
@@ -144,15 +184,23 @@ export async function startControlApi(opts: ControlApiOptions): Promise<ControlA
     if (body === null || typeof body !== 'object' || Array.isArray(body))
       return error(400, 'the body must be a JSON object', 'bad_request');
     return isAction
-      ? actuate(body as Record<string, unknown>, header(req, 'idempotency-key'))
+      ? actuate(body as Record<string, unknown>, header(req, 'idempotency-key'), verifier !== undefined)
       : inject(body as Record<string, unknown>);
   }
 
-  function actuate(body: Record<string, unknown>, keyHeader: string | undefined): Reply {
+  function actuate(body: Record<string, unknown>, keyHeader: string | undefined, signed: boolean): Reply {
     const { entity, action, args, decisionId } = body;
-    const idempotencyKey = keyHeader ?? body.idempotencyKey;
+    // The body's key is the one signed; the header is a copy for proxies and logs, never a substitute.
+    if (keyHeader !== undefined && body.idempotencyKey !== undefined && keyHeader !== body.idempotencyKey)
+      return error(400, 'the Idempotency-Key header must equal the body\'s "idempotencyKey"', 'bad_request');
+    const idempotencyKey = signed ? body.idempotencyKey : (body.idempotencyKey ?? keyHeader);
     const problems: string[] = [];
-    if (!isId(idempotencyKey)) problems.push('an Idempotency-Key header (or "idempotencyKey") is required');
+    if (!isId(idempotencyKey))
+      problems.push(
+        signed
+          ? '"idempotencyKey" (signed, in the body) is required'
+          : 'an "idempotencyKey" (or an Idempotency-Key header) is required',
+      );
     if (!isId(entity)) problems.push('"entity" must be a non-empty string');
     if (!isId(action)) problems.push('"action" must be a non-empty string');
     if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args)))
@@ -232,6 +280,11 @@ export async function startControlApi(opts: ControlApiOptions): Promise<ControlA
   });
   const port = (server.address() as AddressInfo).port;
   const origin = `http://127.0.0.1:${port}`;
+  hosts = new Set(
+    ['127.0.0.1', 'localhost', '[::1]', ...(opts.allowedHosts ?? [])].map(
+      (h) => `${h.toLowerCase()}:${port}`,
+    ),
+  );
   return {
     port,
     origin,
@@ -242,6 +295,21 @@ export async function startControlApi(opts: ControlApiOptions): Promise<ControlA
         server.closeAllConnections();
       }),
   };
+}
+
+const SIGNATURE_REFUSALS: Record<SignatureRefusal, string> = {
+  missing: `missing ${TIMESTAMP_HEADER} or ${SIGNATURE_HEADER}`,
+  malformed: `malformed ${TIMESTAMP_HEADER} or ${SIGNATURE_HEADER}`,
+  stale: `${TIMESTAMP_HEADER} is too far from now`,
+  mismatch: `${SIGNATURE_HEADER} does not match the method, path, timestamp and body`,
+  replayed: `${SIGNATURE_HEADER} was already used: sign each request afresh`,
+  busy: 'too many signed requests inside the replay window; try again later',
+};
+
+function signatureRefused(refusal: SignatureRefusal): Reply {
+  if (refusal === 'busy') return error(503, SIGNATURE_REFUSALS.busy, 'busy');
+  const why = `refused signature: ${SIGNATURE_REFUSALS[refusal]}`;
+  return error(401, why, refusal === 'replayed' ? 'replayed' : 'bad_signature');
 }
 
 function notFound(): Reply {

@@ -24,6 +24,9 @@ const ENV = {
   noisyFor: ['AUTOGLM_FLEET_NOISY_FOR', '5m'],
   seed: ['AUTOGLM_FLEET_SEED', '1'],
   port: ['AUTOGLM_FLEET_PORT', '8090'],
+  allowUnsigned: ['AUTOGLM_FLEET_ALLOW_UNSIGNED', 'false'],
+  signatureWindow: ['AUTOGLM_FLEET_SIGNATURE_WINDOW', '5m'],
+  seenSignatures: ['AUTOGLM_FLEET_SEEN_SIGNATURES', '10000'],
 } as const;
 
 /** Most entities one simulator runs (services × pods): beyond it a tick is no longer cheap. */
@@ -82,6 +85,9 @@ const schema = z.object({
   noisyFor: duration('5m', 10_000, 86_400_000),
   seed: whole(0, 4_294_967_295),
   port: whole(0, 65_535),
+  allowUnsigned: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true'),
+  signatureWindow: duration('5m', 1000, 3_600_000),
+  seenSignatures: whole(100, 10_000_000),
 });
 
 /** The fleet's settings; durations are milliseconds, `scenarioEvery` 0 means on demand only. */

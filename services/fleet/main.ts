@@ -45,6 +45,9 @@ export async function startFleet(
     fleet: model,
     port: settings.port,
     ...(hmacKey ? { hmacKey } : {}),
+    allowUnsigned: settings.allowUnsigned,
+    maxSkewMs: settings.signatureWindow,
+    maxSeenSignatures: settings.seenSignatures,
     observer: {
       action: (entry) => {
         metrics.action(entry);

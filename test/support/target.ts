@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifySignature } from '../../services/actuators/http.js';
+import { SignatureVerifier } from '../../services/actuators/signature.js';
 
 /** One request received by the target. */
 export interface ReceivedAction {
@@ -44,6 +44,10 @@ export interface ActionTargetOptions {
 export async function startActionTarget(opts: ActionTargetOptions = {}): Promise<ActionTarget> {
   const received: ReceivedAction[] = [];
   const keys = new Set<string>();
+  // As a target should: each signature accepted once within the 5-minute window.
+  const verifier = opts.hmacKey
+    ? new SignatureVerifier({ key: opts.hmacKey, maxSkewMs: 300_000, maxSeen: 10_000 })
+    : undefined;
   let inFlight = 0;
   let maxInFlight = 0;
   let unsigned = 0;
@@ -73,15 +77,17 @@ export async function startActionTarget(opts: ActionTargetOptions = {}): Promise
       const v = req.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };
-    const signed = opts.hmacKey
-      ? verifySignature(
-          opts.hmacKey,
-          header('x-autoglm-timestamp'),
-          raw,
-          header('x-autoglm-signature'),
+    const signed = verifier
+      ? verifier.check(
+          {
+            method: req.method,
+            path: req.url ?? '/',
+            body: raw,
+            timestamp: header('x-autoglm-timestamp'),
+            signature: header('x-autoglm-signature'),
+          },
           Date.now(),
-          300_000,
-        )
+        ) === undefined
       : undefined;
     if (signed === false) {
       unsigned++;

@@ -23,6 +23,29 @@ describe('fleet config', () => {
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.scenarios));
   });
 
+  it('is signed by default: unsigned only when allowed, a 5-minute replay window of at most 10 000 signatures', () => {
+    const c = loadFleetConfig({});
+    assert.deepEqual([c.allowUnsigned, c.signatureWindow, c.seenSignatures], [false, 300_000, 10_000]);
+    const set = loadFleetConfig({
+      AUTOGLM_FLEET_ALLOW_UNSIGNED: 'true',
+      AUTOGLM_FLEET_SIGNATURE_WINDOW: '30s',
+      AUTOGLM_FLEET_SEEN_SIGNATURES: '500',
+    });
+    assert.deepEqual([set.allowUnsigned, set.signatureWindow, set.seenSignatures], [true, 30_000, 500]);
+    assert.throws(
+      () =>
+        loadFleetConfig({
+          AUTOGLM_FLEET_ALLOW_UNSIGNED: 'yes',
+          AUTOGLM_FLEET_SIGNATURE_WINDOW: '2h',
+          AUTOGLM_FLEET_SEEN_SIGNATURES: '5',
+        }),
+      (err: Error) =>
+        /AUTOGLM_FLEET_ALLOW_UNSIGNED="yes": must be true or false/.test(err.message) &&
+        /AUTOGLM_FLEET_SIGNATURE_WINDOW="2h": must be between 1s and 60m/.test(err.message) &&
+        /AUTOGLM_FLEET_SEEN_SIGNATURES="5": must be at least 100/.test(err.message),
+    );
+  });
+
   it('reads weights, "none" and "off"', () => {
     const c = loadFleetConfig({
       AUTOGLM_FLEET_SCENARIOS: 'cpu_saturation:3, noisy_healthy',

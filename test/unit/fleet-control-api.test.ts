@@ -5,20 +5,38 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ActuationRefusedError, type ActuationRequest } from '../../services/actuators/actuator.js';
 import { httpActuator } from '../../services/actuators/http.js';
+import { ConfigError } from '../../services/common/config.js';
 import { startControlApi, type ControlApi, type ControlRefusal } from '../../services/fleet/control-api.js';
 import { FleetModel, type ActionLogEntry, type Incident } from '../../services/fleet/fleet-model.js';
 
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef');
 const ENTITY = 'search/pod-1';
 
-/** The http actuator's signature: HMAC-SHA256 over `<timestamp>.<body>`. */
-function signed(body: string, key = KEY, timestamp = String(Date.now())): Record<string, string> {
-  const signature = createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex');
-  return { 'x-autoglm-timestamp': timestamp, 'x-autoglm-signature': `sha256=${signature}` };
+/** What is signed, as the documented scheme says (services/actuators/signature.ts), written out independently. */
+interface Signing {
+  key?: Buffer;
+  timestamp?: string;
+  method?: string;
+  path?: string;
 }
+
+let lastTs = 0;
+/** A fresh millisecond each call, so two signatures of one body differ as a real client's do. */
+const freshTs = () => String((lastTs = Math.max(Date.now(), lastTs + 1)));
+
+/** HMAC-SHA256 over "autoglm-v2\n<ts>\n<METHOD>\n<path?query>\n<body>"; path defaults to /actuate. */
+function signed(body: string, over: Signing = {}): Record<string, string> {
+  const { key = KEY, timestamp = freshTs(), method = 'POST', path = '/actuate' } = over;
+  const mac = createHmac('sha256', key)
+    .update(`autoglm-v2\n${timestamp}\n${method}\n${path}\n${body}`)
+    .digest('hex');
+  return { 'x-autoglm-timestamp': timestamp, 'x-autoglm-signature': `sha256=${mac}` };
+}
+const scenario = (body: string) => signed(body, { path: '/scenarios' });
 
 async function post(url: string, value: unknown, headers: Record<string, string> = {}) {
   const body = typeof value === 'string' ? value : JSON.stringify(value);
@@ -28,6 +46,23 @@ async function post(url: string, value: unknown, headers: Record<string, string>
     body,
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+/** A raw request (fetch will not send another Host); resolves with the status. */
+function rawRequest(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body = '',
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
 }
 
 async function get<T>(url: string): Promise<{ status: number; json: T }> {
@@ -64,7 +99,7 @@ describe('fleet control API with an HMAC key', () => {
   it('listens on 127.0.0.1 and takes the http actuator’s signed request once per idempotency key', async () => {
     assert.match(api.actuateUrl, /^http:\/\/127\.0\.0\.1:\d+\/actuate$/);
     const inject = JSON.stringify({ class: 'cpu_saturation', entity: ENTITY });
-    const injected = await post(`${api.origin}/scenarios`, inject, signed(inject));
+    const injected = await post(`${api.origin}/scenarios`, inject, scenario(inject));
     assert.equal(injected.status, 201);
     const incident = injected.json.incident as Incident;
     assert.equal(incident.class, 'cpu_saturation');
@@ -128,8 +163,8 @@ describe('fleet control API with an HMAC key', () => {
     const headers = { 'idempotency-key': 'x' };
     const tries = [
       {},
-      signed(body, Buffer.from('another key, also long enough')),
-      signed(body, KEY, String(Date.now() - 10 * 60_000)),
+      signed(body, { key: Buffer.from('another key, also long enough') }),
+      signed(body, { timestamp: String(Date.now() - 10 * 60_000) }),
       { ...signed(body), 'x-autoglm-signature': 'sha256=' + '0'.repeat(64) },
       signed(body.replace('restart', 'rollback')),
     ];
@@ -154,11 +189,11 @@ describe('fleet control API with an HMAC key', () => {
   });
 
   it('answers 404 for an unknown entity and 422 for an unknown action, and logs both as refused', async () => {
-    const ghost = JSON.stringify({ entity: 'ghost/pod-1', action: 'restart' });
+    const ghost = JSON.stringify({ idempotencyKey: 'g1', entity: 'ghost/pod-1', action: 'restart' });
     const a = await post(api.actuateUrl, ghost, { 'idempotency-key': 'g1', ...signed(ghost) });
     assert.equal(a.status, 404);
-    const odd = JSON.stringify({ entity: ENTITY, action: 'format_disk' });
-    const b = await post(api.actuateUrl, odd, { 'idempotency-key': 'g2', ...signed(odd) });
+    const odd = JSON.stringify({ idempotencyKey: 'g2', entity: ENTITY, action: 'format_disk' });
+    const b = await post(api.actuateUrl, odd, signed(odd));
     assert.equal(b.status, 422);
     assert.match(String(b.json.error), /unknown action "format_disk"/);
     const last = model.actionLog.slice(-2).map((e) => [e.idempotencyKey, e.verdict, e.effective]);
@@ -192,16 +227,16 @@ describe('fleet control API with an HMAC key', () => {
 
   it('injects on demand: 201 with the ground truth, 409 on a busy entity, 400 for an unknown class', async () => {
     const ok = JSON.stringify({ class: 'disk_pressure', entity: 'checkout/pod-2' });
-    const first = await post(`${api.origin}/scenarios`, ok, signed(ok));
+    const first = await post(`${api.origin}/scenarios`, ok, scenario(ok));
     assert.equal(first.status, 201);
     assert.deepEqual((first.json.incident as Incident).rightActions, ['clean_disk']);
     assert.equal((first.json.incident as Incident).source, 'on_demand');
-    const again = await post(`${api.origin}/scenarios`, ok, signed(ok));
+    const again = await post(`${api.origin}/scenarios`, ok, scenario(ok));
     assert.equal(again.status, 409);
     const unknown = JSON.stringify({ class: 'meteor_strike' });
-    assert.equal((await post(`${api.origin}/scenarios`, unknown, signed(unknown))).status, 400);
+    assert.equal((await post(`${api.origin}/scenarios`, unknown, scenario(unknown))).status, 400);
     const anywhere = JSON.stringify({ class: 'noisy_healthy' });
-    const picked = await post(`${api.origin}/scenarios`, anywhere, signed(anywhere));
+    const picked = await post(`${api.origin}/scenarios`, anywhere, scenario(anywhere));
     assert.equal(picked.status, 201);
     assert.notEqual((picked.json.incident as Incident).entity, 'checkout/pod-2');
     const fleet = await get<{ entities: Array<{ entity: string; incidentId: string | null }> }>(
@@ -219,7 +254,7 @@ describe('fleet control API without a key', () => {
   let api: ControlApi;
   const model = new FleetModel({ services: 2, podsPerService: 1, seed: 1 });
   before(async () => {
-    api = await startControlApi({ fleet: model });
+    api = await startControlApi({ fleet: model, allowUnsigned: true });
   });
   after(() => api.close());
 
@@ -235,5 +270,159 @@ describe('fleet control API without a key', () => {
       json.actions.map((a) => [a.idempotencyKey, a.verdict, a.incidentId]),
       [['body-key', 'false_positive', null]],
     );
+  });
+});
+
+describe('fleet control API signatures: each bound to its method, path, time and body, used once', () => {
+  const model = new FleetModel({ services: 3, podsPerService: 2, seed: 7 });
+  const refused: ControlRefusal[] = [];
+  let api: ControlApi;
+  before(async () => {
+    api = await startControlApi({
+      fleet: model,
+      hmacKey: KEY,
+      observer: { refused: (r) => refused.push(r) },
+    });
+  });
+  after(() => api.close());
+  const action = (key: string, entity = 'checkout/pod-1') =>
+    JSON.stringify({ idempotencyKey: key, entity, action: 'restart', args: {} });
+
+  it('refuses the same signed request a second time within the window, for actions and injections', async () => {
+    const before = model.actionLog.length;
+    const body = action('replay-1');
+    const headers = signed(body);
+    assert.equal((await post(api.actuateUrl, body, headers)).status, 200);
+    const replay = await post(api.actuateUrl, body, headers);
+    assert.equal(replay.status, 401);
+    assert.match(String(replay.json.error), /already used/);
+    // Signed afresh, the same action is a retry: accepted, and the model calls it a duplicate.
+    const retry = await post(api.actuateUrl, body, signed(body));
+    assert.equal(retry.status, 200);
+    assert.equal(retry.json.duplicate, true);
+    assert.equal(model.actionLog.length, before + 2);
+
+    const inject = JSON.stringify({ class: 'memory_leak', entity: 'search/pod-2' });
+    const once = scenario(inject);
+    assert.equal((await post(`${api.origin}/scenarios`, inject, once)).status, 201);
+    // 401, not the model's 409 for a busy entity: refused before it reached the model.
+    assert.equal((await post(`${api.origin}/scenarios`, inject, once)).status, 401);
+    assert.equal(refused.filter((r) => r === 'replayed').length, 2);
+  });
+
+  it('refuses a signature made for another timestamp, though both are within the skew', async () => {
+    const before = model.actionLog.length;
+    const body = action('swap-ts');
+    const now = Date.now();
+    const madeFor = signed(body, { timestamp: String(now - 1000) });
+    const res = await post(api.actuateUrl, body, {
+      'x-autoglm-timestamp': String(now),
+      'x-autoglm-signature': madeFor['x-autoglm-signature']!,
+    });
+    assert.equal(res.status, 401);
+    assert.match(String(res.json.error), /does not match/);
+    assert.equal(model.actionLog.length, before);
+  });
+
+  it('refuses a signature made for another method, path or query', async () => {
+    const before = model.actionLog.length;
+    const body = action('swap-path');
+    const tries: Array<[string, Signing]> = [
+      [api.actuateUrl, { path: '/scenarios' }],
+      [api.actuateUrl, { path: '/actuate/other' }],
+      [api.actuateUrl, { path: '/actuate?dry=1' }],
+      [`${api.actuateUrl}?dry=1`, { path: '/actuate' }],
+      [api.actuateUrl, { method: 'PUT' }],
+    ];
+    for (const [url, over] of tries) {
+      const res = await post(url, body, signed(body, over));
+      assert.equal(res.status, 401, JSON.stringify(over));
+      assert.match(String(res.json.error), /does not match/);
+    }
+    assert.equal(model.actionLog.length, before);
+    // The same body signed for where it is sent is accepted: the path and query are what differed.
+    const right = await post(`${api.actuateUrl}/x?dry=1`, body, signed(body, { path: '/actuate/x?dry=1' }));
+    assert.equal(right.status, 200);
+  });
+
+  it('takes the idempotency key from the signed body: a different or header-only key is refused', async () => {
+    const before = model.actionLog.length;
+    const body = action('body-key');
+    const other = await post(api.actuateUrl, body, { 'idempotency-key': 'header-key', ...signed(body) });
+    assert.equal(other.status, 400);
+    assert.match(String(other.json.error), /Idempotency-Key header must equal/);
+    const headerOnly = JSON.stringify({ entity: 'checkout/pod-1', action: 'restart' });
+    const res = await post(api.actuateUrl, headerOnly, {
+      'idempotency-key': 'h-only',
+      ...signed(headerOnly),
+    });
+    assert.equal(res.status, 400);
+    assert.match(String(res.json.error), /"idempotencyKey" \(signed, in the body\) is required/);
+    assert.equal(model.actionLog.length, before);
+    const same = await post(api.actuateUrl, body, { 'idempotency-key': 'body-key', ...signed(body) });
+    assert.equal(same.status, 200);
+    assert.equal(model.actionLog.at(-1)?.idempotencyKey, 'body-key');
+  });
+
+  it('refuses a cross-site text/plain POST, even signed, and a Host that is not its own', async () => {
+    const before = model.actionLog.length;
+    const body = action('plain');
+    const status = await rawRequest(
+      api.actuateUrl,
+      'POST',
+      { 'content-type': 'text/plain', ...signed(body) },
+      body,
+    );
+    assert.equal(status, 415);
+    assert.equal(model.actionLog.length, before);
+    const host = (h: string) => rawRequest(`${api.origin}/fleet`, 'GET', { host: h });
+    assert.equal(await host(`rebound.example:${api.port}`), 421);
+    assert.equal(await host(`127.0.0.1:${api.port + 1}`), 421);
+    assert.equal(await host(`127.0.0.1:${api.port}`), 200);
+    assert.equal(await host(`localhost:${api.port}`), 200);
+    assert.ok(refused.includes('bad_host'));
+  });
+
+  it('refuses to start without a key unless unsigned is allowed', async () => {
+    await assert.rejects(startControlApi({ fleet: model }), (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /AUTOGLM_ACTUATOR_HMAC_KEY_FILE.*AUTOGLM_FLEET_ALLOW_UNSIGNED=true/);
+      return true;
+    });
+  });
+});
+
+describe('fleet control API replay memory', () => {
+  it('is bounded: full of signatures still inside the window it answers 503, and forgets them after', async () => {
+    const model = new FleetModel({ services: 2, podsPerService: 1, seed: 2 });
+    let now = 1_700_000_000_000;
+    const api = await startControlApi({
+      fleet: model,
+      hmacKey: KEY,
+      maxSkewMs: 60_000,
+      maxSeenSignatures: 2,
+      clock: () => now,
+    });
+    try {
+      const at = (key: string, timestamp: number) => {
+        const body = JSON.stringify({ idempotencyKey: key, entity: 'checkout/pod-1', action: 'restart' });
+        return post(api.actuateUrl, body, signed(body, { timestamp: String(timestamp) }));
+      };
+      assert.equal((await at('m1', now)).status, 200);
+      assert.equal((await at('m2', now)).status, 200);
+      const full = await at('m3', now);
+      assert.equal(full.status, 503);
+      assert.match(String(full.json.error), /replay window/);
+      now += 60_001;
+      // The first two are stale now (and the skew check refuses them), so room is made for new ones.
+      assert.equal((await at('m3', now)).status, 200);
+      assert.equal((await at('m4', now)).status, 200);
+      assert.deepEqual(
+        model.actionLog.map((e) => e.idempotencyKey),
+        ['m1', 'm2', 'm3', 'm4'],
+      );
+    } finally {
+      await api.close();
+    }
   });
 });

@@ -12,10 +12,22 @@ export const FEATURE_STATS = ['avg', 'min', 'max', 'last', 'p95', 'count', 'slop
  * - `baseline`: the entity's normal for the metric at that time (daily/weekly pattern included);
  * - `deviation`: how far the newest sample is from it, in robust standard deviations, signed
  *   (negative: below normal, e.g. traffic gone);
- * - `anomaly`: 0..1, 0.5 at |deviation| = AUTOGLM_BASELINE_ANOMALY_DEVIATION (4.5).
+ * - `anomaly`: 0..1, 0.5 at |deviation| = AUTOGLM_BASELINE_ANOMALY_DEVIATION (4.5) (`anomalyScore`);
+ * - `spread`: the robust standard deviation deviations are measured in, as learned through the
+ *   newest sample; with `baseline` it is the normal a verification measures post-action samples
+ *   against: deviation = (`<metric>.last` - baseline) / spread (services/verify/decision-baseline.ts).
  * Absent while the baseline warms up (the observation lists the metric in `warmingUp`).
  */
-export const BASELINE_STATS = ['baseline', 'deviation', 'anomaly'] as const;
+export const BASELINE_STATS = ['baseline', 'deviation', 'anomaly', 'spread'] as const;
+
+/**
+ * The `anomaly` fact of a deviation: 0.5 at |deviation| = `anomalyDeviation`, near 1 two deviations
+ * beyond it. One formula for sense (which learns the baseline) and verify (which recomputes it
+ * against the decision-time baseline).
+ */
+export function anomalyScore(deviation: number, anomalyDeviation: number): number {
+  return 1 / (1 + Math.exp(-2 * (Math.abs(deviation) - anomalyDeviation)));
+}
 
 /** Every statistic a rule may name as `<metric>.<stat>`. */
 export const METRIC_STATS = [...FEATURE_STATS, ...BASELINE_STATS] as const;

@@ -1,3 +1,5 @@
+import { anomalyScore } from '../common/facts-reference.js';
+
 /**
  * Online baselines: per entity and metric, the metric's normal level and spread, learned from the
  * samples in event time, so rules can ask how far an entity is from its own normal. The pure core;
@@ -78,6 +80,12 @@ export interface BaselineFacts {
   readonly deviation: number;
   /** 0..1: 0.5 at |deviation| = anomalyDeviation, near 1 two deviations beyond it. */
   readonly anomaly: number;
+  /**
+   * The robust standard deviation as learned through the newest sample (what the next sample's
+   * deviation is measured in): with `baseline`, what a verification measures samples after an
+   * action against, so that a baseline that learns the incident meanwhile cannot verify it.
+   */
+  readonly spread: number;
 }
 
 /** A state due for the changelog, or gone from memory (value undefined: write a tombstone). */
@@ -220,7 +228,9 @@ export class BaselineStore {
     const p = (slot & (CHUNK - 1)) * F32;
     if ((f[p + COUNT] as number) < this.opts.warmupSamples) return undefined;
     const deviation = f[p + DEVIATION] as number;
-    return { baseline: f[p + EXPECTED] as number, deviation, anomaly: this.anomalyOf(deviation) };
+    const baseline = f[p + EXPECTED] as number;
+    const spread = this.spreadOf(f[p + ABSDEV] as number, baseline);
+    return { baseline, deviation, anomaly: this.anomalyOf(deviation), spread };
   }
 
   /** Whether `entity` has any state (warm or not) for `metric`. */
@@ -231,7 +241,12 @@ export class BaselineStore {
 
   /** The 0..1 anomaly score of a deviation. */
   anomalyOf(deviation: number): number {
-    return 1 / (1 + Math.exp(-2 * (Math.abs(deviation) - this.opts.anomalyDeviation)));
+    return anomalyScore(deviation, this.opts.anomalyDeviation);
+  }
+
+  /** The spread deviations are measured in: robust, and never below minSpreadRatio of |expected|. */
+  private spreadOf(absdev: number, expected: number): number {
+    return Math.max(SPREAD_PER_ABSDEV * absdev, this.opts.minSpreadRatio * Math.abs(expected), 1e-9);
   }
 
   /** The states of `partition` due for the changelog since the last call, encoded; marks them written. */
@@ -336,7 +351,7 @@ export class BaselineStore {
     const level = d[o + LEVEL] as number;
     const absdev = f[p + ABSDEV] as number;
     const expected = level + season;
-    const spread = Math.max(SPREAD_PER_ABSDEV * absdev, opts.minSpreadRatio * Math.abs(expected), 1e-9);
+    const spread = this.spreadOf(absdev, expected);
     const r = x - expected;
     const z = r / spread;
     f[p + EXPECTED] = expected;

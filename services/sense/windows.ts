@@ -238,6 +238,7 @@ export class EntityWindows {
       features[names[at] as string] = facts.baseline;
       features[names[at + 1] as string] = facts.deviation;
       features[names[at + 2] as string] = facts.anomaly;
+      features[names[at + 3] as string] = facts.spread;
     }
     if (keep < rings.length) rings.length = keep;
     const observation: Observation = {

@@ -245,6 +245,7 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
       verify: decision.verify,
       actedAt: acted.at,
       decisionValues: decisionValuesOf(decision),
+      decisionBaseline: decisionBaselineOf(decision),
     });
     Object.assign(evidence, result.evidence);
     if (result.verified) outcome = 'verified';
@@ -328,4 +329,22 @@ function decisionValuesOf(decision: Decision): Record<string, number> {
     if (typeof v === 'number') values[c.fact] = v;
   }
   return values;
+}
+
+/**
+ * The decision-time `<metric>.baseline|spread|deviation|last` facts of every metric whose baseline
+ * facts the verification reads: verify measures what follows the action against that baseline, not
+ * one that has learned the incident since (services/verify/decision-baseline.ts).
+ */
+function decisionBaselineOf(decision: Decision): Record<string, number> {
+  const facts: Record<string, number> = {};
+  const reads = JSON.stringify(decision.verify).matchAll(
+    /"([a-z][a-z0-9_]*)\.(?:baseline|deviation|anomaly|spread)"/g,
+  );
+  for (const [, metric] of reads)
+    for (const stat of ['baseline', 'spread', 'deviation', 'last']) {
+      const v = decision.facts[`${metric}.${stat}`];
+      if (typeof v === 'number') facts[`${metric}.${stat}`] = v;
+    }
+  return facts;
 }

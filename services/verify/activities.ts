@@ -16,6 +16,13 @@ export interface VerificationRequest {
   readonly actedAt: number;
   /** The decision-time values of the facts `verify.relativeTo` compares with (absent in old histories). */
   readonly decisionValues?: Readonly<Record<string, number>>;
+  /**
+   * The decision's `<metric>.baseline|spread|deviation|last` facts of the metrics whose baseline facts
+   * the verification reads: post-action observations are measured against that baseline, not the one
+   * sense learned since (decision-baseline.ts). Absent in workflows from before it (the observations'
+   * own baseline facts are used then).
+   */
+  readonly decisionBaseline?: Readonly<Record<string, number>>;
 }
 
 /** The answer, with the evidence the verdict carries. */
@@ -39,6 +46,8 @@ export function createVerifyActivities(deps: {
   readBack?: (entity: string, sinceTs: number) => ReturnType<typeof readBack>;
   /** When this worker began reading observations (epoch ms). */
   startedAt?: number;
+  /** AUTOGLM_BASELINE_ANOMALY_DEVIATION: `<metric>.anomaly` against the decision-time baseline, as sense scores it. */
+  anomalyDeviation?: number;
   logger: Logger;
 }) {
   const verifications = new Counter({
@@ -86,11 +95,11 @@ export function createVerifyActivities(deps: {
       const resumedFrom = ctx.info.attempt > 1 ? (ctx.info.heartbeatDetails ?? null) : null;
       let readBackReport: Record<string, unknown> | null = null;
       running.inc();
-      const condition = new VerifyCondition(
-        request.verify.conditions,
-        request.verify.relativeTo ?? [],
-        request.decisionValues ?? {},
-      );
+      const condition = new VerifyCondition(request.verify.conditions, request.verify.relativeTo ?? [], {
+        decisionValues: request.decisionValues ?? {},
+        ...(request.decisionBaseline ? { decisionBaseline: request.decisionBaseline } : {}),
+        ...(deps.anomalyDeviation !== undefined ? { anomalyDeviation: deps.anomalyDeviation } : {}),
+      });
       const comparisons = (obs: Observation | undefined) =>
         request.verify.relativeTo?.length && obs ? { relativeTo: condition.compare(obs) } : {};
       let lastSeen: Observation | undefined;
@@ -109,6 +118,8 @@ export function createVerifyActivities(deps: {
               ...comparisons(lastSeen),
               condition: request.verify,
               decisionValues: request.decisionValues ?? null,
+              // What each metric's baseline facts were measured against (decision time, none, or live).
+              baselines: condition.baseline.describe(),
               resumedFrom,
               readBack: readBackReport,
             },
@@ -120,8 +131,8 @@ export function createVerifyActivities(deps: {
             // An older observation (read back after newer live ones): replay all, in event-time order.
             tracker = new VerificationTracker(options);
             for (const o of deps.state.snapshot(request.entity, request.actedAt))
-              if (tracker.current === 'pending') tracker.observe(o, await condition.holds(o));
-          } else tracker.observe(obs, await condition.holds(obs));
+              if (tracker.current === 'pending') tracker.observe(o, await condition.check(o));
+          } else tracker.observe(obs, await condition.check(obs));
           if (obs.ts >= newest) lastSeen = obs;
           newest = Math.max(newest, obs.ts);
           finish();

@@ -83,6 +83,7 @@ export async function startVerify({
       registry,
       state,
       graceMs: 2 * config.emitEvery + 5000,
+      anomalyDeviation: config.baselineAnomalyDeviation,
       startedAt,
       readBack: (entity, sinceTs) =>
         readBacks.run(() =>

@@ -6,6 +6,8 @@ import { ObservationState } from '../../services/verify/observation-state.js';
 import { VerificationTracker } from '../../services/verify/tracker.js';
 
 const ACTED = 1_800_000_000_000;
+/** Whether the condition held on `o` (true, false or 'unknown'). */
+const holds = async (c: VerifyCondition, o: Observation) => (await c.check(o)).holds;
 const obs = (ts: number, cpu: number, entity = 'e'): Observation => ({
   entity,
   seq: 0,
@@ -72,12 +74,12 @@ describe('VerificationTracker', () => {
 });
 
 describe('VerifyCondition', () => {
-  it('evaluates a json-rules-engine condition on the observation features', async () => {
+  it('evaluates a json-rules-engine condition on the observation features; a missing fact is unknown', async () => {
     const c = new VerifyCondition({ all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] });
-    assert.equal(await c.holds(obs(ACTED, 50)), true);
-    assert.equal(await c.holds(obs(ACTED, 80)), false);
+    assert.deepEqual(await c.check(obs(ACTED, 50)), { holds: true, unknown: [] });
+    assert.deepEqual(await c.check(obs(ACTED, 80)), { holds: false, unknown: [] });
     const missing = new VerifyCondition({ all: [{ fact: 'latency.p95', operator: 'lessThan', value: 100 }] });
-    assert.equal(await missing.holds(obs(ACTED, 50)), false);
+    assert.deepEqual(await missing.check(obs(ACTED, 50)), { holds: 'unknown', unknown: ['latency.p95'] });
   });
 });
 
@@ -86,10 +88,12 @@ describe('VerifyCondition relativeTo (decision-time values)', () => {
   const always = { all: [{ fact: 'cpu.count', operator: 'greaterThanInclusive', value: 0 }] };
 
   it('holds when the value fell to at most the given share of what it was, and not otherwise', async () => {
-    const c = new VerifyCondition(always, [{ fact: 'errors.avg', atMost: 0.5 }], { 'errors.avg': 20 });
-    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'errors.avg': 9 })), true);
-    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'errors.avg': 10 })), true, 'exactly half');
-    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'errors.avg': 11 })), false);
+    const c = new VerifyCondition(always, [{ fact: 'errors.avg', atMost: 0.5 }], {
+      decisionValues: { 'errors.avg': 20 },
+    });
+    assert.equal(await holds(c, rel({ 'cpu.count': 6, 'errors.avg': 9 })), true);
+    assert.equal(await holds(c, rel({ 'cpu.count': 6, 'errors.avg': 10 })), true, 'exactly half');
+    assert.equal(await holds(c, rel({ 'cpu.count': 6, 'errors.avg': 11 })), false);
     assert.deepEqual(c.compare(rel({ 'cpu.count': 6, 'errors.avg': 11 })), [
       { fact: 'errors.avg', decisionValue: 20, value: 11, limit: 10, holds: false },
     ]);
@@ -97,23 +101,29 @@ describe('VerifyCondition relativeTo (decision-time values)', () => {
 
   it('holds when the value rose to at least the given multiple of what it was, and not otherwise', async () => {
     const c = new VerifyCondition(always, [{ fact: 'throughput.avg', atLeast: 1.2 }], {
-      'throughput.avg': 100,
+      decisionValues: { 'throughput.avg': 100 },
     });
-    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'throughput.avg': 130 })), true);
-    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'throughput.avg': 110 })), false);
+    assert.equal(await holds(c, rel({ 'cpu.count': 6, 'throughput.avg': 130 })), true);
+    assert.equal(await holds(c, rel({ 'cpu.count': 6, 'throughput.avg': 110 })), false);
   });
 
-  it('proves nothing when either value is missing, and needs the condition too', async () => {
+  it('proves nothing either way when either value is missing (unknown), and needs the condition too', async () => {
     const c = new VerifyCondition(always, [{ fact: 'errors.avg', atMost: 0.5 }], {});
-    assert.equal(await c.holds(rel({ 'cpu.count': 6, 'errors.avg': 1 })), false, 'no decision-time value');
-    const d = new VerifyCondition(always, [{ fact: 'errors.avg', atMost: 0.5 }], { 'errors.avg': 20 });
-    assert.equal(await d.holds(rel({ 'cpu.count': 6 })), false, 'no value now');
+    assert.deepEqual(
+      await c.check(rel({ 'cpu.count': 6, 'errors.avg': 1 })),
+      { holds: 'unknown', unknown: ['errors.avg'] },
+      'no decision-time value',
+    );
+    const twenty = { decisionValues: { 'errors.avg': 20 } };
+    const d = new VerifyCondition(always, [{ fact: 'errors.avg', atMost: 0.5 }], twenty);
+    assert.equal(await holds(d, rel({ 'cpu.count': 6 })), 'unknown', 'no value now');
     const e = new VerifyCondition(
       { all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] },
       [{ fact: 'errors.avg', atMost: 0.5 }],
-      { 'errors.avg': 20 },
+      twenty,
     );
-    assert.equal(await e.holds(rel({ 'cpu.avg': 90, 'errors.avg': 1 })), false, 'the condition fails');
+    assert.equal(await holds(e, rel({ 'cpu.avg': 90, 'errors.avg': 1 })), false, 'the condition fails');
+    assert.equal(await holds(e, rel({ 'cpu.avg': 90 })), false, 'false and unknown is false');
   });
 });
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { MAX_MESSAGE_BYTES } from './contracts.js';
 import { parseDuration } from './duration.js';
 import { checkHttpUrl, parseAllowedOrigins, redactCredentials } from './url-policy.js';
 
@@ -42,6 +43,7 @@ const ENV = {
   maxClockSkew: ['AUTOGLM_MAX_CLOCK_SKEW', '5m'],
   maxAbsValue: ['AUTOGLM_MAX_ABS_VALUE', '1e12'],
   maxMetricsPerEntity: ['AUTOGLM_MAX_METRICS_PER_ENTITY', '64'],
+  maxObservationBytes: ['AUTOGLM_MAX_OBSERVATION_BYTES', '32768'],
   maxEntities: ['AUTOGLM_MAX_ENTITIES', '200000'],
   dlqMaxValueBytes: ['AUTOGLM_DLQ_MAX_VALUE_BYTES', '16384'],
   httpActuatorUrl: ['AUTOGLM_HTTP_ACTUATOR_URL', 'http://127.0.0.1:8090/actuate'],
@@ -112,6 +114,12 @@ const schema = z.object({
   maxClockSkew: duration('5m'),
   maxAbsValue: z.coerce.number().positive('must be a positive number such as 1e12').max(1e300),
   maxMetricsPerEntity: z.coerce.number().int().min(1, 'must be at least 1').max(10_000),
+  /** Largest observation sense builds, in bytes of JSON; decide refuses values over MAX_MESSAGE_BYTES. */
+  maxObservationBytes: z.coerce
+    .number()
+    .int()
+    .min(4096, 'must be at least 4096 (room for a few metrics and events)')
+    .max(MAX_MESSAGE_BYTES, `must be at most ${MAX_MESSAGE_BYTES}, the largest observation decide accepts`),
   maxEntities: z.coerce.number().int().min(1, 'must be at least 1').max(10_000_000),
   dlqMaxValueBytes: z.coerce
     .number()

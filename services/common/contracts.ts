@@ -33,9 +33,42 @@ const timestamp = z
   ])
   .refine((ms) => ms >= 946_684_800_000, 'is before 2000-01-01; send epoch milliseconds, not seconds');
 
+/**
+ * Longest metric name (and event kind). Every observation repeats a metric's name once per feature
+ * (10 of them), so a long name multiplies into the observation's size: 128 characters leave room
+ * for dozens of metrics per entity within an observation's byte limit.
+ */
+export const MAX_METRIC_NAME = 128;
+/** Longest label (and event attribute) key, most labels per sample, longest label value. */
+export const MAX_LABEL_KEY = 64;
+export const MAX_LABELS = 32;
+export const MAX_LABEL_VALUE = 256;
+
 const featureName = z
   .string()
+  .max(MAX_METRIC_NAME, `must be at most ${MAX_METRIC_NAME} characters (for example "http_errors")`)
   .regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _ (for example "cpu")');
+
+const LABEL_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A `{key: value}` map of bounded size, keys in a safe charset (labels of samples, attributes of events). */
+const boundedRecord = <V extends z.ZodType>(value: V) =>
+  z.record(z.string(), value).superRefine((r, ctx) => {
+    const keys = Object.keys(r);
+    if (keys.length > MAX_LABELS) {
+      const message = `must have at most ${MAX_LABELS} keys, has ${keys.length}; drop the rest or move them into the entity id`;
+      ctx.addIssue({ code: 'custom', message });
+    }
+    for (const key of keys.slice(0, MAX_LABELS + 1)) {
+      if (key.length > MAX_LABEL_KEY) {
+        const message = `keys must be at most ${MAX_LABEL_KEY} characters, this one has ${key.length}`;
+        ctx.addIssue({ code: 'custom', path: [key.slice(0, 80)], message });
+      } else if (!LABEL_KEY.test(key)) {
+        const message = 'keys use letters, digits and _ and do not start with a digit (for example "region")';
+        ctx.addIssue({ code: 'custom', path: [key], message });
+      }
+    }
+  });
 
 /** Raw `{entity, metric, value, ts, labels?}` sample on `autoglm.metrics`. */
 export const metricSampleSchema = z.object({
@@ -43,7 +76,9 @@ export const metricSampleSchema = z.object({
   metric: featureName,
   value: z.number().refine(Number.isFinite, 'must be a finite number'),
   ts: timestamp,
-  labels: z.record(z.string(), z.string().max(256)).optional(),
+  labels: boundedRecord(
+    z.string().max(MAX_LABEL_VALUE, `label values must be at most ${MAX_LABEL_VALUE} characters`),
+  ).optional(),
 });
 export type MetricSample = z.infer<typeof metricSampleSchema>;
 
@@ -53,7 +88,13 @@ export const eventSchema = z.object({
   kind: featureName,
   message: z.string().max(4096, 'must be at most 4096 characters'),
   ts: timestamp,
-  attrs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  attrs: boundedRecord(
+    z.union([
+      z.string().max(1024, 'attribute values must be at most 1024 characters'),
+      z.number(),
+      z.boolean(),
+    ]),
+  ).optional(),
 });
 export type OpsEvent = z.infer<typeof eventSchema>;
 
@@ -254,8 +295,11 @@ export interface Refusal {
     | 'clock_skew'
     | 'out_of_range'
     | 'too_many_metrics'
+    | 'observation_too_large'
+    | 'unpublishable'
     | 'rule_error'
-    | 'too_many_entities';
+    | 'too_many_entities'
+    | 'unreadable_batch';
   readonly issues: ReadonlyArray<{ path: string; message: string }>;
 }
 
@@ -319,13 +363,15 @@ export function fastMetricSample(json: unknown): MetricSample | undefined {
   if (labels !== undefined) return undefined;
   if (typeof entity !== 'string' || entity.length > 200 || !ENTITY_ID.test(entity)) return undefined;
   if (entity.includes('//') || entity.endsWith('/') || entity.includes('/.')) return undefined;
-  if (typeof metric !== 'string' || !FEATURE_NAME.test(metric)) return undefined;
+  if (typeof metric !== 'string' || metric.length > MAX_METRIC_NAME || !FEATURE_NAME.test(metric))
+    return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
-  if (typeof ts !== 'number' || !Number.isInteger(ts) || ts < 946_684_800_000) return undefined;
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 946_684_800_000) return undefined;
   return { entity, metric, value, ts };
 }
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+/** zod's `.int()` accepts safe integers only: 1e300 is refused by both paths. */
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
 /**
  * The common shape of an observation, checked without zod: the decide step's hot path (zod takes
@@ -345,8 +391,9 @@ export function fastObservation(json: unknown): Observation | undefined {
   if (features === null || typeof features !== 'object' || Array.isArray(features)) return undefined;
   if (Object.getPrototypeOf(features) !== Object.prototype) return undefined;
   for (const key in features) {
-    if (key === '__proto__' || typeof (features as Record<string, unknown>)[key] !== 'number')
-      return undefined;
+    const v = (features as Record<string, unknown>)[key];
+    // JSON.parse turns 1e999 into Infinity, which the schema's z.number() refuses.
+    if (key === '__proto__' || typeof v !== 'number' || !Number.isFinite(v)) return undefined;
   }
   if (!Array.isArray(events)) return undefined;
   const checked: Observation['events'] = [];

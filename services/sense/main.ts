@@ -95,6 +95,7 @@ export async function startSense({
       emitEveryMs: config.emitEvery,
       maxClockSkewMs: config.maxClockSkew,
       maxAbsValue: config.maxAbsValue,
+      maxObservationBytes: config.maxObservationBytes,
     },
     logger,
     registry,

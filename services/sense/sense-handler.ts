@@ -10,10 +10,10 @@ import {
 } from '../common/contracts.js';
 import type { TopicNames } from '../common/config.js';
 import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
-import { sendJson } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
 import type { BaselineCheckpoint, BaselineStore } from './baseline.js';
 import { sendBaselineCheckpoints, type BaselineRestore } from './baseline-changelog.js';
+import { publishRecords } from './observation-output.js';
 import { PartitionProgress } from './partition-progress.js';
 import type { EntityWindows } from './windows.js';
 
@@ -30,10 +30,14 @@ export interface SenseSettings {
   readonly emitEveryMs: number;
   readonly maxClockSkewMs: number;
   readonly maxAbsValue: number;
+  /** Largest observation sent (AUTOGLM_MAX_OBSERVATION_BYTES); the windows keep them under it already. */
+  readonly maxObservationBytes: number;
 }
 
 type Outputs = {
   observations: Observation[];
+  /** The sample that emitted each observation: dead-lettered if its observation cannot be sent. */
+  emitters: RefusedSource[];
   letters: Array<{ source: RefusedSource; refusal: Refusal }>;
   /** Baseline states due for the changelog, and tombstones of forgotten ones. */
   checkpoints: BaselineCheckpoint[];
@@ -192,7 +196,7 @@ export class SenseHandler {
     const pending = this.unsent.get(key);
     if (pending) await this.send(key, pending);
 
-    const out: Outputs = { observations: [], letters: [], checkpoints: [] };
+    const out: Outputs = { observations: [], emitters: [], letters: [], checkpoints: [] };
     const now = Date.now();
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
@@ -274,9 +278,15 @@ export class SenseHandler {
       }
       const outcome = windows.addSample(sample, batch.partition);
       if (outcome.kind === 'refused') {
-        return refuse({ reason: outcome.reason, issues: [{ path: 'metric', message: outcome.message }] });
+        return refuse({
+          reason: outcome.reason,
+          issues: [{ path: outcome.field, message: outcome.message }],
+        });
       }
-      if (outcome.kind === 'observation' && !replay) out.observations.push(outcome.observation);
+      if (outcome.kind === 'observation' && !replay) {
+        out.observations.push(outcome.observation);
+        out.emitters.push(source);
+      }
       this.count(replay ? 'replayed' : outcome.kind);
       this.advanceClock(batch, sample.ts);
       return sample.ts;
@@ -285,25 +295,41 @@ export class SenseHandler {
     if (!decoded.ok) return refuse(decoded.refusal);
     const added = windows.addEvent(decoded.value);
     if (added.kind === 'refused') {
-      return refuse({ reason: added.reason, issues: [{ path: 'entity', message: added.message }] });
+      return refuse({ reason: added.reason, issues: [{ path: added.field, message: added.message }] });
     }
     this.count(replay ? 'replayed' : 'event');
     this.advanceClock(batch, decoded.value.ts);
     return decoded.value.ts;
   }
 
-  /** Sends a batch's outputs; kept for the retry until both are acknowledged. */
+  /**
+   * Sends a batch's outputs; kept for the retry until all are acknowledged. An observation that
+   * can never be sent (over the byte limit, or refused by the broker for good) is not retried:
+   * the sample that emitted it is dead-lettered instead, so later batches are not held up.
+   */
   private async send(key: string, out: Outputs): Promise<void> {
     if (out.observations.length === 0 && out.letters.length === 0 && out.checkpoints.length === 0) return;
     this.unsent.set(key, out);
     if (out.observations.length > 0) {
-      await sendJson(
+      const records = out.observations.map((o) => ({ key: o.entity, value: JSON.stringify(o) }));
+      const unpublished = await publishRecords(
         this.deps.producer,
         this.deps.topics.observations,
-        out.observations.map((o) => ({ key: o.entity, value: o })),
+        records,
+        this.deps.settings.maxObservationBytes,
       );
-      this.observationsOut.inc(out.observations.length);
+      for (const u of unpublished) {
+        out.letters.push({
+          source: out.emitters[u.index]!,
+          refusal: {
+            reason: u.reason,
+            issues: [{ path: '', message: `its observation was not sent: ${u.message}` }],
+          },
+        });
+      }
+      this.observationsOut.inc(out.observations.length - unpublished.length);
       out.observations = [];
+      out.emitters = [];
     }
     await this.deps.deadLetters.sendAll(out.letters);
     out.letters = [];

@@ -29,6 +29,7 @@ export function windowOptionsOf(config: Config, store: BaselineStore): WindowOpt
     emitEveryMs: config.emitEvery,
     maxMetricsPerEntity: config.maxMetricsPerEntity,
     maxEntities: config.maxEntities,
+    maxObservationBytes: config.maxObservationBytes,
     ...(config.baseline === 'on' ? { baselines: store } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import type { MetricSample, Observation, OpsEvent } from '../common/contracts.js';
-import { BASELINE_STATS } from '../common/facts-reference.js';
+import { BASELINE_STATS, METRIC_STATS } from '../common/facts-reference.js';
 import type { BaselineStore } from './baseline.js';
 import { FEATURE_STATS, writeMetricFeatures } from './features.js';
 import { MetricRing } from './metric-ring.js';
@@ -17,6 +17,11 @@ export interface WindowOptions {
   readonly maxMetricsPerEntity: number;
   /** Entities one process tracks (AUTOGLM_MAX_ENTITIES). */
   readonly maxEntities: number;
+  /**
+   * Largest observation, in bytes of its JSON (AUTOGLM_MAX_OBSERVATION_BYTES, 32 KiB): a new
+   * metric or event that could take an entity's observation past it is refused.
+   */
+  readonly maxObservationBytes?: number;
   /** Points kept per metric (1024); the oldest is dropped beyond it. */
   readonly maxPointsPerMetric?: number;
   /**
@@ -27,12 +32,14 @@ export interface WindowOptions {
 }
 
 /** Why a sample or event was refused: the limit it hit, for the dead letter and the metric. */
-export type RefusalReason = 'too_many_metrics' | 'too_many_entities';
+export type RefusalReason = 'too_many_metrics' | 'too_many_entities' | 'observation_too_large';
 
 /** A refused input: nothing changed; `message` names the limit and the setting that raises it. */
 export interface WindowRefusal<R extends RefusalReason = RefusalReason> {
   readonly kind: 'refused';
   readonly reason: R;
+  /** The input field the refusal is about (`metric`, `entity`, `message`). */
+  readonly field: string;
   readonly message: string;
 }
 
@@ -44,7 +51,8 @@ export type SampleOutcome =
   | WindowRefusal;
 
 /** What happened to one event: kept for the entity's next observations, or refused. */
-export type EventOutcome = { readonly kind: 'event' } | WindowRefusal<'too_many_entities'>;
+export type EventOutcome =
+  { readonly kind: 'event' } | WindowRefusal<'too_many_entities' | 'observation_too_large'>;
 
 interface WindowEvent {
   readonly kind: string;
@@ -66,6 +74,27 @@ const BUFFERED = { kind: 'buffered' } as const;
 const LATE = { kind: 'late' } as const;
 const EVENT = { kind: 'event' } as const;
 const MAX_CACHED_NAMES = 4096;
+/** The longest JSON text of a finite double (`-2.2250738585072014e-308`). */
+const MAX_NUMBER_TEXT = 24;
+/** An observation's JSON without its entity, features and events: keys, four numbers, brackets. */
+const OBSERVATION_BYTES =
+  '{"entity":"","seq":,"window":{"start":,"end":},"features":{},"events":[],"ts":,"warmingUp":[]}'.length +
+  4 * MAX_NUMBER_TEXT;
+/** What a metric adds besides its name: per statistic `"."` `:` a number `,`, and `""` `,` in warmingUp. */
+const METRIC_FIXED_BYTES = METRIC_STATS.reduce((n, stat) => n + stat.length + 5 + MAX_NUMBER_TEXT, 3);
+
+/**
+ * At most how many bytes one metric adds to an observation's JSON: each of its statistics as
+ * `"<metric>.<stat>":<number>,` and its `warmingUp` entry. Metric names are ASCII (no escapes).
+ */
+export function metricJsonBytes(metric: string): number {
+  return (METRIC_STATS.length + 1) * metric.length + METRIC_FIXED_BYTES;
+}
+
+/** How many bytes an event adds to an observation's JSON (escapes and UTF-8 counted). */
+function eventJsonBytes(e: WindowEvent): number {
+  return Buffer.byteLength(JSON.stringify(e)) + 1;
+}
 /** Shared by entities with no metric yet; never written (insertRing replaces it). */
 const EMPTY: MetricRing[] = [];
 
@@ -94,6 +123,7 @@ export class EntityWindows {
   private readonly maxMetrics: number;
   private readonly maxEntities: number;
   private readonly maxPoints: number;
+  private readonly maxBytes: number;
   private readonly baselines: BaselineStore | undefined;
 
   constructor(opts: WindowOptions) {
@@ -103,6 +133,7 @@ export class EntityWindows {
     this.maxMetrics = positive('maxMetricsPerEntity', opts.maxMetricsPerEntity);
     this.maxEntities = positive('maxEntities', opts.maxEntities);
     this.maxPoints = positive('maxPointsPerMetric', opts.maxPointsPerMetric ?? 1024);
+    this.maxBytes = positive('maxObservationBytes', opts.maxObservationBytes ?? 32_768);
     this.baselines = opts.baselines;
   }
 
@@ -122,7 +153,8 @@ export class EntityWindows {
     const reach = Math.max(watermark, ts) - this.windowMs;
     let ring = findRing(w.rings, metric);
     if (ring === undefined) {
-      if (!this.makeRoom(w.rings, reach)) return this.tooManyMetrics(entity);
+      const refused = this.makeRoom(entity, w, reach, metricJsonBytes(metric));
+      if (refused !== undefined) return refused;
       ring = new MetricRing(metric, this.pool, this.maxPoints);
       w.rings = insertRing(w.rings, ring);
     }
@@ -146,7 +178,14 @@ export class EntityWindows {
     let at = events.length;
     while (at > 0 && (events[at - 1] as WindowEvent).ts > event.ts) at--;
     if (at === 0 && events.length >= this.maxEvents) return EVENT; // older than every kept one
-    events.splice(at, 0, { kind: event.kind, message: event.message.slice(0, MAX_EVENT_TEXT), ts: event.ts });
+    const kept = { kind: event.kind, message: event.message.slice(0, MAX_EVENT_TEXT), ts: event.ts };
+    const reach = w.watermark - this.windowMs;
+    if (kept.ts > reach) {
+      // Events past maxEvents drop out as this one comes in: counting them too stays an upper bound.
+      const refused = this.fits(event.entity, w, reach, eventJsonBytes(kept), 'message');
+      if (refused !== undefined) return refused;
+    }
+    events.splice(at, 0, kept);
     if (events.length > this.maxEvents) events.shift();
     return EVENT;
   }
@@ -191,22 +230,53 @@ export class EntityWindows {
   }
 
   /**
-   * Whether one more metric fits once the metrics with no point after `reach` are gone; removes
-   * those only when it fits (a refusal changes nothing). Counting only live metrics keeps the
-   * answer the same in a window rebuilt from one window length of samples.
+   * Whether one more metric of `bytes` fits (in number and in observation bytes) once the metrics
+   * with no point after `reach` are gone; removes those only when it fits, else returns the
+   * refusal (which changes nothing). Counting only live metrics keeps the answer the same in a
+   * window rebuilt from one window length of samples.
    */
-  private makeRoom(rings: MetricRing[], reach: number): boolean {
-    if (rings.length < this.maxMetrics) return true;
-    let live = 0;
-    for (const r of rings) if (r.lastTs > reach) live++;
-    if (live >= this.maxMetrics) return false;
-    let keep = 0;
-    for (const r of rings) {
-      if (r.lastTs > reach) rings[keep++] = r;
-      else r.release();
+  private makeRoom(entity: string, w: EntityState, reach: number, bytes: number): WindowRefusal | undefined {
+    const rings = w.rings;
+    if (rings.length >= this.maxMetrics) {
+      let live = 0;
+      for (const r of rings) if (r.lastTs > reach) live++;
+      if (live >= this.maxMetrics) return this.tooManyMetrics(entity);
     }
-    rings.length = keep;
-    return true;
+    return this.fits(entity, w, reach, bytes, 'metric');
+  }
+
+  /**
+   * Whether `bytes` more fit in the entity's observations: an upper bound of their JSON counts
+   * every metric with a point after `reach` and every event after it (only those can be in an
+   * observation from now on). Metrics with no point after `reach` are released when it fits.
+   */
+  private fits(
+    entity: string,
+    w: EntityState,
+    reach: number,
+    bytes: number,
+    field: string,
+  ): WindowRefusal<'observation_too_large'> | undefined {
+    const rings = w.rings;
+    let total = OBSERVATION_BYTES + entity.length + bytes;
+    let dead = 0;
+    for (const r of rings) {
+      if (r.lastTs > reach) total += metricJsonBytes(r.name);
+      else dead++;
+    }
+    for (const e of w.events ?? []) if (e.ts > reach) total += eventJsonBytes(e);
+    if (total > this.maxBytes) return this.tooLarge(entity, total, field);
+    // A metric left uncounted must not come back without this check: it goes (no observation
+    // from now on could show it, as all its points are at or before `reach`).
+    if (dead > 0) {
+      let keep = 0;
+      for (const r of rings) {
+        if (r.lastTs > reach) rings[keep++] = r;
+        else r.release();
+      }
+      rings.length = keep;
+    }
+    return undefined;
   }
 
   private snapshot(entity: string, w: EntityState): Observation {
@@ -277,7 +347,18 @@ export class EntityWindows {
     return {
       kind: 'refused',
       reason: 'too_many_entities',
+      field: 'entity',
       message: `already tracking ${this.maxEntities} entities, the limit set by AUTOGLM_MAX_ENTITIES`,
+    };
+  }
+
+  private tooLarge(entity: string, bytes: number, field: string): WindowRefusal<'observation_too_large'> {
+    const what = field === 'metric' ? 'this metric' : 'this event';
+    return {
+      kind: 'refused',
+      reason: 'observation_too_large',
+      field,
+      message: `with ${what} an observation of entity "${entity}" could reach ${bytes} bytes, over the ${this.maxBytes} set by AUTOGLM_MAX_OBSERVATION_BYTES: use shorter metric names or fewer metrics per entity`,
     };
   }
 
@@ -285,6 +366,7 @@ export class EntityWindows {
     return {
       kind: 'refused',
       reason: 'too_many_metrics',
+      field: 'metric',
       message: `entity "${entity}" already has ${this.maxMetrics} metrics in its window, the limit set by AUTOGLM_MAX_METRICS_PER_ENTITY`,
     };
   }

@@ -115,6 +115,10 @@ describe('decodeMessage', () => {
       { ...base, ts: 1000 },
       { ...base, ts: '2026-11-29T11:59:00Z' },
       { ...base, labels: { az: 'a' } },
+      { ...base, metric: 'm'.repeat(128) },
+      { ...base, metric: 'm'.repeat(129) },
+      { ...base, ts: 1e300 },
+      { ...base, value: Infinity },
       null,
       [],
       'text',
@@ -155,6 +159,9 @@ describe('decodeMessage', () => {
       { ...base, events: [{ kind: 'deploy', ts: NOW }] },
       { ...base, events: {} },
       { ...base, ts: 1.5 },
+      { ...base, ts: 1e300 },
+      { ...base, seq: 2 ** 53 },
+      JSON.parse(JSON.stringify(base).replace('91.5', '1e999')),
       null,
       [],
     ];
@@ -168,5 +175,68 @@ describe('decodeMessage', () => {
       assert.deepEqual(fast, slow.data);
     }
     assert.equal(accepted, 3, 'the base and the two with extra keys');
+  });
+
+  it('refuses an Infinity feature (1e999 in the JSON) on the fast path as the schema does', () => {
+    const text = `{"entity":"a","seq":1,"window":{"start":1,"end":2},"features":{"cpu.avg":1e999},"events":[],"ts":2}`;
+    const json: unknown = JSON.parse(text);
+    assert.equal(fastObservation(json), undefined);
+    assert.equal(observationSchema.safeParse(json).success, false);
+    const decoded = decodeMessage(observationSchema, bytes(text), NOW, SKEW, fastObservation);
+    assert.ok(!decoded.ok);
+    assert.equal(decoded.refusal.issues[0]?.path, 'features.cpu.avg');
+  });
+});
+
+describe('sample and event bounds', () => {
+  const base = { entity: 'checkout/pod-1', metric: 'cpu', value: 1.5, ts: NOW };
+  const refusal = (schema: typeof metricSampleSchema | typeof eventSchema, v: unknown) => {
+    const r = decodeMessage(
+      schema,
+      bytes(v),
+      NOW,
+      SKEW,
+      schema === metricSampleSchema ? fastMetricSample : undefined,
+    );
+    assert.ok(!r.ok, `accepted ${JSON.stringify(v).slice(0, 80)}`);
+    assert.equal(r.refusal.reason, 'schema');
+    return r.refusal.issues;
+  };
+
+  it('refuses a metric name over 128 characters (the 60 KB name of review N1), naming the field and the limit', () => {
+    assert.ok(decodeMessage(metricSampleSchema, bytes({ ...base, metric: 'm'.repeat(128) }), NOW, SKEW).ok);
+    for (const metric of ['m'.repeat(129), 'm'.repeat(60_000)]) {
+      const issues = refusal(metricSampleSchema, { ...base, metric });
+      assert.equal(issues[0]?.path, 'metric');
+      assert.match(issues[0]?.message ?? '', /at most 128 characters/);
+    }
+  });
+
+  it('bounds label keys (length, charset), label values and the number of labels', () => {
+    const ok = { ...base, labels: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, 'v'])) };
+    assert.ok(decodeMessage(metricSampleSchema, bytes(ok), NOW, SKEW).ok);
+    const longKey = refusal(metricSampleSchema, { ...base, labels: { ['k'.repeat(65)]: 'v' } });
+    assert.match(longKey[0]?.message ?? '', /at most 64 characters/);
+    const badKey = refusal(metricSampleSchema, { ...base, labels: { 'a b': 'v' } });
+    assert.match(badKey[0]?.message ?? '', /letters, digits and _/);
+    const longValue = refusal(metricSampleSchema, { ...base, labels: { az: 'v'.repeat(257) } });
+    assert.match(longValue[0]?.message ?? '', /at most 256 characters/);
+    const many = { ...ok, labels: { ...ok.labels, k32: 'v' } };
+    const tooMany = refusal(metricSampleSchema, many);
+    assert.equal(tooMany[0]?.path, 'labels');
+    assert.match(tooMany[0]?.message ?? '', /at most 32 keys/);
+  });
+
+  it('bounds event kinds like metric names, and attribute keys, values and count like labels', () => {
+    const event = { entity: 'a', kind: 'deploy', message: 'v2', ts: NOW };
+    assert.ok(decodeMessage(eventSchema, bytes({ ...event, attrs: { version: 'v2', n: 1 } }), NOW, SKEW).ok);
+    assert.equal(refusal(eventSchema, { ...event, kind: 'k'.repeat(129) })[0]?.path, 'kind');
+    assert.match(refusal(eventSchema, { ...event, attrs: { ['a'.repeat(65)]: 1 } })[0]?.message ?? '', /64/);
+    assert.match(
+      refusal(eventSchema, { ...event, attrs: { a: 'x'.repeat(1025) } })[0]?.message ?? '',
+      /1024/,
+    );
+    const attrs = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i]));
+    assert.match(refusal(eventSchema, { ...event, attrs })[0]?.message ?? '', /at most 32 keys/);
   });
 });

@@ -53,8 +53,6 @@ export interface ControlApiOptions {
   readonly maxSkewMs?: number;
   /** Most signatures remembered inside that window (10 000); beyond it new requests get 503. */
   readonly maxSeenSignatures?: number;
-  /** Host names (besides 127.0.0.1, localhost and [::1]) a request's Host header may name. */
-  readonly allowedHosts?: readonly string[];
   /** Largest request body read (64 KiB); a larger one is answered 413 and never read in full. */
   readonly maxBodyBytes?: number;
   /** The time actions and injections happen at, and signatures are checked against (Date.now). */
@@ -122,7 +120,6 @@ export async function startControlApi(opts: ControlApiOptions): Promise<ControlA
         maxSeen: opts.maxSeenSignatures ?? 10_000,
       })
     : undefined;
-  let hosts: ReadonlySet<string> = new Set();
 
   const server = http.createServer((req, res) => {
     const send = (reply: Reply) => {
@@ -143,8 +140,8 @@ export async function startControlApi(opts: ControlApiOptions): Promise<ControlA
 
   async function handle(req: http.IncomingMessage): Promise<Reply> {
     // A page on another site whose name resolves to 127.0.0.1 (DNS rebinding) sends its own Host.
-    if (!hosts.has((header(req, 'host') ?? '').toLowerCase()))
-      return error(421, 'the Host header must name this API (127.0.0.1:<port>)', 'bad_host');
+    if (!LOCAL_HOSTS.has(hostName(header(req, 'host'))))
+      return error(421, 'the Host header must name this machine (127.0.0.1, localhost or [::1])', 'bad_host');
     const target = req.url ?? '/';
     const url = new URL(target, 'http://127.0.0.1');
     const path = url.pathname;
@@ -280,11 +277,6 @@ export async function startControlApi(opts: ControlApiOptions): Promise<ControlA
   });
   const port = (server.address() as AddressInfo).port;
   const origin = `http://127.0.0.1:${port}`;
-  hosts = new Set(
-    ['127.0.0.1', 'localhost', '[::1]', ...(opts.allowedHosts ?? [])].map(
-      (h) => `${h.toLowerCase()}:${port}`,
-    ),
-  );
   return {
     port,
     origin,
@@ -322,6 +314,15 @@ function notFound(): Reply {
 
 function isId(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= MAX_ID_LENGTH;
+}
+
+/** The names a request may give in its Host header, with any port (a local proxy in front is fine). */
+const LOCAL_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The host name of a Host header (`127.0.0.1:8090` → `127.0.0.1`, `[::1]:80` → `[::1]`), lower-case. */
+function hostName(host: string | undefined): string {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec((host ?? '').trim().toLowerCase());
+  return m?.[1] ?? '';
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {

@@ -377,7 +377,10 @@ describe('fleet control API signatures: each bound to its method, path, time and
     assert.equal(model.actionLog.length, before);
     const host = (h: string) => rawRequest(`${api.origin}/fleet`, 'GET', { host: h });
     assert.equal(await host(`rebound.example:${api.port}`), 421);
-    assert.equal(await host(`127.0.0.1:${api.port + 1}`), 421);
+    assert.equal(await host('rebound.example'), 421);
+    assert.equal(await host(`127.0.0.1.rebound.example:${api.port}`), 421);
+    // Another port is a local proxy in front of the API, not another site.
+    assert.equal(await host(`127.0.0.1:${api.port + 1}`), 200);
     assert.equal(await host(`127.0.0.1:${api.port}`), 200);
     assert.equal(await host(`localhost:${api.port}`), 200);
     assert.ok(refused.includes('bad_host'));

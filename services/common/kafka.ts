@@ -8,6 +8,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import { BASELINE_CHANGELOG, type Config } from './config.js';
+import { registerKafkaCodecs } from './kafka-codecs.js';
 import type { Logger } from './logger.js';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -22,8 +23,12 @@ const TRANSIENT = new Set([
   "The coordinator is loading and hence can't process requests for this group",
 ]);
 
-/** A kafkajs client whose own logs go through our pino logger (namespace `kafkajs`). */
+/**
+ * A kafkajs client whose own logs go through our pino logger (namespace `kafkajs`), reading and
+ * writing every compression codec Kafka defines (kafkajs alone reads only gzip).
+ */
 export function createKafka(config: Pick<Config, 'kafkaBrokers' | 'kafkaClientId'>, logger: Logger): Kafka {
+  registerKafkaCodecs();
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: config.kafkaClientId,

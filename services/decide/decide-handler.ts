@@ -12,6 +12,7 @@ import {
 import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
 import { sendJson } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
+import { unreadableBatchLetter } from '../common/unreadable-batches.js';
 import type { Decider } from './decider.js';
 import type { IncidentModel } from './incident-model.js';
 import type { RemediationStarter } from './workflow-starter.js';
@@ -120,6 +121,12 @@ export class DecideHandler {
     const decoded: Array<{ source: RefusedSource; obs: Observation }> = [];
     for (const message of batch.messages) {
       const source = { topic: batch.topic, partition: batch.partition, message };
+      // A batch no codec could read arrives as one marker: dead-letter its offset range, read on.
+      const unreadable = unreadableBatchLetter(batch.topic, batch.partition, message);
+      if (unreadable) {
+        letters.push(unreadable);
+        continue;
+      }
       const result = decodeMessage(
         observationSchema,
         message.value,

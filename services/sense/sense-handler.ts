@@ -11,6 +11,7 @@ import {
 import type { TopicNames } from '../common/config.js';
 import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
 import type { Logger } from '../common/logger.js';
+import { unreadableBatchLetter } from '../common/unreadable-batches.js';
 import type { BaselineCheckpoint, BaselineStore } from './baseline.js';
 import { sendBaselineCheckpoints, type BaselineRestore } from './baseline-changelog.js';
 import { publishRecords } from './observation-output.js';
@@ -255,6 +256,13 @@ export class SenseHandler {
       this.count(replay ? 'replayed' : 'refused');
       return undefined;
     };
+    // A batch no codec could read arrives as one marker: dead-letter its offset range, read on.
+    const unreadable = unreadableBatchLetter(batch.topic, batch.partition, message);
+    if (unreadable) {
+      if (!replay) out.letters.push(unreadable);
+      this.count(replay ? 'replayed' : 'refused');
+      return undefined;
+    }
     if (batch.topic === topics.metrics) {
       const decoded = decodeMessage(
         metricSampleSchema,

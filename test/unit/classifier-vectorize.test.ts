@@ -74,6 +74,10 @@ function assertSame(
   float32: boolean,
   what: string,
 ): void {
+  assert.ok(
+    actual.length >= from + expected.length,
+    `${what}: ${actual.length} values from ${from}, the plain rule gives ${expected.length}`,
+  );
   for (let j = 0; j < expected.length; j++) {
     const want = float32 ? Math.fround(expected[j]!) : expected[j]!;
     if (!Object.is(actual[from + j], want))
@@ -88,10 +92,15 @@ function assertAllPaths(
   mean: readonly number[] | undefined,
 ): void {
   const expected = inputs.map((input) => reference(input, features, mean));
-  const width = expected[0]?.length ?? 0;
+  // One column per numeric feature and per token bucket, counted from the specs, not the output.
+  const width = features.reduce((n, f) => n + (f.kind === 'event_tokens' ? f.buckets : 1), 0);
+  assert.ok(inputs.length > 0 && width > 0, 'rows and columns to compare');
+  expected.forEach((row, i) => assert.equal(row.length, width, `row ${i}: the plain rule's width`));
   const single32 = new Float32Array(width + 3);
   inputs.forEach((input, i) => {
-    assertSame(vectorize(input, features, mean), 0, expected[i]!, false, `row ${i} (float64)`);
+    const single = vectorize(input, features, mean);
+    assert.equal(single.length, width, `row ${i}: vectorize() gives one value per column`);
+    assertSame(single, 0, expected[i]!, false, `row ${i} (float64)`);
     vectorize(input, features, mean, single32, 3);
     assertSame(single32, 3, expected[i]!, true, `row ${i} (float32 at offset 3)`);
   });

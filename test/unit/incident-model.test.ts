@@ -31,14 +31,21 @@ describe('IncidentModel (decide)', () => {
       )?.value ?? 0;
     const model = await IncidentModel.load({ dir, intervalMs: 0, logger: createLogger('silent'), registry });
     const rows = generateScenarios({ rows: 20, seed: 5 });
+    assert.equal(rows.length, 20);
+    /** The version each row was classified with: one answer per row, never an empty list. */
+    const versions = async () => {
+      const facts = await model.classify(rows);
+      assert.equal(facts.length, rows.length, 'one answer per row');
+      return new Set(facts.map((f) => f?.modelVersion));
+    };
     const first = model.version;
-    assert.ok((await model.classify(rows)).every((f) => f?.modelVersion === first));
+    assert.deepEqual(await versions(), new Set([first]));
 
     fs.writeFileSync(path.join(dir, 'model.onnx'), 'not a model');
     await model.check();
     assert.equal(await metric('autoglm_decide_model_reloads_total', { result: 'refused' }), 1);
     assert.equal(model.version, first, 'the last good model keeps classifying');
-    assert.ok((await model.classify(rows)).every((f) => f?.modelVersion === first));
+    assert.deepEqual(await versions(), new Set([first]));
 
     // A new version of the model (every class's intercept moved): checked, then swapped in.
     const next = readModelJson(SHIPPED);
@@ -52,7 +59,7 @@ describe('IncidentModel (decide)', () => {
     await model.check();
     assert.equal(await metric('autoglm_decide_model_reloads_total', { result: 'applied' }), 1);
     assert.equal(model.version, version);
-    assert.ok((await model.classify(rows)).every((f) => f?.modelVersion === version));
+    assert.deepEqual(await versions(), new Set([version]));
     assert.equal(await metric('autoglm_decide_model_info', { version }), 1);
     await model.stop();
   });

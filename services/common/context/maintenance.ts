@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import type { Glob } from '../glob.js';
 import { compileEntityPattern, entityPatternSchema } from './catalog.js';
 import { didYouMean, issueProblems, jsonPath, list, parseJson, strict, unknownService } from './problems.js';
 
@@ -173,7 +174,7 @@ export class MaintenanceWindow {
   constructor(
     readonly name: string,
     private readonly services: ReadonlySet<string>,
-    private readonly patterns: readonly RegExp[],
+    private readonly patterns: readonly Glob[],
     private readonly span: Span,
   ) {}
 

@@ -10,11 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { Registry } from 'prom-client';
 import { repoRoot } from '../../infra/paths.js';
 import type { Decision, Verdict } from '../../services/common/contracts.js';
 import { startDecide } from '../../services/decide/main.js';
+import { workflowIdFor } from '../../services/decide/decision-id.js';
 import { RemediationStarter } from '../../services/decide/workflow-starter.js';
+import { waitForGroupCaughtUp } from '../support/group-offsets.js';
 import { startActionTarget } from '../support/target.js';
 import { produce } from '../support/kafka.js';
 import { hotObservations, SafetyHarness } from '../support/safety-harness.js';
@@ -177,11 +180,15 @@ describe('refusals, approvals and stale input (real services)', () => {
       const decisions = h.decisions.values<Decision>((d) => d.entity === e);
       assert.equal(decisions.length, 144);
       assert.ok(decisions.every((d) => d.stale && d.mode === 'enforce'));
-      await sleep(500);
-      const runs = [];
-      for await (const run of h.client.workflow.list({ query: `AutoglmEntity = "${e}"` }))
-        runs.push(run.workflowId);
-      assert.deepEqual(runs, [], 'no remediation started');
+      // decide commits a batch once its starts are done: after this, a start would have happened.
+      await waitForGroupCaughtUp(h.kafka, `${h.config.groupPrefix}-decide`, h.topics.observations);
+      // Read by id (strongly consistent), not through the eventually consistent visibility list.
+      for (const d of decisions)
+        await assert.rejects(
+          h.client.workflow.getHandle(workflowIdFor(d)).describe(),
+          WorkflowNotFoundError,
+          `no remediation started for ${d.decisionId}`,
+        );
       assert.equal(h.callsFor(e).length, 0);
     } finally {
       await decide.stop();

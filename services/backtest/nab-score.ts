@@ -36,7 +36,7 @@ export interface NabSeries {
   readonly timestamps: readonly number[];
   /** `[start, end]` in the rows' time unit; inclusive. NAB requires both to be row times. */
   readonly windows: ReadonlyArray<readonly [number, number]>;
-  /** Decision times; each counts on the newest row at or before it (a row counts once). */
+  /** Decision times; each counts on the newest row at or before it, the first of that time (a row counts once). */
   readonly detections: readonly number[];
 }
 
@@ -95,6 +95,15 @@ export function rowAtOrBefore(timestamps: readonly number[], t: number): number 
   return found;
 }
 
+/**
+ * The first of the rows sharing row `i`'s time (NAB finds a time's row with `list.index`, and a
+ * decision is made on the first sample of its time: the later ones are buffered by sense).
+ */
+function firstOfTime(timestamps: readonly number[], i: number): number {
+  while (i > 0 && timestamps[i - 1] === timestamps[i]) i--;
+  return i;
+}
+
 /** Scores one series with one profile (NAB's Sweeper at a threshold every decision passes). */
 export function scoreSeries(series: NabSeries, profile: NabProfile, probationPercent = 0.15): SeriesScore {
   const ts = series.timestamps;
@@ -102,14 +111,13 @@ export function scoreSeries(series: NabSeries, profile: NabProfile, probationPer
   // Window bounds as rows: NAB finds them by exact time; the nearest rows inside cover the rest.
   const ordered = [...series.windows].sort((a, b) => a[0] - b[0]);
   const bounds = ordered.map(([start, end]) => {
-    const last = rowAtOrBefore(ts, end);
-    let first = rowAtOrBefore(ts, start);
-    if (first < 0 || (ts[first] as number) < start) first++;
-    return { start, end, first, last };
+    const at = rowAtOrBefore(ts, start);
+    const first = at >= 0 && ts[at] === start ? firstOfTime(ts, at) : at + 1;
+    return { start, end, first, last: firstOfTime(ts, rowAtOrBefore(ts, end)) };
   });
-  const rows = [...new Set(series.detections.map((t) => rowAtOrBefore(ts, t)).filter((i) => i >= 0))].sort(
-    (a, b) => a - b,
-  );
+  const rows = [
+    ...new Set(series.detections.map((t) => firstOfTime(ts, rowAtOrBefore(ts, t))).filter((i) => i >= 0)),
+  ].sort((a, b) => a - b);
   const best = bounds.map(() => -Infinity);
   const firstRow: Array<number | undefined> = bounds.map(() => undefined);
   let falsePositives = 0;

@@ -1,0 +1,183 @@
+import type { IncidentFact } from '../classifier/model-types.js';
+import type { Config } from '../common/config.js';
+import type { Decision, MetricSample, Observation, OpsEvent } from '../common/contracts.js';
+import { Decider } from '../decide/decider.js';
+import type { RuleSet } from '../decide/rule-set.js';
+import { BaselineStore } from '../sense/baseline.js';
+import { baselineOptionsOf, windowOptionsOf } from '../sense/sense-options.js';
+import { EntityWindows } from '../sense/windows.js';
+
+/** The settings a backtest reads: the services' own, from the same environment variables. */
+export type BacktestConfig = Pick<
+  Config,
+  | 'window'
+  | 'emitEvery'
+  | 'maxMetricsPerEntity'
+  | 'maxEntities'
+  | 'maxAbsValue'
+  | 'maxDecisionAge'
+  | 'baseline'
+  | 'baselineHalfLife'
+  | 'baselineWarmupSamples'
+  | 'baselineLearn'
+  | 'baselineAdaptAfter'
+  | 'baselineFreezeDeviation'
+  | 'baselineAnomalyDeviation'
+  | 'baselineSeasonality'
+  | 'baselineMaxStates'
+  | 'baselineIdle'
+>;
+
+/** What the backtest needs of the classifier (IncidentClassifier, or a test's own). */
+export interface BacktestClassifier {
+  classify(observations: readonly Observation[]): Promise<ReadonlyArray<IncidentFact | null>>;
+}
+
+/** A decision as the backtest reports it: the decision decide would have published. */
+export type BacktestDecision = Pick<
+  Decision,
+  'decisionId' | 'entity' | 'rule' | 'action' | 'mode' | 'approval' | 'cooldown' | 'verify' | 'window' | 'ts'
+>;
+
+/** Everything one replay gave. */
+export interface BacktestRun {
+  /** In the order decide would have published them (event time). */
+  readonly decisions: BacktestDecision[];
+  readonly samples: number;
+  readonly events: number;
+  readonly observations: number;
+  /** Samples and events sense would have refused (dead-lettered), by reason. */
+  readonly refused: Record<string, number>;
+  /** Samples older than their entity's window reach: sense changes nothing for them. */
+  readonly late: number;
+  /** Matches held back by decide's cooldown gate, by rule. */
+  readonly suppressed: Record<string, number>;
+  /** Rule evaluations that threw, by rule (decide dead-letters those). */
+  readonly ruleFailures: Record<string, number>;
+  /** Decisions decide would have marked stale: none on event time (see runBacktest). */
+  readonly stale: number;
+  readonly elapsedMs: number;
+}
+
+/** Observations classified and decided at once (the decide handler classifies a batch per call). */
+const BATCH = 512;
+
+/**
+ * Replays samples and events (each in time order) through the services' own pure cores, on event
+ * time: sense's windows and baselines (EntityWindows, BaselineStore, built from the same settings
+ * as the sense service), the classifier when given (batched as decide does), and decide's Decider
+ * (compiled rules, json-rules-engine fallback, its cooldown gate). Each observation is decided with
+ * "now" = its window's end, so no decision is stale: a replay judges the rules, not the delivery.
+ * Nothing is started, published or actuated. Events go before samples of the same time.
+ */
+export async function runBacktest(
+  input: { readonly samples: readonly MetricSample[]; readonly events: readonly OpsEvent[] },
+  opts: {
+    readonly config: BacktestConfig;
+    readonly ruleSet: RuleSet;
+    readonly classifier?: BacktestClassifier;
+    /** Called now and then with the samples replayed so far. */
+    readonly onProgress?: (done: number, total: number) => void;
+  },
+): Promise<BacktestRun> {
+  const started = performance.now();
+  const { config } = opts;
+  const store = new BaselineStore(baselineOptionsOf(config as Config));
+  const windows = new EntityWindows(windowOptionsOf(config as Config, store));
+  const decider = new Decider(opts.ruleSet, { maxDecisionAgeMs: config.maxDecisionAge });
+  const decisions: BacktestDecision[] = [];
+  const refused: Record<string, number> = {};
+  const suppressed: Record<string, number> = {};
+  const ruleFailures: Record<string, number> = {};
+  let late = 0;
+  let observations = 0;
+  let stale = 0;
+  let pending: Observation[] = [];
+  const refuse = (reason: string) => (refused[reason] = (refused[reason] ?? 0) + 1);
+
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const incidents = opts.classifier ? await opts.classifier.classify(batch) : undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const obs = batch[i] as Observation;
+      const maybe = decider.decide(obs, obs.window.end, incidents?.[i] ?? null);
+      const decided = maybe instanceof Promise ? await maybe : maybe;
+      for (const f of decided.failures) ruleFailures[f.rule] = (ruleFailures[f.rule] ?? 0) + 1;
+      for (const s of decided.suppressed) suppressed[s.rule] = (suppressed[s.rule] ?? 0) + 1;
+      for (const d of decided.decisions) {
+        if (d.stale) stale++;
+        decisions.push({
+          decisionId: d.decisionId,
+          entity: d.entity,
+          rule: d.rule,
+          action: d.action,
+          mode: d.mode,
+          approval: d.approval,
+          cooldown: d.cooldown,
+          verify: d.verify,
+          window: d.window,
+          ts: d.ts,
+        });
+      }
+    }
+  };
+
+  // Eviction as the sense service does it, on the newest event time: idle windows after ten
+  // window lengths, idle baselines after AUTOGLM_BASELINE_IDLE.
+  let lastEviction = -Infinity;
+  let lastBaselineEviction = -Infinity;
+  const evict = (now: number) => {
+    if (now - lastEviction >= config.window) {
+      lastEviction = now;
+      windows.evictIdle(now, 10 * config.window);
+    }
+    if (
+      config.baseline === 'on' &&
+      now - lastBaselineEviction >= Math.max(config.window, config.baselineIdle / 100)
+    ) {
+      lastBaselineEviction = now;
+      store.evictIdle(now, config.baselineIdle);
+    }
+  };
+
+  const { samples, events } = input;
+  let e = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const sample = samples[i] as MetricSample;
+    while (e < events.length && (events[e] as OpsEvent).ts <= sample.ts) {
+      const added = windows.addEvent(events[e++] as OpsEvent);
+      if (added.kind === 'refused') refuse(added.reason);
+    }
+    if (Math.abs(sample.value) > config.maxAbsValue) refuse('out_of_range');
+    else {
+      const outcome = windows.addSample(sample, 0);
+      if (outcome.kind === 'observation') {
+        observations++;
+        pending.push(outcome.observation);
+        if (pending.length >= BATCH) await flush();
+      } else if (outcome.kind === 'late') late++;
+      else if (outcome.kind === 'refused') refuse(outcome.reason);
+    }
+    evict(sample.ts);
+    if (opts.onProgress && (i & 0xffff) === 0xffff) opts.onProgress(i + 1, samples.length);
+  }
+  for (; e < events.length; e++) {
+    const added = windows.addEvent(events[e] as OpsEvent);
+    if (added.kind === 'refused') refuse(added.reason);
+  }
+  await flush();
+  return {
+    decisions,
+    samples: samples.length,
+    events: events.length,
+    observations,
+    refused,
+    late,
+    suppressed,
+    ruleFailures,
+    stale,
+    elapsedMs: performance.now() - started,
+  };
+}

@@ -1,3 +1,4 @@
+import { backtestCommand } from './backtest-command.js';
 import { runDemo } from './demo.js';
 import { infraCommand } from './infra-commands.js';
 import { modelCommand } from './model-commands.js';
@@ -16,6 +17,9 @@ const USAGE = `usage: autoglm <command>
                           every incident class against the real loop and a simulated fleet,
                           with the classifier and rules only: right, wrong, missed, false
                           positives and time to verdict per class (about 5 minutes)
+  backtest <recording…> [--labels windows.json] [--baseline rules] [--json]
+                          replay recorded samples and events through sense and decide's
+                          own code on event time: decisions, guards, NAB scores
   rules check [paths…]    check rule files as decide does at start (facts, operators, actuators, …)
   rules test [folder]     run the rule tests (*.test.json) through the real decide core
   rules explain <observation.json> [--rules folder] [--live]
@@ -53,6 +57,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return statusCommand(rest);
     case 'rules':
       return rulesCommand(rest);
+    case 'backtest':
+      return backtestCommand(rest);
     case 'model':
       return modelCommand(rest, {
         out: (t) => process.stdout.write(`${t}\n`),
@@ -90,6 +96,8 @@ main(process.argv.slice(2)).then(
       'DatasetError',
       'ModelLoadError',
       'UsageError',
+      'RecordingError',
+      'LabelsError',
       'WorkflowUpdateFailedError',
       'WorkflowNotFoundError',
     ];

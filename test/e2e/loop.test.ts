@@ -12,6 +12,8 @@ import type { Service } from '../../services/common/service.js';
 import { connectClient } from '../../services/common/temporal.js';
 import { workflowIdFor } from '../../services/decide/decision-id.js';
 import { fastCpuRule, writeRuleDir } from '../support/fast-loop.js';
+import { waitForGroupCaughtUp, waitForTapCaughtUp } from '../support/group-offsets.js';
+import { terminateTestRuns } from '../support/temporal.js';
 import { startActionTarget, type ActionTarget } from '../support/target.js';
 import { startLoop } from '../../services/loop.js';
 import {
@@ -56,6 +58,13 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
   let registry: Registry;
   let loop: Service | undefined;
   const taps: Record<'observations' | 'decisions' | 'verdicts' | 'dlq', TopicTap> = {} as never;
+  /** Every entity a test used: their remediations and guards are terminated at the end. */
+  const entities = new Set<string>();
+  const entityNamed = (name: string) => {
+    const e = unique(name);
+    entities.add(e);
+    return e;
+  };
 
   before(async () => {
     target = await startActionTarget();
@@ -74,6 +83,7 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
   after(async () => {
     for (const tap of Object.values(taps)) await tap.stop();
     await loop?.stop();
+    if (client) await terminateTestRuns(client, config.topicPrefix, entities);
     if (kafka) await deleteTopicsWithPrefix(kafka, config.topicPrefix);
     await producer?.disconnect();
     await client?.connection.close();
@@ -84,7 +94,7 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
   const decisionsFor = (entity: string) => taps.decisions.values<Decision>((d) => d.entity === entity);
 
   it('remediates high CPU once and verifies the recovery', async () => {
-    const entity = unique('hot');
+    const entity = entityNamed('hot');
     const started = Date.now();
     await streamMetric(
       producer,
@@ -106,6 +116,7 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     assert.deepEqual(decision.args, { entity, by: 1 });
 
     const handle = client.workflow.getHandle(workflowIdFor(decision));
+    const { runId } = await handle.describe();
     assert.ok(handle.workflowId.startsWith(`remediate-${entity}-${RULE.name}-`), handle.workflowId);
     const description = await handle.describe();
     // The Temporal UI's list and page read as sentences: summary and details without opening the input.
@@ -185,23 +196,23 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     const deadline = Date.now() + 20_000;
     while ((await duplicateStarts()) === 0 && Date.now() < deadline) await sleep(100);
     assert.equal(await duplicateStarts(), 1, 'the replayed decision was refused as a duplicate start');
-    await sleep(500); // a republished decision would have reached the tap by now
+    // decide publishes before it starts: a republished decision is on the topic; read it all.
+    await waitForTapCaughtUp(kafka, taps.decisions, topics.decisions);
     assert.deepEqual(
       decisionsFor(entity).map((d) => d.decisionId),
       [decision.decisionId],
       'the decision was published once, not again on the replay',
     );
-    const runs = [];
-    for await (const run of client.workflow.list({
-      query: `WorkflowType = "remediate" AND AutoglmEntity = "${entity}"`,
-    }))
-      runs.push(run.workflowId);
-    assert.deepEqual(runs, [handle.workflowId], 'the replayed decision started no second workflow');
+    // The replay can only start the same workflow id again: read by id (strongly consistent), not
+    // through the eventually consistent visibility list; still the first run, and it is closed.
+    const now = await handle.describe();
+    assert.equal(now.runId, runId, 'the replayed decision started no second run');
+    assert.equal(now.status.name, 'COMPLETED');
     assert.equal(target.received.filter((a) => a.body.entity === entity).length, 1);
   });
 
   it('gives a failed verdict when the metrics never recover within the deadline', async () => {
-    const entity = unique('stuck');
+    const entity = entityNamed('stuck');
     await streamMetric(
       producer,
       topics.metrics,
@@ -222,7 +233,7 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
   });
 
   it('makes no decision for healthy metrics', async () => {
-    const entity = unique('healthy');
+    const entity = entityNamed('healthy');
     let sent = 0;
     sent = await streamMetric(
       producer,
@@ -239,7 +250,7 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
       10_000,
     );
     // A sentinel after the healthy stream: once the decide step has handled it, it has handled them all.
-    const sentinel = unique('sentinel');
+    const sentinel = entityNamed('sentinel');
     await streamMetric(
       producer,
       topics.metrics,
@@ -251,12 +262,17 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
       },
     );
     assert.ok(sent >= 15);
+    assert.ok(decisionsFor(sentinel).length > 0, 'decide is running: the sentinel was decided');
+    // decide has handled every observation published so far (it commits a batch once handled),
+    // and the tap has read every decision published so far: a decision for the entity would be seen.
+    await waitForGroupCaughtUp(kafka, `${config.groupPrefix}-decide`, topics.observations);
+    await waitForTapCaughtUp(kafka, taps.decisions, topics.decisions);
     assert.equal(decisionsFor(entity).length, 0);
     assert.equal(target.received.filter((a) => a.body.entity === entity).length, 0);
   });
 
   it('compensates and escalates when verification fails, and says so in the verdict', async () => {
-    const entity = unique('leaky');
+    const entity = entityNamed('leaky');
     await streamMetric(
       producer,
       topics.metrics,
@@ -287,7 +303,7 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
   });
 
   it('sends malformed input to the dead-letter topic with a reason and keeps consuming', async () => {
-    const entity = unique('bad');
+    const entity = entityNamed('bad');
     await produce(producer, topics.metrics, [
       { key: entity, value: '{"entity": "' },
       { key: entity, value: { entity, metric: 'cpu', value: 'high', ts: Date.now() } },

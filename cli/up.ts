@@ -12,6 +12,7 @@ import { createLogger } from '../services/common/logger.js';
 import { startOpsServer } from '../services/common/ops-server.js';
 import { exitOnFatal } from '../services/common/service.js';
 import { TopicTap } from '../services/common/topic-tap.js';
+import { redactUrl } from '../services/common/url-policy.js';
 import { loadFleetConfig } from '../services/fleet/fleet-config.js';
 import { startFleet, type RunningFleet } from '../services/fleet/main.js';
 import { startLoop } from '../services/loop.js';
@@ -21,12 +22,15 @@ import { UsageError } from './remediation-commands.js';
 const FLEET_PORT = '8090';
 
 /** The local fleet's HMAC key: made once under the autoglm home, readable by this user only. */
-function localHmacKeyFile(home: string): string {
+export function localHmacKeyFile(home: string): string {
   const file = path.join(home, 'secrets', 'actuator-hmac.key');
   if (!fs.existsSync(file)) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
   }
+  // One made earlier (or copied in) may be readable by others: made private again, as a new one is.
+  fs.chmodSync(path.dirname(file), 0o700);
+  fs.chmodSync(file, 0o600);
   return file;
 }
 
@@ -118,7 +122,7 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
     `autoglm running: Temporal UI ${endpoints.temporalUi ?? '(external)'}, health and metrics on :${ops.port}`,
     fleetSettings
       ? `fleet simulator: ${fleetSettings.services} services × ${fleetSettings.pods} pods, a scenario every ${values.every} after the baselines warm up (30 samples), control API ${fleet?.controlOrigin}`
-      : `acting on ${config.httpActuatorUrl}; produce metrics to ${config.topicPrefix}.metrics`,
+      : `acting on ${redactUrl(config.httpActuatorUrl)}; produce metrics to ${config.topicPrefix}.metrics`,
     durationMs ? `stops after ${values.duration}` : 'Ctrl-C stops and prints the summary',
   ];
   if (tty) for (const line of banner) process.stdout.write(`${line}\n`);

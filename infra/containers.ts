@@ -9,6 +9,20 @@ import { waitUntil } from './process.js';
 const KAFKA_IMAGE = 'apache/kafka:4.1.0';
 const TEMPORAL_IMAGE = 'temporalio/temporal:1.5.1';
 
+/** The part of Docker's host config that says where ports are published. */
+interface PortBindingsConfig {
+  PortBindings?: Record<string, Array<{ HostIp?: string; HostPort?: string }>>;
+}
+
+/**
+ * Publishes every bound port on 127.0.0.1 only: Docker's default is every interface, which would
+ * open an unauthenticated broker and Temporal to the network.
+ */
+export function publishOnLoopback(hostConfig: PortBindingsConfig): void {
+  for (const bindings of Object.values(hostConfig.PortBindings ?? {}))
+    for (const binding of bindings) binding.HostIp = '127.0.0.1';
+}
+
 /**
  * Kafka and Temporal in containers through testcontainers, for machines with a Docker engine
  * (`AUTOGLM_INFRA=testcontainers npm test`). Kafka listens on the same free port inside and
@@ -23,8 +37,15 @@ export async function startContainers(): Promise<InfraEndpoints & { stop(): Prom
     );
   });
   const host = process.env.TESTCONTAINERS_HOST_OVERRIDE ?? '127.0.0.1';
+  // A local engine publishes on 127.0.0.1 only; a remote one (host override) must stay reachable.
+  const local = process.env.TESTCONTAINERS_HOST_OVERRIDE === undefined;
+  class Container extends GenericContainer {
+    protected override async beforeContainerCreated(): Promise<void> {
+      if (local) publishOnLoopback(this.hostConfig);
+    }
+  }
   const kafkaPort = await freePort();
-  const kafka = await new GenericContainer(KAFKA_IMAGE)
+  const kafka = await new Container(KAFKA_IMAGE)
     .withEnvironment({
       KAFKA_NODE_ID: '1',
       KAFKA_PROCESS_ROLES: 'broker,controller',
@@ -45,7 +66,7 @@ export async function startContainers(): Promise<InfraEndpoints & { stop(): Prom
     .withExposedPorts({ container: kafkaPort, host: kafkaPort })
     .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
     .start();
-  const temporal = await new GenericContainer(TEMPORAL_IMAGE)
+  const temporal = await new Container(TEMPORAL_IMAGE)
     .withCommand([
       'server',
       'start-dev',

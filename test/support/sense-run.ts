@@ -87,14 +87,53 @@ export class SenseRun {
     }
   }
 
-  /** Every observation produced, as comparable text, sorted. */
+  /** Messages of the metrics topic the sense group has not committed yet (0 when caught up). */
+  async behind(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const topic = topicNames(this.config).metrics;
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({
+        groupId: `${this.config.groupPrefix}-sense`,
+        topics: [topic],
+      });
+      let behind = 0;
+      for (const e of ends) {
+        const c = Number(committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1');
+        behind += Number(e.high) - Math.max(c, Number(e.low));
+      }
+      return behind;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Every observation produced, as comparable text, sorted: the observations topic read up to the
+   * high watermarks it had when called (every record counted, none missed by a fixed sleep).
+   */
   async observations(): Promise<string[]> {
-    const tap = await new TopicTap(this.kafka, topicNames(this.config).observations, this.logger).start();
-    await sleep(1500);
-    const expected = tap.messages.length;
-    await sleep(500);
-    assert.equal(tap.messages.length, expected, 'the observations topic is read to its end');
-    await tap.stop();
+    const topic = topicNames(this.config).observations;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let expected = 0;
+    try {
+      for (const e of await admin.fetchTopicOffsets(topic)) expected += Number(e.high) - Number(e.low);
+    } finally {
+      await admin.disconnect();
+    }
+    const tap = await new TopicTap(this.kafka, topic, this.logger).start();
+    try {
+      const deadline = Date.now() + 60_000;
+      while (tap.messages.length < expected) {
+        assert.ok(Date.now() < deadline, `read ${tap.messages.length} of ${expected} observations`);
+        await sleep(100);
+      }
+      assert.equal(tap.messages.length, expected, 'the observations topic is read to its high watermarks');
+    } finally {
+      await tap.stop();
+    }
     return tap
       .values<Observation>(() => true)
       .map((o) => JSON.stringify(o))

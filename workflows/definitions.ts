@@ -38,13 +38,29 @@ export const REMEDIATION_PHASES = [
 ] as const;
 export type RemediationPhase = (typeof REMEDIATION_PHASES)[number];
 
-/** An operator's answer to an approval request. */
+/** An operator's answer to an approval request; `workflows/approval.ts` says what is accepted. */
 export interface ApprovalAnswer {
   readonly approve: boolean;
-  /** Who decided (user name or e-mail); required. */
+  /** Who decided (user name or e-mail); required, at most 128 characters. */
   readonly by: string;
-  /** Why; required, shown in the verdict. */
+  /** Why; required, at most 1024 characters, shown in the verdict. */
   readonly reason: string;
+}
+
+/** One approval that was not taken (malformed, late, or a second answer), as recorded. */
+export interface RefusedApproval {
+  /** Workflow time (epoch ms) the signal arrived. */
+  readonly at: number;
+  /** What brought it (the validator refuses a bad update to its sender before history records it). */
+  readonly via: 'approve signal' | 'reject signal' | 'approval update';
+  /** What was wrong, naming the field; never the value sent. */
+  readonly problem: string;
+}
+
+/** How many approvals were refused, and the latest few (bounded). */
+export interface RefusedApprovals {
+  readonly count: number;
+  readonly latest: readonly RefusedApproval[];
 }
 
 /** Where a remediation stands, as the `status` query returns it. */
@@ -57,15 +73,23 @@ export interface RemediationStatus {
   /** Why the remediation waits (guard, budget, approval), while it does. */
   readonly waitingFor?: string;
   readonly approval?: ApprovalAnswer & { readonly at: number };
+  /** Approval signals that were not taken, so a person who typed one wrong sees why it did nothing. */
+  readonly refusedApprovals?: RefusedApprovals;
   readonly actedAt?: number;
   readonly verdict?: Verdict;
 }
 
 export const statusQuery = defineQuery<RemediationStatus>('status');
-/** Approve or reject a remediation that waits for approval (from the UI or `autoglm approve`). */
-export const approveSignal = defineSignal<[{ by: string; reason: string }]>('approve');
-export const rejectSignal = defineSignal<[{ by: string; reason: string }]>('reject');
-/** The same as an update: refused unless the remediation waits for approval, and `by`/`reason` are given. */
+/**
+ * Approve or reject a remediation that waits for approval (from the Temporal UI). People type
+ * these: a malformed one is ignored and recorded in the status (`refusedApprovals`), not fatal.
+ */
+export const approveSignal = defineSignal<[{ by: string; reason: string; approve?: boolean }]>('approve');
+export const rejectSignal = defineSignal<[{ by: string; reason: string; approve?: boolean }]>('reject');
+/**
+ * The same as an update (`autoglm approve|reject`): its validator refuses a malformed answer, naming
+ * the field, and one the remediation cannot take (needs none, already answered, too late).
+ */
 export const approvalUpdate = defineUpdate<RemediationStatus, [ApprovalAnswer]>('approval');
 
 /** Settings the starter passes along with the decision (recorded in history, so replay-safe). */

@@ -25,8 +25,11 @@ import {
   type GuardKind,
   type LeaseAnswer,
   type RemediateSettings,
+  type RefusedApproval,
+  type RefusedApprovals,
   type RemediationStatus,
 } from './definitions.js';
+import { APPROVAL_SHAPE, approvalRefusal, checkApproval, withRefusal } from './approval.js';
 
 // A verdict must not be lost to a Kafka outage: publishing retries until it lands.
 const publish = proxyActivities<Pick<ActActivities, 'publishVerdict'>>({
@@ -88,37 +91,51 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     }
   });
 
+  // Approvals: every answer (update or signal) is checked by `checkApproval` (shape) and
+  // `approvalRefusal` (whether one can be taken now); only a checked copy of three fields is kept.
   let approval: (ApprovalAnswer & { at: number }) | undefined;
-  const answerApproval = (a: ApprovalAnswer) => {
-    if (decision.approval !== 'required' || approval) return;
-    approval = { ...a, at: Date.now() };
+  let approvalDeadline: number | undefined; // set when the wait starts
+  let approvalClosed: string | undefined; // why no answer is taken any more
+  let refusedApprovals: RefusedApprovals | undefined;
+  const approvalWindow = () => ({
+    required: decision.approval === 'required',
+    answered: approval,
+    closed: approvalClosed,
+    deadline: approvalDeadline,
+  });
+  /** The checked answer, or why `input` is not taken: none can be now, or it is malformed. */
+  const problemWith = (input: unknown, signal?: boolean): string | ApprovalAnswer => {
+    const refusal = approvalRefusal(approvalWindow(), Date.now());
+    if (refusal !== undefined) return refusal;
+    const checked = checkApproval(input, signal);
+    return checked.ok ? checked.answer : checked.problems.join('; ');
+  };
+  const take = (answer: ApprovalAnswer) => {
+    approval = { approve: answer.approve, by: answer.by, reason: answer.reason, at: Date.now() };
     update({ approval });
   };
-  // Signals come from people (the Temporal UI): one without a who and a why is ignored, not fatal.
-  const fromSignal = (approve: boolean) => (input: unknown) => {
-    const { by, reason } = (input ?? {}) as Partial<Record<'by' | 'reason', unknown>>;
-    if (typeof by !== 'string' || !by.trim() || typeof reason !== 'string' || !reason.trim()) {
-      log.warn('approval signal ignored: send {"by": "<who>", "reason": "<why>"}', { input });
-      return;
-    }
-    answerApproval({ approve, by, reason });
+  /** Takes a checked answer; records and ignores anything else (a person typed it: not fatal). */
+  const answer = (via: RefusedApproval['via'], input: unknown, signal?: boolean) => {
+    const checked = problemWith(input, signal);
+    if (typeof checked !== 'string') return take(checked);
+    log.warn(`${via} ignored: ${checked}`, { expected: APPROVAL_SHAPE });
+    refusedApprovals = withRefusal(refusedApprovals, { at: Date.now(), via, problem: checked });
+    update({ refusedApprovals });
   };
-  setHandler(approveSignal, fromSignal(true));
-  setHandler(rejectSignal, fromSignal(false));
+  setHandler(approveSignal, (input: unknown) => answer('approve signal', input, true));
+  setHandler(rejectSignal, (input: unknown) => answer('reject signal', input, false));
   setHandler(
     approvalUpdate,
-    async (a) => {
-      answerApproval(a);
+    async (input) => {
+      // The validator refused what this would ignore; it does not run on replay, so an update an
+      // older version accepted must not fail the workflow task here.
+      answer('approval update', input);
       return status;
     },
     {
-      validator: (a) => {
-        if (decision.approval !== 'required') throw new Error('this remediation needs no approval');
-        if (approval)
-          throw new Error(`already ${approval.approve ? 'approved' : 'rejected'} by ${approval.by}`);
-        if (typeof a?.by !== 'string' || a.by.trim() === '') throw new Error('"by" is required: who decides');
-        if (typeof a.reason !== 'string' || a.reason.trim() === '')
-          throw new Error('"reason" is required: why');
+      validator: (input) => {
+        const checked = problemWith(input);
+        if (typeof checked === 'string') throw new Error(checked);
       },
     },
   );
@@ -210,7 +227,9 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
         phase: 'awaiting-approval',
         waitingFor: `an approve or reject (expires in ${Math.round(settings.approvalTimeoutMs / 60_000)}m)`,
       });
+      approvalDeadline = Date.now() + settings.approvalTimeoutMs;
       if (!(await condition(() => approval !== undefined, settings.approvalTimeoutMs))) {
+        approvalClosed = 'it expired';
         throw new Halt('expired', `no approval within ${Math.round(settings.approvalTimeoutMs / 1000)}s`);
       }
       evidence.approval = approval;
@@ -260,6 +279,9 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
       Object.assign(evidence, { stage: status.phase, error: errorText(err) });
     }
   }
+
+  approvalClosed ??= `the remediation moved on (${outcome})`;
+  if (refusedApprovals) evidence.refusedApprovals = refusedApprovals;
 
   if (acted && outcome === 'failed' && decision.onVerifyFailure) {
     update({ phase: 'compensating', waitingFor: undefined });

@@ -32,8 +32,15 @@ import {
 /** Continue-as-new well before Temporal's history limits; the state is small. */
 const MAX_HISTORY_EVENTS = 5_000;
 
-const shouldContinueAsNew = () =>
-  workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS;
+/** How a guard runs, carried across continue-as-new; older histories started without it. */
+export interface GuardOptions {
+  /** Continue-as-new past this many history events (default 5000; tests use a few dozen). */
+  readonly maxHistoryEvents?: number;
+}
+
+const shouldContinueAsNew = (options: GuardOptions | undefined) =>
+  workflowInfo().continueAsNewSuggested ||
+  workflowInfo().historyLength > (options?.maxHistoryEvents ?? MAX_HISTORY_EVENTS);
 
 /** Signals an answer to a remediation; false when that workflow is gone. */
 async function answer(out: Outgoing): Promise<boolean> {
@@ -47,7 +54,7 @@ async function answer(out: Outgoing): Promise<boolean> {
 }
 
 /** One remediation in flight per entity, then the rule's cooldown; ends when idle. */
-export async function entityGuard(snapshot?: EntityGuardSnapshot): Promise<void> {
+export async function entityGuard(snapshot?: EntityGuardSnapshot, options?: GuardOptions): Promise<void> {
   const state = new EntityGuardState(snapshot);
   const outbox: Array<Outgoing & { granted: boolean }> = [];
   let changes = 0;
@@ -69,7 +76,7 @@ export async function entityGuard(snapshot?: EntityGuardSnapshot): Promise<void>
         state.release({ holder: out.holder, endedAt: Date.now(), acted: false });
     }
     if (state.idle(Date.now())) return;
-    if (shouldContinueAsNew()) await continueAsNew<typeof entityGuard>(state.snapshot());
+    if (shouldContinueAsNew(options)) await continueAsNew<typeof entityGuard>(state.snapshot(), options);
     const wake = state.msToNextExpiry(Date.now());
     const seen = changes;
     await condition(() => outbox.length > 0 || changes !== seen, wake ?? '1 day');
@@ -77,7 +84,10 @@ export async function entityGuard(snapshot?: EntityGuardSnapshot): Promise<void>
 }
 
 /** Fleet-wide blast-radius limits: a slot per action while it runs, a bounded queue while none is free. */
-export async function actionBudget(snapshot: ActionBudgetSnapshot | { limits: BudgetLimits }): Promise<void> {
+export async function actionBudget(
+  snapshot: ActionBudgetSnapshot | { limits: BudgetLimits },
+  options?: GuardOptions,
+): Promise<void> {
   const state = new ActionBudgetState(snapshot);
   const outbox: Outgoing[] = [];
   setHandler(acquireSignal, ({ limits, ...req }) => {
@@ -95,7 +105,7 @@ export async function actionBudget(snapshot: ActionBudgetSnapshot | { limits: Bu
       if (!(await answer(out)) && out.answer.result !== 'denied')
         outbox.push(...state.release(out.holder, Date.now()));
     }
-    if (shouldContinueAsNew()) await continueAsNew<typeof actionBudget>(state.snapshot());
+    if (shouldContinueAsNew(options)) await continueAsNew<typeof actionBudget>(state.snapshot(), options);
     const wake = state.msToNextSlot(Date.now());
     await condition(() => outbox.length > 0, wake ?? '1 day');
   }

@@ -6,18 +6,21 @@
  * are still observed, also across a restart.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { topicNames, type Config } from '../../services/common/config.js';
-import type { DeadLetter, Observation } from '../../services/common/contracts.js';
+import type { DeadLetter, Decision, Observation } from '../../services/common/contracts.js';
 import { createKafka, ensureTopics } from '../../services/common/kafka.js';
 import { createLogger } from '../../services/common/logger.js';
 import type { Service } from '../../services/common/service.js';
+import { startDecide } from '../../services/decide/main.js';
 import { startSense } from '../../services/sense/main.js';
 import { BATCH_HEADER_BYTES, overwriteStored, storedBatches } from '../support/broker-log.js';
 import { testConfig, unique } from '../support/config.js';
+import { fastCpuRule, writeRuleDir } from '../support/fast-loop.js';
 import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';
 import { ensureLibrdkafka, produceWithLibrdkafka, type Compression } from '../support/librdkafka-producer.js';
 
@@ -165,5 +168,85 @@ describe('sense reads every codec a librdkafka producer sends (real Kafka)', () 
     await sleep(500);
     assert.equal(dlq.values<DeadLetter>((d) => d.reason === 'unreadable_batch').length, 1);
     assert.deepEqual(sense.liveness?.(), { 'sense.consumer': true });
+  });
+});
+
+describe('decide reads on past a batch no codec can read (real Kafka and Temporal)', () => {
+  const logger = createLogger('warn');
+  // A shadow rule: a decision is published for cpu.avg > 85, nothing is started.
+  const rule = fastCpuRule('hot-cpu', '5s');
+  const shadow = { ...rule, event: { ...rule.event, params: { ...rule.event.params, mode: 'shadow' } } };
+  const rulesDir = writeRuleDir([shadow]);
+  let config: Config;
+  let kafka: Kafka;
+  let decide: Service | undefined;
+  let decisions: TopicTap;
+  let dlq: TopicTap;
+
+  before(async () => {
+    await ensureLibrdkafka();
+    config = testConfig({ rulesDir, modelDir: 'off' });
+    kafka = createKafka(config, logger);
+    await ensureTopics(kafka, Object.values(topicNames(config)), config.topicPartitions);
+    decisions = await new TopicTap(kafka, topicNames(config).decisions, logger).start();
+    dlq = await new TopicTap(kafka, topicNames(config).dlq, logger).start();
+  });
+
+  after(async () => {
+    await decisions?.stop();
+    await dlq?.stop();
+    await decide?.stop();
+    if (kafka) await deleteTopicsWithPrefix(kafka, config.topicPrefix);
+    fs.rmSync(rulesDir, { recursive: true, force: true });
+  });
+
+  it('dead-letters the batch by its offset range and decides on the observations after it', async () => {
+    const { observations } = topicNames(config);
+    const now = Date.now();
+    const observation = (entity: string, cpu: number, seq: number) => ({
+      key: entity,
+      value: {
+        entity,
+        seq,
+        window: { start: now - 3000, end: now },
+        features: { 'cpu.avg': cpu, 'cpu.count': 6 },
+        events: [],
+        ts: now,
+      } satisfies Observation,
+    });
+    const before = unique('before');
+    const lost = unique('lost');
+    const afterBad = unique('after');
+    const sent = await produceWithLibrdkafka(config.kafkaBrokers, observations, [
+      { compression: 'snappy', partition: 0, records: [observation(before, 95, 0)] },
+      {
+        compression: 'zstd',
+        partition: 0,
+        records: Array.from({ length: 10 }, (_, i) => observation(lost, 95, i)),
+      },
+      {
+        compression: 'lz4',
+        partition: 0,
+        records: [observation(afterBad, 20, 0), observation(afterBad, 95, 1)],
+      },
+    ]);
+    const bad = storedBatches(observations, 0).find((b) => b.firstOffset === sent[1]!.first);
+    assert.ok(bad && bad.codecId === CODEC_IDS.zstd, 'the zstd batch is stored as zstd');
+    overwriteStored(bad, BATCH_HEADER_BYTES, Buffer.alloc(4)); // no zstd frame magic
+
+    decide = await startDecide({ config, logger, registry: new Registry() });
+    const letter = await dlq.waitFor<DeadLetter>((d) => d.reason === 'unreadable_batch', 30_000);
+    assert.equal(letter.service, 'decide');
+    assert.equal(letter.offset, String(sent[1]!.first));
+    assert.deepEqual(letter.issues[0], {
+      path: 'offsets',
+      message: `${sent[1]!.first}-${sent[1]!.last} (10 records)`,
+    });
+    assert.match(letter.issues[1]?.message ?? '', /^zstd: /);
+    for (const entity of [before, afterBad])
+      await decisions.waitFor<Decision>((d) => d.entity === entity && d.rule === 'hot-cpu', 30_000);
+    await waitForCommitted(kafka, `${config.groupPrefix}-decide`, observations, 0, sent[2]!.last + 1n);
+    assert.equal(decisions.values<Decision>((d) => d.entity === lost).length, 0);
+    assert.deepEqual(decide.liveness?.(), { 'decide.consumer': true });
   });
 });

@@ -186,6 +186,11 @@ function describe(report: {
       lines.push(
         `  ${s.approval.approve ? 'approved' : 'rejected'} by ${s.approval.by}: ${s.approval.reason}`,
       );
+    const refused = s.refusedApprovals;
+    if (refused && refused.latest.length > 0) {
+      const last = refused.latest[refused.latest.length - 1]!;
+      lines.push(`  ${refused.count} approval(s) not taken; the latest (${last.via}): ${last.problem}`);
+    }
     if (s.actedAt) lines.push(`  acted at ${when(s.actedAt)}`);
     if (s.verdict) {
       const reason = typeof s.verdict.evidence.reason === 'string' ? `: ${s.verdict.evidence.reason}` : '';

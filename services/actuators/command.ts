@@ -19,6 +19,11 @@ export interface CommandActuatorOptions {
   readonly timeoutMs: number;
   /** Bytes of stdout and of stderr kept each; the rest is read and dropped so the child never blocks. */
   readonly maxOutputBytes: number;
+  /**
+   * AUTOGLM_COMMAND_USER: the user and group the scripts run as (needs a root worker). Unset, they
+   * run as the worker's user and can read its /proc/<pid>/environ like any process of that user.
+   */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
 }
 
 /** EX_TEMPFAIL (sysexits.h): the script's way to say "try again later". */
@@ -94,21 +99,37 @@ export function commandActuator(opts: CommandActuatorOptions): Actuator {
 
       // Inherited by everything the script starts, unless one clears its environment on purpose.
       const marker = `${RUN_MARKER}=${randomUUID()}`;
-      const child = spawn(resolved.file, ref.args, {
-        shell: false,
-        cwd: path.dirname(resolved.file),
-        // Own process group, so a timeout kills whatever the script started too.
-        detached: true,
-        env: {
-          PATH: '/usr/bin:/bin',
-          AUTOGLM_IDEMPOTENCY_KEY: request.idempotencyKey,
-          AUTOGLM_ACTION: request.action,
-          AUTOGLM_ENTITY: request.entity,
-          AUTOGLM_DECISION_ID: request.decisionId,
-          [RUN_MARKER]: marker.slice(RUN_MARKER.length + 1),
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      const start = () =>
+        spawn(resolved.file, ref.args, {
+          shell: false,
+          cwd: path.dirname(resolved.file),
+          // Own process group, so a timeout kills whatever the script started too.
+          detached: true,
+          ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
+          env: {
+            PATH: '/usr/bin:/bin',
+            AUTOGLM_IDEMPOTENCY_KEY: request.idempotencyKey,
+            AUTOGLM_ACTION: request.action,
+            AUTOGLM_ENTITY: request.entity,
+            AUTOGLM_DECISION_ID: request.decisionId,
+            [RUN_MARKER]: marker.slice(RUN_MARKER.length + 1),
+          },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+      let child: ReturnType<typeof start>;
+      try {
+        child = start();
+      } catch (err) {
+        // Node throws some spawn failures (EPERM from a uid switch) instead of emitting them.
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        const hint = code === 'EPERM' ? ': AUTOGLM_COMMAND_USER needs the worker to run as root' : '';
+        throw new ActuationRefusedError(
+          `command ${JSON.stringify(ref.command)} could not start (${code})${hint}`,
+          {
+            command: ref.command,
+          },
+        );
+      }
       const stdout = collect(child.stdout, opts.maxOutputBytes);
       const stderr = collect(child.stderr, opts.maxOutputBytes);
       // A script that does not read stdin may exit before we finish writing: EPIPE is expected.
@@ -160,7 +181,8 @@ export function commandActuator(opts: CommandActuatorOptions): Actuator {
         throw new Error(`command ${name} did not finish within ${opts.timeoutMs} ms and was killed`);
       if (outcome.kind === 'error') {
         // The file vanished or lost its x bit between check and spawn: that will not fix itself.
-        const permanent = ['ENOENT', 'EACCES', 'ENOEXEC'].includes(outcome.err.code ?? '');
+        // EPERM: not allowed to switch to AUTOGLM_COMMAND_USER, which needs a root worker.
+        const permanent = ['ENOENT', 'EACCES', 'ENOEXEC', 'EPERM'].includes(outcome.err.code ?? '');
         const message = `command ${name} could not start (${outcome.err.code ?? outcome.err.message})`;
         if (permanent) throw new ActuationRefusedError(message, { command: ref.command });
         throw new Error(message);

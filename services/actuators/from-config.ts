@@ -20,6 +20,7 @@ type ActuatorSettings = Pick<
   | 'actuatorMaxResponseBytes'
   | 'commandDir'
   | 'commandTimeout'
+  | 'commandUser'
 >;
 
 /**
@@ -84,6 +85,7 @@ export function actuatorsFromConfig(config: ActuatorSettings): ActuatorRegistry 
       dir: config.commandDir,
       timeoutMs: config.commandTimeout,
       maxOutputBytes: config.actuatorMaxResponseBytes,
+      ...(config.commandUser ? { runAs: runAsOf(config.commandUser) } : {}),
     }),
   ]);
 }
@@ -100,4 +102,10 @@ export function hmacKeyOf(text: string, file: string): { key: Buffer; problem?: 
         key,
         problem: `AUTOGLM_ACTUATOR_HMAC_KEY_FILE=${file}: the key must be at least ${MIN_HMAC_KEY_BYTES} bytes (for example: openssl rand -hex 32)`,
       };
+}
+
+/** `uid:gid` (checked by the config schema) as numbers. */
+function runAsOf(user: string): { uid: number; gid: number } {
+  const [uid, gid] = user.split(':').map(Number);
+  return { uid: uid!, gid: gid! };
 }

@@ -54,6 +54,7 @@ const ENV = {
   actuatorMaxResponseBytes: ['AUTOGLM_ACTUATOR_MAX_RESPONSE_BYTES', '4096'],
   commandDir: ['AUTOGLM_COMMAND_DIR', ''],
   commandTimeout: ['AUTOGLM_COMMAND_TIMEOUT', '30s'],
+  commandUser: ['AUTOGLM_COMMAND_USER', ''],
   maxDecisionAge: ['AUTOGLM_MAX_DECISION_AGE', '3m'],
   approvalTimeout: ['AUTOGLM_APPROVAL_TIMEOUT', '30m'],
   maxConcurrentPerAction: ['AUTOGLM_MAX_CONCURRENT_PER_ACTION', '5'],
@@ -139,6 +140,13 @@ const schema = z.object({
   actuatorMaxResponseBytes: z.coerce.number().int().min(0).max(1_048_576, 'must be at most 1 MiB'),
   commandDir: z.string(),
   commandTimeout: duration('30s'),
+  /** `uid:gid` the command actuator's scripts run as (another user cannot read the worker's /proc); '' runs them as the worker. */
+  commandUser: z
+    .string()
+    .regex(
+      /^(?:\d{1,10}:\d{1,10})?$/,
+      "must be numeric uid:gid such as 65534:65534, or empty for this process's user",
+    ),
   maxDecisionAge: duration('3m'),
   approvalTimeout: duration('30m'),
   maxConcurrentPerAction: z.coerce.number().int().min(1, 'must be at least 1').max(10_000),

@@ -203,6 +203,34 @@ describe('commandActuator', () => {
     ]);
   });
 
+  it('runs scripts as AUTOGLM_COMMAND_USER, who cannot read the worker’s environment', async () => {
+    const open = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-cmd-user-'));
+    try {
+      fs.chmodSync(open, 0o755);
+      script(
+        path.join(open, 'peek.sh'),
+        'cat /proc/$PPID/environ >/dev/null 2>&1 && echo readable || echo unreadable; id -u',
+      );
+      const other = commandActuator(options({ dir: open, runAs: { uid: 65534, gid: 65534 } }));
+      if (process.getuid?.() === 0) {
+        const result = await other.actuate(request('peek.sh'));
+        assert.equal(result.detail.stdout, 'unreadable\n65534\n');
+        // As the worker's own user it can: what the setting is for.
+        const same = await commandActuator(options({ dir: open })).actuate(request('peek.sh'));
+        assert.equal(same.detail.stdout, 'readable\n0\n');
+      } else {
+        // Only root may switch users: refused for good, saying so, rather than retried.
+        await assert.rejects(other.actuate(request('peek.sh')), (err: Error) => {
+          assert.ok(err instanceof ActuationRefusedError);
+          assert.match(err.message, /EPERM.*AUTOGLM_COMMAND_USER needs the worker to run as root/);
+          return true;
+        });
+      }
+    } finally {
+      fs.rmSync(open, { recursive: true, force: true });
+    }
+  });
+
   it('is disabled without a directory', async () => {
     const actuator = commandActuator(options({ dir: '' }));
     assert.match(

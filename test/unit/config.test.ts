@@ -79,6 +79,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads AUTOGLM_COMMAND_USER as numeric uid:gid, empty by default', () => {
+    assert.equal(loadConfig({}).commandUser, '');
+    assert.equal(loadConfig({ AUTOGLM_COMMAND_USER: '65534:65534' }).commandUser, '65534:65534');
+    assert.throws(
+      () => loadConfig({ AUTOGLM_COMMAND_USER: 'nobody' }),
+      /AUTOGLM_COMMAND_USER="nobody": must be numeric uid:gid such as 65534:65534/,
+    );
+  });
+
   it('never echoes credentials written into KAFKA_BROKERS or TEMPORAL_ADDRESS, nor a query in the actuator URL', () => {
     assert.throws(
       () =>

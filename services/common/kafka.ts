@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Kafka,
   Partitioners,
+  type Admin,
   logLevel,
   type Consumer,
   type EachBatchPayload,
@@ -57,21 +59,43 @@ export async function ensureTopics(
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t));
     if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({
-          topic,
-          numPartitions: partitions,
-          replicationFactor: -1,
-          // A changelog keeps the newest record per key, not the newest days.
-          ...(topic.endsWith(`.${BASELINE_CHANGELOG}`)
-            ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }
-            : {}),
-        })),
-      });
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({
+            topic,
+            numPartitions: partitions,
+            replicationFactor: -1,
+            // A changelog keeps the newest record per key, not the newest days.
+            ...(topic.endsWith(`.${BASELINE_CHANGELOG}`)
+              ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }
+              : {}),
+          })),
+        });
+      } catch (err) {
+        // kafkajs's wait for leaders gives up when a busy broker's metadata does not list a new
+        // topic yet (it retries only "leader not available"): the topics exist, wait for them here.
+        if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+        await waitForLeaders(admin, missing);
+      }
     }
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Resolves once every partition of `topics` has a leader; throws after 30 s. */
+async function waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      if (found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader after 30 s`);
+    await sleep(200);
   }
 }
 

@@ -12,6 +12,7 @@ import { loadConfig } from '../../services/common/config.js';
 import type { MetricSample } from '../../services/common/contracts.js';
 import { parseRuleFile } from '../../services/decide/rule-file.js';
 import { ruleSetOf } from '../../services/decide/rule-set.js';
+import type { BacktestDecision } from '../../services/backtest/backtest.js';
 import type { Recording } from '../../services/backtest/recording.js';
 
 const STEP = 5 * 60_000;
@@ -123,5 +124,57 @@ describe('backtest', () => {
       assert.equal(d.entity, 'hot');
       assert.ok(d.ts >= at(200) && d.ts <= at(207), new Date(d.ts).toISOString());
     }
+  });
+
+  it("the guards' own state: one remediation in flight per entity, and the budget's slots, on event time", () => {
+    const decision = (
+      entity: string,
+      i: number,
+      mode: 'enforce' | 'shadow' = 'enforce',
+    ): BacktestDecision => ({
+      decisionId: `${entity}-${i}`,
+      entity,
+      rule: 'r',
+      action: 'scale_out',
+      mode,
+      approval: 'none',
+      cooldown: '0s',
+      verify: { conditions: { all: [] }, within: '10m', stableFor: '1m' } as BacktestDecision['verify'],
+      window: { start: at(i) - STEP, end: at(i) },
+      ts: at(i),
+    });
+    const limits = {
+      maxConcurrentPerAction: 2,
+      maxConcurrentPerRule: 5,
+      maxActionsPerPeriod: 20,
+      periodMs: 3_600_000,
+      maxDeferred: 100,
+    };
+    // a at 0 holds a until 2 (10m); a at 1 is denied (in flight); b and c at 0: c waits for a slot
+    // (2 scale_out at once) and acts when a's lease ends; the shadow decision asks nobody.
+    const ds = [
+      decision('a', 0),
+      decision('b', 0),
+      decision('c', 0),
+      decision('a', 1),
+      decision('d', 1, 'shadow'),
+    ];
+    assert.deepEqual(replayGuards(ds, limits), {
+      shadow: 1,
+      acted: 3,
+      inFlight: 1,
+      coolingDown: 0,
+      deferred: 1,
+      deniedByBudget: 0,
+    });
+    // No room to wait: c is denied by the budget at once.
+    assert.deepEqual(replayGuards(ds, { ...limits, maxDeferred: 0 }), {
+      shadow: 1,
+      acted: 2,
+      inFlight: 1,
+      coolingDown: 0,
+      deferred: 0,
+      deniedByBudget: 1,
+    });
   });
 });

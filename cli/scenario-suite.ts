@@ -3,19 +3,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { Registry } from 'prom-client';
 import { repoRoot } from '../infra/paths.js';
 import { loadConfig, topicNames, type Config } from '../services/common/config.js';
 import type { Decision, Verdict } from '../services/common/contracts.js';
 import { createKafka, ensureTopics } from '../services/common/kafka.js';
+import { connectClient } from '../services/common/temporal.js';
 import type { Logger } from '../services/common/logger.js';
 import type { Service } from '../services/common/service.js';
 import { TopicTap } from '../services/common/topic-tap.js';
 import { loadFleetConfig } from '../services/fleet/fleet-config.js';
-import type { FleetScenarioClass, Incident } from '../services/fleet/fleet-types.js';
+import { workflowIdFor } from '../services/decide/decision-id.js';
+import type { ActionLogEntry, FleetScenarioClass, Incident } from '../services/fleet/fleet-types.js';
 import { startFleet, type RunningFleet } from '../services/fleet/main.js';
 import { scoreRun, type Scorecard } from '../services/fleet/scorecard.js';
 import { startLoop, type LoopStep } from '../services/loop.js';
+import { actionBudgetId, entityGuardId } from '../workflows/definitions.js';
 
 /**
  * The scenario suite: every scenario class injected into the simulated fleet, against the real
@@ -41,19 +45,39 @@ export interface SuiteOptions {
   /** Rules only: decide runs without the classifier. */
   readonly rulesOnly?: boolean;
   readonly classes?: readonly FleetScenarioClass[];
+  /** What is injected, in order (instead of `classes` on their SUITE_ENTITIES): a bigger run. */
+  readonly injections?: ReadonlyArray<{ readonly class: FleetScenarioClass; readonly entity: string }>;
+  /** The pause between two injections (0, the default: all at once). */
+  readonly injectEveryMs?: number;
+  /** The simulated fleet's size (5 services of 2 pods: the SUITE_ENTITIES and a healthy rest). */
+  readonly fleet?: { readonly services: number; readonly pods: number };
+  /** Also wait until every remediation started has its verdict on the verdicts topic. */
+  readonly awaitVerdicts?: boolean;
   /** How long the fleet runs before the first injection: baselines warm up (30 samples). */
   readonly warmupMs?: number;
   /** The run ends when every incident is settled, or at this deadline after the injections. */
   readonly timeoutMs?: number;
   /** Called with progress lines. */
   readonly progress?: (line: string) => void;
-  /** A step that runs elsewhere (its own process, which `during` starts): the loop here runs the others. */
-  readonly external?: LoopStep;
+  /** Steps that run elsewhere (their own processes, which `during` starts): the loop here runs the others. */
+  readonly external?: LoopStep | readonly LoopStep[];
   /**
-   * Called once the loop here runs, before the warm-up: starts the external step, and may kill and
-   * restart it in the middle of the run (the incidents are injected `warmupMs` later). Awaited at the end.
+   * Called once the loop here runs, before the warm-up: starts the external steps, and may kill and
+   * restart them in the middle of the run (the incidents are injected `warmupMs` later). Its
+   * `signal` is aborted when the run has settled; it is awaited at the end.
    */
-  readonly during?: (run: { config: Config; loop: Service; fleet: RunningFleet }) => Promise<void>;
+  readonly during?: (run: SuiteRun) => Promise<void>;
+}
+
+/** What `during` is given: the run's settings, the loop and fleet here, and taps on its topics. */
+export interface SuiteRun {
+  readonly config: Config;
+  readonly loop: Service;
+  readonly fleet: RunningFleet;
+  readonly decisions: TopicTap;
+  readonly verdicts: TopicTap;
+  /** Aborted once every incident is settled (or at the deadline). */
+  readonly signal: AbortSignal;
 }
 
 export interface SuiteResult {
@@ -61,6 +85,8 @@ export interface SuiteResult {
   readonly incidents: Incident[];
   readonly decisions: Decision[];
   readonly verdicts: Verdict[];
+  /** The fleet's action log (ground truth): every action received, duplicates included. */
+  readonly actions: ActionLogEntry[];
   readonly config: Config;
 }
 
@@ -87,6 +113,10 @@ export function suiteRulesDir(): string {
 export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const say = opts.progress ?? (() => {});
   const classes = opts.classes ?? (Object.keys(SUITE_ENTITIES) as FleetScenarioClass[]);
+  const injections = opts.injections ?? classes.map((cls) => ({ class: cls, entity: SUITE_ENTITIES[cls] }));
+  const external = new Set<LoopStep>(
+    opts.external === undefined ? [] : typeof opts.external === 'string' ? [opts.external] : opts.external,
+  );
   const rulesDir = suiteRulesDir();
   const keyFile = path.join(rulesDir, 'hmac.key');
   fs.writeFileSync(keyFile, randomBytes(32).toString('hex'), { mode: 0o600 });
@@ -107,8 +137,8 @@ export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult>
     loadFleetConfig(
       {},
       {
-        services: '5',
-        pods: '2',
+        services: String(opts.fleet?.services ?? 5),
+        pods: String(opts.fleet?.pods ?? 2),
         tick: '1s',
         scenarios: 'none',
         scenarioEvery: 'off',
@@ -123,16 +153,17 @@ export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult>
   let decisions: TopicTap | undefined;
   let verdicts: TopicTap | undefined;
   let loop: Service | undefined;
+  const settled = new AbortController();
   try {
     await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
     decisions = await new TopicTap(kafka, topics.decisions, opts.logger).start();
     verdicts = await new TopicTap(kafka, topics.verdicts, opts.logger).start();
     loop = await startLoop(
       { ...ctx, config },
-      (['sense', 'decide', 'act', 'verify'] as const).filter((s) => s !== opts.external),
+      (['sense', 'decide', 'act', 'verify'] as const).filter((s) => !external.has(s)),
     );
     // Settled now, so a failure of the hook is not an unhandled rejection; thrown at the end.
-    const during = opts.during?.({ config, loop, fleet }).then(
+    const during = opts.during?.({ config, loop, fleet, decisions, verdicts, signal: settled.signal }).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -140,34 +171,80 @@ export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult>
       `fleet of ${fleet.model.entityIds.length} entities ticking; baselines warm up for ${(opts.warmupMs ?? 35_000) / 1000}s`,
     );
     await sleep(opts.warmupMs ?? 35_000);
-    for (const cls of classes) {
-      const injected = fleet.model.inject({ class: cls, entity: SUITE_ENTITIES[cls] }, Date.now());
-      if (!injected.ok) throw new Error(`cannot inject ${cls}: ${injected.message}`);
+    for (const [i, { class: cls, entity }] of injections.entries()) {
+      if (i > 0 && opts.injectEveryMs) await sleep(opts.injectEveryMs);
+      const injected = fleet.model.inject({ class: cls, entity }, Date.now());
+      if (!injected.ok) throw new Error(`cannot inject ${cls} on ${entity}: ${injected.message}`);
       say(`injected ${cls} on ${injected.incident.entity} (${injected.incident.id})`);
     }
     const deadline = Date.now() + (opts.timeoutMs ?? 5 * 60_000);
     for (;;) {
-      const card = scoreRun(fleet.model.incidents(), fleet.model.actionLog, verdicts!.values<Verdict>());
+      const card = scoreRun(fleet.model.incidents(), fleet.model.actionLog, verdicts.values<Verdict>());
       const open = card.total.incidents - card.total.accounted - countNoisy(fleet.model.incidents());
-      if (open <= 0 || Date.now() > deadline) break;
+      const unheard = opts.awaitVerdicts
+        ? missingVerdicts(decisions.values<Decision>(), verdicts.values<Verdict>()).length
+        : 0;
+      if ((open <= 0 && unheard === 0) || Date.now() > deadline) break;
       await sleep(1000);
     }
+    settled.abort();
     const failed = await during;
     if (failed) throw failed;
     const incidents = fleet.model.incidents();
     return {
-      scorecard: scoreRun(incidents, fleet.model.actionLog, verdicts!.values<Verdict>()),
+      scorecard: scoreRun(incidents, fleet.model.actionLog, verdicts.values<Verdict>()),
       incidents,
-      decisions: decisions!.values<Decision>(),
-      verdicts: verdicts!.values<Verdict>(),
+      decisions: decisions.values<Decision>(),
+      verdicts: verdicts.values<Verdict>(),
+      actions: [...fleet.model.actionLog],
       config,
     };
   } finally {
+    settled.abort();
     await loop?.stop().catch(() => undefined);
+    await terminateRun(config, decisions?.values<Decision>() ?? [], fleet.model.entityIds).catch(
+      (err: unknown) => opts.logger.warn({ err }, "cannot terminate the run's workflows"),
+    );
     await fleet.stop().catch(() => undefined);
     await decisions?.stop();
     await verdicts?.stop();
     fs.rmSync(rulesDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The remediations started (enforced decisions that were not stale) whose verdict is not on the
+ * verdicts topic: each should have exactly one, whatever its outcome.
+ */
+export function missingVerdicts(decisions: readonly Decision[], verdicts: readonly Verdict[]): string[] {
+  const heard = new Set(verdicts.map((v) => v.workflowId));
+  const started = new Set(decisions.filter((d) => d.mode === 'enforce' && !d.stale).map(workflowIdFor));
+  return [...started].filter((id) => !heard.has(id));
+}
+
+/**
+ * Terminates what the run left in the shared Temporal: remediations still going and the guards
+ * (entity guards with their cooldowns, the action budget) of its scope. Closed ones are skipped.
+ */
+async function terminateRun(config: Config, decisions: readonly Decision[], entities: readonly string[]) {
+  const client = await connectClient(config);
+  try {
+    const scope = config.topicPrefix;
+    const ids = new Set([
+      ...decisions.map(workflowIdFor),
+      ...entities.map((e) => entityGuardId(scope, e)),
+      actionBudgetId(scope),
+    ]);
+    for (const id of ids)
+      await client.workflow
+        .getHandle(id)
+        .terminate('the scenario run is over')
+        .catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError || /already completed/i.test(String(err))) return;
+          throw err;
+        });
+  } finally {
+    await client.connection.close();
   }
 }
 

@@ -1,0 +1,132 @@
+/**
+ * Crash safety under a steady rain of kill -9: the four steps each run as their own process, a
+ * random one is killed every few seconds and started again, while a simulated fleet has incidents
+ * injected one after the other. The fleet's action log and the verdicts topic are the judges.
+ *
+ *   npx tsx bench/kill-soak.ts [--incidents 30] [--every 7s] [--inject-every 3s] [--kill-for 5m]
+ *                              [--timeout 10m] [--seed <n>] [--logs <folder>] [--keep-topics]
+ *
+ * Brings the local infra up; topics, groups and task queues of its own (deleted at the end). The
+ * fleet has 5 services of ⌈incidents/5⌉ pods; each incident gets an entity of its own (the starter
+ * rules' cooldowns never hold one back), each class on a service the starter pack acts on alone.
+ * The action budget is opened wide. Prints incidents, kills per step, lost, acted twice, verdicts
+ * published and missing; exits 1 on any loss, double action or missing verdict.
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { localInfra } from '../infra/infra.js';
+import { seededRandom } from '../services/classifier/seeded-random.js';
+import { parseDuration } from '../services/common/duration.js';
+import { createKafka } from '../services/common/kafka.js';
+import { createLogger } from '../services/common/logger.js';
+import { deleteTopicsWithPrefix } from '../services/common/topic-tap.js';
+import { uniqueName } from '../services/common/unique-name.js';
+import type { FleetScenarioClass } from '../services/fleet/fleet-types.js';
+import { formatScorecard } from '../services/fleet/scorecard.js';
+import { formatKillFigures, runKillRun } from '../test/support/kill-run.js';
+
+/** Per service of the fleet (in the simulator's order), the class injected on its pods. */
+const CLASS_OF_SERVICE: ReadonlyArray<readonly [string, FleetScenarioClass]> = [
+  ['checkout', 'dependency_outage'],
+  // search is tier 2: the rollback needs no approval.
+  ['search', 'bad_deploy'],
+  ['payments', 'memory_leak'],
+  ['inventory', 'cpu_saturation'],
+  ['batch', 'disk_pressure'],
+];
+
+const { values } = parseArgs({
+  options: {
+    incidents: { type: 'string', default: '30' },
+    every: { type: 'string', default: '7s' },
+    'inject-every': { type: 'string', default: '3s' },
+    'kill-for': { type: 'string', default: '5m' },
+    timeout: { type: 'string', default: '10m' },
+    seed: { type: 'string' },
+    logs: { type: 'string' },
+    'keep-topics': { type: 'boolean', default: false },
+  },
+});
+const problems: string[] = [];
+const ms = (name: keyof typeof values): number => {
+  const v = parseDuration(String(values[name]));
+  if (v === undefined) problems.push(`--${name} ${values[name]}: give a duration such as 7s or 5m`);
+  return v ?? 0;
+};
+const incidents = Number(values.incidents);
+if (!Number.isInteger(incidents) || incidents < 1 || incidents > 250)
+  problems.push(`--incidents ${values.incidents}: give a whole number from 1 to 250`);
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+if (!Number.isInteger(seed) || seed < 0) problems.push(`--seed ${values.seed}: give a whole number ≥ 0`);
+const every = ms('every');
+const injectEvery = ms('inject-every');
+const killFor = ms('kill-for');
+const timeout = ms('timeout');
+if (every < 1000) problems.push('--every: at least 1s (a step needs time to start between kills)');
+if (problems.length > 0) {
+  process.stderr.write(`kill-soak: ${problems.join('\n  ')}\n`);
+  process.exit(2);
+}
+
+const pods = Math.ceil(incidents / CLASS_OF_SERVICE.length);
+const injections = Array.from({ length: incidents }, (_, i) => {
+  const [service, cls] = CLASS_OF_SERVICE[i % CLASS_OF_SERVICE.length]!;
+  return { class: cls, entity: `${service}/pod-${Math.floor(i / CLASS_OF_SERVICE.length) + 1}` };
+});
+
+// Ctrl-C: exit, so the step processes are killed with this one (their topics stay: the id is printed).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+const endpoints = await localInfra().up((line) => process.stderr.write(`infra: ${line}\n`));
+const id = uniqueName('soak');
+const logger = createLogger('warn');
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+const started = Date.now();
+say(
+  `kill soak ${id}: ${incidents} incidents (one every ${values['inject-every']}) on 5 services × ${pods} pods, ` +
+    `a random step killed every ${values.every} for up to ${values['kill-for']}, seed ${seed}`,
+);
+say(`machine: ${os.cpus().length} CPUs, load average ${load()} (1, 5, 15 min)`);
+
+const result = await runKillRun({
+  overrides: {
+    kafkaBrokers: endpoints.kafkaBrokers,
+    temporalAddress: endpoints.temporalAddress,
+    topicPrefix: `${id}.autoglm`,
+    groupPrefix: id,
+    actTaskQueue: `${id}-act`,
+    verifyTaskQueue: `${id}-verify`,
+    opsPort: '0',
+    logLevel: 'warn',
+  },
+  logger,
+  plan: { kind: 'timer', everyMs: every, forMs: killFor },
+  injections,
+  injectEveryMs: injectEvery,
+  fleet: { services: CLASS_OF_SERVICE.length, pods },
+  timeoutMs: timeout,
+  random: seededRandom(seed),
+  ...(values.logs ? { logDir: values.logs } : {}),
+  progress: (line) => say(`  ${new Date().toISOString().slice(11, 19)} ${line}`),
+});
+if (values['keep-topics']) say(`topics kept: ${result.suite.config.topicPrefix}.*`);
+else await deleteTopicsWithPrefix(createKafka(result.suite.config, logger), result.suite.config.topicPrefix);
+
+const f = result.figures;
+say('');
+for (const line of formatScorecard(result.suite.scorecard, 'scorecard')) say(line);
+say('');
+for (const line of formatKillFigures(f)) say(line);
+say(`took ${((Date.now() - started) / 1000).toFixed(0)}s; load average at the end ${load()}`);
+const ok =
+  f.lost.length === 0 &&
+  f.actedTwice.length === 0 &&
+  f.verdictsMissing.length === 0 &&
+  f.incidents === incidents;
+say(ok ? 'PASS' : 'FAIL: an incident lost, acted on twice, or a verdict missing');
+process.exit(ok ? 0 : 1);

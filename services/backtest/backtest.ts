@@ -68,7 +68,9 @@ const BATCH = 512;
  * as the sense service), the classifier when given (batched as decide does), and decide's Decider
  * (compiled rules, json-rules-engine fallback, its cooldown gate). Each observation is decided with
  * "now" = its window's end, so no decision is stale: a replay judges the rules, not the delivery.
- * Nothing is started, published or actuated. Events go before samples of the same time.
+ * Nothing is started, published or actuated. Events go before samples of the same time. The live
+ * edge's refusal of times ahead of the wall clock is left out (a recording is in the past); its
+ * |value| limit (AUTOGLM_MAX_ABS_VALUE) and the windows' limits refuse as live, counted by reason.
  */
 export async function runBacktest(
   input: { readonly samples: readonly MetricSample[]; readonly events: readonly OpsEvent[] },

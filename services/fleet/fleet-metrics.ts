@@ -35,7 +35,7 @@ export class FleetMetrics {
     });
     this.refusals = new Counter({
       name: 'autoglm_fleet_control_refused_total',
-      help: 'Control API requests refused before reaching the fleet (bad_signature, too_large, bad_request, not_found)',
+      help: 'Control API requests refused before reaching the fleet (bad_signature, replayed, busy, too_large, bad_request, bad_host, not_found)',
       labelNames: ['reason'],
       registers,
     });

@@ -3,6 +3,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -47,6 +48,9 @@ const guards = proxyActivities<Pick<ActActivities, 'requestLease'>>({
 const GUARD_ANSWER_WAIT_MS = 30_000;
 /** The entity guard answers at once; after this long without an answer the remediation is absorbed. */
 const ENTITY_GUARD_DEADLINE_MS = 2 * 60_000;
+
+/** Marks histories whose approvals `workflows/approval.ts` checks (older ones took any non-blank who and why). */
+const APPROVAL_CHECKS_PATCH = 'approval-checks';
 
 /** Why a remediation ended without acting. */
 class Halt extends Error {
@@ -110,6 +114,14 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     const checked = checkApproval(input, signal);
     return checked.ok ? checked.answer : checked.problems.join('; ');
   };
+  /** What the checks before `APPROVAL_CHECKS_PATCH` took: non-blank strings, approve by truthiness. */
+  const legacyAnswer = (input: unknown, signal?: boolean): ApprovalAnswer | undefined => {
+    if (decision.approval !== 'required' || approval) return undefined;
+    const { approve, by, reason } = (input ?? {}) as Record<string, unknown>;
+    if (typeof by !== 'string' || !by.trim() || typeof reason !== 'string' || !reason.trim())
+      return undefined;
+    return { approve: signal ?? Boolean(approve), by, reason };
+  };
   const take = (answer: ApprovalAnswer) => {
     approval = { approve: answer.approve, by: answer.by, reason: answer.reason, at: Date.now() };
     update({ approval });
@@ -118,6 +130,13 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
   const answer = (via: RefusedApproval['via'], input: unknown, signal?: boolean) => {
     const checked = problemWith(input, signal);
     if (typeof checked !== 'string') return take(checked);
+    // A history from before these checks may hold an answer they refuse, which then acted:
+    // replay it as it ran (no marker there). New refusals write the marker.
+    if (!patched(APPROVAL_CHECKS_PATCH)) {
+      const legacy = legacyAnswer(input, signal);
+      if (legacy) return take(legacy);
+      return;
+    }
     log.warn(`${via} ignored: ${checked}`, { expected: APPROVAL_SHAPE });
     refusedApprovals = withRefusal(refusedApprovals, { at: Date.now(), via, problem: checked });
     update({ refusedApprovals });

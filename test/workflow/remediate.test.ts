@@ -103,6 +103,12 @@ const PATHS = [
   'verification-expired',
   'verified',
 ].sort();
+/**
+ * Histories recorded with older workflow code, for paths that code took differently: the current
+ * code must replay them as they ran. `acted-on-a-string-false-before-checks`: before the approval
+ * checks, the update `{"approve": "false", …}` approved and acted (security review 3, N4).
+ */
+const OLDER = ['acted-on-a-string-false-before-checks'];
 const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 const HMAC_KEY = Buffer.from('workflow-test-hmac-key-0123456789');
 /** Histories are kept as protobuf bytes: the SDK's JSON helpers refuse the client's decoded objects. */
@@ -823,7 +829,7 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
     const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.pb'));
     assert.deepEqual(
       files.sort(),
-      PATHS.map((p) => `${p}.pb`).sort(),
+      [...PATHS, ...OLDER].map((p) => `${p}.pb`).sort(),
       `committed histories in ${historiesDir}`,
     );
     await replayAll(

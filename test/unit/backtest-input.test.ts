@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { backtestCommand } from '../../cli/backtest-command.js';
 import { LabelsError, parseLabels } from '../../services/backtest/labels.js';
 import {
@@ -18,8 +18,18 @@ const T = 1_700_000_000_000;
 const sample = (entity: string, ts: number, value = 50) =>
   JSON.stringify({ entity, metric: 'cpu', value, ts });
 
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+const tmpDir = (prefix: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+
 function tmpFile(name: string, text: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backtest-'));
+  const dir = tmpDir('backtest-');
   const file = path.join(dir, name);
   fs.writeFileSync(file, text);
   return file;
@@ -111,7 +121,7 @@ describe('backtest input', () => {
   });
 
   it('a folder of CSV files: the entity is each file name', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backtest-nab-'));
+    const dir = tmpDir('backtest-nab-');
     fs.mkdirSync(path.join(dir, 'sub'));
     fs.writeFileSync(path.join(dir, 'sub', 'host_a.csv'), 'timestamp,value\n2014-01-01 00:00:00,1\n');
     fs.writeFileSync(path.join(dir, 'host_b.csv'), 'timestamp,value\n2014-01-01 00:05:00,2\n');

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { localInfra } from '../infra/infra.js';
-import { signatureHeaders } from '../services/actuators/signature.js';
+import { requestTarget, signatureHeaders } from '../services/actuators/signature.js';
 import { loadConfig, topicNames } from '../services/common/config.js';
 import type { Decision, Verdict } from '../services/common/contracts.js';
 import { createKafka } from '../services/common/kafka.js';
@@ -34,11 +34,12 @@ export async function runDemo(args: readonly string[]): Promise<number> {
   const verdicts = await new TopicTap(kafka, topics.verdicts, logger).start();
   try {
     const body = JSON.stringify({ class: cls });
-    const response = await fetch(`${fleetUrl}/scenarios`, {
+    const url = `${fleetUrl}/scenarios`;
+    const response = await fetch(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        ...(key ? signatureHeaders(key, { method: 'POST', path: '/scenarios', body }) : {}),
+        ...(key ? signatureHeaders(key, { method: 'POST', path: requestTarget(url), body }) : {}),
       },
       body,
     }).catch((err: unknown) => {

@@ -1,46 +1,55 @@
 /**
- * How fast the sense step ingests a backlog, against a plain kafkajs consumer of the same backlog
+ * How fast the sense step ingests a backlog, against plain kafkajs consumers of the same backlog
  * measured in the same run.
  *
- *   npx tsx bench/sense-throughput.ts [samples=200000] [entities=1000]
+ *   npx tsx bench/sense-throughput.ts [samples=200000] [entities=1000] [runs=5]
  *
  * Pre-loads `samples` metric samples (one per entity per second of event time, ending now) on
- * topics of its own, then reads them twice, each time in a new consumer group from the start:
- *   - baseline: kafkajs `eachMessage` + `JSON.parse`, nothing else;
- *   - sense: the real service (validation, windows, observations produced with acks=all, offsets
- *     committed after them), with the default 30s window and 5s emit interval.
- * Prints both rates (samples/s) and their ratio.
+ * topics of its own, then reads them `runs` times with each of three readers, each time in a new
+ * consumer group from the start, in an order that rotates from run to run (other work on the
+ * machine then falls on each reader alike):
+ *   - plain: kafkajs `eachMessage` + `JSON.parse` on kafkajs' default fetch settings;
+ *   - plain-same-fetch: the same with the fetch settings sense uses (SENSE_FETCH: bytes per
+ *     partition, partitions consumed concurrently);
+ *   - sense: the real service (validation, windows, baselines, observations produced with acks=all,
+ *     offsets committed after them), default 30s window and 5s emit interval.
+ * Each time runs from the first message handled to the last (sense: to the last observation
+ * acknowledged). Prints every run, the medians and the ratios of sense to each plain consumer.
+ * `--sense-only` runs sense alone; `--profile` writes a CPU profile of the sense runs alone (the
+ * loading left out) to `sense.cpuprofile`, for Chrome DevTools or speedscope.
  */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { localInfra } from '../infra/infra.js';
-import { loadConfig, topicNames } from '../services/common/config.js';
-import {
-  connectProducer,
-  createKafka,
-  ensureTopics,
-  runConsumer,
-  sendJson,
-} from '../services/common/kafka.js';
+import { loadConfig, topicNames, type Config } from '../services/common/config.js';
+import { connectProducer, createKafka, ensureTopics, sendJson } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
-import { uniqueName } from '../services/common/unique-name.js';
 import { deleteTopicsWithPrefix } from '../services/common/topic-tap.js';
-import { startSense } from '../services/sense/main.js';
+import { uniqueName } from '../services/common/unique-name.js';
+import { SENSE_FETCH, startSense } from '../services/sense/main.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const samples = Number(args[0] ?? 200_000);
 const entities = Number(args[1] ?? 1000);
-/** `--sense-only` skips the baseline (for a CPU profile of the service alone). */
+const runs = Number(args[2] ?? 5);
 const senseOnly = process.argv.includes('--sense-only');
+const profiler = process.argv.includes('--profile') ? new Session() : undefined;
+profiler?.connect();
+await profiler?.post('Profiler.enable');
 const endpoints = await localInfra().up();
 const id = uniqueName('bench-sense');
-const config = loadConfig(process.env, {
-  kafkaBrokers: endpoints.kafkaBrokers,
-  temporalAddress: endpoints.temporalAddress,
-  topicPrefix: `${id}.autoglm`,
-  groupPrefix: id,
-  logLevel: 'warn',
-  opsPort: '0',
-});
+const configOf = (groupPrefix: string): Config =>
+  loadConfig(process.env, {
+    kafkaBrokers: endpoints.kafkaBrokers,
+    temporalAddress: endpoints.temporalAddress,
+    topicPrefix: `${id}.autoglm`,
+    groupPrefix,
+    logLevel: 'warn',
+    opsPort: '0',
+  });
+const config = configOf(id);
 const logger = createLogger('warn');
 const kafka = createKafka(config, logger);
 const topics = topicNames(config);
@@ -65,91 +74,127 @@ for (let r = 0; r < rounds && loaded < samples; r++) {
 }
 await producer.disconnect();
 console.log(
-  `loaded ${loaded} samples of ${entities} entities in ${((performance.now() - loadStart) / 1000).toFixed(1)}s`,
+  `loaded ${loaded} samples of ${entities} entities on ${config.topicPartitions} partitions in ${((performance.now() - loadStart) / 1000).toFixed(1)}s`,
 );
 
-/**
- * Milliseconds from the first message handled to the last: start-up and the group join are left
- * out of both measurements.
- */
-async function timeToDrain(count: () => number, label: string): Promise<number> {
+/** Milliseconds from the first message handled to the last; start-up and the group join are left out. */
+async function timeToDrain(count: () => number, label: string, pollMs: number): Promise<number> {
   const start = performance.now();
   let first: number | undefined;
   while (count() < loaded) {
     if (first === undefined && count() > 0) first = performance.now();
     if (performance.now() - start > 600_000)
       throw new Error(`${label}: only ${count()} of ${loaded} in 10 minutes`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
   return performance.now() - (first ?? start);
 }
 
-// Baseline: a plain consumer that parses each message.
-async function baseline(maxBytesPerPartition?: number): Promise<number> {
+/** A plain kafkajs consumer that parses each message, on kafkajs' defaults or on sense's fetch settings. */
+async function plain(client: Kafka, sameFetch: boolean): Promise<number> {
   let parsed = 0;
-  const plain = await runConsumer({
-    kafka,
+  const consumer = client.consumer({
     groupId: uniqueName(`${id}-plain`),
-    topics: [topics.metrics],
-    fromBeginning: true,
-    logger,
-    ...(maxBytesPerPartition ? { maxBytesPerPartition } : {}),
+    ...(sameFetch ? { maxBytesPerPartition: SENSE_FETCH.maxBytesPerPartition } : {}),
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topics.metrics], fromBeginning: true });
+  await consumer.run({
+    ...(sameFetch ? { partitionsConsumedConcurrently: SENSE_FETCH.partitionsConsumedConcurrently } : {}),
     eachMessage: async ({ message }) => {
       JSON.parse(message.value?.toString('utf8') ?? 'null');
       parsed++;
     },
   });
-  const ms = await timeToDrain(() => parsed, 'plain consumer');
-  await plain.stop();
+  const ms = await timeToDrain(() => parsed, 'plain consumer', 1);
+  await consumer.disconnect();
   return ms;
 }
-const baselineMs = senseOnly ? Number.NaN : await baseline();
-// The same plain consumer with the fetch size the sense service uses (4 MiB per partition).
-const baselineBigMs = senseOnly ? Number.NaN : await baseline(4 * 1024 * 1024);
 
-// The sense service, counted by the messages it has handled.
-const registry = new Registry();
-const sense = await startSense({ config, logger, registry });
-/** Samples handled, counted only once every observation they closed is acknowledged by Kafka. */
-const handled = async () => {
-  const values = (await registry.getSingleMetric('autoglm_sense_messages_total')?.get())?.values ?? [];
-  const sum = values
-    .filter((v) => v.labels.topic === topics.metrics && v.labels.result !== 'duplicate')
-    .reduce((total, v) => total + v.value, 0);
-  const closed = values.find((v) => v.labels.result === 'observation')?.value ?? 0;
-  const produced =
-    (await registry.getSingleMetric('autoglm_sense_observations_total')?.get())?.values[0]?.value ?? 0;
-  return produced >= closed ? sum : Math.min(sum, loaded - 1);
+/** The sense service in a group of its own, counted by the samples whose observations are acknowledged. */
+async function sense(run: number): Promise<{ ms: number; observations: number; results: string }> {
+  const registry = new Registry();
+  await profiler?.post('Profiler.start');
+  const service = await startSense({ config: configOf(`${id}-sense-${run}`), logger, registry });
+  const messages = registry.getSingleMetric('autoglm_sense_messages_total');
+  const produced = registry.getSingleMetric('autoglm_sense_observations_total');
+  const read = async () => {
+    const values = (await messages?.get())?.values ?? [];
+    const sum = values
+      .filter((v) => v.labels.topic === topics.metrics && v.labels.result !== 'duplicate')
+      .reduce((total, v) => total + v.value, 0);
+    const closed = values.find((v) => v.labels.result === 'observation')?.value ?? 0;
+    const acked = (await produced?.get())?.values[0]?.value ?? 0;
+    return { sum: acked >= closed ? sum : Math.min(sum, loaded - 1), acked, values };
+  };
+  let count = 0;
+  let polling = true;
+  // Read back to back: the registry's counters are updated once per batch, so this is cheap.
+  const poller = (async () => {
+    while (polling) {
+      count = (await read()).sum;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  const ms = await timeToDrain(() => count, 'sense', 1);
+  polling = false;
+  await poller;
+  const last = await read();
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    await writeFile('sense.cpuprofile', JSON.stringify(profile));
+  }
+  await service.stop();
+  const results = JSON.stringify(Object.fromEntries(last.values.map((v) => [v.labels.result, v.value])));
+  return { ms, observations: last.acked, results };
+}
+
+type Reader = 'plain' | 'plain-same-fetch' | 'sense';
+const readers: Reader[] = senseOnly ? ['sense'] : ['plain', 'plain-same-fetch', 'sense'];
+const times: Record<Reader, number[]> = { plain: [], 'plain-same-fetch': [], sense: [] };
+const rate = (ms: number) => loaded / (ms / 1000);
+const k = (r: number) => `${Math.round(r / 1000)}k`;
+for (let run = 0; run < runs; run++) {
+  // Rotate the order: each reader goes first, second and last in turn.
+  const order = readers.map((_, i) => readers[(i + run) % readers.length]!);
+  const line: string[] = [];
+  for (const reader of order) {
+    if (reader === 'sense') {
+      const s = await sense(run);
+      times.sense.push(s.ms);
+      line.push(`sense ${k(rate(s.ms))}/s (${s.observations} observations)`);
+      if (run === 0) console.log(`sense results: ${s.results}`);
+    } else {
+      const ms = await plain(kafka, reader === 'plain-same-fetch');
+      times[reader].push(ms);
+      line.push(`${reader} ${k(rate(ms))}/s`);
+    }
+  }
+  const ratio = (of: Reader) =>
+    times[of].length ? (rate(times.sense.at(-1)!) / rate(times[of].at(-1)!)).toFixed(2) : '-';
+  console.log(
+    `run ${run + 1}: ${line.join(', ')}; sense/plain ${ratio('plain')}, sense/plain-same-fetch ${ratio('plain-same-fetch')}`,
+  );
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-let senseCount = 0;
-// Every 50ms: reading the registry is not free, and the bench must not slow what it measures.
-const poll = setInterval(() => {
-  void handled().then((n) => (senseCount = n));
-}, 50);
-const senseMs = await timeToDrain(() => senseCount, 'sense');
-clearInterval(poll);
-const observations = (await registry.getSingleMetric('autoglm_sense_observations_total')?.get())?.values[0]
-  ?.value;
-const results = Object.fromEntries(
-  ((await registry.getSingleMetric('autoglm_sense_messages_total')?.get())?.values ?? []).map((v) => [
-    v.labels.result,
-    v.value,
-  ]),
-);
-await sense.stop();
-
-const rate = (ms: number) => Math.round(loaded / (ms / 1000));
-console.log(
-  `baseline: kafkajs eachMessage + JSON.parse   ${rate(baselineMs).toLocaleString('en')} samples/s`,
-);
-console.log(
-  `  the same with 4 MiB fetches per partition ${rate(baselineBigMs).toLocaleString('en')} samples/s`,
-);
-console.log(
-  `sense: validate, window, produce, commit      ${rate(senseMs).toLocaleString('en')} samples/s (${observations} observations)`,
-);
-console.log(`sense results: ${JSON.stringify(results)}`);
-console.log(`ratio sense / baseline with 4 MiB fetches: ${(rate(senseMs) / rate(baselineBigMs)).toFixed(2)}`);
-console.log(`ratio sense / baseline: ${(rate(senseMs) / rate(baselineMs)).toFixed(2)}`);
+const rates = (r: Reader) => times[r].map(rate);
+for (const r of readers) {
+  const rs = rates(r);
+  console.log(
+    `${r.padEnd(17)} median ${k(median(rs))} samples/s (${k(Math.min(...rs))}–${k(Math.max(...rs))} over ${rs.length} runs)`,
+  );
+}
+if (!senseOnly) {
+  for (const of of ['plain', 'plain-same-fetch'] as const) {
+    const perRun = times.sense.map((ms, i) => rate(ms) / rate(times[of][i]!));
+    console.log(
+      `sense / ${of}: median of the runs' ratios ${median(perRun).toFixed(2)} (${Math.min(...perRun).toFixed(2)}–${Math.max(...perRun).toFixed(2)}), ratio of the medians ${(median(rates('sense')) / median(rates(of))).toFixed(2)}`,
+    );
+  }
+}
 await deleteTopicsWithPrefix(kafka, config.topicPrefix);
 process.exit(0);

@@ -15,6 +15,16 @@ import { baselineOptionsOf, windowOptionsOf } from './sense-options.js';
 import { EntityWindows } from './windows.js';
 
 /**
+ * How sense reads its input: per-entity order holds within a partition, and partitions overlap so
+ * produce waits are not idle time; big fetches, few round trips. The throughput bench gives a plain
+ * consumer the same settings.
+ */
+export const SENSE_FETCH = Object.freeze({
+  partitionsConsumedConcurrently: 4,
+  maxBytesPerPartition: 4 * 1024 * 1024,
+});
+
+/**
  * Wires the sense step: metrics and events from Kafka into per-entity windows, observations out.
  * Several processes in one consumer group split the partitions; on every (re)join the windows are
  * rebuilt from the committed rebuild offsets of the partitions this process got.
@@ -117,9 +127,7 @@ export async function startSense({
       logger.info({ assignment }, 'sense joined its group');
     },
     eachBatch: (payload) => handler.handle(payload),
-    // Per-entity order holds within a partition; partitions overlap so produce waits are not idle time.
-    partitionsConsumedConcurrently: 4,
-    maxBytesPerPartition: 4 * 1024 * 1024,
+    ...SENSE_FETCH,
     ...(onFatal ? { onFatal } : {}),
   });
   setConsumer(consumer);

@@ -3,7 +3,7 @@
  * limit, sent in bounded requests; one the broker can never take is handed back instead of being
  * retried ahead of every later batch.
  */
-import type { Producer } from 'kafkajs';
+import type { Message, Producer } from 'kafkajs';
 import { MAX_SEND_BYTES } from '../common/kafka.js';
 
 /** Broker answers that sending the same record again cannot change (kafkajs error `type`s). */
@@ -34,9 +34,23 @@ export interface Unpublished {
 }
 
 /**
- * Sends `records` to `topic` in order, in requests of at most MAX_SEND_BYTES, acknowledged by all
- * in-sync replicas. A record over `maxBytes` is not sent; when the broker refuses a request for
- * good (too large, invalid), its records are sent one at a time and those it refuses are not
+ * Most records of one topic in one produce request. kafkajs groups a request's records by
+ * partition by copying the partition's array once per record (quadratic): a few hundred records a
+ * request keep that small, yet few enough requests to keep the round trips small too.
+ */
+export const RECORDS_PER_REQUEST = 512;
+
+/** Records of another topic that go in the same requests (the baseline changelog's). */
+export interface Alongside {
+  readonly topic: string;
+  readonly messages: readonly Message[];
+}
+
+/**
+ * Sends `records` to `topic` in order (with `alongside`'s messages in the same requests), in
+ * requests of at most RECORDS_PER_REQUEST records per topic and MAX_SEND_BYTES, acknowledged by
+ * all in-sync replicas. A record over `maxBytes` is not sent; when the broker refuses a request
+ * for good (too large, invalid), its records are sent one at a time and those it refuses are not
  * retried. Returns the records not published (by index); throws on errors worth retrying.
  */
 export async function publishRecords(
@@ -44,31 +58,38 @@ export async function publishRecords(
   topic: string,
   records: readonly SerializedRecord[],
   maxBytes: number,
+  alongside?: Alongside,
 ): Promise<Unpublished[]> {
   const unpublished: Unpublished[] = [];
+  const others = alongside?.messages ?? [];
+  let next = 0; // the next of `others` to send
   let chunk: number[] = [];
   let bytes = 0;
+  const one = async (i: number) => {
+    try {
+      await producer.send({ topic, acks: -1, messages: [records[i]!] });
+    } catch (err) {
+      if (!isUnpublishable(err)) throw err;
+      const message = `the broker refused it: ${(err as Error).message}`;
+      unpublished.push({ index: i, reason: 'unpublishable', message });
+    }
+  };
   const flush = async () => {
-    if (chunk.length === 0) return;
     const indexes = chunk;
     chunk = [];
     bytes = 0;
+    const extra = others.slice(next, next + RECORDS_PER_REQUEST);
+    next += extra.length;
+    const topicMessages = [];
+    if (indexes.length > 0) topicMessages.push({ topic, messages: indexes.map((i) => records[i]!) });
+    if (extra.length > 0) topicMessages.push({ topic: alongside!.topic, messages: extra });
+    if (topicMessages.length === 0) return;
     try {
-      await producer.send({ topic, acks: -1, messages: indexes.map((i) => records[i]!) });
+      await producer.sendBatch({ acks: -1, topicMessages });
     } catch (err) {
-      if (!isUnpublishable(err)) throw err;
-      if (indexes.length === 1) {
-        unpublished.push({
-          index: indexes[0]!,
-          reason: 'unpublishable',
-          message: `the broker refused it: ${(err as Error).message}`,
-        });
-        return;
-      }
-      for (const i of indexes) {
-        chunk = [i];
-        await flush();
-      }
+      if (!isUnpublishable(err) || indexes.length === 0) throw err;
+      if (extra.length > 0) await producer.send({ topic: alongside!.topic, acks: -1, messages: extra });
+      for (const i of indexes) await one(i);
     }
   };
   for (let i = 0; i < records.length; i++) {
@@ -82,10 +103,11 @@ export async function publishRecords(
       });
       continue;
     }
-    if (bytes + size > MAX_SEND_BYTES) await flush();
+    if (bytes + size > MAX_SEND_BYTES / 2 || chunk.length >= RECORDS_PER_REQUEST) await flush();
     chunk.push(i);
     bytes += size;
   }
-  await flush();
+  do await flush();
+  while (next < others.length);
   return unpublished;
 }

@@ -1,4 +1,4 @@
-import type { Batch, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import type { Batch, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   decodeMessage,
@@ -13,7 +13,7 @@ import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
 import type { Logger } from '../common/logger.js';
 import { unreadableBatchLetter } from '../common/unreadable-batches.js';
 import type { BaselineCheckpoint, BaselineStore } from './baseline.js';
-import { sendBaselineCheckpoints, type BaselineRestore } from './baseline-changelog.js';
+import { baselineKey, type BaselineRestore } from './baseline-changelog.js';
 import { publishRecords } from './observation-output.js';
 import { PartitionProgress } from './partition-progress.js';
 import type { EntityWindows } from './windows.js';
@@ -199,17 +199,23 @@ export class SenseHandler {
 
     const out: Outputs = { observations: [], emitters: [], letters: [], checkpoints: [] };
     const now = Date.now();
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
-      const offset = Number(message.offset);
-      if (!progress.shouldApply(offset)) {
-        this.count('duplicate');
-        continue;
+    let newest = -Infinity;
+    // Checked once: the loop is synchronous, so neither can change while it runs (and isStale
+    // builds a string key on each call).
+    if (isRunning() && !isStale()) {
+      for (const message of batch.messages) {
+        const offset = Number(message.offset);
+        if (!progress.shouldApply(offset)) {
+          this.count('duplicate');
+          continue;
+        }
+        const replay = progress.isReplay(offset);
+        const ts = this.apply(batch, message, now, replay, out);
+        progress.applied(offset, ts);
+        if (ts !== undefined && ts > newest) newest = ts;
       }
-      const replay = progress.isReplay(offset);
-      const ts = this.apply(batch, message, now, replay, out);
-      progress.applied(offset, ts);
     }
+    if (newest > -Infinity) this.advanceClock(batch, newest);
     this.flushTally(batch.topic);
     const baselines = this.deps.baselines;
     if (baselines !== undefined) {
@@ -250,12 +256,6 @@ export class SenseHandler {
   ): number | undefined {
     const { topics, settings } = this.deps;
     const windows = this.deps.windows();
-    const source: RefusedSource = { topic: batch.topic, partition: batch.partition, message };
-    const refuse = (refusal: Refusal) => {
-      if (!replay) out.letters.push({ source, refusal });
-      this.count(replay ? 'replayed' : 'refused');
-      return undefined;
-    };
     // A batch no codec could read arrives as one marker: dead-letter its offset range, read on.
     const unreadable = unreadableBatchLetter(batch.topic, batch.partition, message);
     if (unreadable) {
@@ -271,10 +271,10 @@ export class SenseHandler {
         settings.maxClockSkewMs,
         fastMetricSample,
       );
-      if (!decoded.ok) return refuse(decoded.refusal);
+      if (!decoded.ok) return this.refuse(batch, message, replay, out, decoded.refusal);
       const sample = decoded.value;
       if (Math.abs(sample.value) > settings.maxAbsValue) {
-        return refuse({
+        return this.refuse(batch, message, replay, out, {
           reason: 'out_of_range',
           issues: [
             {
@@ -286,28 +286,42 @@ export class SenseHandler {
       }
       const outcome = windows.addSample(sample, batch.partition);
       if (outcome.kind === 'refused') {
-        return refuse({
+        return this.refuse(batch, message, replay, out, {
           reason: outcome.reason,
           issues: [{ path: outcome.field, message: outcome.message }],
         });
       }
       if (outcome.kind === 'observation' && !replay) {
         out.observations.push(outcome.observation);
-        out.emitters.push(source);
+        out.emitters.push({ topic: batch.topic, partition: batch.partition, message });
       }
       this.count(replay ? 'replayed' : outcome.kind);
-      this.advanceClock(batch, sample.ts);
       return sample.ts;
     }
     const decoded = decodeMessage(eventSchema, message.value, now, settings.maxClockSkewMs);
-    if (!decoded.ok) return refuse(decoded.refusal);
+    if (!decoded.ok) return this.refuse(batch, message, replay, out, decoded.refusal);
     const added = windows.addEvent(decoded.value);
     if (added.kind === 'refused') {
-      return refuse({ reason: added.reason, issues: [{ path: added.field, message: added.message }] });
+      return this.refuse(batch, message, replay, out, {
+        reason: added.reason,
+        issues: [{ path: added.field, message: added.message }],
+      });
     }
     this.count(replay ? 'replayed' : 'event');
-    this.advanceClock(batch, decoded.value.ts);
     return decoded.value.ts;
+  }
+
+  private refuse(
+    batch: Batch,
+    message: KafkaMessage,
+    replay: boolean,
+    out: Outputs,
+    refusal: Refusal,
+  ): undefined {
+    if (!replay)
+      out.letters.push({ source: { topic: batch.topic, partition: batch.partition, message }, refusal });
+    this.count(replay ? 'replayed' : 'refused');
+    return undefined;
   }
 
   /**
@@ -318,13 +332,20 @@ export class SenseHandler {
   private async send(key: string, out: Outputs): Promise<void> {
     if (out.observations.length === 0 && out.letters.length === 0 && out.checkpoints.length === 0) return;
     this.unsent.set(key, out);
-    if (out.observations.length > 0) {
+    const baselines = this.deps.baselines;
+    // The changelog records go in the same requests as the observations: fewer round trips.
+    const alongside =
+      baselines && out.checkpoints.length > 0
+        ? { topic: baselines.topic, messages: changelogMessages(out.checkpoints) }
+        : undefined;
+    if (out.observations.length > 0 || alongside) {
       const records = out.observations.map((o) => ({ key: o.entity, value: JSON.stringify(o) }));
       const unpublished = await publishRecords(
         this.deps.producer,
         this.deps.topics.observations,
         records,
         this.deps.settings.maxObservationBytes,
+        alongside,
       );
       for (const u of unpublished) {
         out.letters.push({
@@ -338,13 +359,10 @@ export class SenseHandler {
       this.observationsOut.inc(out.observations.length - unpublished.length);
       out.observations = [];
       out.emitters = [];
+      out.checkpoints = [];
     }
     await this.deps.deadLetters.sendAll(out.letters);
     out.letters = [];
-    if (out.checkpoints.length > 0 && this.deps.baselines) {
-      await sendBaselineCheckpoints(this.deps.producer, this.deps.baselines.topic, out.checkpoints);
-      out.checkpoints = [];
-    }
     this.unsent.delete(key);
   }
 
@@ -426,4 +444,13 @@ export class SenseHandler {
     this.lastBaselineEviction = now;
     return baselines.store().evictIdle(now, baselines.idleMs);
   }
+}
+
+/** The changelog records of checkpoints and tombstones, each to the partition its samples come from. */
+function changelogMessages(checkpoints: readonly BaselineCheckpoint[]): Message[] {
+  return checkpoints.map((c) => ({
+    key: baselineKey(c.entity, c.metric),
+    value: c.value ?? null,
+    partition: c.partition,
+  }));
 }

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { MAX_MESSAGE_BYTES } from './contracts.js';
 import { parseDuration } from './duration.js';
+import { parseKafkaSecurity, type KafkaSecurity } from './kafka-security.js';
+import { parseTemporalSecurity, type TemporalSecurity } from './temporal-security.js';
 import { checkHttpUrl, parseAllowedOrigins, redactCredentials } from './url-policy.js';
 
 /** Start-up configuration is wrong; `problems` lists every bad setting with its fix. */
@@ -30,6 +32,7 @@ const name = z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, un
 const ENV = {
   kafkaBrokers: ['KAFKA_BROKERS', '127.0.0.1:9092'],
   kafkaClientId: ['AUTOGLM_KAFKA_CLIENT_ID', 'autoglm'],
+  kafkaMaxBatchBytes: ['AUTOGLM_KAFKA_MAX_BATCH_BYTES', String(256 * 1024 * 1024)],
   topicPrefix: ['AUTOGLM_TOPIC_PREFIX', 'autoglm'],
   topicPartitions: ['AUTOGLM_TOPIC_PARTITIONS', '3'],
   groupPrefix: ['AUTOGLM_GROUP_PREFIX', 'autoglm'],
@@ -66,6 +69,9 @@ const ENV = {
   maxStartFailures: ['AUTOGLM_MAX_START_FAILURES', '3'],
   decideStartConcurrency: ['AUTOGLM_DECIDE_START_CONCURRENCY', '32'],
   rulesReloadInterval: ['AUTOGLM_RULES_RELOAD_INTERVAL', '2s'],
+  episodeMaxTracked: ['AUTOGLM_EPISODE_MAX_TRACKED', '100000'],
+  episodeIdle: ['AUTOGLM_EPISODE_IDLE', '1h'],
+  episodeRestoreTimeout: ['AUTOGLM_EPISODE_RESTORE_TIMEOUT', '2m'],
   verifyMaxObservationsPerEntity: ['AUTOGLM_VERIFY_MAX_OBSERVATIONS_PER_ENTITY', '256'],
   verifyReadBackMaxMessages: ['AUTOGLM_VERIFY_READ_BACK_MAX_MESSAGES', '2000000'],
   verifyReadBackTimeout: ['AUTOGLM_VERIFY_READ_BACK_TIMEOUT', '60s'],
@@ -102,6 +108,12 @@ const schema = z.object({
         .min(1, 'name at least one broker'),
     ),
   kafkaClientId: name,
+  /** Most bytes one fetched record batch may decompress to; a batch over it is dead-lettered. */
+  kafkaMaxBatchBytes: z.coerce
+    .number()
+    .int()
+    .min(1_048_576, 'must be at least 1048576 (1 MiB, a broker batch uncompressed)')
+    .max(2 ** 31 - 1, 'must be under 2 GiB'),
   topicPrefix: name,
   topicPartitions: z.coerce.number().int().min(1, 'must be at least 1').max(1000),
   groupPrefix: name,
@@ -159,6 +171,12 @@ const schema = z.object({
   decideStartConcurrency: z.coerce.number().int().min(1, 'must be at least 1').max(1024),
   /** How often decide looks for changed rule and context files; "0s" turns hot reload off. */
   rulesReloadInterval: duration('2s'),
+  /** Most (entity, rule) episodes decide keeps; beyond it the least recently seen is ended and forgotten. */
+  episodeMaxTracked: z.coerce.number().int().min(1, 'must be at least 1').max(10_000_000),
+  /** An episode whose entity sent no observation for this long in event time (or its keepFiringFor, if longer) is over. */
+  episodeIdle: duration('1h'),
+  /** Longest the read-back of one episode changelog partition may take. */
+  episodeRestoreTimeout: duration('2m'),
   verifyMaxObservationsPerEntity: z.coerce.number().int().min(1, 'must be at least 1').max(100_000),
   verifyReadBackMaxMessages: z.coerce.number().int().min(0).max(1_000_000_000),
   verifyReadBackTimeout: duration('60s'),
@@ -204,7 +222,12 @@ const schema = z.object({
 });
 
 /** The parsed, frozen configuration every service's main.ts receives. Durations are milliseconds. */
-export type Config = Readonly<z.infer<typeof schema>>;
+export type Config = Readonly<z.infer<typeof schema>> & {
+  /** How clients reach Kafka (KAFKA_SECURITY_PROTOCOL, …): file paths, never secrets. */
+  readonly kafkaSecurity: KafkaSecurity;
+  /** How clients reach Temporal (TEMPORAL_TLS_*, TEMPORAL_API_KEY_FILE): file paths, never secrets. */
+  readonly temporalSecurity: TemporalSecurity;
+};
 
 /**
  * Reads settings described by `spec` (key → [environment variable, default]) from `overrides`,
@@ -253,6 +276,8 @@ export function loadConfig(
     'baselineAdaptAfter',
     'baselineIdle',
     'baselineRestoreTimeout',
+    'episodeIdle',
+    'episodeRestoreTimeout',
   ] as const) {
     if (config[key] <= 0) problems.push(`${ENV[key][0]} must be longer than 0 (got ${raw[key]})`);
   }
@@ -263,9 +288,14 @@ export function loadConfig(
   problems.push(...allowed.problems);
   const refused = allowed.problems.length === 0 && checkHttpUrl(config.httpActuatorUrl, allowed.origins);
   if (refused) problems.push(`AUTOGLM_HTTP_ACTUATOR_URL: ${refused}`);
+  const kafkaSecurity = parseKafkaSecurity(env);
+  const temporalSecurity = parseTemporalSecurity(env);
+  problems.push(...kafkaSecurity.problems, ...temporalSecurity.problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     ...config,
+    kafkaSecurity: kafkaSecurity.security,
+    temporalSecurity: temporalSecurity.security,
     kafkaBrokers: Object.freeze([...config.kafkaBrokers]),
     httpAllowedOrigins: Object.freeze(allowed.origins),
   }) as Config;
@@ -282,6 +312,8 @@ function originOf(url: string): string {
 /** Topic names derived from the prefix (`autoglm.metrics`, …). */
 /** The last part of the baseline changelog's name; ensureTopics creates it compacted. */
 export const BASELINE_CHANGELOG = 'sense-baselines';
+/** The last part of decide's episode changelog's name; ensureTopics creates it compacted. */
+export const EPISODE_CHANGELOG = 'decide-episodes';
 
 export function topicNames(config: Pick<Config, 'topicPrefix'>) {
   const p = config.topicPrefix;
@@ -294,6 +326,8 @@ export function topicNames(config: Pick<Config, 'topicPrefix'>) {
     dlq: `${p}.dlq`,
     /** Sense's baseline changelog: compacted, keyed by entity and metric, partitioned as the metrics. */
     baselines: `${p}.${BASELINE_CHANGELOG}`,
+    /** Decide's episode changelog: compacted, keyed by entity and rule, partitioned as the observations. */
+    episodes: `${p}.${EPISODE_CHANGELOG}`,
   });
 }
 export type TopicNames = ReturnType<typeof topicNames>;

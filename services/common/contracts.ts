@@ -231,6 +231,14 @@ export const decisionSchema = z.object({
    */
   stale: z.boolean().default(false),
   ts: z.number().int(),
+  /**
+   * A rule with `for`/`keepFiringFor` decides once per episode: the episode's first matching
+   * window (`start` is its start; the decision id derives from it) and how long the conditions had
+   * held when it decided. Absent for rules without them; the episode's end is in the changelog.
+   */
+  episode: z
+    .object({ start: z.number().int(), window: windowBounds, heldMs: z.number().int().nonnegative() })
+    .optional(),
 });
 export type Decision = z.infer<typeof decisionSchema>;
 
@@ -314,6 +322,8 @@ export function decodeMessage<S extends z.ZodType<{ ts: number }>>(
   maxSkewMs: number,
   /** A quicker check that accepts a subset of what `schema` accepts; anything else goes to `schema`. */
   fast?: (json: unknown) => z.infer<S> | undefined,
+  /** Quicker still, on the bytes: the same subset rule; undefined sends the value through JSON.parse. */
+  fastBytes?: (value: Buffer) => z.infer<S> | undefined,
 ): { ok: true; value: z.infer<S> } | { ok: false; refusal: Refusal } {
   if (value === null || value.length === 0) {
     return {
@@ -325,6 +335,26 @@ export function decodeMessage<S extends z.ZodType<{ ts: number }>>(
     const message = `value is ${value.length} bytes; the limit is ${MAX_MESSAGE_BYTES}`;
     return { ok: false, refusal: { reason: 'too_large', issues: [{ path: '', message }] } };
   }
+  let data = fastBytes?.(value);
+  if (data === undefined) {
+    const decoded = decodeJson(schema, value, fast);
+    if (!decoded.ok) return decoded;
+    data = decoded.value;
+  }
+  const ts = data.ts;
+  if (ts > nowMs + maxSkewMs) {
+    const message = `is ${Math.round((ts - nowMs) / 1000)}s in the future; check the producer's clock`;
+    return { ok: false, refusal: { reason: 'clock_skew', issues: [{ path: 'ts', message }] } };
+  }
+  return { ok: true, value: data };
+}
+
+/** JSON.parse, the quick check, then the schema: the value or the refusal naming every bad field. */
+function decodeJson<S extends z.ZodType<{ ts: number }>>(
+  schema: S,
+  value: Buffer,
+  fast: ((json: unknown) => z.infer<S> | undefined) | undefined,
+): { ok: true; value: z.infer<S> } | { ok: false; refusal: Refusal } {
   let json: unknown;
   try {
     json = JSON.parse(value.toString('utf8'));
@@ -341,11 +371,6 @@ export function decodeMessage<S extends z.ZodType<{ ts: number }>>(
     }
     data = parsed.data;
   }
-  const ts = data.ts;
-  if (ts > nowMs + maxSkewMs) {
-    const message = `is ${Math.round((ts - nowMs) / 1000)}s in the future; check the producer's clock`;
-    return { ok: false, refusal: { reason: 'clock_skew', issues: [{ path: 'ts', message }] } };
-  }
   return { ok: true, value: data };
 }
 
@@ -361,6 +386,16 @@ export function fastMetricSample(json: unknown): MetricSample | undefined {
   if (json === null || typeof json !== 'object') return undefined;
   const { entity, metric, value, ts, labels } = json as Record<string, unknown>;
   if (labels !== undefined) return undefined;
+  return checkedSample(entity, metric, value, ts);
+}
+
+/** The sample when every field is of the common shape the schema accepts, else undefined. */
+function checkedSample(
+  entity: unknown,
+  metric: unknown,
+  value: unknown,
+  ts: unknown,
+): MetricSample | undefined {
   if (typeof entity !== 'string' || entity.length > 200 || !ENTITY_ID.test(entity)) return undefined;
   if (entity.includes('//') || entity.endsWith('/') || entity.includes('/.')) return undefined;
   if (typeof metric !== 'string' || metric.length > MAX_METRIC_NAME || !FEATURE_NAME.test(metric))
@@ -368,6 +403,84 @@ export function fastMetricSample(json: unknown): MetricSample | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
   if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 946_684_800_000) return undefined;
   return { entity, metric, value, ts };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const KEYS = ['entity', 'metric', 'value', 'ts'].map((k) => Buffer.from(`"${k}":`));
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+/** Which of KEYS starts at `at` (-1 for none). */
+function keyAt(buf: Buffer, at: number): number {
+  next: for (let k = 0; k < KEYS.length; k++) {
+    const key = KEYS[k]!;
+    if (at + key.length > buf.length) continue;
+    for (let j = 0; j < key.length; j++) if (buf[at + j] !== key[j]) continue next;
+    return k;
+  }
+  return -1;
+}
+
+/**
+ * The common sample read straight from its bytes, without JSON.parse: exactly
+ * `{"entity":"…","metric":"…","value":…,"ts":…}` (each key once, in any order, no whitespace,
+ * strings of printable ASCII without escapes, ts in plain digits). It accepts only what
+ * `fastMetricSample` accepts on JSON.parse of the same bytes, with the same result; anything else
+ * returns undefined and goes through JSON.parse. The sense step's hot path.
+ */
+export function fastMetricSampleBytes(buf: Buffer): MetricSample | undefined {
+  const n = buf.length;
+  if (n < 2 || buf[0] !== 0x7b || buf[n - 1] !== 0x7d) return undefined;
+  let entity: string | undefined;
+  let metric: string | undefined;
+  let value: number | undefined;
+  let ts: number | undefined;
+  let at = 1;
+  for (let field = 0; field < 4; field++) {
+    const k = keyAt(buf, at);
+    if (k < 0) return undefined;
+    at += KEYS[k]!.length;
+    const start = at;
+    if (k < 2) {
+      if (buf[at] !== QUOTE) return undefined;
+      at++;
+      while (at < n && buf[at] !== QUOTE) {
+        const b = buf[at]!;
+        if (b < 0x20 || b > 0x7e || b === BACKSLASH) return undefined;
+        at++;
+      }
+      const text = buf.toString('latin1', start + 1, at);
+      at++; // the closing quote
+      if (k === 0) {
+        if (entity !== undefined) return undefined;
+        entity = text;
+      } else {
+        if (metric !== undefined) return undefined;
+        metric = text;
+      }
+    } else {
+      while (at < n && buf[at] !== 0x2c && buf[at] !== 0x7d) at++;
+      if (k === 2) {
+        if (value !== undefined) return undefined;
+        const text = buf.toString('latin1', start, at);
+        if (!JSON_NUMBER.test(text)) return undefined;
+        value = Number(text);
+      } else {
+        if (ts !== undefined || at - start > 15 || buf[start] === 0x30) return undefined;
+        let t = 0;
+        for (let j = start; j < at; j++) {
+          const d = buf[j]! - 0x30;
+          if (d < 0 || d > 9) return undefined;
+          t = t * 10 + d;
+        }
+        ts = t;
+      }
+    }
+    if (buf[at] !== (field === 3 ? 0x7d : 0x2c)) return undefined;
+    at++;
+  }
+  if (at !== n || entity === undefined || metric === undefined) return undefined;
+  return checkedSample(entity, metric, value, ts);
 }
 
 /** zod's `.int()` accepts safe integers only: 1e300 is refused by both paths. */

@@ -9,8 +9,16 @@ import {
   type EachMessagePayload,
   type Producer,
 } from 'kafkajs';
-import { BASELINE_CHANGELOG, type Config } from './config.js';
+import { BASELINE_CHANGELOG, EPISODE_CHANGELOG, type Config } from './config.js';
 import { registerKafkaCodecs } from './kafka-codecs.js';
+import {
+  checkKafkaAccess,
+  describeKafka,
+  KAFKA_SECURITY_ENV,
+  kafkajsSecurityOptions,
+  PLAINTEXT,
+  type KafkaSecurity,
+} from './kafka-security.js';
 import type { Logger } from './logger.js';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -25,16 +33,34 @@ const TRANSIENT = new Set([
   "The coordinator is loading and hence can't process requests for this group",
 ]);
 
+/** Brokers and security of each client createKafka made, for the access check before first use. */
+const accessOf = new WeakMap<Kafka, { brokers: readonly string[]; security: KafkaSecurity }>();
+let insecureWarned = false;
+
 /**
  * A kafkajs client whose own logs go through our pino logger (namespace `kafkajs`), reading and
  * writing every compression codec Kafka defines (kafkajs alone reads only gzip).
  */
-export function createKafka(config: Pick<Config, 'kafkaBrokers' | 'kafkaClientId'>, logger: Logger): Kafka {
-  registerKafkaCodecs();
+export function createKafka(
+  config: Pick<Config, 'kafkaBrokers' | 'kafkaClientId'> &
+    Partial<Pick<Config, 'kafkaMaxBatchBytes' | 'kafkaSecurity'>>,
+  logger: Logger,
+): Kafka {
+  registerKafkaCodecs(
+    config.kafkaMaxBatchBytes !== undefined ? { maxBatchBytes: config.kafkaMaxBatchBytes } : {},
+  );
   const log = logger.child({ component: 'kafkajs' });
-  return new Kafka({
+  const security = config.kafkaSecurity ?? PLAINTEXT;
+  if (security.insecureSkipVerify && !insecureWarned) {
+    insecureWarned = true;
+    logger.warn(
+      `${KAFKA_SECURITY_ENV.insecure} is on: the certificate of ${describeKafka(config.kafkaBrokers, security)} is NOT checked; anyone on the path can read and forge traffic`,
+    );
+  }
+  const kafka = new Kafka({
     clientId: config.kafkaClientId,
     brokers: [...config.kafkaBrokers],
+    ...kafkajsSecurityOptions(security),
     logLevel: logLevel.WARN,
     logCreator:
       () =>
@@ -45,6 +71,19 @@ export function createKafka(config: Pick<Config, 'kafkaBrokers' | 'kafkaClientId
         log[PINO_LEVEL[level] ?? 'info'](rest, message);
       },
   });
+  accessOf.set(kafka, { brokers: config.kafkaBrokers, security });
+  return kafka;
+}
+
+/**
+ * Connects once, without retries, as `kafka` would: a wrong password, an unknown CA, a refused
+ * client certificate or plaintext against a TLS listener stops start-up within ~12 s with one line
+ * naming the endpoint, the mechanism and the fix (KafkaAccessError), instead of minutes of retries.
+ * A client not made by createKafka is not checked.
+ */
+export async function checkKafka(kafka: Kafka): Promise<void> {
+  const access = accessOf.get(kafka);
+  if (access) await checkKafkaAccess(access.brokers, access.security);
 }
 
 /** Creates the topics that are missing, with `partitions` each; existing topics are left as they are. */
@@ -53,6 +92,7 @@ export async function ensureTopics(
   topics: readonly string[],
   partitions: number,
 ): Promise<void> {
+  await checkKafka(kafka);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -67,7 +107,7 @@ export async function ensureTopics(
             numPartitions: partitions,
             replicationFactor: -1,
             // A changelog keeps the newest record per key, not the newest days.
-            ...(topic.endsWith(`.${BASELINE_CHANGELOG}`)
+            ...(topic.endsWith(`.${BASELINE_CHANGELOG}`) || topic.endsWith(`.${EPISODE_CHANGELOG}`)
               ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }
               : {}),
           })),

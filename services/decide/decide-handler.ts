@@ -14,6 +14,8 @@ import { sendJson } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
 import { unreadableBatchLetter } from '../common/unreadable-batches.js';
 import type { Decider } from './decider.js';
+import { episodeMessages, type EpisodeRestore } from './episode-changelog.js';
+import type { EpisodeChange, EpisodeOutput, EpisodeState } from './episodes.js';
 import type { IncidentModel } from './incident-model.js';
 import type { RemediationStarter } from './workflow-starter.js';
 
@@ -36,6 +38,13 @@ export type DecideBatch = Pick<
   'batch' | 'resolveOffset' | 'heartbeat' | 'commitOffsetsIfNecessary' | 'isRunning' | 'isStale'
 >;
 
+/** The episodes' changelog: its topic, and how to read a partition of it back into the decider's tracker. */
+export interface DecideEpisodes {
+  readonly topic: string;
+  /** Reads changelog partition `partition` into the tracker; tombstones of keys evicted meanwhile go to `out`. */
+  readonly restore: (partition: number, out: EpisodeOutput) => Promise<EpisodeRestore>;
+}
+
 /** Delay before retrying a failed start: doubling from 500 ms up to 5 s. */
 const retryDelay = (attempt: number) => Math.min(5_000, 500 * 2 ** attempt);
 
@@ -46,7 +55,9 @@ const retryDelay = (attempt: number) => Math.min(5_000, 500 * 2 ** attempt);
  * within one, then the batch's offset committed. Nothing is committed before its output is durable,
  * so a crash replays the batch: decision ids are deterministic and starts idempotent. A start that
  * fails (Temporal unreachable) is retried in place with the group heartbeat kept, counted, and a
- * run of failures turns readiness false; its decision is published once.
+ * run of failures turns readiness false; its decision is published once. Rules with episodes: the
+ * batch's episode states go to the compacted changelog with the decisions (before the commit), and
+ * a partition's episodes are read back from it before its first batch after an assignment.
  */
 export class DecideHandler {
   private readonly decisions: Counter<'rule' | 'mode' | 'result'>;
@@ -54,6 +65,12 @@ export class DecideHandler {
   private readonly ruleErrors: Counter<'rule'>;
   private readonly startFailures: Counter;
   private readonly batchSeconds: Histogram;
+  private readonly episodeMatches: Counter<'rule' | 'result'>;
+  private readonly episodesEnded: Counter<'rule' | 'reason'>;
+  private readonly episodeSeconds: Histogram<'rule'>;
+  private readonly episodeRestores: Counter<'result'>;
+  /** Partitions whose episodes were read back in this consumer generation. */
+  private readonly restored = new Set<number>();
   private readonly published = new RecentIds(50_000);
   private readonly lastRuleErrorLog = new Map<string, number>();
   private failedStartsInARow = 0;
@@ -72,6 +89,8 @@ export class DecideHandler {
       maxStartFailures: number;
       /** Workflow starts in flight at once (each entity's decisions still start in order). */
       startConcurrency: number;
+      /** The episodes' changelog; absent: episodes live in memory only (tests). */
+      episodes?: DecideEpisodes;
       logger: Logger;
       registry: Registry;
     },
@@ -100,6 +119,31 @@ export class DecideHandler {
       labelNames: ['rule'],
       registers,
     });
+    this.episodeMatches = new Counter({
+      name: 'autoglm_decide_episode_matches_total',
+      help: 'Matches of rules with episodes that decided nothing: pending (for not reached), episode (decided already), late (replayed or out of order)',
+      labelNames: ['rule', 'result'],
+      registers,
+    });
+    this.episodesEnded = new Counter({
+      name: 'autoglm_decide_episodes_ended_total',
+      help: 'Episodes that decided and then ended, by rule and reason (resolved, idle, evicted)',
+      labelNames: ['rule', 'reason'],
+      registers,
+    });
+    this.episodeSeconds = new Histogram({
+      name: 'autoglm_decide_episode_seconds',
+      help: 'Event time from an ended episode’s first matching window to its end',
+      labelNames: ['rule'],
+      buckets: [30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600],
+      registers,
+    });
+    this.episodeRestores = new Counter({
+      name: 'autoglm_decide_episode_restored_total',
+      help: 'Episode changelog records read back (restored) or refused; incomplete: partitions not read in full',
+      labelNames: ['result'],
+      registers,
+    });
     this.batchSeconds = new Histogram({
       name: 'autoglm_decide_batch_seconds',
       help: 'Time to handle one Kafka batch: decide, publish, start, commit',
@@ -117,6 +161,9 @@ export class DecideHandler {
     const letters: Array<{ source: RefusedSource; refusal: Refusal }> = [];
     const toPublish: Decision[] = [];
     const chains = new Map<string, Decision[]>();
+    const episodeChanges: EpisodeChange[] = [];
+    if (this.deps.episodes && !this.restored.has(batch.partition))
+      await this.restore(batch.partition, episodeChanges);
     // Decode the batch, then classify its observations in one call, then decide each.
     const decoded: Array<{ source: RefusedSource; obs: Observation }> = [];
     for (const message of batch.messages) {
@@ -143,8 +190,12 @@ export class DecideHandler {
       : undefined;
     for (let i = 0; i < decoded.length; i++) {
       const { source, obs } = decoded[i]!;
-      const maybe = this.deps.decider.decide(obs, now, incidents?.[i] ?? null);
-      const { decisions, suppressed, failures } = maybe instanceof Promise ? await maybe : maybe;
+      const maybe = this.deps.decider.decide(obs, now, incidents?.[i] ?? null, batch.partition);
+      const { decisions, suppressed, failures, held, ...episodes } =
+        maybe instanceof Promise ? await maybe : maybe;
+      for (const h of held) this.episodeMatches.inc({ rule: h.rule, result: h.reason });
+      for (const c of episodes.episodeChanges) episodeChanges.push(c);
+      for (const e of episodes.episodesEnded) this.episodeEnded(e);
       for (const f of failures) letters.push({ source, refusal: this.ruleFailed(f.rule, f.message) });
       for (const s of suppressed) this.decisions.inc({ rule: s.rule, mode: 'enforce', result: 'suppressed' });
       for (const d of decisions) {
@@ -176,6 +227,12 @@ export class DecideHandler {
         toPublish.map((d) => ({ key: d.entity, value: d })),
       ),
       this.deps.deadLetters.sendAll(letters),
+      this.deps.episodes && episodeChanges.length > 0
+        ? this.deps.producer.send({
+            topic: this.deps.episodes.topic,
+            messages: episodeMessages(episodeChanges),
+          })
+        : undefined,
     ]);
     for (const d of toPublish) this.published.add(d.decisionId);
     await this.startAll([...chains.values()], payload);
@@ -189,6 +246,47 @@ export class DecideHandler {
       ],
     });
     timer();
+  }
+
+  /** A new consumer generation: episodes are read back from the changelog, partition by partition. */
+  reset(): void {
+    this.restored.clear();
+    this.deps.decider.episodes.clear();
+  }
+
+  /** Reads a partition's episodes back before its first batch; tombstones of keys evicted meanwhile go to `changes`. */
+  private async restore(partition: number, changes: EpisodeChange[]): Promise<void> {
+    const out: EpisodeOutput = { changes, ended: [] };
+    const result = await this.deps.episodes!.restore(partition, out);
+    this.restored.add(partition);
+    for (const e of out.ended) this.episodeEnded(e);
+    this.episodeRestores.inc({ result: 'restored' }, result.restored);
+    this.episodeRestores.inc({ result: 'refused' }, result.refused);
+    const log = { partition, ...result, reasons: result.reasons };
+    if (!result.complete) {
+      this.episodeRestores.inc({ result: 'incomplete' });
+      this.deps.logger.error(log, 'episode changelog not fully read back: its episodes start again');
+    } else if (result.refused > 0) this.deps.logger.warn(log, 'episode changelog records refused');
+    else this.deps.logger.info(log, 'episodes restored from the changelog');
+  }
+
+  /** Counts and logs an episode that decided and is now over (its record stays in the changelog). */
+  private episodeEnded(e: EpisodeState): void {
+    const reason = e.endReason ?? 'resolved';
+    this.episodesEnded.inc({ rule: e.rule, reason });
+    const end = e.end ?? e.lastSeen;
+    this.episodeSeconds.observe({ rule: e.rule }, Math.max(0, end - e.startWindow.start) / 1000);
+    this.deps.logger.info(
+      {
+        entity: e.entity,
+        rule: e.rule,
+        start: e.startWindow.start,
+        decided: e.decidedWindow?.end,
+        end,
+        reason,
+      },
+      'episode ended',
+    );
   }
 
   /** False after `maxStartFailures` failed starts in a row: `/readyz` says decide cannot act. */

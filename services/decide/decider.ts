@@ -6,6 +6,15 @@ import { factsFor } from '../common/facts.js';
 import type { RuleSetMatch } from './compiled-rules.js';
 import { CooldownGate } from './cooldown.js';
 import { decisionIdFor } from './decision-id.js';
+import {
+  EpisodeTracker,
+  episodeSpecOf,
+  type EpisodeChange,
+  type EpisodeSpec,
+  type EpisodeState,
+  type EpisodeStep,
+} from './episodes.js';
+import type { LoadedRule } from './rule-file.js';
 import type { RuleSet } from './rule-set.js';
 import { expandTemplate } from './template.js';
 
@@ -22,11 +31,29 @@ export interface RuleFailure {
   readonly message: string;
 }
 
-/** What one observation gave: decisions (highest priority first), matches held back, rules that failed. */
+/**
+ * A match of a rule with episodes that decided nothing: its episode is `pending` (the conditions
+ * have not held for `for` yet), has decided already (`episode`), or the observation is `late`
+ * (at or before the newest window the episode saw: a replay or out of order).
+ */
+export interface Held {
+  readonly rule: string;
+  readonly entity: string;
+  readonly reason: 'pending' | 'episode' | 'late';
+}
+
+/**
+ * What one observation gave: decisions (highest priority first), matches held back by the
+ * cooldown, rules that failed, matches held by their episode, the episode states to persist
+ * (changelog records, each to its partition) and the episodes that ended.
+ */
 export interface Decided {
   readonly decisions: Decision[];
   readonly suppressed: Suppressed[];
   readonly failures: RuleFailure[];
+  readonly held: Held[];
+  readonly episodeChanges: EpisodeChange[];
+  readonly episodesEnded: EpisodeState[];
 }
 
 /**
@@ -34,22 +61,37 @@ export interface Decided {
  * predicates; json-rules-engine is the authority they are tested against and the fallback for what
  * does not compile) and turns each rule that fires into a decision with a deterministic id.
  * Undefined facts make a condition false instead of failing the run. `use` swaps the rule set
- * atomically: each observation is decided by one set, whose hash the decision records.
+ * atomically: each observation is decided by one set, whose hash the decision records. A rule with
+ * `for`/`keepFiringFor` decides once per episode (episodes.ts); the tracker is the Decider's own
+ * unless given (decide passes the one its changelog restores), so a backtest replays the same code.
  */
 export class Decider {
   private current: RuleSet;
   private readonly cooldowns = new CooldownGate();
+  private readonly specs = new WeakMap<LoadedRule, EpisodeSpec | null>();
+  /** The episodes of the rules that opt in. */
+  readonly episodes: EpisodeTracker;
 
   /** `maxDecisionAgeMs`: a window that ended longer ago than this (wall clock) gives a stale decision. */
   constructor(
     ruleSet: RuleSet,
-    private readonly opts: { maxDecisionAgeMs: number } = { maxDecisionAgeMs: 3 * 60_000 },
+    private readonly opts: { maxDecisionAgeMs: number; episodes?: EpisodeTracker } = {
+      maxDecisionAgeMs: 3 * 60_000,
+    },
   ) {
     this.current = ruleSet;
+    this.episodes = opts.episodes ?? new EpisodeTracker();
   }
 
   get ruleSet(): RuleSet {
     return this.current;
+  }
+
+  /** The rule's episode settings (null: every match decides), parsed once per loaded rule. */
+  episodeSpec(rule: LoadedRule): EpisodeSpec | null {
+    let spec = this.specs.get(rule);
+    if (spec === undefined) this.specs.set(rule, (spec = episodeSpecOf(rule.params)));
+    return spec;
   }
 
   /** Decides with `ruleSet` from the next observation on. */
@@ -61,9 +103,15 @@ export class Decider {
    * Decisions for one observation and the matches held back. A decision on a window that ended
    * more than the allowed age before `nowMs` is marked stale. `incident` is the classifier's
    * answer for the observation (null when rules-only). Synchronous unless a rule needed
-   * json-rules-engine itself.
+   * json-rules-engine itself. `partition`: the input partition the observation came from, where
+   * its episodes' changelog records go.
    */
-  decide(obs: Observation, nowMs: number, incident: IncidentFact | null = null): Decided | Promise<Decided> {
+  decide(
+    obs: Observation,
+    nowMs: number,
+    incident: IncidentFact | null = null,
+    partition = 0,
+  ): Decided | Promise<Decided> {
     const set = this.current;
     // json-rules-engine follows a `path` through own properties only, and the classifier's facts
     // read their probabilities through a getter: rules it runs get a plain copy (compiled rules
@@ -73,8 +121,8 @@ export class Decider {
     const facts = factsFor(obs, set.context.factsFor(obs.entity, obs.window.end), forRules);
     const match = set.compiled.evaluate(facts);
     return match instanceof Promise
-      ? match.then((m) => this.build(set, obs, facts, m, nowMs, incident))
-      : this.build(set, obs, facts, match, nowMs, incident);
+      ? match.then((m) => this.build(set, obs, facts, m, nowMs, incident, partition))
+      : this.build(set, obs, facts, match, nowMs, incident, partition);
   }
 
   private build(
@@ -84,11 +132,23 @@ export class Decider {
     match: RuleSetMatch,
     nowMs: number,
     incident: IncidentFact | null,
+    partition: number,
   ): Decided {
     const failures = match.errors.map((e) => ({ rule: e.rule, message: e.error.message }));
     const decisions: Decision[] = [];
     const suppressed: Suppressed[] = [];
-    if (match.matched.length === 0) return { decisions, suppressed, failures };
+    const held: Held[] = [];
+    const out = { changes: [] as EpisodeChange[], ended: [] as EpisodeState[] };
+    const steps = this.stepEpisodes(set, obs, match, partition, out);
+    const decided = {
+      decisions,
+      suppressed,
+      failures,
+      held,
+      episodeChanges: out.changes,
+      episodesEnded: out.ended,
+    };
+    if (match.matched.length === 0) return decided;
     // Templates too walk dotted names through own properties (`{{incident.probabilities.memory_leak}}`).
     const recorded = incident && plainIncident(incident);
     facts.incident = recorded;
@@ -96,7 +156,14 @@ export class Decider {
     for (const name of match.matched) {
       const rule = set.byName.get(name);
       if (!rule) continue;
-      const decisionId = decisionIdFor(obs.entity, rule.name, obs.window);
+      const step = steps.get(name);
+      if (step && step.kind !== 'fire') {
+        const reason = step.kind === 'pending' ? 'pending' : step.kind === 'late' ? 'late' : 'episode';
+        held.push({ rule: rule.name, entity: obs.entity, reason });
+        continue;
+      }
+      const episode = step?.kind === 'fire' ? step.state : undefined;
+      const decisionId = decisionIdFor(obs.entity, rule.name, episode?.startWindow ?? obs.window);
       const cooldownMs = parseDuration(rule.params.cooldown) ?? 0;
       if (!this.cooldowns.admit(obs.entity, rule.name, decisionId, obs.window.end, cooldownMs)) {
         suppressed.push({ rule: rule.name, entity: obs.entity, reason: 'cooldown' });
@@ -122,9 +189,39 @@ export class Decider {
         window: obs.window,
         stale: nowMs - obs.window.end > this.opts.maxDecisionAgeMs,
         ts: obs.window.end,
+        ...(episode
+          ? {
+              episode: {
+                start: episode.startWindow.start,
+                window: episode.startWindow,
+                heldMs: obs.window.end - episode.startWindow.end,
+              },
+            }
+          : {}),
       });
     }
-    return { decisions, suppressed, failures };
+    return decided;
+  }
+
+  /** Advances the episode of every rule that opts in (matched or not); a rule that failed stays as it was. */
+  private stepEpisodes(
+    set: RuleSet,
+    obs: Observation,
+    match: RuleSetMatch,
+    partition: number,
+    out: { changes: EpisodeChange[]; ended: EpisodeState[] },
+  ): Map<string, EpisodeStep> {
+    const steps = new Map<string, EpisodeStep>();
+    for (const rule of set.rules) {
+      const spec = this.episodeSpec(rule);
+      if (spec === null || match.errors.some((e) => e.rule === rule.name)) continue;
+      const matched = match.matched.includes(rule.name);
+      steps.set(
+        rule.name,
+        this.episodes.observe(obs.entity, rule.name, matched, obs.window, spec, partition, out),
+      );
+    }
+    return steps;
   }
 }
 

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 /**
  * The decision id: the same entity, rule and window always give the same id, so a replayed
  * observation (after a crash, before the offset commit) maps onto the workflow already started.
+ * A rule with episodes passes its episode's first matching window, so however a replay splits the
+ * episode's observations, its one decision keeps one id (and with no `for`, the id is as before).
  */
 export function decisionIdFor(entity: string, rule: string, window: { start: number; end: number }): string {
   return createHash('sha256')

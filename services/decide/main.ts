@@ -7,6 +7,8 @@ import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '
 import { connectClient } from '../common/temporal.js';
 import { DecideHandler } from './decide-handler.js';
 import { Decider } from './decider.js';
+import { restoreEpisodes } from './episode-changelog.js';
+import { EpisodeTracker } from './episodes.js';
 import { IncidentModel } from './incident-model.js';
 import { RuleLoadError } from './rule-file.js';
 import { RuleReloader } from './rule-reload.js';
@@ -51,7 +53,8 @@ export async function startDecide({
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
   const producer = await connectProducer(kafka);
   const client = await connectClient(config);
-  const decider = new Decider(ruleSet, { maxDecisionAgeMs: config.maxDecisionAge });
+  const episodes = new EpisodeTracker({ maxTracked: config.episodeMaxTracked, idleMs: config.episodeIdle });
+  const decider = new Decider(ruleSet, { maxDecisionAgeMs: config.maxDecisionAge, episodes });
   const reloader = new RuleReloader({
     dir: config.rulesDir,
     decider,
@@ -70,6 +73,19 @@ export async function startDecide({
     maxClockSkewMs: config.maxClockSkew,
     maxStartFailures: config.maxStartFailures,
     startConcurrency: config.decideStartConcurrency,
+    episodes: {
+      topic: topics.episodes,
+      restore: (partition, out) =>
+        restoreEpisodes(
+          kafka,
+          topics.episodes,
+          partition,
+          episodes,
+          out,
+          { maxMessages: Number.MAX_SAFE_INTEGER, timeoutMs: config.episodeRestoreTimeout },
+          config.groupPrefix,
+        ),
+    },
     logger,
     registry,
   });
@@ -79,6 +95,8 @@ export async function startDecide({
     topics: [topics.observations],
     fromBeginning: true,
     logger,
+    // A new generation: each partition's episodes are read back from the changelog before its first batch.
+    onJoin: () => handler.reset(),
     eachBatch: (payload) => handler.handleBatch(payload),
     partitionsConsumedConcurrently: config.topicPartitions,
     ...(onFatal ? { onFatal } : {}),

@@ -1,0 +1,314 @@
+import { z } from 'zod';
+import { parseDuration } from '../common/duration.js';
+
+/**
+ * One decision per episode: a rule that keeps matching an entity's observations is one incident.
+ * For each (entity, rule) of a rule that opts in (`event.params.for` and/or `keepFiringFor`), the
+ * tracker walks Prometheus alerting's states on event time (each observation's window end):
+ *
+ *   inactive ──match──▶ pending ──match, held for `for`──▶ firing (decide, once)
+ *   pending ──no match──▶ inactive (cancelled, nothing decided)
+ *   firing ──no match──▶ resolving ──match──▶ firing (the same episode: flapping is absorbed)
+ *   resolving ──an observation `keepFiringFor` or more after the last match──▶ ended
+ *
+ * Continuity is by observations: consecutive matching observations continue the episode whatever
+ * the gap between them, up to the idle limit; a key whose last observation is older than
+ * max(idle, keepFiringFor) is over (ended "idle", or forgotten when pending) before anything else.
+ * An observation whose window ends at or before the newest one seen for the key (a replay after a
+ * crash, a duplicate, out of order) changes nothing: it is `late`, except the one that decided,
+ * which decides again with the same id so a replay reaches the idempotent workflow start. The
+ * decision id comes from the episode's first matching window, so it does not depend on where a
+ * replay begins. Memory is bounded: at most `maxTracked` keys (the least recently seen goes first)
+ * and idle keys are swept on each partition's newest event time. Pure: no clock, no I/O.
+ */
+
+/** A rule's episode settings in milliseconds; `null` for a rule that does not opt in. */
+export interface EpisodeSpec {
+  readonly forMs: number;
+  readonly keepFiringForMs: number;
+}
+
+/** Where an episode is. `ended` is kept until idle, so late observations of it change nothing. */
+export type EpisodePhase = 'pending' | 'firing' | 'resolving' | 'ended';
+
+/** Why an episode ended: no match for `keepFiringFor`, no observation for the idle time, or memory full. */
+export type EpisodeEndReason = 'resolved' | 'idle' | 'evicted';
+
+const windowSchema = z.strictObject({ start: z.number().int(), end: z.number().int() });
+
+/** One (entity, rule)'s episode, in memory and as the changelog's value. */
+export const episodeStateSchema = z.strictObject({
+  entity: z.string().min(1),
+  rule: z.string().min(1),
+  phase: z.enum(['pending', 'firing', 'resolving', 'ended']),
+  /** The first matching window: the episode's start and the seed of its decision id. */
+  startWindow: windowSchema,
+  /** The window whose observation decided; absent while pending. */
+  decidedWindow: windowSchema.optional(),
+  /** The latest matching window's end. */
+  lastMatch: z.number().int(),
+  /** The newest window end seen for this key: anything at or before it is late. */
+  lastSeen: z.number().int(),
+  keepFiringForMs: z.number().int().nonnegative(),
+  /** Set once ended: when (the window end of the observation that found it over) and why. */
+  end: z.number().int().optional(),
+  endReason: z.enum(['resolved', 'idle', 'evicted']).optional(),
+  /** The input partition the entity's observations come from (the changelog record's partition). */
+  partition: z.number().int().nonnegative(),
+});
+export type EpisodeState = z.infer<typeof episodeStateSchema>;
+
+/** What one observation meant for one rule that opts in. */
+export type EpisodeStep =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'pending'; readonly heldMs: number; readonly forMs: number }
+  | { readonly kind: 'fire'; readonly state: EpisodeState; readonly replay: boolean }
+  | { readonly kind: 'held'; readonly state: EpisodeState }
+  | { readonly kind: 'late' };
+
+/** A changelog write: the state now, or null when the key is forgotten (a tombstone). */
+export interface EpisodeChange {
+  readonly entity: string;
+  readonly rule: string;
+  readonly partition: number;
+  readonly state: EpisodeState | null;
+}
+
+/** Where the tracker puts what the caller must persist and report. */
+export interface EpisodeOutput {
+  readonly changes: EpisodeChange[];
+  /** Episodes that fired and are now over (cancelled pending ones are not listed). */
+  readonly ended: EpisodeState[];
+}
+
+/** Limits of the tracker (config: AUTOGLM_EPISODE_MAX_TRACKED, AUTOGLM_EPISODE_IDLE). */
+export interface EpisodeLimits {
+  readonly maxTracked: number;
+  readonly idleMs: number;
+}
+
+/** Defaults: 100 000 keys (~300 bytes each), forgotten after an hour of event time without an observation. */
+export const DEFAULT_EPISODE_LIMITS: EpisodeLimits = { maxTracked: 100_000, idleMs: 3_600_000 };
+
+const keyOf = (entity: string, rule: string) => `${entity}\u0000${rule}`;
+
+/** Observations between sweeps of idle keys. */
+const SWEEP_EVERY = 10_000;
+
+/** The per-(entity, rule) episode state machine described at the top of this file. */
+export class EpisodeTracker {
+  /** In least recently seen order (a key is moved to the end on each observation). */
+  private readonly states = new Map<string, EpisodeState>();
+  private readonly newest = new Map<number, number>();
+  private sinceSweep = 0;
+
+  constructor(readonly limits: EpisodeLimits = DEFAULT_EPISODE_LIMITS) {}
+
+  /** Keys held now (for tests and a gauge). */
+  get size(): number {
+    return this.states.size;
+  }
+
+  /** The state of one key, for tests and `rules test`. */
+  get(entity: string, rule: string): EpisodeState | undefined {
+    return this.states.get(keyOf(entity, rule));
+  }
+
+  /** Forgets everything: a new consumer generation restores its partitions from the changelog. */
+  clear(): void {
+    this.states.clear();
+    this.newest.clear();
+  }
+
+  /**
+   * Advances (entity, rule) by one observation whose window is `window` and in which the rule's
+   * conditions did (`matched`) or did not hold. Writes what must be persisted to `out`.
+   */
+  observe(
+    entity: string,
+    rule: string,
+    matched: boolean,
+    window: { start: number; end: number },
+    spec: EpisodeSpec,
+    partition: number,
+    out: EpisodeOutput,
+  ): EpisodeStep {
+    const t = window.end;
+    if (t > (this.newest.get(partition) ?? -Infinity)) this.newest.set(partition, t);
+    if (++this.sinceSweep >= SWEEP_EVERY) this.sweep(out);
+    const key = keyOf(entity, rule);
+    let s = this.states.get(key);
+    if (s && t <= s.lastSeen) {
+      // Already seen: a replay, a duplicate or out of order. Only the deciding window decides again.
+      const deciding = s.decidedWindow;
+      if (matched && deciding && deciding.start === window.start && deciding.end === window.end)
+        return { kind: 'fire', state: { ...s }, replay: true };
+      return { kind: 'late' };
+    }
+    if (s && t - s.lastSeen > Math.max(this.limits.idleMs, s.keepFiringForMs)) {
+      this.forget(key, s, 'idle', s.lastSeen, out);
+      s = undefined;
+    }
+    if (!s || s.phase === 'ended') {
+      if (matched) return this.start(key, entity, rule, window, spec, partition, out);
+      if (s) this.touch(key, s, t); // in memory only: an ended episode's late replays stay late
+      return { kind: 'none' };
+    }
+    s.keepFiringForMs = spec.keepFiringForMs;
+    s.partition = partition;
+    if (s.phase === 'pending') {
+      if (!matched) {
+        // Prometheus resets a pending alert whose condition stops holding: nothing was decided.
+        this.states.delete(key);
+        out.changes.push({ entity, rule, partition, state: null });
+        return { kind: 'none' };
+      }
+      s.lastMatch = t;
+      s.lastSeen = t;
+      return this.pendingOrFire(key, s, window, spec, out);
+    }
+    // firing or resolving
+    if (s.phase === 'resolving' && t - s.lastMatch >= s.keepFiringForMs) {
+      // Over before this observation: a match here opens the next episode.
+      this.end(key, s, 'resolved', t, out);
+      return matched ? this.start(key, entity, rule, window, spec, partition, out) : { kind: 'none' };
+    }
+    s.lastSeen = t;
+    if (matched) {
+      s.lastMatch = t;
+      s.phase = 'firing';
+      this.put(key, s, out);
+      return { kind: 'held', state: { ...s } };
+    }
+    if (t - s.lastMatch >= s.keepFiringForMs) {
+      this.end(key, s, 'resolved', t, out);
+      return { kind: 'none' };
+    }
+    s.phase = 'resolving';
+    this.put(key, s, out);
+    return { kind: 'none' };
+  }
+
+  /**
+   * Puts back a state read from the changelog (later records of a key replace earlier ones).
+   * Beyond `maxTracked` the least recently seen go, as when observing.
+   */
+  restore(state: EpisodeState, out: EpisodeOutput): void {
+    const key = keyOf(state.entity, state.rule);
+    this.states.delete(key);
+    this.states.set(key, { ...state });
+    const newest = this.newest.get(state.partition) ?? -Infinity;
+    if (state.lastSeen > newest) this.newest.set(state.partition, state.lastSeen);
+    this.bound(key, out);
+  }
+
+  /** Forgets a key whose changelog record is a tombstone. */
+  drop(entity: string, rule: string): boolean {
+    return this.states.delete(keyOf(entity, rule));
+  }
+
+  /** Ends or forgets every key idle for longer than max(idle, keepFiringFor) on its partition's newest time. */
+  sweep(out: EpisodeOutput): void {
+    this.sinceSweep = 0;
+    for (const [key, s] of this.states) {
+      const now = this.newest.get(s.partition) ?? s.lastSeen;
+      if (now - s.lastSeen > Math.max(this.limits.idleMs, s.keepFiringForMs))
+        this.forget(key, s, 'idle', s.lastSeen, out);
+    }
+  }
+
+  /** Opens an episode at its first matching window. */
+  private start(
+    key: string,
+    entity: string,
+    rule: string,
+    window: { start: number; end: number },
+    spec: EpisodeSpec,
+    partition: number,
+    out: EpisodeOutput,
+  ): EpisodeStep {
+    const s: EpisodeState = {
+      entity,
+      rule,
+      phase: 'pending',
+      startWindow: { start: window.start, end: window.end },
+      lastMatch: window.end,
+      lastSeen: window.end,
+      keepFiringForMs: spec.keepFiringForMs,
+      partition,
+    };
+    return this.pendingOrFire(key, s, window, spec, out);
+  }
+
+  private pendingOrFire(
+    key: string,
+    s: EpisodeState,
+    window: { start: number; end: number },
+    spec: EpisodeSpec,
+    out: EpisodeOutput,
+  ): EpisodeStep {
+    // The condition has held from the first matching window's end to this one's.
+    const heldMs = window.end - s.startWindow.end;
+    if (heldMs < spec.forMs) {
+      this.put(key, s, out);
+      return { kind: 'pending', heldMs, forMs: spec.forMs };
+    }
+    s.phase = 'firing';
+    s.decidedWindow = { start: window.start, end: window.end };
+    this.put(key, s, out);
+    return { kind: 'fire', state: { ...s }, replay: false };
+  }
+
+  /** Ends a fired episode; the ended record stays (in memory and in the changelog) until idle. */
+  private end(key: string, s: EpisodeState, reason: EpisodeEndReason, at: number, out: EpisodeOutput): void {
+    s.phase = 'ended';
+    s.end = at;
+    s.endReason = reason;
+    s.lastSeen = Math.max(s.lastSeen, at);
+    out.ended.push({ ...s });
+    this.put(key, s, out);
+  }
+
+  /** Removes a key: a fired, unfinished episode is reported ended first; the changelog gets a tombstone. */
+  private forget(
+    key: string,
+    s: EpisodeState,
+    reason: EpisodeEndReason,
+    at: number,
+    out: EpisodeOutput,
+  ): void {
+    if (s.phase === 'firing' || s.phase === 'resolving')
+      out.ended.push({ ...s, phase: 'ended', end: at, endReason: reason });
+    this.states.delete(key);
+    out.changes.push({ entity: s.entity, rule: s.rule, partition: s.partition, state: null });
+  }
+
+  private touch(key: string, s: EpisodeState, t: number): void {
+    s.lastSeen = t;
+    this.states.delete(key);
+    this.states.set(key, s);
+  }
+
+  /** Stores `s` as the newest of its key (moved to the end of the order) and records the change. */
+  private put(key: string, s: EpisodeState, out: EpisodeOutput): void {
+    this.states.delete(key);
+    this.states.set(key, s);
+    out.changes.push({ entity: s.entity, rule: s.rule, partition: s.partition, state: { ...s } });
+    this.bound(key, out);
+  }
+
+  private bound(keep: string, out: EpisodeOutput): void {
+    while (this.states.size > this.limits.maxTracked) {
+      const [oldest, s] = this.states.entries().next().value as [string, EpisodeState];
+      if (oldest === keep) break;
+      this.forget(oldest, s, 'evicted', s.lastSeen, out);
+    }
+  }
+}
+
+/** A rule's episode settings from its params; null when it gives neither (every match decides, as before). */
+export function episodeSpecOf(params: { for?: string; keepFiringFor?: string }): EpisodeSpec | null {
+  if (params.for === undefined && params.keepFiringFor === undefined) return null;
+  const ms = (text: string | undefined) => (text === undefined ? 0 : (parseDuration(text) ?? 0));
+  return { forMs: ms(params.for), keepFiringForMs: ms(params.keepFiringFor) };
+}

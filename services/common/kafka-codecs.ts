@@ -19,7 +19,7 @@ import { batchHeaderBefore, checkRecords, markUnreadable } from './unreadable-ba
 // Named imports miss these two: kafkajs's CommonJS exports them as `Compression.Codecs` members.
 const { CompressionCodecs, CompressionTypes } = kafkajs;
 
-/** Default for the most bytes one batch may decompress to (a decompression bomb stops there). */
+/** Default for the most bytes one batch may decompress to (a decompression bomb stops there; AUTOGLM_KAFKA_MAX_BATCH_BYTES). */
 export const DEFAULT_MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
 /** One codec's bytes in, bytes out; `maxBytes` bounds what decompressing may produce. */

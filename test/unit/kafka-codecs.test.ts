@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
 import { repoRoot } from '../../infra/paths.js';
+import { ConfigError, loadConfig } from '../../services/common/config.js';
 import {
   DEFAULT_MAX_BATCH_BYTES,
   KAFKA_CODECS,
@@ -240,6 +241,17 @@ describe('unreadable batches', () => {
     assert.equal(unreadableBatchLetter('metrics', 2, valid!), undefined);
     // A producer cannot forge one: the same bytes in a plain message are just a message.
     assert.equal(unreadableBatchOf({ value: Buffer.from(marker!.value!) }), undefined);
+  });
+});
+
+describe('AUTOGLM_KAFKA_MAX_BATCH_BYTES', () => {
+  it("defaults to the codecs' default and refuses a limit under one broker batch, naming the variable", () => {
+    assert.equal(loadConfig({}).kafkaMaxBatchBytes, DEFAULT_MAX_BATCH_BYTES);
+    assert.equal(loadConfig({ AUTOGLM_KAFKA_MAX_BATCH_BYTES: '2097152' }).kafkaMaxBatchBytes, 2_097_152);
+    assert.throws(
+      () => loadConfig({ AUTOGLM_KAFKA_MAX_BATCH_BYTES: '1000' }),
+      (err: unknown) => err instanceof ConfigError && /AUTOGLM_KAFKA_MAX_BATCH_BYTES/.test(err.message),
+    );
   });
 });
 

@@ -1,3 +1,16 @@
+import fs from 'node:fs';
+
+/**
+ * One file's part of a folder fingerprint: size, modification time in nanoseconds and inode,
+ * following symlinks. The inode is what sees kubelet's ConfigMap update (new files in a new
+ * `..<timestamp>` folder, `..data` swapped to it): the new file may have the old one's size and, within
+ * the clock's tick or from a tool that keeps times, its time too, but it is another file.
+ */
+export function fileStamp(file: string): string {
+  const s = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+  return s ? `${s.size}:${s.mtimeNs}:${s.ino}` : 'missing';
+}
+
 /**
  * Watches a folder by polling a cheap fingerprint of its files (names, sizes, times): on a change,
  * runs `onChange` once, never two at a time. A fingerprint that cannot be taken counts as a change

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { EMPTY_CONTEXT, loadContextDir, type RuleContext } from '../common/context/context-files.js';
+import { fileStamp } from '../common/folder-poll.js';
 import { CompiledRules } from './compiled-rules.js';
 import { checkRules } from './rule-check.js';
 import { readRuleFiles, ruleFilesIn, type ActuatorCheck, type LoadedRule } from './rule-file.js';
@@ -48,13 +49,10 @@ export function ruleSetFiles(dir: string): string[] {
   return [...ruleFilesIn(dir), ...context];
 }
 
-/** A fingerprint of the folder's files (names, sizes, mtimes): cheap to poll, changes when any file does. */
+/** A fingerprint of the folder's files (names, sizes, times, inodes): cheap to poll, changes when any file does, also on a ConfigMap's `..data` swap. */
 export function ruleSetStamp(dir: string): string {
   return ruleSetFiles(dir)
-    .map((f) => {
-      const s = fs.statSync(f, { throwIfNoEntry: false });
-      return `${f}:${s?.size ?? -1}:${s?.mtimeMs ?? -1}`;
-    })
+    .map((f) => `${f}:${fileStamp(f)}`)
     .join('\n');
 }
 

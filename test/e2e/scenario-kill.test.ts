@@ -37,7 +37,7 @@ describe('scenario suite across kill -9 of each step (real loop as four processe
   });
 
   it('kills sense, decide, act and verify mid-work: nothing lost, nothing acted on twice, every verdict published', async () => {
-    const run = await runKillRun({ overrides, logger, plan: { kind: 'events' }, timeoutMs: 150_000 });
+    const run = await runKillRun({ overrides, logger, plan: { kind: 'events' }, timeoutMs: 200_000 });
     const { suite, figures: f, kills } = run;
     const card = suite.scorecard;
     for (const line of [

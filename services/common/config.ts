@@ -90,6 +90,7 @@ const ENV = {
   baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
   modelDir: ['AUTOGLM_MODEL_DIR', path.join(packageRoot, 'models', 'incident')],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
+  opsHost: ['AUTOGLM_OPS_HOST', '127.0.0.1'],
   logLevel: ['LOG_LEVEL', 'info'],
 } as const;
 
@@ -218,8 +219,15 @@ const schema = z.object({
   /** The incident classifier's folder (model.onnx, model.json, card); "off" runs decide rules-only. */
   modelDir: z.string().min(1, 'name the model folder, or "off" for rules-only'),
   opsPort: port,
+  /** Address the ops server (/healthz, /readyz, /metrics) listens on: 0.0.0.0 in a container, so kubelet's probes and Prometheus reach it. */
+  opsHost: z.string().regex(/^[0-9A-Fa-f.:]+$/, 'must be an IP address such as 127.0.0.1 or 0.0.0.0'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
 });
+
+/** Every environment variable loadConfig reads, so deployment files can be checked against it. */
+export const CONFIG_ENV_NAMES: readonly string[] = Object.freeze(
+  Object.values(ENV).map(([envName]) => envName),
+);
 
 /** The parsed, frozen configuration every service's main.ts receives. Durations are milliseconds. */
 export type Config = Readonly<z.infer<typeof schema>> & {

@@ -54,7 +54,8 @@ const STANDALONE_OPS_PORTS: Record<string, string> = {
 
 /**
  * Runs one service as its own process: config from the environment, JSON logs, health and
- * Prometheus metrics on AUTOGLM_OPS_PORT (default 9401…9404 by step), graceful stop on SIGTERM.
+ * Prometheus metrics on AUTOGLM_OPS_HOST:AUTOGLM_OPS_PORT (default 127.0.0.1, 9401…9404 by step), graceful
+ * stop on SIGTERM.
  */
 export function runStandalone(name: string, start: StartService): void {
   runMain(async () => {
@@ -66,6 +67,7 @@ export function runStandalone(name: string, start: StartService): void {
     const service = await start({ config, logger, registry, onFatal: exitOnFatal(logger) });
     const ops = await startOpsServer({
       port: config.opsPort,
+      host: config.opsHost,
       registry,
       readiness: () => service.readiness(),
       liveness: () => service.liveness?.() ?? {},

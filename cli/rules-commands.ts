@@ -8,7 +8,7 @@ import { formatDuration, parseDuration } from '../services/common/duration.js';
 import { factsFor } from '../services/common/facts.js';
 import { Decider } from '../services/decide/decider.js';
 import { checkRules } from '../services/decide/rule-check.js';
-import { explainRules, renderExplained } from '../services/decide/rule-explain.js';
+import { episodeLines, explainRules, renderExplained } from '../services/decide/rule-explain.js';
 import { readRuleFiles, RuleLoadError, ruleFilesIn } from '../services/decide/rule-file.js';
 import { loadRuleSet } from '../services/decide/rule-set.js';
 import { readRuleTestFile, ruleTestFilesIn, runCase } from '../services/decide/rule-tests.js';
@@ -173,7 +173,7 @@ async function explainCommand(args: readonly string[], io: Io): Promise<number> 
   if (!set) return 1;
   const context = set.context.factsFor(obs.entity, obs.window.end);
   const facts = factsFor(obs, context);
-  const { decisions, failures } = await new Decider(set).decide(obs, obs.window.end);
+  const { decisions, failures, held } = await new Decider(set).decide(obs, obs.window.end);
   io.out(
     `observation of ${obs.entity}, window ${new Date(obs.window.start).toISOString()} – ${new Date(obs.window.end).toISOString()}; rule set ${set.hash}`,
   );
@@ -189,9 +189,14 @@ async function explainCommand(args: readonly string[], io: Io): Promise<number> 
     io.out('');
     if (failure) io.out(`! ${head}: evaluation failed: ${failure.message}`);
     else if (decision) io.out(`✔ ${head} matches → ${decision.action} ${JSON.stringify(decision.args)}`);
+    else if (held.some((h) => h.rule === rule.name))
+      io.out(
+        `✔ ${head} matches, pending: this one observation has not held for its \`for\` ${rule.params.for}`,
+      );
     else io.out(`✖ ${head} does not match`);
     for (const line of renderExplained(tree)) io.out(line);
-    if (!decision) continue;
+    for (const line of episodeLines(rule)) io.out(line);
+    if (!decision && !held.some((h) => h.rule === rule.name)) continue;
     const cooldown = formatDuration(parseDuration(rule.params.cooldown) ?? 0);
     if (rule.params.mode === 'shadow') io.out('  shadow mode: the decision is published, nothing is started');
     else if (rule.params.approval === 'required')

@@ -40,6 +40,8 @@ export interface Held {
   readonly rule: string;
   readonly entity: string;
   readonly reason: 'pending' | 'episode' | 'late';
+  /** Pending: how long the conditions have held so far (from the first matching window's end). */
+  readonly heldMs?: number;
 }
 
 /**
@@ -159,7 +161,12 @@ export class Decider {
       const step = steps.get(name);
       if (step && step.kind !== 'fire') {
         const reason = step.kind === 'pending' ? 'pending' : step.kind === 'late' ? 'late' : 'episode';
-        held.push({ rule: rule.name, entity: obs.entity, reason });
+        held.push({
+          rule: rule.name,
+          entity: obs.entity,
+          reason,
+          ...(step.kind === 'pending' ? { heldMs: step.heldMs } : {}),
+        });
         continue;
       }
       const episode = step?.kind === 'fire' ? step.state : undefined;

@@ -116,3 +116,19 @@ export function explainRules(
     .sort((a, b) => b.priority - a.priority)
     .map((rule) => ({ rule, tree: explainConditions(rule.conditions, facts) }));
 }
+
+/**
+ * What a rule's episode settings mean, for `rules explain` (none for a rule without them): when
+ * it decides and when its episode is over.
+ */
+export function episodeLines(rule: LoadedRule): string[] {
+  const { for: holdFor, keepFiringFor } = rule.params;
+  if (holdFor === undefined && keepFiringFor === undefined) return [];
+  const decides = holdFor
+    ? `once its conditions have held for ${holdFor}, observation after observation`
+    : 'at its first match';
+  const ends = keepFiringFor
+    ? `after ${keepFiringFor} without a match (matches before that are the same episode)`
+    : 'at the first observation without a match';
+  return [`  one decision per episode: it decides ${decides}; the episode ends ${ends}`];
+}

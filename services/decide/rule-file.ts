@@ -16,10 +16,12 @@ import { parseDuration } from '../common/duration.js';
 /** Longest `for` and `keepFiringFor`: an episode setting beyond a day is a typo. */
 export const MAX_EPISODE_DURATION_MS = 86_400_000;
 
-const episodeDuration = z
-  .string()
-  .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "1m" or "10m"')
-  .refine((s) => (parseDuration(s) ?? 0) <= MAX_EPISODE_DURATION_MS, 'must be at most 24h');
+/** A new schema each time: the schema file describes `for` and `keepFiringFor` apart. */
+const episodeDuration = () =>
+  z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "1m" or "10m"')
+    .refine((s) => (parseDuration(s) ?? 0) <= MAX_EPISODE_DURATION_MS, 'must be at most 24h');
 
 /** Our fields in a rule's `event.params`: what to do, how, and how to tell that it worked. */
 export const remediationParamsSchema = z.strictObject({
@@ -32,8 +34,8 @@ export const remediationParamsSchema = z.strictObject({
     .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "10m"')
     .default('10m'),
   approval: z.enum(['none', 'required']).default('none'),
-  for: episodeDuration.optional(),
-  keepFiringFor: episodeDuration.optional(),
+  for: episodeDuration().optional(),
+  keepFiringFor: episodeDuration().optional(),
   verify: verifySpecSchema,
   onVerifyFailure: followUpSchema.optional(),
   escalate: followUpSchema.optional(),

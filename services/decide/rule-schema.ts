@@ -85,6 +85,14 @@ function docs(): z.core.$ZodRegistry<z.GlobalMeta> {
     description: `How long after a remediation of the entity by this rule ends before the rule may act on it again: ${DURATION_HELP}.`,
     examples: ['10m', '30m'],
   });
+  add(params.for.unwrap(), {
+    description: `One decision per episode: how long the conditions must hold, observation after observation, before the rule decides (Prometheus's \`for\`); absent, with keepFiringFor absent too, every matching observation decides (subject to the cooldown). At most 24h: ${DURATION_HELP}.`,
+    examples: ['1m', '5m'],
+  });
+  add(params.keepFiringFor.unwrap(), {
+    description: `One decision per episode: how long without a match before the episode is over, so a condition that flaps is one incident (Prometheus's keep_firing_for); a match after that opens a new episode. Giving only this decides at the first match. At most 24h: ${DURATION_HELP}.`,
+    examples: ['10m', '30m'],
+  });
   add(params.approval, {
     description:
       'required: the remediation waits for `autoglm approve|reject` (or the approve/reject signal or update from the Temporal UI) and expires after AUTOGLM_APPROVAL_TIMEOUT.',

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { Decision, Observation } from '../common/contracts.js';
+import { formatDuration, parseDuration } from '../common/duration.js';
 import { factsFor } from '../common/facts.js';
 import { Decider } from './decider.js';
 import { explainConditions, renderExplained } from './rule-explain.js';
@@ -33,6 +34,15 @@ const caseSchema = z.strictObject({
   name: z.string().min(1, 'name each case'),
   entity: z.string().min(1).default('test/entity-1'),
   at: instant.default(Date.parse(DEFAULT_AT)),
+  /**
+   * How long the facts have held before `at`: the case is that observation every 30 s over this
+   * time, so a rule with `for` decides when it is at least its `for`. Default: long enough for
+   * every rule's `for` (a case describes a steady state); "0s" is a single observation.
+   */
+  held: z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "0s", "30s" or "2m"')
+    .optional(),
   facts: z.record(z.string(), z.number()).default({}),
   events: z
     .array(z.strictObject({ kind: z.string(), message: z.string().default(''), ts: instant }))
@@ -89,16 +99,28 @@ export function readRuleTestFile(file: string): { cases: RuleTestCase[] } | { pr
   return { cases: parsed.data.cases };
 }
 
-/** The observation a case stands for: a 30 s window ending at `at`. */
-export function observationOf(c: RuleTestCase): Observation {
+/** The observation a case stands for: a 30 s window ending at `at` (or `end`, for the earlier ones of a held case). */
+export function observationOf(c: RuleTestCase, end = c.at): Observation {
   return {
     entity: c.entity,
     seq: 0,
-    window: { start: c.at - WINDOW_MS, end: c.at },
+    window: { start: end - WINDOW_MS, end },
     features: c.facts,
     events: c.events.map((e) => ({ kind: e.kind, message: e.message, ts: e.ts })),
-    ts: c.at,
+    ts: end,
   };
+}
+
+/** The window ends a case is decided at: every 30 s from `at - held` to `at` (`held` defaults to the longest `for`). */
+function caseTimes(set: RuleSet, c: RuleTestCase): number[] {
+  const held =
+    c.held !== undefined
+      ? (parseDuration(c.held) ?? 0)
+      : Math.max(0, ...set.rules.map((r) => parseDuration(r.params.for ?? '0s') ?? 0));
+  const times: number[] = [];
+  for (let t = c.at - held; t < c.at; t += WINDOW_MS) times.push(t);
+  times.push(c.at);
+  return times;
 }
 
 /** The rule set a case runs with: the folder's, with the case's context facts put over the computed ones. */
@@ -109,8 +131,9 @@ function withContext(set: RuleSet, override: Record<string, unknown> | undefined
 }
 
 /**
- * Runs one case through the real decide core (a fresh Decider, so no cooldown carries over) and
- * compares the decisions with the expected ones: the same rules, and for each the given action,
+ * Runs one case through the real decide core (a fresh Decider, so no cooldown carries over from
+ * another case; over the case's `held` time, so rules with `for` see it hold) and compares the
+ * decisions with the expected ones: the same rules, and for each the given action,
  * mode, approval and args (a subset). A difference names the rule and the conditions that decided it.
  */
 export async function runCase(set: RuleSet, file: string, c: RuleTestCase): Promise<CaseResult> {
@@ -123,10 +146,27 @@ export async function runCase(set: RuleSet, file: string, c: RuleTestCase): Prom
         modelVersion: 'rule-test',
       }
     : null;
-  const { decisions, failures } = await new Decider(caseSet).decide(obs, c.at, incident);
+  // The same facts observation after observation (one Decider: episodes carry over), each rule's
+  // decision kept from whichever observation made it.
+  const decider = new Decider(caseSet);
+  const got = new Map<string, Decision>();
+  const pending = new Map<string, string>();
+  let failures: Array<{ rule: string; message: string }> = [];
+  for (const t of caseTimes(caseSet, c)) {
+    const step = await decider.decide(observationOf(c, t), t, incident);
+    for (const d of step.decisions) got.set(d.rule, d);
+    failures = step.failures;
+    if (t !== c.at) continue;
+    for (const h of step.held) {
+      const rule = caseSet.byName.get(h.rule);
+      if (h.reason !== 'pending' || !rule) continue;
+      const held = formatDuration(h.heldMs ?? 0);
+      pending.set(h.rule, `pending: its conditions hold, but for ${held} of its \`for\` ${rule.params.for}`);
+    }
+  }
+  const decisions = [...got.values()];
   const facts = factsFor(obs, caseSet.context.factsFor(obs.entity, obs.window.end), incident);
   const details: string[] = failures.map((f) => `rule "${f.rule}" failed to evaluate: ${f.message}`);
-  const got = new Map(decisions.map((d) => [d.rule, d]));
   const expected = c.expect.map((e) => (typeof e === 'string' ? { rule: e } : e));
   const why = (rule: string) => {
     const r = caseSet.byName.get(rule);
@@ -135,7 +175,9 @@ export async function runCase(set: RuleSet, file: string, c: RuleTestCase): Prom
   for (const e of expected) {
     const d = got.get(e.rule);
     if (!d) {
-      details.push(`expected a decision of "${e.rule}", got none; its conditions:`, ...why(e.rule));
+      const held = pending.get(e.rule);
+      if (held) details.push(`expected a decision of "${e.rule}", got none; ${held}`);
+      else details.push(`expected a decision of "${e.rule}", got none; its conditions:`, ...why(e.rule));
       continue;
     }
     details.push(...fieldDifferences(e, d));

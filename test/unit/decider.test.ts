@@ -10,6 +10,7 @@ import { decisionSchema, type Observation } from '../../services/common/contract
 import { Decider } from '../../services/decide/decider.js';
 import { CooldownGate } from '../../services/decide/cooldown.js';
 import { decisionIdFor } from '../../services/decide/decision-id.js';
+import { EpisodeTracker } from '../../services/decide/episodes.js';
 import { parseRuleFile, type LoadedRule } from '../../services/decide/rule-file.js';
 import { ruleSetOf } from '../../services/decide/rule-set.js';
 import {
@@ -282,5 +283,76 @@ describe('expandTemplate', () => {
       ),
       { e: 'web-1', cpu: 91, owner: 'team-a', text: 'on web-1 at 91%', miss: '{{nope}}', n: [1, 'web-1'] },
     );
+  });
+});
+
+describe('Decider with episodes (event.params.for / keepFiringFor)', () => {
+  const episodic = () =>
+    starterRule((r) => {
+      r.event.params.for = '1m';
+      r.event.params.keepFiringFor = '10m';
+      r.event.params.cooldown = '0s';
+    });
+  const hot = (end: number) => obs('web-9', { 'cpu.avg': 95, 'cpu.count': 6 }, end);
+  const cool = (end: number) => obs('web-9', { 'cpu.avg': 40, 'cpu.count': 6 }, end);
+
+  it('a rule that matches 20 observations in a row decides once, with an id from the episode’s first window', async () => {
+    const decider = new Decider(ruleSetOf([episodic()]));
+    const all = [];
+    const held = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await decider.decide(hot(T0 + i * 5000), T0 + i * 5000);
+      all.push(...r.decisions);
+      held.push(...r.held.map((h) => h.reason));
+    }
+    assert.equal(all.length, 1);
+    const d = all[0]!;
+    assert.equal(d.window.end, T0 + 60_000, 'decided where the condition had held for 1m');
+    assert.equal(d.decisionId, decisionIdFor('web-9', d.rule, { start: T0 - 30_000, end: T0 }));
+    assert.deepEqual(d.episode, {
+      start: T0 - 30_000,
+      window: { start: T0 - 30_000, end: T0 },
+      heldMs: 60_000,
+    });
+    decisionSchema.parse(d);
+    assert.deepEqual(held, [...Array(12).fill('pending'), ...Array(7).fill('episode')]);
+  });
+
+  it('without for/keepFiringFor a rule decides on every match as before (cooldown 0s)', async () => {
+    const decider = new Decider(ruleSetOf([starterRule((r) => (r.event.params.cooldown = '0s'))]));
+    let n = 0;
+    for (let i = 0; i < 5; i++) {
+      const r = await decider.decide(hot(T0 + i * 5000), T0 + i * 5000);
+      n += r.decisions.length;
+      assert.equal(r.decisions[0]?.episode, undefined);
+      assert.deepEqual(r.episodeChanges, []);
+    }
+    assert.equal(n, 5);
+  });
+
+  it('the episode ends after keepFiringFor without a match; the next incident decides again', async () => {
+    const decider = new Decider(ruleSetOf([episodic()]));
+    const ended = [];
+    let decisions = 0;
+    const feed = async (o: Observation) => {
+      const r = await decider.decide(o, o.window.end);
+      decisions += r.decisions.length;
+      ended.push(...r.episodesEnded);
+    };
+    for (let i = 0; i < 15; i++) await feed(hot(T0 + i * 5000));
+    for (let i = 15; i < 15 + 130; i++) await feed(cool(T0 + i * 5000)); // 10m50s cool
+    assert.equal(ended.length, 1);
+    for (let i = 145; i < 160; i++) await feed(hot(T0 + i * 5000));
+    assert.equal(decisions, 2);
+  });
+
+  it('decides with the episode tracker it is given (decide passes the one its changelog restores)', async () => {
+    const tracker = new EpisodeTracker();
+    const decider = new Decider(ruleSetOf([episodic()]), { maxDecisionAgeMs: 60_000, episodes: tracker });
+    for (let i = 0; i < 5; i++) await decider.decide(hot(T0 + i * 5000), T0, null, 2);
+    const state = tracker.get('web-9', 'cpu-saturation-scale-out');
+    assert.equal(state?.phase, 'pending');
+    assert.equal(state?.lastSeen, T0 + 20_000);
+    assert.equal(state?.partition, 2, 'its changelog record goes to the observation’s partition');
   });
 });

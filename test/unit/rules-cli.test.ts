@@ -341,3 +341,76 @@ describe('autoglm rules explain', () => {
     assert.equal(lines[0], `✖ ${file}: window: Invalid input: expected object, received undefined`);
   });
 });
+
+describe('rules with episodes (for, keepFiringFor)', () => {
+  const episodic = (change: (r: any) => void = () => {}) =>
+    variant('cpu', (r) => {
+      r.event.params.for = '1m';
+      r.event.params.keepFiringFor = '10m';
+      change(r);
+    });
+
+  it('rules check refuses a bad or too long for/keepFiringFor, naming the field', async () => {
+    const dir = folder({
+      'x.json': variant('x', (r) => (r.event.params.for = 'a minute')),
+      'y.json': variant('y', (r) => (r.event.params.keepFiringFor = '2d')),
+    });
+    const { code, lines } = await rules('check', dir);
+    assert.equal(code, 1);
+    assert.deepEqual(lines.filter(Boolean), [
+      '✖ x.json: event.params.for: must be a duration such as "1m" or "10m"',
+      '✖ y.json: event.params.keepFiringFor: must be at most 24h',
+      '2 problem(s) in 2 file(s)',
+    ]);
+  });
+
+  it('rules test: a case holds its facts long enough by default; `held` shorter than `for` is pending', async () => {
+    const hot = { 'cpu.avg': 92, 'cpu.count': 6 };
+    const dir = folder({
+      'cpu.json': episodic(),
+      'cpu.test.json': JSON.stringify({
+        cases: [
+          { name: 'steady hot decides', facts: hot, expect: ['cpu'] },
+          { name: 'hot for 1m decides', facts: hot, held: '1m', expect: ['cpu'] },
+          { name: 'hot for 30s is pending', facts: hot, held: '30s', expect: [] },
+          { name: 'wrongly expects a decision after 30s', facts: hot, held: '30s', expect: ['cpu'] },
+        ],
+      }),
+    });
+    const { code, lines } = await rules('test', dir);
+    assert.equal(code, 1);
+    assert.deepEqual(lines.slice(0, -1), [
+      '✔ cpu.test.json › steady hot decides',
+      '✔ cpu.test.json › hot for 1m decides',
+      '✔ cpu.test.json › hot for 30s is pending',
+      '✖ cpu.test.json › wrongly expects a decision after 30s',
+      '    expected a decision of "cpu", got none; pending: its conditions hold, but for 30s of its `for` 1m',
+    ]);
+  });
+
+  it('rules explain says a match is pending and what the episode settings mean', async () => {
+    const end = Date.parse('2026-01-05T12:00:00Z');
+    const dir = folder({ 'cpu.json': episodic() });
+    const file = path.join(dir, 'obs.txt');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        entity: 'web/pod-1',
+        seq: 1,
+        window: { start: end - 30_000, end },
+        features: { 'cpu.avg': 92, 'cpu.count': 6 },
+        events: [],
+        ts: end,
+      }),
+    );
+    const { code, lines } = await rules('explain', file, '--rules', dir);
+    assert.equal(code, 0, lines.join('\n'));
+    assert.deepEqual(lines.slice(3, 8), [
+      '✔ cpu (priority 10, enforce) matches, pending: this one observation has not held for its `for` 1m',
+      '    ✔ conditions.all[0]: cpu.avg = 92; greaterThan 85',
+      '    ✔ conditions.all[1]: cpu.count = 6; greaterThanInclusive 3',
+      '    ✔ conditions.all[2]: maintenance = false; equal false',
+      '  one decision per episode: it decides once its conditions have held for 1m, observation after observation; the episode ends after 10m without a match (matches before that are the same episode)',
+    ]);
+  });
+});

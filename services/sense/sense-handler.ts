@@ -4,6 +4,7 @@ import {
   decodeMessage,
   eventSchema,
   fastMetricSample,
+  fastMetricSampleBytes,
   metricSampleSchema,
   type Observation,
   type Refusal,
@@ -270,6 +271,7 @@ export class SenseHandler {
         now,
         settings.maxClockSkewMs,
         fastMetricSample,
+        fastMetricSampleBytes,
       );
       if (!decoded.ok) return this.refuse(batch, message, replay, out, decoded.refusal);
       const sample = decoded.value;

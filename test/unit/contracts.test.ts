@@ -4,6 +4,7 @@ import {
   decodeMessage,
   eventSchema,
   fastMetricSample,
+  fastMetricSampleBytes,
   fastObservation,
   observationSchema,
   MAX_MESSAGE_BYTES,
@@ -238,5 +239,70 @@ describe('sample and event bounds', () => {
     );
     const attrs = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i]));
     assert.match(refusal(eventSchema, { ...event, attrs })[0]?.message ?? '', /at most 32 keys/);
+  });
+});
+
+describe('fastMetricSampleBytes', () => {
+  const base = '{"entity":"checkout/pod-1","metric":"cpu","value":91.5,"ts":1796000000000}';
+  const viaJson = (text: string) =>
+    decodeMessage(metricSampleSchema, bytes(text), NOW + 1e12, SKEW, fastMetricSample);
+  const viaBytes = (text: string) =>
+    decodeMessage(metricSampleSchema, bytes(text), NOW + 1e12, SKEW, fastMetricSample, fastMetricSampleBytes);
+
+  it('reads the common sample from its bytes, with the result JSON.parse gives', () => {
+    const fast = fastMetricSampleBytes(bytes(base));
+    assert.deepEqual(fast, JSON.parse(base));
+    const reordered = '{"ts":1796000000000,"value":-0.25e-3,"metric":"http_errors","entity":"a@b:c"}';
+    assert.deepEqual(fastMetricSampleBytes(bytes(reordered)), JSON.parse(reordered));
+  });
+
+  it('accepts only what the JSON path accepts, with the same result, on edge cases and mutations', () => {
+    const cases = [
+      base,
+      base.replace('91.5', '1e999'),
+      base.replace('91.5', '-0'),
+      base.replace('91.5', '01'),
+      base.replace('91.5', '.5'),
+      base.replace('91.5', '+1'),
+      base.replace('91.5', '1.'),
+      base.replace('91.5', '"91.5"'),
+      base.replace('91.5', '1E+2'),
+      base.replace('1796000000000', '1796000000000.0'),
+      base.replace('1796000000000', '1.796e12'),
+      base.replace('1796000000000', '01796000000000'),
+      base.replace('1796000000000', '99999999999999999'),
+      base.replace('1796000000000', '946684799999'),
+      base.replace('"cpu"', '"c\\u0070u"'),
+      base.replace('"cpu"', '"CPU"'),
+      base.replace('"cpu"', `"${'m'.repeat(129)}"`),
+      base.replace('checkout/pod-1', 'a/../b'),
+      base.replace('checkout/pod-1', 'a//b'),
+      base.replace('checkout/pod-1', 'é'),
+      base.replace('checkout/pod-1', 'a,"metric":"x'),
+      base.replace('{"entity"', '{ "entity"'),
+      base.replace('}', ',"labels":{"a":"b"}}'),
+      base.replace('"entity":"checkout/pod-1",', ''),
+      base.replace('"ts":', '"entity":"x","ts":'),
+      `${base} `,
+      `\ufeff${base}`,
+      base.slice(0, -1),
+      '{}',
+      '[]',
+    ];
+    // Random byte mutations of the base too: nothing the fast path accepts may differ.
+    let seed = 11;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 3000; i++) {
+      const b = Buffer.from(base);
+      for (let m = 0; m < 1 + Math.floor(rand() * 3); m++)
+        b[Math.floor(rand() * b.length)] = 32 + Math.floor(rand() * 95);
+      cases.push(b.toString('latin1'));
+    }
+    let fastAccepted = 0;
+    for (const text of cases) {
+      if (fastMetricSampleBytes(bytes(text)) !== undefined) fastAccepted++;
+      assert.deepEqual(viaBytes(text), viaJson(text), text);
+    }
+    assert.ok(fastAccepted > 3, `${fastAccepted} taken by the fast path`);
   });
 });

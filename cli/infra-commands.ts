@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { localInfra } from '../infra/infra.js';
+import { envLines, secureInfra } from '../infra/secure.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -12,16 +13,29 @@ export async function infraCommand(args: readonly string[]): Promise<number> {
     case 'up': {
       const started = Date.now();
       const e = await infra.up(say);
+      if (rest.includes('--secure')) {
+        // The plaintext broker and Temporal stay as they are; the secured ones come beside them.
+        const s = await secureInfra(process.env, e.temporalAddress).up(say);
+        say(`secured infra up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+        say('# Kafka over SASL_SSL (SCRAM-SHA-512) and Temporal over mTLS:');
+        process.stdout.write(`${envLines(s.scram)}\n`);
+        say(`# or Kafka over mTLS (client certificate):\n${envLines(s.mtls).replace(/^/gm, '#   ')}`);
+        return 0;
+      }
       say(`infra up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       process.stdout.write(`KAFKA_BROKERS=${e.kafkaBrokers}\nTEMPORAL_ADDRESS=${e.temporalAddress}\n`);
       if (e.temporalUi) process.stdout.write(`TEMPORAL_UI=${e.temporalUi}\n`);
       return 0;
     }
     case 'down':
-      await infra.down(say);
+      if (rest.includes('--secure')) await secureInfra().down(say);
+      else await infra.down(say);
       return 0;
     case 'status': {
-      const rows = await infra.status();
+      const rows = [
+        ...(await infra.status()),
+        ...(rest.includes('--secure') ? await secureInfra().status() : []),
+      ];
       const json = rest.includes('--json');
       if (json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       else {
@@ -55,7 +69,9 @@ export async function infraCommand(args: readonly string[]): Promise<number> {
       return 0;
     }
     default:
-      say('usage: autoglm infra up | down | status [--json] | logs [kafka|temporal] [--follow]');
+      say(
+        'usage: autoglm infra up [--secure] | down [--secure] | status [--json] [--secure] | logs [kafka|temporal] [--follow]',
+      );
       return 2;
   }
 }

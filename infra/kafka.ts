@@ -5,9 +5,10 @@ import type { Component, ComponentStatus } from './component.js';
 import { PrerequisiteError, ProvisionError } from './errors.js';
 import { componentPaths, privateDir, repoRoot } from './paths.js';
 import { capture, livePid, residentMiB, runLogged, startDetached, stopPid, which } from './process.js';
+import { VERSIONS } from './versions.js';
 
-/** The broker version assembled from Maven Central; keep in step with infra/kafka/pom.xml. */
-export const KAFKA_VERSION = '4.4.0';
+/** The broker version assembled from Maven Central (infra/versions.json; infra/kafka/pom.xml must say the same). */
+export const KAFKA_VERSION = VERSIONS.kafka;
 
 export interface KafkaOptions {
   home: string;
@@ -18,8 +19,24 @@ export interface KafkaOptions {
   heapMiB?: number;
 }
 
+/** The JVM arguments of a broker or of its StorageTool, run from the jars in `libs`. */
+export function kafkaJvmArgs(libs: string, heapMiB: number, logDir: string): string[] {
+  return [
+    `-Xmx${heapMiB}M`,
+    `-Xms${heapMiB}M`,
+    '-server',
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-Djava.awt.headless=true',
+    `-Dkafka.logs.dir=${logDir}`,
+    `-Dlog4j2.configurationFile=${path.join(repoRoot, 'infra', 'kafka', 'log4j2.yaml')}`,
+    '-cp',
+    `${libs}/*`,
+  ];
+}
+
 /** A single-node KRaft broker run from jars collected by Maven, or an external cluster. */
-export function kafkaComponent(opts: KafkaOptions): Component {
+export function kafkaComponent(opts: KafkaOptions): Component & { provision(): Promise<string> } {
   const paths = componentPaths(opts.home, 'kafka');
   const port = opts.port ?? 9092;
   const controllerPort = opts.controllerPort ?? 9093;
@@ -114,18 +131,7 @@ export function kafkaComponent(opts: KafkaOptions): Component {
   }
 
   function javaArgs(libs: string, heapMiB: number): string[] {
-    return [
-      `-Xmx${heapMiB}M`,
-      `-Xms${heapMiB}M`,
-      '-server',
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-Djava.awt.headless=true',
-      `-Dkafka.logs.dir=${path.dirname(paths.log)}`,
-      `-Dlog4j2.configurationFile=${path.join(repoRoot, 'infra', 'kafka', 'log4j2.yaml')}`,
-      '-cp',
-      `${libs}/*`,
-    ];
+    return kafkaJvmArgs(libs, heapMiB, path.dirname(paths.log));
   }
 
   async function formatOnce(java: string, libs: string): Promise<void> {
@@ -186,6 +192,7 @@ export function kafkaComponent(opts: KafkaOptions): Component {
     external,
     endpointEnv: 'KAFKA_BROKERS',
     healthy,
+    provision,
     start,
     stop: () => (external ? Promise.resolve(false) : stopPid(paths.pid)),
     status,

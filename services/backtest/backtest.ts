@@ -1,7 +1,9 @@
 import type { IncidentFact } from '../classifier/model-types.js';
 import type { Config } from '../common/config.js';
 import type { Decision, MetricSample, Observation, OpsEvent } from '../common/contracts.js';
+import { factOf, plainFeatures } from '../common/facts.js';
 import { Decider } from '../decide/decider.js';
+import { EpisodeTracker, type EpisodeOutput } from '../decide/episodes.js';
 import type { RuleSet } from '../decide/rule-set.js';
 import { BaselineStore } from '../sense/baseline.js';
 import { baselineOptionsOf, windowOptionsOf } from '../sense/sense-options.js';
@@ -26,6 +28,8 @@ export type BacktestConfig = Pick<
   | 'baselineSeasonality'
   | 'baselineMaxStates'
   | 'baselineIdle'
+  | 'episodeMaxTracked'
+  | 'episodeIdle'
 >;
 
 /** What the backtest needs of the classifier (IncidentClassifier, or a test's own). */
@@ -86,7 +90,17 @@ export async function runBacktest(
   const { config } = opts;
   const store = new BaselineStore(baselineOptionsOf(config as Config));
   const windows = new EntityWindows(windowOptionsOf(config as Config, store));
-  const decider = new Decider(opts.ruleSet, { maxDecisionAgeMs: config.maxDecisionAge });
+  const decider = new Decider(opts.ruleSet, {
+    maxDecisionAgeMs: config.maxDecisionAge,
+    episodes: new EpisodeTracker({ maxTracked: config.episodeMaxTracked, idleMs: config.episodeIdle }),
+  });
+  // The Decider is skipped only where it would decide nothing (see `inert`); the episodes of the
+  // rules that keep them still see the observation as a non-match, as Decider.stepEpisodes does.
+  const episodic = opts.ruleSet.rules.flatMap((r) => {
+    const spec = decider.episodeSpec(r);
+    return spec === null ? [] : [{ name: r.name, spec }];
+  });
+  const episodeSink: EpisodeOutput = { changes: [], ended: [] };
   const decisions: BacktestDecision[] = [];
   const refused: Record<string, number> = {};
   const suppressed: Record<string, number> = {};
@@ -104,7 +118,15 @@ export async function runBacktest(
     const incidents = opts.classifier ? await opts.classifier.classify(batch) : undefined;
     for (let i = 0; i < batch.length; i++) {
       const obs = batch[i] as Observation;
-      const maybe = decider.decide(obs, obs.window.end, incidents?.[i] ?? null);
+      const incident = incidents?.[i] ?? null;
+      if (inert(decider.ruleSet, obs, incident)) {
+        for (const r of episodic)
+          decider.episodes.observe(obs.entity, r.name, false, obs.window, r.spec, 0, episodeSink);
+        episodeSink.changes.length = 0;
+        episodeSink.ended.length = 0;
+        continue;
+      }
+      const maybe = decider.decide(obs, obs.window.end, incident);
       const decided = maybe instanceof Promise ? await maybe : maybe;
       for (const f of decided.failures) ruleFailures[f.rule] = (ruleFailures[f.rule] ?? 0) + 1;
       for (const s of decided.suppressed) suppressed[s.rule] = (suppressed[s.rule] ?? 0) + 1;
@@ -182,4 +204,18 @@ export async function runBacktest(
     stale,
     elapsedMs: performance.now() - started,
   };
+}
+
+/**
+ * True when the Decider, given this observation, would decide nothing, hold nothing back and fail
+ * no rule: the compiled rules clear it from the facts they name alone (CompiledRules.cannotMatch,
+ * each fact as factsFor would give it). Such an observation changes the Decider's cooldowns not at
+ * all (they change on matches only) and its episodes as a non-match of every rule, so the replay
+ * steps the episodes and skips building its facts. Exact, not a heuristic: anything the check
+ * cannot clear goes through the Decider.
+ */
+function inert(set: RuleSet, obs: Observation, incident: IncidentFact | null): boolean {
+  if (!plainFeatures(obs)) return false;
+  const context = set.context.factsFor(obs.entity, obs.window.end);
+  return set.compiled.cannotMatch((name) => factOf(name, obs, context, incident));
 }

@@ -39,3 +39,60 @@ function kindsOf(events: Observation['events']): string[] {
   for (const e of events) if (!kinds.includes(e.kind)) kinds.push(e.kind);
   return kinds;
 }
+
+/**
+ * The value `factsFor(obs, context, incident)` holds under `name`, without building the object
+ * (a backtest asks only for the facts its rules name). Exact for an observation whose features
+ * are plain (see `plainFeatures`).
+ */
+export function factOf(
+  name: string,
+  obs: Observation,
+  context: ContextFacts = NO_CONTEXT_FACTS,
+  incident: IncidentFact | null = null,
+): unknown {
+  switch (name) {
+    case 'entity':
+      return obs.entity;
+    case 'events':
+      return obs.events;
+    case 'eventKinds':
+      return kindsOf(obs.events);
+    case 'maintenance':
+      return context.maintenance;
+    case 'maintenanceWindow':
+      return context.maintenanceWindow;
+    case 'service':
+      return context.service;
+    case 'owner':
+      return context.owner;
+    case 'tier':
+      return context.tier;
+    case 'labels':
+      return context.labels;
+    case 'dependencies':
+      return context.dependencies;
+    case 'incident':
+      return incident;
+    case 'incident.class':
+      return incident?.class ?? null;
+    case 'incident.confidence':
+      return incident?.confidence ?? null;
+    default:
+      return Object.prototype.propertyIsEnumerable.call(obs.features, name) ? obs.features[name] : undefined;
+  }
+}
+
+/**
+ * Whether `obs.features` is what `factOf` assumes: an object literal of numbers whose names are
+ * not "" (engine.run refuses that fact) nor `__proto__` (Object.assign would set the prototype).
+ */
+export function plainFeatures(obs: Observation): boolean {
+  const features = obs.features as Record<string, unknown>;
+  if (Object.getPrototypeOf(features) !== Object.prototype) return false;
+  for (const key in features) {
+    if (key === '' || key === '__proto__' || typeof features[key] !== 'number') return false;
+    if (!Object.hasOwn(features, key)) return false;
+  }
+  return true;
+}

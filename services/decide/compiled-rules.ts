@@ -44,6 +44,8 @@ export class CompiledRules {
 
   private readonly entries: readonly Entry[];
   private readonly slotOf = new Map<string, number>();
+  /** The fact name of each slot. */
+  private readonly slotNames: string[] = [];
   /** Fact values of the current evaluation, by slot; reused so that evaluating allocates little. */
   private readonly slots: unknown[] = [];
   /** Per slot: rules that are false when the fact is undefined (the skip index). */
@@ -90,6 +92,7 @@ export class CompiledRules {
       if (slot === undefined) {
         slot = this.slotOf.size;
         this.slotOf.set(fact, slot);
+        this.slotNames.push(fact);
         this.slots.push(undefined);
         for (const list of [this.deadIfUndefined, this.carefulIfObject, this.carefulUnlessArray])
           list.push([]);
@@ -129,6 +132,43 @@ export class CompiledRules {
     return this.settle(
       this.entries.map((e, i) => (e.fast ? this.evaluateOne(e, i) : e.engines.matches(facts))),
     );
+  }
+
+  /**
+   * True only when `evaluate` is sure to match no rule and report no error on a facts object whose
+   * value under each name is `factOf(name)`, whose names are not "" and whose values are not
+   * json-rules-engine Facts (the caller vouches for those two: it knows its facts object). It reads
+   * only the facts the rules name, and decides from the compiled predicates alone: false ("maybe")
+   * whenever a rule runs in json-rules-engine, a fact is a function or a thenable, or a rule would
+   * be evaluated carefully (it might throw). A backtest skips the observations this clears.
+   */
+  cannotMatch(factOf: (fact: string) => unknown): boolean {
+    if (this.stats.fallback > 0) return false;
+    const { slots, slotNames } = this;
+    for (let s = 0; s < slots.length; s++) {
+      const value = factOf(slotNames[s]!);
+      if (typeof value === 'function') return false;
+      if (
+        typeof value === 'object' &&
+        value !== null &&
+        typeof (value as { then?: unknown }).then === 'function'
+      )
+        return false;
+      slots[s] = value;
+    }
+    this.mark();
+    const { entries, epoch, careful, dead } = this;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.alwaysCareful || careful[i] === epoch) return false;
+      if (dead[i] === epoch) continue;
+      try {
+        if (e.fast!(slots)) return false;
+      } catch {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

@@ -1,0 +1,230 @@
+/**
+ * The backtest skips the Decider on observations the compiled rules clear without building their
+ * facts. That is exact only if `factOf` gives what `factsFor` holds under every name, and if
+ * `CompiledRules.cannotMatch` never clears facts on which `evaluate` matches or fails a rule:
+ * both checked here on random observations, against the starter rules and hand-made rules using
+ * every operator, a fact reference, `not`, and facts that make rules throw.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { IncidentFact } from '../../services/classifier/model-types.js';
+import type { Observation } from '../../services/common/contracts.js';
+import { NO_CONTEXT_FACTS, type ContextFacts } from '../../services/common/context/context-files.js';
+import { factOf, factsFor, plainFeatures } from '../../services/common/facts.js';
+import { CompiledRules, type RuleInput } from '../../services/decide/compiled-rules.js';
+import { loadRuleSet } from '../../services/decide/rule-set.js';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FEATURES = ['cpu.avg', 'cpu.deviation', 'cpu.count', 'mem.avg', 'errors.rate', 'entity', 'tier'];
+const NAMES = [
+  ...FEATURES,
+  'events',
+  'eventKinds',
+  'maintenance',
+  'maintenanceWindow',
+  'service',
+  'owner',
+  'labels',
+  'dependencies',
+  'incident',
+  'incident.class',
+  'incident.confidence',
+  'toString',
+  'constructor',
+  '__proto__',
+  'missing',
+];
+
+/** Rules over every operator, a fact reference and not; `in` on a number fact throws in json-rules-engine. */
+const HAND_MADE: RuleInput[] = [
+  {
+    name: 'hot',
+    priority: 5,
+    conditions: { all: [{ fact: 'cpu.avg', operator: 'greaterThan', value: 90 }] },
+  },
+  {
+    name: 'over-mem',
+    priority: 1,
+    conditions: { any: [{ fact: 'cpu.avg', operator: 'greaterThanInclusive', value: { fact: 'mem.avg' } }] },
+  },
+  {
+    name: 'deploy',
+    priority: 1,
+    conditions: {
+      all: [
+        { fact: 'eventKinds', operator: 'contains', value: 'deploy' },
+        { not: { fact: 'errors.rate', operator: 'lessThan', value: 0.05 } },
+      ],
+    },
+  },
+  {
+    name: 'tiered',
+    priority: 2,
+    conditions: {
+      all: [
+        { fact: 'tier', operator: 'in', value: [1, 2] },
+        { fact: 'maintenance', operator: 'equal', value: false },
+      ],
+    },
+  },
+  {
+    name: 'leak',
+    priority: 3,
+    conditions: {
+      all: [
+        { fact: 'incident.class', operator: 'equal', value: 'memory_leak' },
+        { fact: 'incident.confidence', operator: 'greaterThan', value: 0.6 },
+      ],
+    },
+  },
+  { name: 'owned', priority: 1, conditions: { all: [{ fact: 'owner', operator: 'notEqual', value: null }] } },
+];
+
+/**
+ * A rule that always throws in json-rules-engine (it evaluates both conditions, and `in` calls
+ * indexOf on labels, an object without one) though its first condition is mostly false, and a
+ * plain rule: the check must never clear what throws.
+ */
+const THROWING: RuleInput[] = [
+  {
+    name: 'throws-when-hot',
+    priority: 1,
+    conditions: {
+      all: [
+        { fact: 'cpu.avg', operator: 'greaterThan', value: 95 },
+        { fact: 'cpu.count', operator: 'in', value: { fact: 'labels' } },
+      ],
+    },
+  },
+  {
+    name: 'hot',
+    priority: 1,
+    conditions: { all: [{ fact: 'cpu.avg', operator: 'greaterThan', value: 90 }] },
+  },
+];
+
+class Gen {
+  private readonly random: () => number;
+  constructor(seed: number) {
+    this.random = mulberry32(seed);
+  }
+  chance(p: number) {
+    return this.random() < p;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.random() * xs.length)]!;
+  }
+  observation(): Observation {
+    const features: Record<string, number> = {};
+    for (const f of FEATURES)
+      if (this.chance(0.6)) features[f] = this.pick([0, 1, 2, 3, 4.5, 50, 85, 91, 97, 99, NaN]);
+    const events = Array.from({ length: this.chance(0.3) ? 2 : 0 }, (_, i) => ({
+      entity: 'web-1',
+      kind: this.pick(['deploy', 'alert', 'restart']),
+      message: `event ${i}`,
+      ts: 1_000 + i,
+    }));
+    return {
+      entity: 'web-1',
+      seq: 1,
+      window: { start: 0, end: 30_000 },
+      features,
+      events,
+      ts: 30_000,
+    } as unknown as Observation;
+  }
+  context(): ContextFacts {
+    if (this.chance(0.5)) return NO_CONTEXT_FACTS;
+    return {
+      maintenance: this.chance(0.3),
+      maintenanceWindow: null,
+      service: 'web',
+      owner: this.pick(['team-a', null]),
+      tier: this.pick([1, 2, 3, null]),
+      labels: { team: 'a' },
+      dependencies: ['db'],
+    };
+  }
+  incident(): IncidentFact | null {
+    if (this.chance(0.4)) return null;
+    return {
+      class: this.pick(['memory_leak', 'cpu_saturation', 'none']),
+      confidence: this.pick([0.2, 0.7, 0.95]),
+      probabilities: {},
+      modelVersion: 'm1',
+    };
+  }
+}
+
+const seed = Number(process.env.BACKTEST_SKIP_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+describe('the backtest skip: factOf and CompiledRules.cannotMatch', () => {
+  it('factOf gives what factsFor holds under every name', () => {
+    const gen = new Gen(seed);
+    for (let n = 0; n < 2000; n++) {
+      const obs = gen.observation();
+      const context = gen.context();
+      const incident = gen.incident();
+      const facts = factsFor(obs, context, incident);
+      for (const name of NAMES) {
+        const want = Object.prototype.propertyIsEnumerable.call(facts, name) ? facts[name] : undefined;
+        assert.deepEqual(factOf(name, obs, context, incident), want, `seed ${seed}: ${name}`);
+      }
+    }
+  });
+
+  it('plainFeatures refuses a feature named "" or __proto__, or one that is not a number', () => {
+    const obs = new Gen(seed).observation();
+    assert.equal(plainFeatures({ ...obs, features: { 'cpu.avg': 1 } }), true);
+    assert.equal(plainFeatures({ ...obs, features: { '': 1 } }), false);
+    assert.equal(
+      plainFeatures({ ...obs, features: JSON.parse('{"__proto__": 1}') as Record<string, number> }),
+      false,
+    );
+    assert.equal(plainFeatures({ ...obs, features: { a: '1' } as unknown as Record<string, number> }), false);
+  });
+
+  it('clears only facts on which evaluate matches no rule and fails none', async () => {
+    const { ruleSet, problems } = await loadRuleSet(path.resolve(import.meta.dirname, '..', '..', 'rules'));
+    assert.deepEqual(problems, []);
+    const sets = [ruleSet!.compiled, new CompiledRules(HAND_MADE), new CompiledRules(THROWING)];
+    const gen = new Gen(seed + 1);
+    const counts = sets.map(() => ({ cleared: 0, matched: 0, failed: 0, maybe: 0 }));
+    for (let n = 0; n < 3000; n++) {
+      const obs = gen.observation();
+      const context = gen.context();
+      const incident = gen.incident();
+      for (const [k, compiled] of sets.entries()) {
+        const count = counts[k]!;
+        const cleared = compiled.cannotMatch((name) => factOf(name, obs, context, incident));
+        const got = await compiled.evaluate(factsFor(obs, context, incident));
+        if (got.matched.length > 0) count.matched++;
+        if (got.errors.length > 0) count.failed++;
+        if (cleared) {
+          count.cleared++;
+          assert.deepEqual(
+            { matched: got.matched, errors: got.errors.map((e) => e.rule) },
+            { matched: [], errors: [] },
+            `seed ${seed}: cleared ${JSON.stringify({ features: obs.features, context, incident })}`,
+          );
+        } else if (got.matched.length === 0 && got.errors.length === 0) count.maybe++;
+      }
+    }
+    // Every outcome was seen, and the check clears most observations that match nothing.
+    const [starter, hand, throwing] = counts as [(typeof counts)[0], (typeof counts)[0], (typeof counts)[0]];
+    const said = JSON.stringify(counts);
+    assert.ok(starter.matched > 100 && hand.matched > 100 && throwing.failed > 100, said);
+    assert.ok(starter.cleared > 4 * starter.maybe && hand.cleared > 4 * hand.maybe, said);
+  });
+});

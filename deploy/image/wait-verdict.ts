@@ -1,0 +1,39 @@
+/**
+ * Waits for the first verdict with outcome "verified" on `<prefix>.verdicts` (read from the start)
+ * and prints it; exits 1 when none came within the time given. build-and-run.sh runs it on the host
+ * while the steps run from the image: `npx tsx deploy/image/wait-verdict.ts <brokers> <prefix> <seconds>`.
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { verdictSchema } from '../../services/common/contracts.js';
+
+const [brokers = '127.0.0.1:9092', prefix = 'autoglm', seconds = '600'] = process.argv.slice(2);
+const kafka = new Kafka({
+  clientId: 'wait-verdict',
+  brokers: brokers.split(','),
+  logLevel: logLevel.NOTHING,
+});
+const consumer = kafka.consumer({ groupId: `${prefix}-wait-verdict-${process.pid}` });
+const started = Date.now();
+const timer = setTimeout(
+  () => {
+    process.stderr.write(`no verified verdict on ${prefix}.verdicts within ${seconds}s\n`);
+    void consumer.disconnect().finally(() => process.exit(1));
+  },
+  Number(seconds) * 1000,
+);
+
+await consumer.connect();
+await consumer.subscribe({ topic: `${prefix}.verdicts`, fromBeginning: true });
+await consumer.run({
+  eachMessage: async ({ message }) => {
+    const verdict = verdictSchema.safeParse(JSON.parse(message.value?.toString() ?? 'null'));
+    if (!verdict.success) return;
+    const v = verdict.data;
+    process.stdout.write(`verdict ${v.outcome}: ${v.rule} ${v.action} on ${v.entity} (${v.workflowId})\n`);
+    if (v.outcome !== 'verified') return;
+    process.stdout.write(`first verified verdict after ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
+    clearTimeout(timer);
+    await consumer.disconnect();
+    process.exit(0);
+  },
+});

@@ -7,20 +7,32 @@
  * workflow's, inside Temporal, which holds across restarts and rebalances.
  */
 export class CooldownGate {
-  private readonly open = new Map<string, { decisionId: string; until: number }>();
+  private readonly open = new Map<string, { decisionId: string; until: number; stale: boolean }>();
   private newest = -Infinity;
   private sinceSweep = 0;
 
-  /** True when the decision may go on; records it as the one that holds the cooldown. */
-  admit(entity: string, rule: string, decisionId: string, eventTs: number, cooldownMs: number): boolean {
+  /**
+   * True when the decision may go on; records it as the one that holds the cooldown. A `stale`
+   * decision starts nothing: the cooldown it opens holds back only other stale ones (a replay's
+   * audit), never a fresh decision, which may act (after a backlog, the incident is still going).
+   */
+  admit(
+    entity: string,
+    rule: string,
+    decisionId: string,
+    eventTs: number,
+    cooldownMs: number,
+    stale = false,
+  ): boolean {
     this.newest = Math.max(this.newest, eventTs);
     // Now and then forget cooldowns that ended (on event time), so idle entities do not pile up.
     if (++this.sinceSweep >= 10_000) this.sweep();
     const key = `${entity}\u0000${rule}`;
     const current = this.open.get(key);
-    if (current && current.decisionId !== decisionId && eventTs < current.until) return false;
+    const holds = current && current.decisionId !== decisionId && eventTs < current.until;
+    if (holds && !(current.stale && !stale)) return false;
     if (!current || current.decisionId !== decisionId)
-      this.open.set(key, { decisionId, until: eventTs + cooldownMs });
+      this.open.set(key, { decisionId, until: eventTs + cooldownMs, stale });
     return true;
   }
 

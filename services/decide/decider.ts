@@ -172,7 +172,8 @@ export class Decider {
       const episode = step?.kind === 'fire' ? step.state : undefined;
       const decisionId = decisionIdFor(obs.entity, rule.name, episode?.startWindow ?? obs.window);
       const cooldownMs = parseDuration(rule.params.cooldown) ?? 0;
-      if (!this.cooldowns.admit(obs.entity, rule.name, decisionId, obs.window.end, cooldownMs)) {
+      const stale = nowMs - obs.window.end > this.opts.maxDecisionAgeMs;
+      if (!this.cooldowns.admit(obs.entity, rule.name, decisionId, obs.window.end, cooldownMs, stale)) {
         suppressed.push({ rule: rule.name, entity: obs.entity, reason: 'cooldown' });
         continue;
       }
@@ -194,7 +195,7 @@ export class Decider {
         incident: recorded && plainIncident(recorded),
         facts: auditFacts,
         window: obs.window,
-        stale: nowMs - obs.window.end > this.opts.maxDecisionAgeMs,
+        stale,
         ts: obs.window.end,
         ...(episode
           ? {

@@ -113,6 +113,21 @@ describe('Decider', () => {
     assert.equal(old.decisions[0]?.cooldown, '10m');
     assert.equal(old.decisions[0]?.approval, 'none');
   });
+
+  it('lets a fresh decision through the cooldown a stale one opened (a backlog acted on nothing)', async () => {
+    const decider = new Decider(ruleSetOf([starterRule()]), { maxDecisionAgeMs: 180_000 });
+    const hot = { 'cpu.avg': 95, 'cpu.count': 6 };
+    // A backlog: windows decided 4 minutes late are stale, and hold back one another (the audit).
+    const late = await decider.decide(obs('web-6', hot, T0), T0 + 240_000);
+    assert.equal(late.decisions[0]?.stale, true);
+    const lateToo = await decider.decide(obs('web-6', hot, T0 + 30_000), T0 + 270_000);
+    assert.deepEqual(lateToo.decisions, [], 'a second stale window within the cooldown is held back');
+    // Caught up: the incident still going, a fresh window decides (and opens the real cooldown).
+    const fresh = await decider.decide(obs('web-6', hot, T0 + 300_000), T0 + 301_000);
+    assert.equal(fresh.decisions[0]?.stale, false, 'the fresh window is decided');
+    const next = await decider.decide(obs('web-6', hot, T0 + 330_000), T0 + 331_000);
+    assert.deepEqual(next.decisions, [], 'the fresh decision holds the cooldown');
+  });
 });
 
 describe('Decider over a rule set', () => {

@@ -110,6 +110,8 @@ export function secureInfra(
     [T.caFile]: pki.caCert,
     [T.certFile]: pki.clientCert,
     [T.keyFile]: pki.clientKey,
+    // The certificate names localhost and 127.0.0.1; a name (not an IP) is what TLS's SNI carries.
+    [T.serverName]: 'localhost',
   };
   const endpoints: SecureEndpoints = {
     scram: {

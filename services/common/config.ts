@@ -274,7 +274,18 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<Record<keyof typeof ENV, string>> = {},
 ): Config {
-  const { raw, data: config } = parseEnvSettings(ENV, schema, env, overrides);
+  const kafkaSecurity = parseKafkaSecurity(env);
+  const temporalSecurity = parseTemporalSecurity(env);
+  const securityProblems = [...kafkaSecurity.problems, ...temporalSecurity.problems];
+  let settings: ReturnType<typeof parseEnvSettings<keyof typeof ENV, typeof schema>>;
+  try {
+    settings = parseEnvSettings(ENV, schema, env, overrides);
+  } catch (err) {
+    // Every problem at once: the settings' and the connections' security.
+    if (err instanceof ConfigError) throw new ConfigError([...err.problems, ...securityProblems]);
+    throw err;
+  }
+  const { raw, data: config } = settings;
   const problems: string[] = [];
   if (config.emitEvery > config.window) {
     problems.push(`AUTOGLM_EMIT_EVERY must not exceed AUTOGLM_WINDOW (${raw.emitEvery} > ${raw.window})`);
@@ -296,9 +307,7 @@ export function loadConfig(
   problems.push(...allowed.problems);
   const refused = allowed.problems.length === 0 && checkHttpUrl(config.httpActuatorUrl, allowed.origins);
   if (refused) problems.push(`AUTOGLM_HTTP_ACTUATOR_URL: ${refused}`);
-  const kafkaSecurity = parseKafkaSecurity(env);
-  const temporalSecurity = parseTemporalSecurity(env);
-  problems.push(...kafkaSecurity.problems, ...temporalSecurity.problems);
+  problems.push(...securityProblems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     ...config,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { episodeKey, episodeMessages } from '../../services/decide/episode-changelog.js';
 import {
   EpisodeTracker,
   episodeSpecOf,
@@ -173,5 +174,25 @@ describe('EpisodeTracker', () => {
     assert.equal(episodeSpecOf({}), null);
     assert.deepEqual(episodeSpecOf({ for: '1m' }), { forMs: 60_000, keepFiringForMs: 0 });
     assert.deepEqual(episodeSpecOf({ keepFiringFor: '10m' }), { forMs: 0, keepFiringForMs: 600_000 });
+  });
+
+  it('a batch writes the newest record per key to its partition, a forgotten key as a tombstone', () => {
+    const t = new EpisodeTracker();
+    const out = newOut();
+    for (let i = 0; i < 3; i++) t.observe('a', 'cpu', true, win(T0 + i * EVERY), SPEC, 1, out);
+    t.observe('b', 'cpu', true, win(T0), SPEC, 0, out);
+    t.observe('b', 'cpu', false, win(T0 + EVERY), SPEC, 0, out); // pending cancelled
+    const messages = episodeMessages(out.changes);
+    assert.deepEqual(
+      messages.map((m) => [
+        m.key,
+        m.partition,
+        m.value === null ? null : JSON.parse(String(m.value)).lastSeen,
+      ]),
+      [
+        [episodeKey('a', 'cpu'), 1, T0 + 2 * EVERY],
+        [episodeKey('b', 'cpu'), 0, null],
+      ],
+    );
   });
 });

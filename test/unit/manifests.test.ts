@@ -172,6 +172,11 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
           `${folder}: ${step}'s ops server is reachable by kubelet`,
         );
         assert.deepEqual(deploymentProblems(d, Number(env.AUTOGLM_OPS_PORT)), [], folder);
+        assert.equal(
+          specOf<{ replicas?: number }>(d).replicas,
+          undefined,
+          `${folder}: ${step}: KEDA owns replicas`,
+        );
         const labels = specOf<{ selector: { matchLabels: Record<string, string> } }>(d).selector.matchLabels;
         const pdb = find(objects, 'PodDisruptionBudget', `autoglm-${step}`);
         assert.deepEqual(specOf<{ selector: { matchLabels: object } }>(pdb).selector.matchLabels, labels);

@@ -1,7 +1,7 @@
 import type { IncidentFact } from '../classifier/model-types.js';
 import type { Config } from '../common/config.js';
 import type { Decision, MetricSample, Observation, OpsEvent } from '../common/contracts.js';
-import { factOf, plainFeatures } from '../common/facts.js';
+import { factReader, plainFeatures, type FactReader } from '../common/facts.js';
 import { Decider } from '../decide/decider.js';
 import { EpisodeTracker, type EpisodeOutput } from '../decide/episodes.js';
 import type { RuleSet } from '../decide/rule-set.js';
@@ -101,6 +101,7 @@ export async function runBacktest(
     return spec === null ? [] : [{ name: r.name, spec }];
   });
   const episodeSink: EpisodeOutput = { changes: [], ended: [] };
+  const inert = new Inert(decider.ruleSet);
   const decisions: BacktestDecision[] = [];
   const refused: Record<string, number> = {};
   const suppressed: Record<string, number> = {};
@@ -119,7 +120,7 @@ export async function runBacktest(
     for (let i = 0; i < batch.length; i++) {
       const obs = batch[i] as Observation;
       const incident = incidents?.[i] ?? null;
-      if (inert(decider.ruleSet, obs, incident)) {
+      if (inert.test(obs, incident)) {
         for (const r of episodic)
           decider.episodes.observe(obs.entity, r.name, false, obs.window, r.spec, 0, episodeSink);
         episodeSink.changes.length = 0;
@@ -207,15 +208,27 @@ export async function runBacktest(
 }
 
 /**
- * True when the Decider, given this observation, would decide nothing, hold nothing back and fail
+ * Tells when the Decider, given an observation, would decide nothing, hold nothing back and fail
  * no rule: the compiled rules clear it from the facts they name alone (CompiledRules.cannotMatch,
- * each fact as factsFor would give it). Such an observation changes the Decider's cooldowns not at
+ * each fact as factsFor would give it, read once per fact name). Such an observation changes the Decider's cooldowns not at
  * all (they change on matches only) and its episodes as a non-match of every rule, so the replay
  * steps the episodes and skips building its facts. Exact, not a heuristic: anything the check
  * cannot clear goes through the Decider.
  */
-function inert(set: RuleSet, obs: Observation, incident: IncidentFact | null): boolean {
-  if (!plainFeatures(obs)) return false;
-  const context = set.context.factsFor(obs.entity, obs.window.end);
-  return set.compiled.cannotMatch((name) => factOf(name, obs, context, incident));
+class Inert {
+  private readonly readers: readonly FactReader[];
+  private readonly values: unknown[];
+
+  constructor(private readonly set: RuleSet) {
+    this.readers = set.compiled.factNames.map(factReader);
+    this.values = new Array<unknown>(this.readers.length);
+  }
+
+  test(obs: Observation, incident: IncidentFact | null): boolean {
+    if (!plainFeatures(obs)) return false;
+    const { readers, values } = this;
+    const context = this.set.context.factsFor(obs.entity, obs.window.end);
+    for (let s = 0; s < readers.length; s++) values[s] = readers[s]!(obs, context, incident);
+    return this.set.compiled.cannotMatch(values);
+  }
 }

@@ -40,59 +40,58 @@ function kindsOf(events: Observation['events']): string[] {
   return kinds;
 }
 
+/** Reads one fact of an observation as `factsFor` would hold it. */
+export type FactReader = (obs: Observation, context: ContextFacts, incident: IncidentFact | null) => unknown;
+
+const enumerable = Object.prototype.propertyIsEnumerable;
+
+/** Readers of the facts factsFor sets after the features (so a feature of the same name never shows). */
+const NAMED_READERS: Readonly<Record<string, FactReader>> = {
+  entity: (o) => o.entity,
+  events: (o) => o.events,
+  eventKinds: (o) => kindsOf(o.events),
+  maintenance: (_, c) => c.maintenance,
+  maintenanceWindow: (_, c) => c.maintenanceWindow,
+  service: (_, c) => c.service,
+  owner: (_, c) => c.owner,
+  tier: (_, c) => c.tier,
+  labels: (_, c) => c.labels,
+  dependencies: (_, c) => c.dependencies,
+  incident: (_, __, i) => i,
+  'incident.class': (_, __, i) => i?.class ?? null,
+  'incident.confidence': (_, __, i) => i?.confidence ?? null,
+};
+
 /**
- * The value `factsFor(obs, context, incident)` holds under `name`, without building the object
- * (a backtest asks only for the facts its rules name). Exact for an observation whose features
- * are plain (see `plainFeatures`).
+ * The reader of the value `factsFor(obs, context, incident)` holds under `name`, made once per
+ * name, so that a backtest reads only the facts its rules name without building the object.
+ * Exact for an observation whose features are plain (see `plainFeatures`).
  */
+export function factReader(name: string): FactReader {
+  if (Object.hasOwn(NAMED_READERS, name)) return NAMED_READERS[name]!;
+  return (obs) => (enumerable.call(obs.features, name) ? obs.features[name] : undefined);
+}
+
+/** The value `factsFor(obs, context, incident)` holds under `name` (see `factReader`). */
 export function factOf(
   name: string,
   obs: Observation,
   context: ContextFacts = NO_CONTEXT_FACTS,
   incident: IncidentFact | null = null,
 ): unknown {
-  switch (name) {
-    case 'entity':
-      return obs.entity;
-    case 'events':
-      return obs.events;
-    case 'eventKinds':
-      return kindsOf(obs.events);
-    case 'maintenance':
-      return context.maintenance;
-    case 'maintenanceWindow':
-      return context.maintenanceWindow;
-    case 'service':
-      return context.service;
-    case 'owner':
-      return context.owner;
-    case 'tier':
-      return context.tier;
-    case 'labels':
-      return context.labels;
-    case 'dependencies':
-      return context.dependencies;
-    case 'incident':
-      return incident;
-    case 'incident.class':
-      return incident?.class ?? null;
-    case 'incident.confidence':
-      return incident?.confidence ?? null;
-    default:
-      return Object.prototype.propertyIsEnumerable.call(obs.features, name) ? obs.features[name] : undefined;
-  }
+  return factReader(name)(obs, context, incident);
 }
 
 /**
- * Whether `obs.features` is what `factOf` assumes: an object literal of numbers whose names are
- * not "" (engine.run refuses that fact) nor `__proto__` (Object.assign would set the prototype).
+ * Whether `obs.features` is what `factReader` assumes: an object literal (its values are numbers,
+ * as the observation's schema has them) with no feature named "" (engine.run refuses that fact)
+ * nor `__proto__` (Object.assign would set the copy's prototype).
  */
 export function plainFeatures(obs: Observation): boolean {
-  const features = obs.features as Record<string, unknown>;
-  if (Object.getPrototypeOf(features) !== Object.prototype) return false;
-  for (const key in features) {
-    if (key === '' || key === '__proto__' || typeof features[key] !== 'number') return false;
-    if (!Object.hasOwn(features, key)) return false;
-  }
-  return true;
+  const features = obs.features;
+  return (
+    Object.getPrototypeOf(features) === Object.prototype &&
+    !Object.hasOwn(features, '') &&
+    !Object.hasOwn(features, '__proto__')
+  );
 }

@@ -134,19 +134,24 @@ export class CompiledRules {
     );
   }
 
+  /** The names of the facts the compiled rules read, in the order `cannotMatch` takes their values. */
+  get factNames(): readonly string[] {
+    return this.slotNames;
+  }
+
   /**
    * True only when `evaluate` is sure to match no rule and report no error on a facts object whose
-   * value under each name is `factOf(name)`, whose names are not "" and whose values are not
-   * json-rules-engine Facts (the caller vouches for those two: it knows its facts object). It reads
-   * only the facts the rules name, and decides from the compiled predicates alone: false ("maybe")
-   * whenever a rule runs in json-rules-engine, a fact is a function or a thenable, or a rule would
-   * be evaluated carefully (it might throw). A backtest skips the observations this clears.
+   * value under each of `factNames` is `values` at the same index, whose names are not "" and whose
+   * values are not json-rules-engine Facts (the caller vouches for those two: it knows its facts
+   * object). It decides from the compiled predicates alone: false ("maybe") whenever a rule runs in
+   * json-rules-engine, a fact is a function or a thenable, or a rule would be evaluated carefully
+   * (it might throw). A backtest skips the observations this clears.
    */
-  cannotMatch(factOf: (fact: string) => unknown): boolean {
+  cannotMatch(values: readonly unknown[]): boolean {
     if (this.stats.fallback > 0) return false;
-    const { slots, slotNames } = this;
+    const slots = this.slots;
     for (let s = 0; s < slots.length; s++) {
-      const value = factOf(slotNames[s]!);
+      const value = values[s];
       if (typeof value === 'function') return false;
       if (
         typeof value === 'object' &&

@@ -24,16 +24,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../services/common/config.js';
-import type { MetricSample } from '../services/common/contracts.js';
 import type { BacktestDecision } from '../services/backtest/backtest.js';
 import { readLabels } from '../services/backtest/labels.js';
 import { NAB_PROFILES, type NabProfileName } from '../services/backtest/nab-score.js';
-import {
-  entityOfFile,
-  parseTimestamp,
-  readRecording,
-  type Recording,
-} from '../services/backtest/recording.js';
+import { entityOfFile, parseTimestamp, percentOfMax, readRecording } from '../services/backtest/recording.js';
 import { formatReport } from '../services/backtest/report.js';
 import { backtestReport, loadBacktestClassifier, loadBacktestRules } from '../services/backtest/run.js';
 
@@ -44,17 +38,6 @@ const labelsFile = path.join(dataDir, 'labels', 'combined_windows.json');
 const argv = process.argv.slice(2);
 const raw = argv.includes('--raw');
 const refAt = argv.indexOf('--reference');
-
-/** Each entity's samples as a percentage of its own maximum |value| (0 stays 0). */
-function percentOfMax(recording: Recording): Recording {
-  const max = new Map<string, number>();
-  for (const s of recording.samples) max.set(s.entity, Math.max(max.get(s.entity) ?? 0, Math.abs(s.value)));
-  const samples: MetricSample[] = recording.samples.map((s) => {
-    const m = max.get(s.entity) ?? 0;
-    return { ...s, value: m > 0 ? (s.value / m) * 100 : 0 };
-  });
-  return { ...recording, samples };
-}
 
 const config = loadConfig(process.env, process.env.AUTOGLM_WINDOW ? {} : { window: '15m' });
 const read = readRecording(folders, { metric: 'cpu' });

@@ -268,3 +268,18 @@ function parseCsv(text: string, file: string, names: CsvNames, b: RecordingBuild
     else b.problem(file, line, `not a sample: ${issuesOf(parsed.error.issues)}`);
   }
 }
+
+/**
+ * Each entity's samples as a percentage of its own maximum |value| (0 stays 0): how the benches
+ * present NAB's series (not CPU percentages) to the CPU rule, whose 97% ceiling then means "at
+ * the series' peak".
+ */
+export function percentOfMax(recording: Recording): Recording {
+  const max = new Map<string, number>();
+  for (const s of recording.samples) max.set(s.entity, Math.max(max.get(s.entity) ?? 0, Math.abs(s.value)));
+  const samples: MetricSample[] = recording.samples.map((s) => {
+    const m = max.get(s.entity) ?? 0;
+    return { ...s, value: m > 0 ? (s.value / m) * 100 : 0 };
+  });
+  return { ...recording, samples };
+}

@@ -1,0 +1,148 @@
+/**
+ * The backtest's replay rate against the sense service's live ingest rate, on the same samples
+ * and in the same run: the real NAB series of data/nab (13 series, about 79,000 samples, each as a
+ * percentage of its own maximum, as bench/real-series.ts replays them) with the starter rules.
+ *
+ *   npx tsx bench/backtest-rate.ts [--runs 3]
+ *
+ * - backtest: runBacktest (sense's windows and baselines, the classifier of AUTOGLM_MODEL_DIR,
+ *   decide's Decider) over the recording in memory, timed from the first sample to the last
+ *   decision; the reading of the files and one warm-up replay are left out.
+ * - sense: the same samples produced once, with their own timestamps and keyed by entity, to a
+ *   metrics topic of this run's own, then read by the real sense service (validation, windows,
+ *   baselines, observations produced with acks=all, offsets committed after them) in a new
+ *   consumer group per run, timed from the first message handled to the last observation
+ *   acknowledged (as bench/sense-throughput.ts times it).
+ * The two alternate, `--runs` times each; prints every run, the medians and the ratio of the
+ * medians. AUTOGLM_WINDOW defaults to 15m, as in bench/real-series.ts; AUTOGLM_* variables win.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import { localInfra } from '../infra/infra.js';
+import { runBacktest } from '../services/backtest/backtest.js';
+import { percentOfMax, readRecording } from '../services/backtest/recording.js';
+import { loadBacktestClassifier, loadBacktestRules } from '../services/backtest/run.js';
+import { loadConfig, topicNames, type Config } from '../services/common/config.js';
+import { connectProducer, createKafka, ensureTopics, sendJson } from '../services/common/kafka.js';
+import { createLogger } from '../services/common/logger.js';
+import { deleteTopicsWithPrefix } from '../services/common/topic-tap.js';
+import { uniqueName } from '../services/common/unique-name.js';
+import { startSense } from '../services/sense/main.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const runs = Math.max(1, Number(argv[argv.indexOf('--runs') + 1] ?? 3) || 3);
+const folders = ['realAWSCloudwatch', 'realKnownCause'].map((f) => path.join(root, 'data', 'nab', f));
+const recording = percentOfMax(readRecording(folders, { metric: 'cpu' }));
+const samples = recording.samples;
+
+const endpoints = await localInfra().up();
+const id = uniqueName('bench-backtest-rate');
+const configOf = (groupPrefix: string): Config =>
+  loadConfig(process.env, {
+    ...(process.env.AUTOGLM_WINDOW ? {} : { window: '15m' }),
+    kafkaBrokers: endpoints.kafkaBrokers,
+    temporalAddress: endpoints.temporalAddress,
+    topicPrefix: `${id}.autoglm`,
+    groupPrefix,
+    logLevel: 'warn',
+    opsPort: '0',
+  });
+const config = configOf(id);
+const logger = createLogger('warn');
+const kafka = createKafka(config, logger);
+const topics = topicNames(config);
+await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
+
+const ruleSet = await loadBacktestRules(path.join(root, 'rules'), config);
+const classifier = await loadBacktestClassifier(config.modelDir);
+
+// The samples on the metrics topic, in time order (as a recorder would have seen them).
+const producer = await connectProducer(kafka);
+const loadStart = performance.now();
+for (let i = 0; i < samples.length; i += 2000)
+  await sendJson(
+    producer,
+    topics.metrics,
+    samples.slice(i, i + 2000).map((s) => ({ key: s.entity, value: s })),
+  );
+await producer.disconnect();
+console.log(
+  `loaded ${samples.length} samples of ${new Set(samples.map((s) => s.entity)).size} entities on ${config.topicPartitions} partitions in ${((performance.now() - loadStart) / 1000).toFixed(1)}s; window ${config.window / 60_000}m, emit every ${config.emitEvery / 1000}s, baselines ${config.baseline}, model ${config.modelDir === 'off' ? 'off' : path.relative(root, config.modelDir)}`,
+);
+
+/** One replay: samples per second, and the decisions it made. */
+async function backtest(): Promise<{ rate: number; decisions: number; observations: number }> {
+  const run = await runBacktest(
+    { samples, events: [] },
+    { config, ruleSet, ...(classifier ? { classifier } : {}) },
+  );
+  return {
+    rate: samples.length / (run.elapsedMs / 1000),
+    decisions: run.decisions.length,
+    observations: run.observations,
+  };
+}
+
+/** The sense service in a group of its own: samples per second from the first handled to the last observation acknowledged. */
+async function sense(run: number): Promise<{ rate: number; observations: number }> {
+  const registry = new Registry();
+  const service = await startSense({ config: configOf(`${id}-sense-${run}`), logger, registry });
+  const messages = registry.getSingleMetric('autoglm_sense_messages_total');
+  const produced = registry.getSingleMetric('autoglm_sense_observations_total');
+  const read = async () => {
+    const values = (await messages?.get())?.values ?? [];
+    const handled = values
+      .filter((v) => v.labels.topic === topics.metrics && v.labels.result !== 'duplicate')
+      .reduce((total, v) => total + v.value, 0);
+    const closed = values.find((v) => v.labels.result === 'observation')?.value ?? 0;
+    const acked = (await produced?.get())?.values[0]?.value ?? 0;
+    // Handled in full only once every observation it closed is acknowledged.
+    return { handled: acked >= closed ? handled : Math.min(handled, samples.length - 1), acked };
+  };
+  const start = performance.now();
+  let first: number | undefined;
+  let last = await read();
+  while (last.handled < samples.length) {
+    if (first === undefined && last.handled > 0) first = performance.now();
+    if (performance.now() - start > 600_000)
+      throw new Error(`sense: only ${last.handled} of ${samples.length} in 10 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    last = await read();
+  }
+  const ms = performance.now() - (first ?? start);
+  await service.stop();
+  return { rate: samples.length / (ms / 1000), observations: last.acked };
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const k = (r: number) => `${Math.round(r / 1000).toLocaleString('en-US')}k`;
+// One replay first, not counted: its 0.5 s would otherwise be mostly the JIT compiling (sense's
+// runs last seconds and warm up within them).
+await backtest();
+const replayRates: number[] = [];
+const senseRates: number[] = [];
+try {
+  for (let run = 0; run < runs; run++) {
+    // Alternate which goes first, so other work on the machine falls on both alike.
+    const b = run % 2 === 0 ? await backtest() : undefined;
+    const s = await sense(run);
+    const b2 = b ?? (await backtest());
+    replayRates.push(b2.rate);
+    senseRates.push(s.rate);
+    console.log(
+      `run ${run + 1}: backtest ${k(b2.rate)} samples/s (${b2.observations} observations, ${b2.decisions} decisions), sense ${k(s.rate)} samples/s (${s.observations} observations), ratio ${(b2.rate / s.rate).toFixed(1)}×`,
+    );
+  }
+  const ratio = median(replayRates) / median(senseRates);
+  console.log(
+    `backtest-rate: backtest median ${k(median(replayRates))} samples/s, sense live ingest median ${k(median(senseRates))} samples/s, ratio ${ratio.toFixed(1)}× (target ≥ 10×) over ${runs} runs of ${samples.length.toLocaleString('en-US')} samples`,
+  );
+} finally {
+  await deleteTopicsWithPrefix(kafka, config.topicPrefix);
+}
+process.exit(0);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EachBatchPayload, Producer } from 'kafkajs';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   decodeMessage,
   fastObservation,
@@ -137,6 +137,15 @@ export class DecideHandler {
       labelNames: ['rule'],
       buckets: [30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600],
       registers,
+    });
+    const episodes = deps.decider.episodes;
+    new Gauge({
+      name: 'autoglm_decide_episodes_tracked',
+      help: 'Episodes (entity, rule) decide keeps in memory; at most AUTOGLM_EPISODE_MAX_TRACKED',
+      registers,
+      collect() {
+        this.set(episodes.size);
+      },
     });
     this.episodeRestores = new Counter({
       name: 'autoglm_decide_episode_restored_total',

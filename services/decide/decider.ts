@@ -34,12 +34,14 @@ export interface RuleFailure {
 /**
  * A match of a rule with episodes that decided nothing: its episode is `pending` (the conditions
  * have not held for `for` yet), has decided already (`episode`), or the observation is `late`
- * (at or before the newest window the episode saw: a replay or out of order).
+ * (at or before the newest window the episode saw: a replay or out of order), or `stale`: the
+ * episode would decide on a window older than the decision age, and its one stale decision for
+ * the audit is out already (it decides on the first fresh observation still matching).
  */
 export interface Held {
   readonly rule: string;
   readonly entity: string;
-  readonly reason: 'pending' | 'episode' | 'late';
+  readonly reason: 'pending' | 'episode' | 'late' | 'stale';
   /** Pending: how long the conditions have held so far (from the first matching window's end). */
   readonly heldMs?: number;
 }
@@ -170,11 +172,26 @@ export class Decider {
         continue;
       }
       const episode = step?.kind === 'fire' ? step.state : undefined;
-      const decisionId = decisionIdFor(obs.entity, rule.name, episode?.startWindow ?? obs.window);
+      let decisionId = decisionIdFor(obs.entity, rule.name, episode?.startWindow ?? obs.window);
       const cooldownMs = parseDuration(rule.params.cooldown) ?? 0;
       const stale = nowMs - obs.window.end > this.opts.maxDecisionAgeMs;
-      if (!this.cooldowns.admit(obs.entity, rule.name, decisionId, obs.window.end, cooldownMs, stale)) {
+      if (step?.kind === 'fire' && stale) {
+        // An episode does not spend its one decision on a window too old to act on: it decides on
+        // the first fresh observation still matching. The first stale one is published for the
+        // audit, under its own window's id; a replay of a decision already made stays as it was.
+        const audited = step.state.staleWindow !== undefined || step.replay;
+        if (!step.replay) this.episodes.defer(obs.entity, rule.name, out, audited ? undefined : obs.window);
+        if (audited) {
+          held.push({ rule: rule.name, entity: obs.entity, reason: step.replay ? 'late' : 'stale' });
+          continue;
+        }
+        decisionId = decisionIdFor(obs.entity, `${rule.name}#stale`, obs.window);
+      } else if (
+        !this.cooldowns.admit(obs.entity, rule.name, decisionId, obs.window.end, cooldownMs, stale)
+      ) {
         suppressed.push({ rule: rule.name, entity: obs.entity, reason: 'cooldown' });
+        // Held by the cooldown, the episode decides once it has passed (if it still matches).
+        if (step?.kind === 'fire' && !step.replay) this.episodes.defer(obs.entity, rule.name, out);
         continue;
       }
       decisions.push({

@@ -45,6 +45,8 @@ export const episodeStateSchema = z.strictObject({
   startWindow: windowSchema,
   /** The window whose observation decided; absent while pending. */
   decidedWindow: windowSchema.optional(),
+  /** The window of the stale decision published for the audit while it waited to act (once per episode). */
+  staleWindow: windowSchema.optional(),
   /** The latest matching window's end. */
   lastMatch: z.number().int(),
   /** The newest window end seen for this key: anything at or before it is late. */
@@ -200,6 +202,26 @@ export class EpisodeTracker {
     const newest = this.newest.get(state.partition) ?? -Infinity;
     if (state.lastSeen > newest) this.newest.set(state.partition, state.lastSeen);
     this.bound(key, out);
+  }
+
+  /**
+   * Takes back a decision the caller could not act on (stale after a backlog, or held by the
+   * cooldown): the episode is pending again with its start kept, so the next matching observation
+   * decides (its `for` already held). `staleWindow` records the stale decision published for the audit.
+   */
+  defer(
+    entity: string,
+    rule: string,
+    out: EpisodeOutput,
+    staleWindow?: { start: number; end: number },
+  ): void {
+    const key = keyOf(entity, rule);
+    const s = this.states.get(key);
+    if (!s) return;
+    s.phase = 'pending';
+    delete s.decidedWindow;
+    if (staleWindow) s.staleWindow = { start: staleWindow.start, end: staleWindow.end };
+    this.put(key, s, out);
   }
 
   /** Forgets a key whose changelog record is a tombstone. */

@@ -370,4 +370,44 @@ describe('Decider with episodes (event.params.for / keepFiringFor)', () => {
     assert.equal(state?.lastSeen, T0 + 20_000);
     assert.equal(state?.partition, 2, 'its changelog record goes to the observation’s partition');
   });
+
+  it('a stale episode is published once for the audit and decides on the first fresh observation', async () => {
+    const decider = new Decider(ruleSetOf([episodic()]), { maxDecisionAgeMs: 60_000 });
+    const all = [];
+    const held = [];
+    // A backlog: the first 20 observations are read 5 minutes late, the next 5 as they come.
+    for (let i = 0; i < 25; i++) {
+      const end = T0 + i * 5000;
+      const r = await decider.decide(hot(end), i < 20 ? end + 300_000 : end);
+      all.push(...r.decisions);
+      held.push(...r.held.filter((h) => h.reason === 'stale'));
+    }
+    assert.deepEqual(
+      all.map((d) => [d.window.end, d.stale]),
+      [
+        [T0 + 60_000, true],
+        [T0 + 100_000, false],
+      ],
+    );
+    assert.equal(held.length, 7, 'the stale ones after the audit decision');
+    assert.equal(all[1]!.decisionId, decisionIdFor('web-9', all[1]!.rule, { start: T0 - 30_000, end: T0 }));
+    assert.notEqual(all[0]!.decisionId, all[1]!.decisionId);
+  });
+
+  it('an episode held by the cooldown decides once the cooldown has passed, if it still matches', async () => {
+    const rule = starterRule((r) => {
+      r.event.params.keepFiringFor = '0s';
+      r.event.params.cooldown = '1m';
+    });
+    const decider = new Decider(ruleSetOf([rule]));
+    const ends: number[] = [];
+    const feed = async (o: Observation) => {
+      const r = await decider.decide(o, o.window.end);
+      ends.push(...r.decisions.map((d) => d.window.end));
+    };
+    await feed(hot(T0)); // episode 1 decides; cooldown until T0 + 1m
+    await feed(cool(T0 + 5000)); // and ends
+    for (let i = 2; i < 20; i++) await feed(hot(T0 + i * 5000)); // episode 2, held until T0 + 1m
+    assert.deepEqual(ends, [T0, T0 + 60_000]);
+  });
 });

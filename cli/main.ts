@@ -2,6 +2,7 @@ import { backtestCommand } from './backtest-command.js';
 import { runDemo } from './demo.js';
 import { infraCommand } from './infra-commands.js';
 import { modelCommand } from './model-commands.js';
+import { recordCommand } from './record-command.js';
 import { approvalCommand, statusCommand } from './remediation-commands.js';
 import { rulesCommand } from './rules-commands.js';
 import { scenariosCommand } from './scenarios-command.js';
@@ -20,6 +21,9 @@ const USAGE = `usage: autoglm <command>
   backtest <recording…> [--labels windows.json] [--baseline rules] [--json]
                           replay recorded samples and events through sense and decide's
                           own code on event time: decisions, guards, NAB scores
+  record --from <time> [--to <time>] --out <file>
+                          write the metrics and events topics' records of a time range
+                          as JSON lines: a recording for 'backtest'
   rules check [paths…]    check rule files as decide does at start (facts, operators, actuators, …)
   rules test [folder]     run the rule tests (*.test.json) through the real decide core
   rules explain <observation.json> [--rules folder] [--live]
@@ -59,6 +63,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return rulesCommand(rest);
     case 'backtest':
       return backtestCommand(rest);
+    case 'record':
+      return recordCommand(rest);
     case 'model':
       return modelCommand(rest, {
         out: (t) => process.stdout.write(`${t}\n`),

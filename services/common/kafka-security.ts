@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import tls from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
-import { errorCodes, fileProblem, isOn, readSecretFile, TLS_CODES } from './tls-files.js';
+import { errorCodes, fileProblem, isOn, readSecretFile, tlsFailureOf } from './tls-files.js';
 
 /** How clients reach Kafka: what `KAFKA_SECURITY_PROTOCOL` and its companions say. Paths only, never secrets. */
 export interface KafkaSecurity {
@@ -170,7 +170,7 @@ export function explainKafkaError(
 ): string | undefined {
   const E = KAFKA_SECURITY_ENV;
   const { codes, messages } = errorCodes(err);
-  const has = (set: ReadonlySet<string>) => codes.some((c) => set.has(c));
+  const failure = tlsFailureOf(err);
   const text = messages.join(' | ');
   const where = describeKafka(brokers, sec);
   if (
@@ -179,19 +179,19 @@ export function explainKafkaError(
     return `${where}: authentication failed: check ${E.username} and the password in ${E.passwordFile}${sec.sasl ? ` (${sec.sasl.passwordFile})` : ''}, and that the broker has a ${sec.sasl?.mechanism ?? 'SASL'} credential for this user`;
   if (/mechanism .*not supported|UNSUPPORTED_SASL_MECHANISM|not enabled/i.test(text) && sec.sasl)
     return `${where}: the broker does not offer ${sec.sasl.mechanism} on this listener: set ${E.mechanism} to one it enables (sasl.enabled.mechanisms)`;
-  if (has(TLS_CODES.unknownCa))
+  if (failure === 'unknownCa')
     return `${where}: the broker's certificate is not signed by a CA in ${E.caFile}${sec.caFile ? ` (${sec.caFile})` : ' (none given: the system CAs were used)'}: name the CA that issued the broker's certificate`;
-  if (has(TLS_CODES.serverExpired))
+  if (failure === 'serverExpired')
     return `${where}: the broker's certificate has expired or is not valid yet: renew it on the broker`;
-  if (has(TLS_CODES.wrongName))
+  if (failure === 'wrongName')
     return `${where}: the broker's certificate does not name the host dialled: set ${E.serverName} to a name the certificate holds, or use that name in KAFKA_BROKERS`;
-  if (has(TLS_CODES.clientRefused))
+  if (failure === 'clientRefused')
     return `${where}: the broker refused the client certificate (${sec.certFile ? 'unknown issuer, expired or wrong' : 'none was sent'}): set ${E.certFile} and ${E.keyFile} to a certificate the broker's truststore trusts`;
-  if (has(TLS_CODES.notTls))
+  if (failure === 'notTls')
     return `${where}: the listener does not speak TLS: use ${E.protocol}=${sec.sasl ? 'SASL_PLAINTEXT' : 'PLAINTEXT'} or the broker's TLS port`;
   if (sec.sasl && codes.some((c) => c === 'ILLEGAL_SASL_STATE' || c === 'UNSUPPORTED_SASL_MECHANISM'))
     return `${where}: the listener does not take ${sec.sasl.mechanism}: set ${E.mechanism} to one it enables, or, if it takes no SASL, ${E.protocol}=${sec.protocol === 'SASL_SSL' ? 'SSL' : 'PLAINTEXT'}`;
-  if (has(TLS_CODES.badLocalFiles))
+  if (failure === 'badLocalFiles')
     return `${where}: the client key or certificate cannot be used: check ${E.certFile}, ${E.keyFile} (and ${E.keyPasswordFile} for an encrypted key)`;
   return undefined;
 }

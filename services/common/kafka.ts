@@ -11,9 +11,11 @@ import {
 } from 'kafkajs';
 import { BASELINE_CHANGELOG, EPISODE_CHANGELOG, type Config } from './config.js';
 import { registerKafkaCodecs } from './kafka-codecs.js';
+import { clearConnectionProblem, noteConnectionProblem } from './connection-problems.js';
 import {
   checkKafkaAccess,
   describeKafka,
+  explainKafkaError,
   KAFKA_SECURITY_ENV,
   kafkajsSecurityOptions,
   PLAINTEXT,
@@ -68,7 +70,11 @@ export function createKafka(
         const { message, ...rest } = entry;
         // A fresh broker's coordinators are briefly unavailable while they load; kafkajs retries these.
         if (typeof rest.error === 'string' && TRANSIENT.has(rest.error)) return;
-        log[PINO_LEVEL[level] ?? 'info'](rest, message);
+        // Refused for good (a rotated password, an expired certificate): /readyz says why.
+        const said = [message, rest.error].filter((t) => typeof t === 'string').join(' | ');
+        const fix = explainKafkaError({ message: said }, config.kafkaBrokers, security);
+        if (fix) noteConnectionProblem('kafka', fix);
+        log[PINO_LEVEL[level] ?? 'info'](fix ? { ...rest, fix } : rest, message);
       },
   });
   accessOf.set(kafka, { brokers: config.kafkaBrokers, security });
@@ -83,7 +89,9 @@ export function createKafka(
  */
 export async function checkKafka(kafka: Kafka): Promise<void> {
   const access = accessOf.get(kafka);
-  if (access) await checkKafkaAccess(access.brokers, access.security);
+  if (!access) return;
+  await checkKafkaAccess(access.brokers, access.security);
+  clearConnectionProblem('kafka');
 }
 
 /** Creates the topics that are missing, with `partitions` each; existing topics are left as they are. */

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { connectionProblems } from './connection-problems.js';
 
 /** A readiness probe: a name and whether that part is ready now. */
 export type ReadinessCheck = () => Record<string, boolean>;
@@ -41,7 +42,10 @@ export async function startOpsServer(opts: {
       if (url === '/readyz') {
         const checks = opts.readiness();
         const ready = Object.values(checks).every(Boolean);
-        return send(res, ready ? 200 : 503, 'application/json', JSON.stringify({ ready, checks }));
+        // Not ready because a connection was refused for good: say why and what to fix.
+        const connections = ready ? {} : connectionProblems();
+        const body = Object.keys(connections).length > 0 ? { ready, checks, connections } : { ready, checks };
+        return send(res, ready ? 200 : 503, 'application/json', JSON.stringify(body));
       }
       if (url === '/metrics') return send(res, 200, opts.registry.contentType, await opts.registry.metrics());
       send(res, 404, 'text/plain', 'not found: try /healthz, /readyz or /metrics\n');

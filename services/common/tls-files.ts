@@ -87,3 +87,26 @@ export function errorCodes(err: unknown): { codes: string[]; messages: string[] 
   }
   return { codes, messages };
 }
+
+/** OpenSSL's and Node's texts for the same failures, for errors that reach us as a message only (kafkajs's logs). */
+const TLS_MESSAGES: Record<keyof typeof TLS_CODES, RegExp> = {
+  unknownCa:
+    /self[- ]signed certificate|unable to verify the first certificate|unable to get (?:local )?issuer certificate/i,
+  serverExpired: /certificate has expired|certificate is not yet valid/i,
+  wrongName: /does not match certificate's altnames/i,
+  clientRefused:
+    /alert (?:certificate required|bad certificate|unknown ca|certificate expired|certificate unknown|handshake failure|access denied)/i,
+  notTls: /wrong version number|packet length too long/i,
+  badLocalFiles: /no start line|key values mismatch|bad decrypt/i,
+};
+
+/** Which TLS failure `err` is (by its codes, or by its messages when it carries none), if any. */
+export function tlsFailureOf(err: unknown): keyof typeof TLS_CODES | undefined {
+  const { codes, messages } = errorCodes(err);
+  const kinds = Object.keys(TLS_CODES) as Array<keyof typeof TLS_CODES>;
+  const text = messages.join(' | ');
+  return (
+    kinds.find((k) => codes.some((c) => (TLS_CODES[k] as ReadonlySet<string>).has(c))) ??
+    kinds.find((k) => TLS_MESSAGES[k].test(text))
+  );
+}

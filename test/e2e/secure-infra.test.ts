@@ -13,7 +13,9 @@ import { secureInfra, type SecureEndpoints } from '../../infra/secure.js';
 import { loadConfig, topicNames, type Config } from '../../services/common/config.js';
 import type { Decision } from '../../services/common/contracts.js';
 import { connectProducer, createKafka } from '../../services/common/kafka.js';
+import { clearConnectionProblem } from '../../services/common/connection-problems.js';
 import { loggerOptions } from '../../services/common/logger.js';
+import { startOpsServer } from '../../services/common/ops-server.js';
 import { connectClient } from '../../services/common/temporal.js';
 import { workflowIdFor } from '../../services/decide/decision-id.js';
 import { startLoop } from '../../services/loop.js';
@@ -146,6 +148,35 @@ describe('the secured infra: Kafka over SASL_SSL and mTLS, Temporal over mTLS', 
     });
   }
 
+  it('a client refused once running (its CA no longer signs the broker) puts the reason on /readyz', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-readyz-'));
+    const ops = await startOpsServer({
+      port: 0,
+      registry: new Registry(),
+      readiness: () => ({ consumer: false }),
+    });
+    try {
+      const other = makeTestPki(dir);
+      const config = loadConfig(
+        { ...endpoints.scram, KAFKA_SSL_CA_FILE: other.caCert },
+        isolatedLoopSettings('secrdy'),
+      );
+      const admin = createKafka(config, logger).admin({ retry: { retries: 0 } });
+      await assert.rejects(admin.connect());
+      const body = (await (await fetch(`http://127.0.0.1:${ops.port}/readyz`)).json()) as {
+        connections?: { kafka?: { problem: string } };
+      };
+      assert.match(
+        body.connections?.kafka?.problem ?? '',
+        /^kafka 127\.0\.0\.1:\d+ \(SASL_SSL, SCRAM-SHA-512 as autoglm\): the broker's certificate is not signed by a CA in KAFKA_SSL_CA_FILE/,
+      );
+    } finally {
+      clearConnectionProblem('kafka');
+      await ops.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   /** A step started with `env` stops within 15 s with one line matching `line`, no secret in its output. */
   async function stopsWith(step: string, env: Record<string, string>, line: RegExp): Promise<void> {
     const overrides = isolatedLoopSettings('secerr');
@@ -159,7 +190,11 @@ describe('the secured infra: Kafka over SASL_SSL and mTLS, Temporal over mTLS', 
     });
     assert.notEqual(r.code, 0, `the step exits non-zero:\n${r.out}`);
     assert.ok(r.ms < 15_000, `stopped in ${r.ms} ms (limit 15 s):\n${r.out}`);
-    const lines = r.out.trim().split('\n');
+    // The reason is one line; the step's JSON logs (other parts at work meanwhile) may come beside it.
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('{'));
     assert.equal(lines.length, 1, `one line:\n${r.out}`);
     assert.match(lines[0]!, line);
     assertNoSecret(r.out, secrets, `the output of ${step}`);

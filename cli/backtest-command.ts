@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../services/common/config.js';
+import { loadConfig, type Config } from '../services/common/config.js';
 import { formatDuration } from '../services/common/duration.js';
 import { diffDecisions } from '../services/backtest/compare.js';
 import { readLabels, type LabeledWindows } from '../services/backtest/labels.js';
-import { readRecording, type Recording } from '../services/backtest/recording.js';
+import { readRecording, recordingFromJsonLines, type Recording } from '../services/backtest/recording.js';
 import { formatReport, type BacktestReport } from '../services/backtest/report.js';
 import { backtestReport, loadBacktestClassifier, loadBacktestRules } from '../services/backtest/run.js';
+import { rangeOf, readTopicsRange } from './record-command.js';
 import { UsageError } from './remediation-commands.js';
 
 /** Where the command writes; tests pass their own. */
@@ -24,10 +25,13 @@ const processIo: BacktestIo = {
 
 export const BACKTEST_USAGE = `usage: autoglm backtest <recording…> [--entity name] [--metric name] [--labels windows.json]
                         [--rules folder] [--model folder|off] [--baseline rules-folder] [--json]
+       autoglm backtest --from <time> [--to <time>] [same options]
 
   recording   JSON lines of samples {entity, metric, value, ts} and events {entity, kind, message, ts},
               CSV files (timestamp,value with --entity and --metric, or with entity and metric columns),
               or folders of CSV files (NAB's layout: the entity is each file's name; --metric names the metric)
+  --from, --to  instead of a recording, the metrics and events topics' records of that time range
+              (as 'autoglm record' writes them: ISO times, epoch ms or durations ago)
   --labels    incident windows per entity, NAB's combined_windows.json shape: scores the decisions
   --rules     the rules folder (default AUTOGLM_RULES_DIR); --model the classifier (default AUTOGLM_MODEL_DIR)
   --baseline  a second rules folder replayed on the same input: decisions gained and lost, score change
@@ -40,7 +44,11 @@ Settings (window, baselines, guards' limits) are the services' own AUTOGLM_* var
  * with labels, how the decisions score against the incident windows. Exits 1 when the recording
  * has nothing to replay.
  */
-export async function backtestCommand(args: readonly string[], io: BacktestIo = processIo): Promise<number> {
+export async function backtestCommand(
+  args: readonly string[],
+  io: BacktestIo = processIo,
+  config: Config = loadConfig(),
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -54,6 +62,10 @@ export async function backtestCommand(args: readonly string[], io: BacktestIo = 
         model: { type: 'string' },
         baseline: { type: 'string' },
         json: { type: 'boolean', default: false },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        'max-messages': { type: 'string' },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -65,12 +77,17 @@ export async function backtestCommand(args: readonly string[], io: BacktestIo = 
     io.out(BACKTEST_USAGE);
     return 0;
   }
-  if (positionals.length === 0) throw new UsageError(`name a recording\n${BACKTEST_USAGE}`);
-  const config = loadConfig();
-  const recording = readRecording(positionals, {
-    ...(values.entity !== undefined ? { entity: values.entity } : {}),
-    ...(values.metric !== undefined ? { metric: values.metric } : {}),
-  });
+  const fromTopics = values.from !== undefined || values.to !== undefined;
+  if (fromTopics && positionals.length > 0)
+    throw new UsageError(`either recordings or --from/--to (the topics), not both\n${BACKTEST_USAGE}`);
+  if (!fromTopics && positionals.length === 0)
+    throw new UsageError(`name a recording, or a time range of the topics with --from\n${BACKTEST_USAGE}`);
+  const recording = fromTopics
+    ? await topicRecording(values, config)
+    : readRecording(positionals, {
+        ...(values.entity !== undefined ? { entity: values.entity } : {}),
+        ...(values.metric !== undefined ? { metric: values.metric } : {}),
+      });
   if (recording.samples.length === 0 && recording.events.length === 0) {
     const bad = recording.problems.filter((p) => p.line > 0).length;
     io.err(
@@ -113,6 +130,21 @@ export async function backtestCommand(args: readonly string[], io: BacktestIo = 
   for (const d of diff.lost.slice(0, 5)) io.out(example('-', d));
   io.out(scoreChange(base.report, report));
   return 0;
+}
+
+/** The topics' records of the range as a recording (read into memory, as `autoglm record` would write them). */
+async function topicRecording(
+  values: { from?: string; to?: string; 'max-messages'?: string; timeout?: string },
+  config: Config,
+): Promise<Recording> {
+  const { range, limits } = rangeOf(values, Date.now());
+  const lines: string[] = [];
+  const reads = await readTopicsRange(config, range, limits, (line) => lines.push(line));
+  const cut = reads.filter((r) => !r.complete).map((r) => r.topic);
+  if (cut.length > 0)
+    throw new UsageError(`reading ${cut.join(', ')} was cut short: raise --max-messages or --timeout`);
+  const span = `${new Date(range.from).toISOString()}..${range.to !== undefined ? new Date(range.to).toISOString() : 'now'}`;
+  return recordingFromJsonLines(lines.join('\n'), `topics ${reads.map((r) => r.topic).join(', ')} ${span}`);
 }
 
 function describe(r: Recording): string {

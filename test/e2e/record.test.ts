@@ -13,6 +13,7 @@ import { readRecording } from '../../services/backtest/recording.js';
 import { topicNames } from '../../services/common/config.js';
 import { connectProducer, createKafka, ensureTopics } from '../../services/common/kafka.js';
 import { createLogger } from '../../services/common/logger.js';
+import { backtestCommand } from '../../cli/backtest-command.js';
 import { recordCommand } from '../../cli/record-command.js';
 import { testConfig } from '../support/config.js';
 import { deleteTopicsWithPrefix } from '../support/kafka.js';
@@ -122,6 +123,23 @@ describe('autoglm record (real Kafka)', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { value: number });
     assert.deepEqual(values.map((v) => v.value).sort(), [200, 201, 202]);
+  });
+
+  it('gives backtest the same range as its input with --from and --to', async () => {
+    const said: string[] = [];
+    const io = { out: (t: string) => said.push(t), err: (t: string) => said.push(`err: ${t}`) };
+    const from = new Date(t0 - 5 * minute).toISOString();
+    const to = new Date(t0 - 2 * minute).toISOString();
+    const rules = path.resolve(import.meta.dirname, '..', '..', 'rules');
+    const args = ['--from', from, '--to', to, '--rules', rules, '--model', 'off', '--json'];
+    assert.equal(await backtestCommand(args, io, config), 0, said.join('\n'));
+    const report = JSON.parse(said.join('\n')) as {
+      input: { samples: number; events: number; entities: number };
+    };
+    assert.deepEqual(
+      { samples: report.input.samples, events: report.input.events, entities: report.input.entities },
+      { samples: 12, events: 1, entities: 3 },
+    );
   });
 
   it('refuses a range that is not one, naming the option', async () => {

@@ -106,6 +106,8 @@ main(process.argv.slice(2)).then(
       'LabelsError',
       'WorkflowUpdateFailedError',
       'WorkflowNotFoundError',
+      'KafkaAccessError',
+      'TemporalAccessError',
     ];
     process.stderr.write(
       `autoglm: ${known.includes(error.name) ? error.message : (error.stack ?? error.message)}\n`,

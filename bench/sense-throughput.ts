@@ -14,7 +14,9 @@
  *   - sense: the real service (validation, windows, baselines, observations produced with acks=all,
  *     offsets committed after them), default 30s window and 5s emit interval.
  * Each time runs from the group join to the last message handled (sense: to the last observation
- * acknowledged); sense starts each run without a baseline changelog, as on a first start. Prints every run, the medians and the ratios of sense to each plain consumer.
+ * acknowledged); sense starts each run without a baseline changelog, as on a first start. Also
+ * prints this process's CPU time per sample over the same span, and the ratios from it: on a
+ * machine shared with other work the wall clock varies a lot, the CPU a reader needs much less. Prints every run, the medians and the ratios of sense to each plain consumer.
  * `--sense-only` runs sense alone; `--profile` writes a CPU profile of the sense runs alone (the
  * loading left out) to `sense.cpuprofile`, for Chrome DevTools or speedscope.
  */
@@ -82,24 +84,40 @@ console.log(
  * message handled: the first fetch counts for every reader alike (with 4 MiB fetches it holds
  * most of a small backlog, so timing from the first message handled would leave it out).
  */
-async function timeToDrain(start: number, count: () => number, label: string): Promise<number> {
+async function timeToDrain(start: Start, count: () => number, label: string): Promise<Measured> {
   while (count() < loaded) {
-    if (performance.now() - start > 600_000)
+    if (performance.now() - start.at > 600_000)
       throw new Error(`${label}: only ${count()} of ${loaded} in 10 minutes`);
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
-  return performance.now() - start;
+  const cpu = process.cpuUsage(start.cpu);
+  return { ms: performance.now() - start.at, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
+/** When a reader's timing starts: wall clock and this process's CPU time. */
+interface Start {
+  readonly at: number;
+  readonly cpu: NodeJS.CpuUsage;
+}
+/**
+ * Wall time, and this process's CPU time over it: other work on the machine slows the wall clock
+ * of a reader, much less the CPU time it needs (the steadier figure on a shared machine).
+ */
+interface Measured {
+  readonly ms: number;
+  readonly cpuMs: number;
+}
+const startNow = (): Start => ({ at: performance.now(), cpu: process.cpuUsage() });
+
 /** A plain kafkajs consumer that parses each message, on kafkajs' defaults or on sense's fetch settings. */
-async function plain(client: Kafka, sameFetch: boolean): Promise<number> {
+async function plain(client: Kafka, sameFetch: boolean): Promise<Measured> {
   let parsed = 0;
   const consumer = client.consumer({
     groupId: uniqueName(`${id}-plain`),
     ...(sameFetch ? { maxBytesPerPartition: SENSE_FETCH.maxBytesPerPartition } : {}),
   });
-  let joinedAt: number | undefined;
-  consumer.on(consumer.events.GROUP_JOIN, () => (joinedAt ??= performance.now()));
+  let joinedAt: Start | undefined;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joinedAt ??= startNow()));
   await consumer.connect();
   await consumer.subscribe({ topics: [topics.metrics], fromBeginning: true });
   await consumer.run({
@@ -110,13 +128,13 @@ async function plain(client: Kafka, sameFetch: boolean): Promise<number> {
     },
   });
   while (joinedAt === undefined) await new Promise((resolve) => setTimeout(resolve, 1));
-  const ms = await timeToDrain(joinedAt, () => parsed, 'plain consumer');
+  const measured = await timeToDrain(joinedAt, () => parsed, 'plain consumer');
   await consumer.disconnect();
-  return ms;
+  return measured;
 }
 
 /** The sense service in a group of its own, counted by the samples whose observations are acknowledged. */
-async function sense(run: number): Promise<{ ms: number; observations: number; results: string }> {
+async function sense(run: number): Promise<Measured & { observations: number; results: string }> {
   const registry = new Registry();
   // A new sense group reads the baseline changelog back first: start each run without one, as on a
   // first start (startSense creates it again).
@@ -128,7 +146,7 @@ async function sense(run: number): Promise<{ ms: number; observations: number; r
   await admin.disconnect();
   await profiler?.post('Profiler.start');
   const service = await startSense({ config: configOf(`${id}-sense-${run}`), logger, registry });
-  const joinedAt = performance.now(); // startSense resolves once its consumer joined
+  const joinedAt = startNow(); // startSense resolves once its consumer joined
   const messages = registry.getSingleMetric('autoglm_sense_messages_total');
   const produced = registry.getSingleMetric('autoglm_sense_observations_total');
   const read = async () => {
@@ -149,7 +167,7 @@ async function sense(run: number): Promise<{ ms: number; observations: number; r
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
   })();
-  const ms = await timeToDrain(joinedAt, () => count, 'sense');
+  const measured = await timeToDrain(joinedAt, () => count, 'sense');
   polling = false;
   await poller;
   const last = await read();
@@ -159,12 +177,15 @@ async function sense(run: number): Promise<{ ms: number; observations: number; r
   }
   await service.stop();
   const results = JSON.stringify(Object.fromEntries(last.values.map((v) => [v.labels.result, v.value])));
-  return { ms, observations: last.acked, results };
+  return { ...measured, observations: last.acked, results };
 }
 
 type Reader = 'plain' | 'plain-same-fetch' | 'sense';
 const readers: Reader[] = senseOnly ? ['sense'] : ['plain', 'plain-same-fetch', 'sense'];
 const times: Record<Reader, number[]> = { plain: [], 'plain-same-fetch': [], sense: [] };
+/** CPU microseconds per sample, per reader and run. */
+const cpu: Record<Reader, number[]> = { plain: [], 'plain-same-fetch': [], sense: [] };
+const perSample = (m: Measured) => (m.cpuMs * 1000) / loaded;
 const rate = (ms: number) => loaded / (ms / 1000);
 const k = (r: number) => `${Math.round(r / 1000)}k`;
 for (let run = 0; run < runs; run++) {
@@ -175,12 +196,16 @@ for (let run = 0; run < runs; run++) {
     if (reader === 'sense') {
       const s = await sense(run);
       times.sense.push(s.ms);
-      line.push(`sense ${k(rate(s.ms))}/s (${s.observations} observations)`);
+      cpu.sense.push(perSample(s));
+      line.push(
+        `sense ${k(rate(s.ms))}/s ${perSample(s).toFixed(1)} µs CPU (${s.observations} observations)`,
+      );
       if (run === 0) console.log(`sense results: ${s.results}`);
     } else {
-      const ms = await plain(kafka, reader === 'plain-same-fetch');
-      times[reader].push(ms);
-      line.push(`${reader} ${k(rate(ms))}/s`);
+      const m = await plain(kafka, reader === 'plain-same-fetch');
+      times[reader].push(m.ms);
+      cpu[reader].push(perSample(m));
+      line.push(`${reader} ${k(rate(m.ms))}/s ${perSample(m).toFixed(1)} µs CPU`);
     }
   }
   const ratio = (of: Reader) =>
@@ -198,14 +223,18 @@ const rates = (r: Reader) => times[r].map(rate);
 for (const r of readers) {
   const rs = rates(r);
   console.log(
-    `${r.padEnd(17)} median ${k(median(rs))} samples/s (${k(Math.min(...rs))}–${k(Math.max(...rs))} over ${rs.length} runs)`,
+    `${r.padEnd(17)} median ${k(median(rs))} samples/s (${k(Math.min(...rs))}–${k(Math.max(...rs))} over ${rs.length} runs), ${median(cpu[r]).toFixed(1)} µs CPU per sample (${Math.min(...cpu[r]).toFixed(1)}–${Math.max(...cpu[r]).toFixed(1)})`,
   );
 }
 if (!senseOnly) {
+  const range = (xs: number[]) =>
+    `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
   for (const of of ['plain', 'plain-same-fetch'] as const) {
     const perRun = times.sense.map((ms, i) => rate(ms) / rate(times[of][i]!));
+    // The same ratio from CPU time: sense's throughput if each had the CPU to itself.
+    const perRunCpu = cpu.sense.map((us, i) => cpu[of][i]! / us);
     console.log(
-      `sense / ${of}: median of the runs' ratios ${median(perRun).toFixed(2)} (${Math.min(...perRun).toFixed(2)}–${Math.max(...perRun).toFixed(2)}), ratio of the medians ${(median(rates('sense')) / median(rates(of))).toFixed(2)}`,
+      `sense / ${of}: median of the runs' ratios ${range(perRun)}, ratio of the medians ${(median(rates('sense')) / median(rates(of))).toFixed(2)}; by CPU per sample ${range(perRunCpu)}`,
     );
   }
 }

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
+import pino from 'pino';
 import type { ConfigError } from '../../services/common/config.js';
 import { loadConfig } from '../../services/common/config.js';
+import { createKafka } from '../../services/common/kafka.js';
 import {
   explainKafkaError,
   kafkajsSecurityOptions,
@@ -116,6 +119,26 @@ describe('Kafka security settings', () => {
       (kafkajsSecurityOptions(security).ssl as { rejectUnauthorized: boolean }).rejectUnauthorized,
       false,
     );
+  });
+
+  it('createKafka warns at start, once, when certificate checks are off', () => {
+    const lines: string[] = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    );
+    const config = loadConfig({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_INSECURE_SKIP_VERIFY: 'yes' });
+    createKafka(config, logger);
+    createKafka(config, logger);
+    const warnings = lines.filter((l) => l.includes('KAFKA_SSL_INSECURE_SKIP_VERIFY is on'));
+    assert.equal(warnings.length, 1, lines.join(''));
+    assert.equal((JSON.parse(warnings[0]!) as { level: number }).level, 40);
+    assert.match(warnings[0]!, /certificate of kafka 127\.0\.0\.1:9092 \(SSL\) is NOT checked/);
   });
 
   it('loadConfig lists security problems with the others and keeps only paths', () => {

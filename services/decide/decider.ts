@@ -73,6 +73,8 @@ export class Decider {
   private current: RuleSet;
   private readonly cooldowns = new CooldownGate();
   private readonly specs = new WeakMap<LoadedRule, EpisodeSpec | null>();
+  /** Each set's rules that opt in to episodes, with their settings. */
+  private readonly episodic = new WeakMap<RuleSet, ReadonlyArray<{ rule: LoadedRule; spec: EpisodeSpec }>>();
   /** The episodes of the rules that opt in. */
   readonly episodes: EpisodeTracker;
 
@@ -160,7 +162,7 @@ export class Decider {
     for (const name of match.matched) {
       const rule = set.byName.get(name);
       if (!rule) continue;
-      const step = steps.get(name);
+      const step = steps?.get(name);
       if (step && step.kind !== 'fire') {
         const reason = step.kind === 'pending' ? 'pending' : step.kind === 'late' ? 'late' : 'episode';
         held.push({
@@ -235,11 +237,19 @@ export class Decider {
     match: RuleSetMatch,
     partition: number,
     out: { changes: EpisodeChange[]; ended: EpisodeState[] },
-  ): Map<string, EpisodeStep> {
+  ): Map<string, EpisodeStep> | undefined {
+    let rules = this.episodic.get(set);
+    if (rules === undefined) {
+      rules = set.rules.flatMap((rule) => {
+        const spec = this.episodeSpec(rule);
+        return spec ? [{ rule, spec }] : [];
+      });
+      this.episodic.set(set, rules);
+    }
+    if (rules.length === 0) return undefined;
     const steps = new Map<string, EpisodeStep>();
-    for (const rule of set.rules) {
-      const spec = this.episodeSpec(rule);
-      if (spec === null || match.errors.some((e) => e.rule === rule.name)) continue;
+    for (const { rule, spec } of rules) {
+      if (match.errors.length > 0 && match.errors.some((e) => e.rule === rule.name)) continue;
       const matched = match.matched.includes(rule.name);
       steps.set(
         rule.name,

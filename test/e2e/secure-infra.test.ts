@@ -95,6 +95,15 @@ describe('the secured infra: Kafka over SASL_SSL and mTLS, Temporal over mTLS', 
 
   after(async () => {
     assertNoSecret(captured.join(''), secrets, 'the logs of the in-process services');
+    // The secured broker's and the TLS endpoint's own logs, the broker's format output included.
+    for (const log of [
+      path.join(infra.home, 'logs', 'kafka-secure.log'),
+      path.join(infra.home, 'logs', 'temporal-tls.log'),
+      path.join(infra.home, 'data', 'kafka-secure', 'format.log'),
+    ]) {
+      assert.ok(fs.existsSync(log), log);
+      assertNoSecret(fs.readFileSync(log, 'utf8'), secrets, log);
+    }
     if (startedHere) await infra.down();
   });
 
@@ -215,7 +224,7 @@ describe('the secured infra: Kafka over SASL_SSL and mTLS, Temporal over mTLS', 
     }
   });
 
-  it('a CA that did not sign the broker or the Temporal endpoint stops start-up with one line', async () => {
+  it('a CA that did not sign the broker or the Temporal endpoint, or a client certificate it did not sign, stops start-up with one line', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-other-ca-'));
     try {
       const other = makeTestPki(dir);
@@ -223,6 +232,11 @@ describe('the secured infra: Kafka over SASL_SSL and mTLS, Temporal over mTLS', 
         'sense',
         { ...endpoints.scram, KAFKA_SSL_CA_FILE: other.caCert },
         /^KafkaAccessError: kafka .*\(SASL_SSL, SCRAM-SHA-512 as autoglm\): the broker's certificate is not signed by a CA in KAFKA_SSL_CA_FILE/,
+      );
+      await stopsWith(
+        'sense',
+        { ...endpoints.mtls, KAFKA_SSL_CERT_FILE: other.clientCert, KAFKA_SSL_KEY_FILE: other.clientKey },
+        /^KafkaAccessError: kafka .*\(SSL, client certificate\): the broker refused the client certificate \(unknown issuer, expired or wrong\)/,
       );
       await stopsWith(
         'verify',

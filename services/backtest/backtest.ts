@@ -112,15 +112,29 @@ export async function runBacktest(
   let pending: Observation[] = [];
   const refuse = (reason: string) => (refused[reason] = (refused[reason] ?? 0) + 1);
 
+  // The classifier's answers for a batch, asked only for the observations the rules do not clear
+  // whatever it answers (`cleared`: those, told apart before it runs), in one call as decide does.
+  const classify = async (batch: readonly Observation[]) => {
+    if (!opts.classifier) return { incidents: undefined, cleared: undefined };
+    if (!inert.canClearUnclassified)
+      return { incidents: await opts.classifier.classify(batch), cleared: undefined };
+    const cleared = batch.map((obs) => inert.testUnclassified(obs));
+    const asked = batch.filter((_, i) => !cleared[i]);
+    const answers = asked.length > 0 ? await opts.classifier.classify(asked) : [];
+    const incidents: (IncidentFact | null)[] = new Array<IncidentFact | null>(batch.length).fill(null);
+    for (let i = 0, k = 0; i < batch.length; i++) if (!cleared[i]) incidents[i] = answers[k++] ?? null;
+    return { incidents, cleared };
+  };
+
   const flush = async () => {
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
-    const incidents = opts.classifier ? await opts.classifier.classify(batch) : undefined;
+    const { incidents, cleared } = await classify(batch);
     for (let i = 0; i < batch.length; i++) {
       const obs = batch[i] as Observation;
       const incident = incidents?.[i] ?? null;
-      if (inert.test(obs, incident)) {
+      if (cleared?.[i] || inert.test(obs, incident)) {
         for (const r of episodic)
           decider.episodes.observe(obs.entity, r.name, false, obs.window, r.spec, 0, episodeSink);
         episodeSink.changes.length = 0;
@@ -218,10 +232,17 @@ export async function runBacktest(
 class Inert {
   private readonly readers: readonly FactReader[];
   private readonly values: unknown[];
+  /** The facts the classifier gives, by slot. */
+  private readonly unknown: readonly boolean[];
+  /** Whether testUnclassified can clear anything: no rule reads the whole `incident` fact. */
+  readonly canClearUnclassified: boolean;
 
   constructor(private readonly set: RuleSet) {
     this.readers = set.compiled.factNames.map(factReader);
     this.values = new Array<unknown>(this.readers.length);
+    const names = set.compiled.factNames;
+    this.unknown = names.map((n) => n === 'incident.class' || n === 'incident.confidence');
+    this.canClearUnclassified = !names.includes('incident');
   }
 
   test(obs: Observation, incident: IncidentFact | null): boolean {
@@ -230,5 +251,18 @@ class Inert {
     const context = this.set.context.factsFor(obs.entity, obs.window.end);
     for (let s = 0; s < readers.length; s++) values[s] = readers[s]!(obs, context, incident);
     return this.set.compiled.cannotMatch(values);
+  }
+
+  /**
+   * The same before the classifier ran: true only when no answer of it could make a rule match
+   * or fail (its class and confidence are primitives; a rule reading the whole `incident` fact
+   * makes this unusable, see canClearUnclassified).
+   */
+  testUnclassified(obs: Observation): boolean {
+    if (!plainFeatures(obs)) return false;
+    const { readers, values } = this;
+    const context = this.set.context.factsFor(obs.entity, obs.window.end);
+    for (let s = 0; s < readers.length; s++) values[s] = readers[s]!(obs, context, null);
+    return this.set.compiled.cannotMatch(values, this.unknown);
   }
 }

@@ -69,7 +69,12 @@ const NAMED_READERS: Readonly<Record<string, FactReader>> = {
  */
 export function factReader(name: string): FactReader {
   if (Object.hasOwn(NAMED_READERS, name)) return NAMED_READERS[name]!;
-  return (obs) => (enumerable.call(obs.features, name) ? obs.features[name] : undefined);
+  // A number is the features' own (enumerable) value: Object.prototype holds no numbers.
+  return (obs) => {
+    const value = obs.features[name];
+    if (typeof value === 'number' || value === undefined) return value;
+    return enumerable.call(obs.features, name) ? value : undefined;
+  };
 }
 
 /** The value `factsFor(obs, context, incident)` holds under `name` (see `factReader`). */
@@ -84,8 +89,9 @@ export function factOf(
 
 /**
  * Whether `obs.features` is what `factReader` assumes: an object literal (its values are numbers,
- * as the observation's schema has them) with no feature named "" (engine.run refuses that fact)
- * nor `__proto__` (Object.assign would set the copy's prototype).
+ * as the observation's schema has them, in enumerable properties as sense writes them and JSON
+ * reads them) with no feature named "" (engine.run refuses that fact) nor `__proto__`
+ * (Object.assign would set the copy's prototype).
  */
 export function plainFeatures(obs: Observation): boolean {
   const features = obs.features;

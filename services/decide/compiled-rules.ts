@@ -28,6 +28,8 @@ interface Entry {
   readonly fast: Predicate | undefined;
   readonly careful: Predicate | undefined;
   readonly alwaysCareful: boolean;
+  /** The slots its conditions read. */
+  readonly reads: readonly number[];
 }
 
 /**
@@ -101,17 +103,36 @@ export class CompiledRules {
     };
     const fallbacks: { rule: string; reason: string }[] = [];
     this.entries = ordered.map(({ input }, i) => {
-      const result = compileConditions(input.conditions, slotFor);
+      const reads = new Set<number>();
+      const result = compileConditions(input.conditions, (fact) => {
+        const slot = slotFor(fact);
+        reads.add(slot);
+        return slot;
+      });
       const engines = new SoloEngines(input);
       if ('reason' in result) {
         fallbacks.push({ rule: input.name, reason: result.reason });
-        return { name: input.name, engines, fast: undefined, careful: undefined, alwaysCareful: false };
+        return {
+          name: input.name,
+          engines,
+          fast: undefined,
+          careful: undefined,
+          alwaysCareful: false,
+          reads: [],
+        };
       }
       const c = result.compiled;
       for (const s of c.killers) (this.deadIfUndefined[s] as number[]).push(i);
       for (const s of c.coerced) (this.carefulIfObject[s] as number[]).push(i);
       for (const s of c.indexed) (this.carefulUnlessArray[s] as number[]).push(i);
-      return { name: input.name, engines, fast: c.fast, careful: c.careful, alwaysCareful: c.alwaysCareful };
+      return {
+        name: input.name,
+        engines,
+        fast: c.fast,
+        careful: c.careful,
+        alwaysCareful: c.alwaysCareful,
+        reads: [...reads],
+      };
     });
     this.fallbacks = fallbacks;
     this.stats = { compiled: this.entries.length - fallbacks.length, fallback: fallbacks.length };
@@ -146,8 +167,13 @@ export class CompiledRules {
    * object). It decides from the compiled predicates alone: false ("maybe") whenever a rule runs in
    * json-rules-engine, a fact is a function or a thenable, or a rule would be evaluated carefully
    * (it might throw). A backtest skips the observations this clears.
+   *
+   * `unknown[s]` true: the value of fact `s` is not known yet, only that it is a primitive that is
+   * neither undefined nor a symbol (the classifier's `incident.class` and `incident.confidence`
+   * before it ran). A rule reading such a fact is cleared only when a known fact it needs is
+   * undefined (its killers) and nothing it reads could make it throw.
    */
-  cannotMatch(values: readonly unknown[]): boolean {
+  cannotMatch(values: readonly unknown[], unknown?: readonly boolean[]): boolean {
     if (this.stats.fallback > 0) return false;
     const slots = this.slots;
     for (let s = 0; s < slots.length; s++) {
@@ -159,7 +185,8 @@ export class CompiledRules {
         typeof (value as { then?: unknown }).then === 'function'
       )
         return false;
-      slots[s] = value;
+      // null stands for an unknown primitive: never undefined (kills nothing), never an array.
+      slots[s] = unknown?.[s] ? null : value;
     }
     this.mark();
     const { entries, epoch, careful, dead } = this;
@@ -167,6 +194,7 @@ export class CompiledRules {
       const e = entries[i]!;
       if (e.alwaysCareful || careful[i] === epoch) return false;
       if (dead[i] === epoch) continue;
+      if (unknown && e.reads.some((s) => unknown[s])) return false;
       try {
         if (e.fast!(slots)) return false;
       } catch {

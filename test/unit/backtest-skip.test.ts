@@ -83,6 +83,7 @@ const HAND_MADE: RuleInput[] = [
     priority: 3,
     conditions: {
       all: [
+        { fact: 'mem.avg', operator: 'greaterThan', value: 80 },
         { fact: 'incident.class', operator: 'equal', value: 'memory_leak' },
         { fact: 'incident.confidence', operator: 'greaterThan', value: 0.6 },
       ],
@@ -203,7 +204,7 @@ describe('the backtest skip: factOf and CompiledRules.cannotMatch', () => {
     assert.deepEqual(problems, []);
     const sets = [ruleSet!.compiled, new CompiledRules(HAND_MADE), new CompiledRules(THROWING)];
     const gen = new Gen(seed + 1);
-    const counts = sets.map(() => ({ cleared: 0, matched: 0, failed: 0, maybe: 0 }));
+    const counts = sets.map(() => ({ cleared: 0, clearedUnclassified: 0, matched: 0, failed: 0, maybe: 0 }));
     for (let n = 0; n < 3000; n++) {
       const obs = gen.observation();
       const context = gen.context();
@@ -214,6 +215,20 @@ describe('the backtest skip: factOf and CompiledRules.cannotMatch', () => {
           compiled.factNames.map((name) => factOf(name, obs, context, incident)),
         );
         const got = await compiled.evaluate(factsFor(obs, context, incident));
+        // Before the classifier ran: cleared whatever it answers (`incident` stands for any answer).
+        const names = compiled.factNames;
+        const unknown = names.map((n) => n === 'incident.class' || n === 'incident.confidence');
+        if (!names.includes('incident')) {
+          const values = names.map((name) => factOf(name, obs, context, null));
+          if (compiled.cannotMatch(values, unknown)) {
+            count.clearedUnclassified++;
+            assert.deepEqual(
+              { matched: got.matched, errors: got.errors.map((e) => e.rule) },
+              { matched: [], errors: [] },
+              `seed ${seed}: cleared unclassified ${JSON.stringify({ features: obs.features, context, incident })}`,
+            );
+          }
+        }
         if (got.matched.length > 0) count.matched++;
         if (got.errors.length > 0) count.failed++;
         if (cleared) {
@@ -231,5 +246,6 @@ describe('the backtest skip: factOf and CompiledRules.cannotMatch', () => {
     const said = JSON.stringify(counts);
     assert.ok(starter.matched > 100 && hand.matched > 100 && throwing.failed > 100, said);
     assert.ok(starter.cleared > 4 * starter.maybe && hand.cleared > 4 * hand.maybe, said);
+    assert.ok(starter.clearedUnclassified > 100 && hand.clearedUnclassified > 100, said);
   });
 });

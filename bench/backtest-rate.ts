@@ -6,8 +6,10 @@
  *   npx tsx bench/backtest-rate.ts [--runs 3]
  *
  * - backtest: runBacktest (sense's windows and baselines, the classifier of AUTOGLM_MODEL_DIR,
- *   decide's Decider) over the recording in memory, timed from the first sample to the last
- *   decision; the reading of the files and one warm-up replay are left out.
+ *   decide's Decider) over the recording in memory, in a process of its own as `autoglm backtest`
+ *   runs (not beside a sense service and its Kafka clients), timed from the first sample to the
+ *   last decision; the reading of the files and one warm-up replay are left out, and the median of
+ *   three replays is the run's rate.
  * - sense: the same samples produced once, with their own timestamps and keyed by entity, to a
  *   metrics topic of this run's own, then read by the real sense service (validation, windows,
  *   baselines, observations produced with acks=all, offsets committed after them) in a new
@@ -16,6 +18,7 @@
  * The two alternate, `--runs` times each; prints every run, the medians and the ratio of the
  * medians. AUTOGLM_WINDOW defaults to 15m, as in bench/real-series.ts; AUTOGLM_* variables win.
  */
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
@@ -37,6 +40,26 @@ const folders = ['realAWSCloudwatch', 'realKnownCause'].map((f) => path.join(roo
 const recording = percentOfMax(readRecording(folders, { metric: 'cpu' }));
 const samples = recording.samples;
 
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+// `--replay`: this process only replays (a warm-up, then three), and prints the result as JSON.
+if (argv.includes('--replay')) {
+  const config = loadConfig(process.env, process.env.AUTOGLM_WINDOW ? {} : { window: '15m' });
+  const ruleSet = await loadBacktestRules(path.join(root, 'rules'), config);
+  const classifier = await loadBacktestClassifier(config.modelDir);
+  const replay = () =>
+    runBacktest({ samples, events: [] }, { config, ruleSet, ...(classifier ? { classifier } : {}) });
+  await replay();
+  const runs = [await replay(), await replay(), await replay()];
+  const last = runs.at(-1)!;
+  const rate = median(runs.map((r) => samples.length / (r.elapsedMs / 1000)));
+  console.log(JSON.stringify({ rate, decisions: last.decisions.length, observations: last.observations }));
+  process.exit(0);
+}
+
 const endpoints = await localInfra().up();
 const id = uniqueName('bench-backtest-rate');
 const configOf = (groupPrefix: string): Config =>
@@ -55,9 +78,6 @@ const kafka = createKafka(config, logger);
 const topics = topicNames(config);
 await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
 
-const ruleSet = await loadBacktestRules(path.join(root, 'rules'), config);
-const classifier = await loadBacktestClassifier(config.modelDir);
-
 // The samples on the metrics topic, in time order (as a recorder would have seen them).
 const producer = await connectProducer(kafka);
 const loadStart = performance.now();
@@ -72,16 +92,20 @@ console.log(
   `loaded ${samples.length} samples of ${new Set(samples.map((s) => s.entity)).size} entities on ${config.topicPartitions} partitions in ${((performance.now() - loadStart) / 1000).toFixed(1)}s; window ${config.window / 60_000}m, emit every ${config.emitEvery / 1000}s, baselines ${config.baseline}, model ${config.modelDir === 'off' ? 'off' : path.relative(root, config.modelDir)}`,
 );
 
-/** One replay: samples per second, and the decisions it made. */
-async function backtest(): Promise<{ rate: number; decisions: number; observations: number }> {
-  const run = await runBacktest(
-    { samples, events: [] },
-    { config, ruleSet, ...(classifier ? { classifier } : {}) },
+/** Replays in a process of their own (see --replay): samples per second, and the decisions made. */
+function backtest(): { rate: number; decisions: number; observations: number } {
+  const out = execFileSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--replay'],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
   );
-  return {
-    rate: samples.length / (run.elapsedMs / 1000),
-    decisions: run.decisions.length,
-    observations: run.observations,
+  return JSON.parse(out.trim().split('\n').at(-1)!) as {
+    rate: number;
+    decisions: number;
+    observations: number;
   };
 }
 
@@ -116,22 +140,15 @@ async function sense(run: number): Promise<{ rate: number; observations: number 
   return { rate: samples.length / (ms / 1000), observations: last.acked };
 }
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const k = (r: number) => `${Math.round(r / 1000).toLocaleString('en-US')}k`;
-// One replay first, not counted: its 0.5 s would otherwise be mostly the JIT compiling (sense's
-// runs last seconds and warm up within them).
-await backtest();
 const replayRates: number[] = [];
 const senseRates: number[] = [];
 try {
   for (let run = 0; run < runs; run++) {
     // Alternate which goes first, so other work on the machine falls on both alike.
-    const b = run % 2 === 0 ? await backtest() : undefined;
+    const b = run % 2 === 0 ? backtest() : undefined;
     const s = await sense(run);
-    const b2 = b ?? (await backtest());
+    const b2 = b ?? backtest();
     replayRates.push(b2.rate);
     senseRates.push(s.rate);
     console.log(

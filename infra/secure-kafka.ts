@@ -11,7 +11,7 @@ import { capture, livePid, residentMiB, startDetached, stopPid, which } from './
 import type { TestPki } from './secure-certs.js';
 import { readSecretFile } from '../services/common/tls-files.js';
 
-/** The SCRAM user the secured broker is formatted with (SCRAM-SHA-256 and SCRAM-SHA-512). */
+/** The user of the secured broker: SCRAM-SHA-256 and SCRAM-SHA-512 (made at format time) and PLAIN, one password. */
 export const SECURE_KAFKA_USER = 'autoglm';
 
 export interface SecureKafkaOptions {
@@ -27,7 +27,7 @@ export interface SecureKafkaOptions {
 
 /**
  * A second single-node KRaft broker, apart from the plaintext one (own data, ports and pid): a
- * SASL_SSL listener (SCRAM users created at format time) and an SSL listener that requires a
+ * SASL_SSL listener (PLAIN, and SCRAM users created at format time) and an SSL listener that requires a
  * client certificate signed by the test CA. Brokers talk to themselves over the SSL listener.
  */
 export function secureKafkaComponent(opts: SecureKafkaOptions): Component & {
@@ -82,7 +82,9 @@ export function secureKafkaComponent(opts: SecureKafkaOptions): Component & {
       'controller.listener.names': 'CONTROLLER',
       'inter.broker.listener.name': 'SSL',
       'listener.security.protocol.map': 'SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT',
-      'sasl.enabled.mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512',
+      'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      // PLAIN's users live in the broker's config (the broker logs the value as [hidden]).
+      'listener.name.sasl_ssl.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${SECURE_KAFKA_USER}="${readSecretFile(opts.passwordFile)}";`,
       'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': scram,
       'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': scram,
       'listener.name.ssl.ssl.client.auth': 'required',
@@ -173,7 +175,7 @@ export function secureKafkaComponent(opts: SecureKafkaOptions): Component & {
       name: 'kafka-secure',
       state: up ? 'running' : 'stopped',
       external: false,
-      endpoint: `${saslEndpoint} (SASL_SSL, SCRAM), ${mtlsEndpoint} (SSL, client certificate)`,
+      endpoint: `${saslEndpoint} (SASL_SSL: PLAIN, SCRAM-SHA-256/512), ${mtlsEndpoint} (SSL, client certificate)`,
       version: KAFKA_VERSION,
       logPath: paths.log,
       ...(pid !== undefined ? { pid, residentMiB: residentMiB(pid) } : {}),

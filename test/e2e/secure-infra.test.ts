@@ -157,6 +157,20 @@ describe('the secured infra: Kafka over SASL_SSL and mTLS, Temporal over mTLS', 
     });
   }
 
+  it('the SASL_SSL listener takes PLAIN and SCRAM-SHA-256 as well, from the same password file', async () => {
+    for (const mechanism of ['PLAIN', 'SCRAM-SHA-256'] as const) {
+      const config = loadConfig({ ...endpoints.scram, KAFKA_SASL_MECHANISM: mechanism });
+      assert.equal(config.kafkaSecurity.sasl?.mechanism, mechanism);
+      const admin = createKafka(config, logger).admin();
+      await admin.connect();
+      try {
+        assert.ok((await admin.describeCluster()).brokers.length > 0, mechanism);
+      } finally {
+        await admin.disconnect();
+      }
+    }
+  });
+
   it('a client refused once running (its CA no longer signs the broker) puts the reason on /readyz', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-readyz-'));
     const ops = await startOpsServer({

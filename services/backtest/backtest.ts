@@ -1,7 +1,8 @@
 import type { IncidentFact } from '../classifier/model-types.js';
 import type { Config } from '../common/config.js';
 import type { Decision, MetricSample, Observation, OpsEvent } from '../common/contracts.js';
-import { factReader, plainFeatures, type FactReader } from '../common/facts.js';
+import { NO_CONTEXT_FACTS } from '../common/context/context-files.js';
+import { factReader, isFeatureFact, plainFeatures, type FactReader } from '../common/facts.js';
 import { Decider } from '../decide/decider.js';
 import { EpisodeTracker, type EpisodeOutput } from '../decide/episodes.js';
 import type { RuleSet } from '../decide/rule-set.js';
@@ -230,6 +231,12 @@ export async function runBacktest(
  * cannot clear goes through the Decider.
  */
 class Inert {
+  /** The slots of the facts read from the features, and their names. */
+  private readonly featureSlots: readonly number[];
+  private readonly featureNames: readonly string[];
+  /** The other slots (the entity, its events, context and classifier facts), and their readers. */
+  private readonly namedSlots: readonly number[];
+  private readonly namedReaders: readonly FactReader[];
   private readonly readers: readonly FactReader[];
   private readonly values: unknown[];
   /** The facts the classifier gives, by slot. */
@@ -238,19 +245,20 @@ class Inert {
   readonly canClearUnclassified: boolean;
 
   constructor(private readonly set: RuleSet) {
-    this.readers = set.compiled.factNames.map(factReader);
-    this.values = new Array<unknown>(this.readers.length);
     const names = set.compiled.factNames;
+    this.readers = names.map(factReader);
+    const slots = names.map((_, s) => s);
+    this.featureSlots = slots.filter((s) => isFeatureFact(names[s]!));
+    this.featureNames = this.featureSlots.map((s) => names[s]!);
+    this.namedSlots = slots.filter((s) => !isFeatureFact(names[s]!));
+    this.namedReaders = this.namedSlots.map((s) => this.readers[s]!);
+    this.values = new Array<unknown>(names.length);
     this.unknown = names.map((n) => n === 'incident.class' || n === 'incident.confidence');
     this.canClearUnclassified = !names.includes('incident');
   }
 
   test(obs: Observation, incident: IncidentFact | null): boolean {
-    if (!plainFeatures(obs)) return false;
-    const { readers, values } = this;
-    const context = this.set.context.factsFor(obs.entity, obs.window.end);
-    for (let s = 0; s < readers.length; s++) values[s] = readers[s]!(obs, context, incident);
-    return this.set.compiled.cannotMatch(values);
+    return this.read(obs, incident) && this.set.compiled.cannotMatch(this.values);
   }
 
   /**
@@ -259,10 +267,27 @@ class Inert {
    * makes this unusable, see canClearUnclassified).
    */
   testUnclassified(obs: Observation): boolean {
+    return this.read(obs, null) && this.set.compiled.cannotMatch(this.values, this.unknown);
+  }
+
+  /** Fills `values` as factsFor would hold each fact; false when the features are not plain. */
+  private read(obs: Observation, incident: IncidentFact | null): boolean {
     if (!plainFeatures(obs)) return false;
-    const { readers, values } = this;
+    const { values, featureSlots, featureNames, namedSlots, namedReaders } = this;
+    const features = obs.features;
+    // Inline for numbers and absent features (factReader's own fast case), the reader otherwise.
+    for (let i = 0; i < featureSlots.length; i++) {
+      const s = featureSlots[i]!;
+      const value = features[featureNames[i]!];
+      values[s] =
+        typeof value === 'number' || value === undefined
+          ? value
+          : this.readers[s]!(obs, NO_CONTEXT_FACTS, incident);
+    }
+    if (namedSlots.length === 0) return true;
     const context = this.set.context.factsFor(obs.entity, obs.window.end);
-    for (let s = 0; s < readers.length; s++) values[s] = readers[s]!(obs, context, null);
-    return this.set.compiled.cannotMatch(values, this.unknown);
+    for (let i = 0; i < namedSlots.length; i++)
+      values[namedSlots[i]!] = namedReaders[i]!(obs, context, incident);
+    return true;
   }
 }

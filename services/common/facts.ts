@@ -62,6 +62,11 @@ const NAMED_READERS: Readonly<Record<string, FactReader>> = {
   'incident.confidence': (_, __, i) => i?.confidence ?? null,
 };
 
+/** Whether fact `name` is read from the observation's features (no fact factsFor sets after them has that name). */
+export function isFeatureFact(name: string): boolean {
+  return !Object.hasOwn(NAMED_READERS, name);
+}
+
 /**
  * The reader of the value `factsFor(obs, context, incident)` holds under `name`, made once per
  * name, so that a backtest reads only the facts its rules name without building the object.

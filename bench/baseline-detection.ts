@@ -6,6 +6,8 @@
  *
  *   npx tsx bench/baseline-detection.ts [hosts=5]
  *
+ * The baselines take the services' settings (AUTOGLM_BASELINE_* in the environment wins).
+ *
  * Prints per kind: anomalies injected and detected (recall), false alarms per 10,000 healthy
  * samples, median samples to detection, and the flagged share of transition samples (warm-up,
  * the learning days of seasonal series, a level shift's adaptation). A sample is flagged when its
@@ -13,7 +15,9 @@
  * (the old starter rule: cpu above 85) on the same samples.
  * Targets: recall ≥ 0.9, ≤ 1 false alarm per 10,000 healthy samples.
  */
+import { loadConfig } from '../services/common/config.js';
 import { BaselineStore } from '../services/sense/baseline.js';
+import { baselineOptionsOf } from '../services/sense/sense-options.js';
 import {
   SERIES_KINDS,
   detect,
@@ -22,6 +26,8 @@ import {
 } from '../test/support/baseline-series.js';
 
 const hosts = Number(process.argv[2] ?? 5);
+// The services' baseline settings: the defaults, or AUTOGLM_BASELINE_* from the environment.
+const options = baselineOptionsOf(loadConfig(process.env));
 
 function median(xs: number[]): number {
   if (xs.length === 0) return Number.NaN;
@@ -95,7 +101,7 @@ for (const kind of SERIES_KINDS) {
   const perKind: DetectionResult[] = [];
   for (let h = 0; h < hosts; h++) {
     const series = generateSeries(kind, h + 1);
-    perKind.push(detect(new BaselineStore(), series));
+    perKind.push(detect(new BaselineStore(options), series));
     staticResults.push(detect(staticThreshold(85), series));
   }
   baselineResults.push(...perKind);

@@ -10,8 +10,8 @@
  * AUTOGLM_MODEL_DIR, decide's Decider). The series are not CPU percentages, so by default each is
  * presented as a percentage of its own maximum (value / max × 100) and the CPU rule's 97% ceiling
  * means "at the series' peak"; `--raw` replays the values as they are. AUTOGLM_WINDOW defaults to
- * 15m here (the services' 30s window holds one 5-minute sample, and the CPU rule asks for 3); any
- * AUTOGLM_* variable set in the environment wins.
+ * 15m here (the services' 30s window holds one 5-minute sample); any AUTOGLM_* variable set in the
+ * environment wins (AUTOGLM_RULES_DIR: another rules folder, to try a rule change).
  *
  * Prints per series and overall: windows caught, time to first decision, decisions outside the
  * windows per entity-day, the NAB standard and low-FP scores of the project's scorer, and the
@@ -43,7 +43,7 @@ const config = loadConfig(process.env, process.env.AUTOGLM_WINDOW ? {} : { windo
 const read = readRecording(folders, { metric: 'cpu' });
 const recording = raw ? read : percentOfMax(read);
 const labels = readLabels(labelsFile);
-const ruleSet = await loadBacktestRules(path.join(root, 'rules'), config);
+const ruleSet = await loadBacktestRules(config.rulesDir, config);
 const classifier = await loadBacktestClassifier(config.modelDir);
 // The replay rate is the median of `--repeat` runs (3): the first run also warms the JIT up.
 const repeat = Math.max(1, Number(argv[argv.indexOf('--repeat') + 1] ?? 3) || 3);

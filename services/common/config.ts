@@ -78,7 +78,7 @@ const ENV = {
   verifyReadBackConcurrency: ['AUTOGLM_VERIFY_READ_BACK_CONCURRENCY', '4'],
   verdictPublishAlarm: ['AUTOGLM_VERDICT_PUBLISH_ALARM', '2m'],
   baseline: ['AUTOGLM_BASELINE', 'on'],
-  baselineHalfLife: ['AUTOGLM_BASELINE_HALF_LIFE', '6h'],
+  baselineHalfLife: ['AUTOGLM_BASELINE_HALF_LIFE', '3h'],
   baselineWarmupSamples: ['AUTOGLM_BASELINE_WARMUP_SAMPLES', '30'],
   baselineLearn: ['AUTOGLM_BASELINE_LEARN', '2d'],
   baselineAdaptAfter: ['AUTOGLM_BASELINE_ADAPT_AFTER', '3h'],
@@ -187,7 +187,7 @@ const schema = z.object({
   /** Per entity and metric baselines in sense (`<metric>.baseline|deviation|anomaly` facts); "off" turns them off. */
   baseline: z.enum(['on', 'off'], 'must be "on" or "off"'),
   /** Half-life of a baseline's level and spread, in event time. */
-  baselineHalfLife: duration('6h'),
+  baselineHalfLife: duration('3h'),
   /** Samples of a metric before its baseline facts are given. */
   baselineWarmupSamples: z.coerce.number().int().min(2, 'must be at least 2').max(1_000_000),
   /** How long a new baseline learns everything before it freezes on high deviations (a daily pattern's peaks). */

@@ -28,7 +28,7 @@ import { anomalyScore } from '../common/facts-reference.js';
 
 /** Settings of the baselines; every one has a config knob (AUTOGLM_BASELINE_*). */
 export interface BaselineOptions {
-  /** Half-life of level and spread in event time (6h). */
+  /** Half-life of level and spread in event time (3h: calibrated on the real series in data/nab, bench/real-series.ts). */
   readonly halfLifeMs: number;
   /** Samples before facts are given (30). */
   readonly warmupSamples: number;
@@ -58,7 +58,7 @@ export interface BaselineOptions {
 }
 
 export const DEFAULT_BASELINE_OPTIONS: BaselineOptions = {
-  halfLifeMs: 6 * 3_600_000,
+  halfLifeMs: 3 * 3_600_000,
   warmupSamples: 30,
   adaptAfterMs: 3 * 3_600_000,
   freezeDeviation: 4,

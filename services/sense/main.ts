@@ -7,6 +7,7 @@ import {
   runConsumer,
   type RunningConsumer,
 } from '../common/kafka.js';
+import { readPartitions } from '../common/kafka-read.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { BaselineStore } from './baseline.js';
 import { restoreBaselines } from './baseline-changelog.js';
@@ -93,6 +94,20 @@ export async function startSense({
       const { consumer } = await consumerReady;
       await consumer.commitOffsets([{ topic, partition, offset: String(offset), metadata }]);
     },
+    async read(topic, partition, from, onMessage) {
+      // From the oldest offset kept at the earliest: a reader sent before it would wait for nothing.
+      const kept = (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition);
+      const start = BigInt(Math.max(from, Number(kept?.low ?? 0)));
+      // Bounded like the changelog restore (AUTOGLM_BASELINE_RESTORE_TIMEOUT): both run on a join.
+      return readPartitions(
+        kafka,
+        topic,
+        new Map([[partition, start]]),
+        (_, message) => onMessage(message),
+        { maxMessages: Number.MAX_SAFE_INTEGER, timeoutMs: config.baselineRestoreTimeout },
+        `${config.groupPrefix}-sense-rebuild`,
+      );
+    },
   };
   const handler = new SenseHandler({
     windows: () => windows,
@@ -124,6 +139,7 @@ export async function startSense({
       windows = newWindows();
       committedOffsets = undefined;
       handler.reset();
+      handler.assigned(assignment);
       logger.info({ assignment }, 'sense joined its group');
     },
     eachBatch: (payload) => handler.handle(payload),

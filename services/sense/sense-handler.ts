@@ -25,6 +25,16 @@ export interface SenseConsumerPort {
   committed(topic: string, partition: number): Promise<{ offset?: number; metadata?: string }>;
   seek(topic: string, partition: number, offset: number): Promise<void>;
   commit(topic: string, partition: number, offset: number, metadata: string): Promise<void>;
+  /**
+   * Reads one partition from offset `from` to its end as of now with a reader of its own (not the
+   * group's consumer), each message in offset order; `complete` is false when a limit stopped it.
+   */
+  read(
+    topic: string,
+    partition: number,
+    from: number,
+    onMessage: (message: KafkaMessage) => void,
+  ): Promise<{ complete: boolean }>;
 }
 
 export interface SenseSettings {
@@ -61,7 +71,10 @@ export interface SenseBaselines {
  * the batch's observations and dead letters produced together, then the batch's offsets committed
  * with the offset a new owner must replay from. Redelivered messages are not applied twice; after
  * a restart or a rebalance the windows are rebuilt by replaying, without emitting, what the
- * previous owner had already emitted. Outputs of a failed send are sent again before anything else.
+ * previous owner had already emitted: a metrics partition on its first batch (the consumer is
+ * sent back), the events partitions on the join, before any batch (read with a reader of their
+ * own: an events partition may get no new batch for long). Outputs of a failed send are sent
+ * again before anything else.
  */
 export class SenseHandler {
   private readonly progress = new Map<string, PartitionProgress>();
@@ -72,6 +85,10 @@ export class SenseHandler {
   private readonly partitionClock = new Map<string, number>();
   private lastEviction = -Infinity;
   private lastBaselineEviction = -Infinity;
+  /** The events partitions of this generation being rebuilt: every first batch waits for it. */
+  private eventsRebuilt: Promise<void> = Promise.resolve();
+  /** Bumped on every reset: a rebuild of an earlier generation stops applying. */
+  private generation = 0;
   private readonly messages: Counter<'topic' | 'result'>;
   private readonly observationsOut: Counter;
   private readonly batchSeconds: Histogram;
@@ -180,11 +197,67 @@ export class SenseHandler {
 
   /** Forgets every partition's progress: after a rebalance the windows are rebuilt from scratch. */
   reset(): void {
+    this.generation++;
+    this.eventsRebuilt = Promise.resolve();
     this.progress.clear();
     this.unsent.clear();
     this.partitionClock.clear();
     this.lastEviction = -Infinity;
     this.lastBaselineEviction = -Infinity;
+  }
+
+  /**
+   * Rebuilds the events partitions of a new assignment before any of its batches is handled. An
+   * events partition is sparse: its next batch may come long after the join, or never, so it
+   * cannot wait for one (as a metrics partition does) to seek back and replay; its events of the
+   * last windows are read back here, without emitting, before the samples they go with.
+   */
+  assigned(assignment: Record<string, number[]>): void {
+    const partitions = assignment[this.deps.topics.events] ?? [];
+    const generation = this.generation;
+    const rebuilt = Promise.all(partitions.map((p) => this.rebuildEvents(p, generation)));
+    this.eventsRebuilt = rebuilt.then(() => undefined);
+    // Awaited (and its error thrown) by the first batch of each partition.
+    this.eventsRebuilt.catch(() => undefined);
+  }
+
+  /** Replays events partition `partition` from its rebuild offset up to its committed offset. */
+  private async rebuildEvents(partition: number, generation: number): Promise<void> {
+    const topic = this.deps.topics.events;
+    const key = `${topic}/${partition}`;
+    const committed = await this.deps.consumer.committed(topic, partition);
+    if (generation !== this.generation) return;
+    const rebuildFrom = rebuildOffsetOf(committed.metadata);
+    const progress = this.newProgress();
+    this.progress.set(key, progress);
+    // The group's consumer goes on from the committed offset: it is not sent back.
+    progress.begin(committed.offset, rebuildFrom, committed.offset ?? 0);
+    if (rebuildFrom === undefined || committed.offset === undefined || rebuildFrom >= committed.offset)
+      return;
+    const emitFrom = committed.offset;
+    const batch = { topic, partition };
+    const now = Date.now();
+    const out: Outputs = { observations: [], emitters: [], letters: [], checkpoints: [] };
+    let newest = -Infinity;
+    const { complete } = await this.deps.consumer.read(topic, partition, rebuildFrom, (message) => {
+      const offset = Number(message.offset);
+      if (generation !== this.generation || offset >= emitFrom || !progress.shouldApply(offset)) return;
+      const ts = this.apply(batch, message, now, true, out);
+      progress.applied(offset, ts);
+      if (ts !== undefined && ts > newest) newest = ts;
+    });
+    if (generation !== this.generation) return;
+    if (newest > -Infinity) this.advanceClock(batch, newest);
+    this.flushTally(topic);
+    const log = { topic, partition, from: String(rebuildFrom), emitFrom: String(emitFrom) };
+    if (complete) this.deps.logger.info(log, 'events rebuilt from the committed rebuild offset');
+    else this.deps.logger.error(log, 'events not fully read back: windows may miss some of them');
+  }
+
+  private newProgress(): PartitionProgress {
+    const { windowMs, emitEveryMs } = this.deps.settings;
+    // Two windows back from the newest sample: entities lagging up to a window behind the partition keep theirs.
+    return new PartitionProgress(2 * windowMs + 2 * emitEveryMs, emitEveryMs);
   }
 
   /** Handles one batch; resolves once its outputs are acknowledged and its offsets committed. */
@@ -249,7 +322,7 @@ export class SenseHandler {
 
   /** Applies one message to the windows; returns its event time when it had a valid one. */
   private apply(
-    batch: Batch,
+    batch: Pick<Batch, 'topic' | 'partition'>,
     message: KafkaMessage,
     now: number,
     replay: boolean,
@@ -314,7 +387,7 @@ export class SenseHandler {
   }
 
   private refuse(
-    batch: Batch,
+    batch: Pick<Batch, 'topic' | 'partition'>,
     message: KafkaMessage,
     replay: boolean,
     out: Outputs,
@@ -371,16 +444,15 @@ export class SenseHandler {
   /** The partition's progress; on its first batch after an assignment, where to rebuild from. */
   private async progressOf(batch: Batch): Promise<PartitionProgress | undefined> {
     const key = `${batch.topic}/${batch.partition}`;
+    // One microtask once resolved; an events batch must not go before the older events replayed.
+    await this.eventsRebuilt;
     let progress = this.progress.get(key);
     if (progress?.started) return progress;
-    const { windowMs, emitEveryMs } = this.deps.settings;
-    // Two windows back from the newest sample: entities lagging up to a window behind the partition keep theirs.
-    progress = new PartitionProgress(2 * windowMs + 2 * emitEveryMs, emitEveryMs);
+    progress = this.newProgress();
     this.progress.set(key, progress);
     if (batch.topic === this.deps.topics.metrics && this.deps.baselines) await this.restore(batch.partition);
     const committed = await this.deps.consumer.committed(batch.topic, batch.partition);
-    const rebuildFrom =
-      committed.metadata && /^\d+$/.test(committed.metadata) ? Number(committed.metadata) : undefined;
+    const rebuildFrom = rebuildOffsetOf(committed.metadata);
     const seekTo = progress.begin(committed.offset, rebuildFrom, Number(batch.firstOffset() ?? 0));
     if (seekTo === undefined) return progress;
     this.deps.logger.info(
@@ -417,7 +489,7 @@ export class SenseHandler {
     return slowest;
   }
 
-  private advanceClock(batch: Batch, ts: number): void {
+  private advanceClock(batch: Pick<Batch, 'topic' | 'partition'>, ts: number): void {
     const key = `${batch.topic}/${batch.partition}`;
     if (!(ts <= (this.partitionClock.get(key) ?? -Infinity))) this.partitionClock.set(key, ts);
   }
@@ -455,4 +527,9 @@ function changelogMessages(checkpoints: readonly BaselineCheckpoint[]): Message[
     value: c.value ?? null,
     partition: c.partition,
   }));
+}
+
+/** The rebuild offset committed as metadata; undefined when there is none. */
+function rebuildOffsetOf(metadata: string | undefined): number | undefined {
+  return metadata && /^\d+$/.test(metadata) ? Number(metadata) : undefined;
 }

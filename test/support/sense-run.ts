@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { topicNames, type Config } from '../../services/common/config.js';
-import type { MetricSample, Observation } from '../../services/common/contracts.js';
+import type { MetricSample, Observation, OpsEvent } from '../../services/common/contracts.js';
 import { connectProducer, createKafka, ensureTopics, sendJson } from '../../services/common/kafka.js';
 import type { Logger } from '../../services/common/logger.js';
 import type { Service } from '../../services/common/service.js';
@@ -47,6 +47,17 @@ export class SenseRun {
     await producer.disconnect();
   }
 
+  async produceEvents(events: readonly OpsEvent[]): Promise<void> {
+    const producer = await connectProducer(this.kafka);
+    await ensureTopics(this.kafka, Object.values(topicNames(this.config)), this.config.topicPartitions);
+    await sendJson(
+      producer,
+      topicNames(this.config).events,
+      events.map((e) => ({ key: e.entity, value: e })),
+    );
+    await producer.disconnect();
+  }
+
   async startSense(): Promise<Service> {
     const s = await startSense({ config: this.config, logger: this.logger, registry: new Registry() });
     this.services.push(s);
@@ -58,32 +69,36 @@ export class SenseRun {
     this.services.splice(this.services.indexOf(s), 1);
   }
 
-  /** Waits until the sense group has committed every metrics message produced so far. */
+  /** Waits until the sense group has committed every metrics and events message produced so far. */
   async caughtUp(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const topic = topicNames(this.config).metrics;
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        const [committed] = await admin.fetchOffsets({
-          groupId: `${this.config.groupPrefix}-sense`,
-          topics: [topic],
-        });
-        const behind = ends.filter((e) => {
-          const c = committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
-          return e.high !== '0' && c !== e.high;
-        });
-        if (behind.length === 0) return;
-        assert.ok(
-          Date.now() < deadline,
-          `sense still behind on partitions ${behind.map((b) => b.partition).join(',')}`,
-        );
-        await sleep(200);
-      }
+      const { metrics, events } = topicNames(this.config);
+      for (const topic of [metrics, events]) await this.caughtUpOn(admin, topic);
     } finally {
       await admin.disconnect();
+    }
+  }
+
+  private async caughtUpOn(admin: ReturnType<Kafka['admin']>, topic: string): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({
+        groupId: `${this.config.groupPrefix}-sense`,
+        topics: [topic],
+      });
+      const behind = ends.filter((e) => {
+        const c = committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
+        return e.high !== '0' && c !== e.high;
+      });
+      if (behind.length === 0) return;
+      assert.ok(
+        Date.now() < deadline,
+        `sense still behind on ${topic} partitions ${behind.map((b) => b.partition).join(',')}`,
+      );
+      await sleep(200);
     }
   }
 

@@ -11,11 +11,14 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json ./
+# package.json always matches; extra-ca.pem only where build-and-run.sh put the CA the host's npm
+# trusts (a TLS-inspecting proxy's). It stays in this stage: the image below never holds it.
+COPY package.json package-lock.json deploy/image/extra-ca*.pem ./
 # The registry the host's npm uses (build-and-run.sh passes `npm config get registry`).
 ARG NPM_REGISTRY=
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund ${NPM_REGISTRY:+--registry=$NPM_REGISTRY} \
-  && npm cache clean --force
+RUN if [ -f extra-ca.pem ]; then export NODE_EXTRA_CA_CERTS="$PWD/extra-ca.pem"; fi \
+  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund ${NPM_REGISTRY:+--registry=$NPM_REGISTRY} \
+  && npm cache clean --force && rm -f extra-ca.pem
 
 FROM ${BASE}
 RUN apt-get update \

@@ -30,6 +30,7 @@ say() { printf '[build-and-run] %s\n' "$*" >&2; }
 cleanup() {
   for c in "${CONTAINERS[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
   rm -rf "$WORK"
+  rm -f deploy/image/extra-ca.pem
   if [ -n "$STARTED_DOCKERD" ]; then kill "$STARTED_DOCKERD" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
@@ -64,7 +65,13 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
   say "base $BASE made in $((SECONDS - t0))s"
 fi
 
-# 3. The image.
+# 3. The image. Where the host's npm trusts an extra CA (a TLS-inspecting proxy), the deps stage gets
+# it for npm ci only; it is removed from the context again at exit.
+EXTRA_CA="${NODE_EXTRA_CA_CERTS:-$(npm config get cafile 2>/dev/null || true)}"
+if [ -n "$EXTRA_CA" ] && [ -r "$EXTRA_CA" ]; then
+  cp "$EXTRA_CA" deploy/image/extra-ca.pem
+  say "npm ci in the build trusts the CA the host's npm trusts ($EXTRA_CA)"
+fi
 say "building $IMAGE"
 t0=$SECONDS
 docker build --network host --build-arg "BASE=$BASE" --build-arg "NPM_REGISTRY=$(npm config get registry)" \

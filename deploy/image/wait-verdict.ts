@@ -22,6 +22,12 @@ const timer = setTimeout(
   Number(seconds) * 1000,
 );
 
+// The steps create the topics as they start: wait for the verdicts topic first.
+const admin = kafka.admin();
+await admin.connect();
+while (!(await admin.listTopics()).includes(`${prefix}.verdicts`))
+  await new Promise((r) => setTimeout(r, 1000));
+await admin.disconnect();
 await consumer.connect();
 await consumer.subscribe({ topic: `${prefix}.verdicts`, fromBeginning: true });
 await consumer.run({

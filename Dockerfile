@@ -38,6 +38,11 @@ COPY workflows ./workflows
 COPY rules ./rules
 COPY models ./models
 COPY deploy/image/entrypoint.sh /usr/local/bin/autoglm-step
+# @swc/core (the act worker's workflow bundler) unpacks its native addon into a cache it executes
+# from and locks at run time, owned by this user and not writable by others. With a read-only root,
+# mount one there: docker run --tmpfs /app/.swc-cache:rw,exec,uid=10001,gid=10001,mode=0700
+RUN mkdir /app/.swc-cache && chown 10001:10001 /app/.swc-cache && chmod 0700 /app/.swc-cache
+ENV SWC_NATIVE_BINDING_CACHE=/app/.swc-cache
 ENV NODE_ENV=production \
     AUTOGLM_OPS_HOST=0.0.0.0 \
     AUTOGLM_OPS_PORT=9400 \

@@ -2,7 +2,7 @@
 #   docker run … open-autoglm sense|decide|act|verify|up|fleet
 # Built on a Debian base made locally (no image registry is needed): deploy/image/build-and-run.sh
 # makes local/debian:<suite> with debootstrap, builds this file and runs the four steps from it.
-# Non-root (uid 10001), works with a read-only root file system (give it a writable /tmp), tini as
+# Non-root (uid 10001), works with a read-only root file system (give it a writable, exec /tmp), tini as
 # PID 1 so SIGTERM reaches node and the step drains; /healthz, /readyz, /metrics on the ops port.
 ARG BASE=local/debian:trixie
 
@@ -38,11 +38,10 @@ COPY workflows ./workflows
 COPY rules ./rules
 COPY models ./models
 COPY deploy/image/entrypoint.sh /usr/local/bin/autoglm-step
-# @swc/core (the act worker's workflow bundler) unpacks its native addon into a cache it executes
-# from and locks at run time, owned by this user and not writable by others. With a read-only root,
-# mount one there: docker run --tmpfs /app/.swc-cache:rw,exec,uid=10001,gid=10001,mode=0700
-RUN mkdir /app/.swc-cache && chown 10001:10001 /app/.swc-cache && chmod 0700 /app/.swc-cache
-ENV SWC_NATIVE_BINDING_CACHE=/app/.swc-cache
+# @swc/core (the act worker's workflow bundler) unpacks its native addon into a cache it creates,
+# locks and executes from at run time: under /tmp, which must therefore allow exec (a Kubernetes
+# emptyDir does; docker run --tmpfs /tmp:rw,exec, as Docker's tmpfs default is noexec).
+ENV SWC_NATIVE_BINDING_CACHE=/tmp/swc-cache
 ENV NODE_ENV=production \
     AUTOGLM_OPS_HOST=0.0.0.0 \
     AUTOGLM_OPS_PORT=9400 \

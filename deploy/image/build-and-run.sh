@@ -84,8 +84,7 @@ head -c 32 /dev/urandom | base64 >"$WORK/hmac-key"
 chmod 0444 "$WORK/hmac-key"
 FLEET_PORT=$((18000 + RANDOM % 1000))
 COMMON=(
-  --network host --read-only --tmpfs /tmp:rw,size=64m --cap-drop ALL --security-opt no-new-privileges
-  --tmpfs /app/.swc-cache:rw,exec,uid=10001,gid=10001,mode=0700,size=128m
+  --network host --read-only --tmpfs /tmp:rw,exec,size=128m --cap-drop ALL --security-opt no-new-privileges
   -v "$WORK/hmac-key:/run/secrets/hmac-key:ro"
   -e "KAFKA_BROKERS=$KAFKA_BROKERS" -e "TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS"
   -e "AUTOGLM_TOPIC_PREFIX=$RUN_ID" -e "AUTOGLM_GROUP_PREFIX=$RUN_ID"

@@ -14,7 +14,7 @@ const kafka = new Kafka({
 });
 const consumer = kafka.consumer({ groupId: `${prefix}-wait-verdict-${process.pid}` });
 const started = Date.now();
-const timer = setTimeout(
+setTimeout(
   () => {
     process.stderr.write(`no verified verdict on ${prefix}.verdicts within ${seconds}s\n`);
     void consumer.disconnect().finally(() => process.exit(1));
@@ -38,8 +38,7 @@ await consumer.run({
     process.stdout.write(`verdict ${v.outcome}: ${v.rule} ${v.action} on ${v.entity} (${v.workflowId})\n`);
     if (v.outcome !== 'verified') return;
     process.stdout.write(`first verified verdict after ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
-    clearTimeout(timer);
-    await consumer.disconnect();
+    // Not consumer.disconnect(): inside eachMessage it waits for this handler, which never returns.
     process.exit(0);
   },
 });

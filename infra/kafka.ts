@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import type { Component, ComponentStatus } from './component.js';
 import { PrerequisiteError, ProvisionError } from './errors.js';
 import { componentPaths, privateDir, repoRoot } from './paths.js';
@@ -36,6 +36,32 @@ export function kafkaJvmArgs(libs: string, heapMiB: number, logDir: string): str
 }
 
 /** A single-node KRaft broker run from jars collected by Maven, or an external cluster. */
+/**
+ * Whether a broker answers a metadata request at once (no retries), with optional kafkajs
+ * connection options (TLS, SASL) for a secured listener.
+ */
+export async function brokerAnswers(
+  brokers: string[],
+  connection: Pick<KafkaConfig, 'ssl' | 'sasl'> = {},
+): Promise<boolean> {
+  const kafka = new Kafka({
+    clientId: 'autoglm-infra',
+    brokers,
+    ...connection,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 export function kafkaComponent(opts: KafkaOptions): Component & { provision(): Promise<string> } {
   const paths = componentPaths(opts.home, 'kafka');
   const port = opts.port ?? 9092;
@@ -46,21 +72,7 @@ export function kafkaComponent(opts: KafkaOptions): Component & { provision(): P
   const configPath = path.join(paths.data, 'server.properties');
 
   async function healthy(): Promise<boolean> {
-    const kafka = new Kafka({
-      clientId: 'autoglm-infra',
-      brokers: endpoint.split(','),
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1000,
-      retry: { retries: 0 },
-    });
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+    return brokerAnswers(endpoint.split(','));
   }
 
   /** A Kafka distribution on PATH (kafka-server-start.sh) or KAFKA_HOME wins over provisioning. */

@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { kafkajsSecurityOptions, type KafkaSecurity } from '../services/common/kafka-security.js';
 import type { Component, ComponentStatus } from './component.js';
 import { PrerequisiteError, ProvisionError } from './errors.js';
-import { KAFKA_VERSION, kafkaComponent, kafkaJvmArgs } from './kafka.js';
+import { brokerAnswers, KAFKA_VERSION, kafkaComponent, kafkaJvmArgs } from './kafka.js';
 import { componentPaths, privateDir } from './paths.js';
 import { capture, livePid, residentMiB, startDetached, stopPid, which } from './process.js';
 import type { TestPki } from './secure-certs.js';
@@ -51,22 +50,7 @@ export function secureKafkaComponent(opts: SecureKafkaOptions): Component & {
   };
 
   async function healthy(): Promise<boolean> {
-    const kafka = new Kafka({
-      clientId: 'autoglm-infra',
-      brokers: [saslEndpoint],
-      ...kafkajsSecurityOptions(security),
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1000,
-      retry: { retries: 0 },
-    });
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+    return brokerAnswers([saslEndpoint], kafkajsSecurityOptions(security));
   }
 
   function writeConfig(): void {

@@ -79,3 +79,24 @@ export async function readPartitions(
     await admin.disconnect();
   }
 }
+
+/**
+ * The two strings of a changelog key written as a JSON array (`["entity","metric"]`,
+ * `["entity","rule"]`); undefined for any other key, which the caller refuses and counts.
+ */
+export function parsePairKey(key: Buffer | null): readonly [string, string] | undefined {
+  if (key === null) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(key.toString('utf8'));
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === 2 &&
+      typeof parsed[0] === 'string' &&
+      typeof parsed[1] === 'string'
+    )
+      return [parsed[0], parsed[1]];
+  } catch {
+    // not JSON: refused by the caller
+  }
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import type { Kafka, Message } from 'kafkajs';
-import { readPartitions, type BoundedReadLimits } from '../common/kafka-read.js';
+import { parsePairKey, readPartitions, type BoundedReadLimits } from '../common/kafka-read.js';
 import {
   episodeStateSchema,
   type EpisodeChange,
@@ -101,18 +101,6 @@ export async function restoreEpisodes(
 }
 
 function parseKey(key: Buffer | null): { entity: string; rule: string } | undefined {
-  if (key === null) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(key.toString('utf8'));
-    if (
-      Array.isArray(parsed) &&
-      parsed.length === 2 &&
-      typeof parsed[0] === 'string' &&
-      typeof parsed[1] === 'string'
-    )
-      return { entity: parsed[0], rule: parsed[1] };
-  } catch {
-    // not JSON: refused by the caller
-  }
-  return undefined;
+  const pair = parsePairKey(key);
+  return pair && { entity: pair[0], rule: pair[1] };
 }

@@ -1,5 +1,5 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
-import { readPartitions, type BoundedReadLimits } from '../common/kafka-read.js';
+import { parsePairKey, readPartitions, type BoundedReadLimits } from '../common/kafka-read.js';
 import type { BaselineCheckpoint, BaselineStore } from './baseline.js';
 
 /**
@@ -20,20 +20,8 @@ export function baselineKey(entity: string, metric: string): string {
 
 /** The entity and metric of a changelog key; undefined for a key that is not one. */
 export function parseBaselineKey(key: Buffer | null): { entity: string; metric: string } | undefined {
-  if (key === null) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(key.toString('utf8'));
-    if (
-      Array.isArray(parsed) &&
-      parsed.length === 2 &&
-      typeof parsed[0] === 'string' &&
-      typeof parsed[1] === 'string'
-    )
-      return { entity: parsed[0], metric: parsed[1] };
-  } catch {
-    // not JSON: reported by the caller
-  }
-  return undefined;
+  const pair = parsePairKey(key);
+  return pair && { entity: pair[0], metric: pair[1] };
 }
 
 /** Writes checkpoints and tombstones, each to its partition; resolves once all are acknowledged. */

@@ -3,15 +3,15 @@
  * and prints it; exits 1 when none came within the time given. build-and-run.sh runs it on the host
  * while the steps run from the image: `npx tsx deploy/image/wait-verdict.ts <brokers> <prefix> <seconds>`.
  */
-import { Kafka, logLevel } from 'kafkajs';
+import { loadConfig } from '../../services/common/config.js';
 import { verdictSchema } from '../../services/common/contracts.js';
+import { createKafka } from '../../services/common/kafka.js';
+import { createLogger } from '../../services/common/logger.js';
 
 const [brokers = '127.0.0.1:9092', prefix = 'autoglm', seconds = '600'] = process.argv.slice(2);
-const kafka = new Kafka({
-  clientId: 'wait-verdict',
-  brokers: brokers.split(','),
-  logLevel: logLevel.NOTHING,
-});
+// Through createKafka, so a compressed or secured cluster is read like the steps read it.
+const config = { ...loadConfig({ ...process.env, KAFKA_BROKERS: brokers }), kafkaClientId: 'wait-verdict' };
+const kafka = createKafka(config, createLogger('error', 'wait-verdict'));
 const consumer = kafka.consumer({ groupId: `${prefix}-wait-verdict-${process.pid}` });
 const started = Date.now();
 setTimeout(

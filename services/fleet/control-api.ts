@@ -58,6 +58,8 @@ export interface ControlApiOptions {
   /** The time actions and injections happen at, and signatures are checked against (Date.now). */
   readonly clock?: () => number;
   readonly observer?: ControlObserver;
+  /** Serves `GET /metrics` (the Prometheus exposition of every entity's metrics) when given. */
+  readonly metrics?: () => Promise<{ contentType: string; text: string }>;
 }
 
 /** A listening control API. */
@@ -85,6 +87,8 @@ interface Reply {
   readonly refused?: ControlRefusal;
   /** Close the connection after answering (the request was not read in full). */
   readonly close?: boolean;
+  /** A body sent as it is with this content type (the metrics' text) instead of as JSON. */
+  readonly contentType?: string;
 }
 
 const error = (status: number, message: string, refused?: ControlRefusal): Reply => ({
@@ -105,6 +109,7 @@ const error = (status: number, message: string, refused?: ControlRefusal): Reply
  * - `GET /actions[?since=<seq>]`: `{actions, lastSeq}`, the action log with verdicts (ground truth).
  * - `GET /incidents[?status=<status>]`: `{incidents}`, every incident's ground truth.
  * - `GET /fleet`: `{entities}`, each entity's replicas, restarts, version, breaker and incident.
+ * - `GET /metrics` (with `metrics`): every entity's latest metrics in Prometheus's text format.
  */
 export async function startControlApi(opts: ControlApiOptions): Promise<ControlApi> {
   const clock = opts.clock ?? Date.now;
@@ -126,11 +131,11 @@ export async function startControlApi(opts: ControlApiOptions): Promise<ControlA
       if (reply.refused) opts.observer?.refused?.(reply.refused, JSON.stringify(reply.body));
       if (res.headersSent || res.destroyed) return;
       res.writeHead(reply.status, {
-        'content-type': 'application/json',
+        'content-type': reply.contentType ?? 'application/json',
         'cache-control': 'no-store',
         ...(reply.close ? { connection: 'close' } : {}),
       });
-      res.end(JSON.stringify(reply.body));
+      res.end(reply.contentType ? String(reply.body) : JSON.stringify(reply.body));
     };
     handle(req).then(send, (err: unknown) => send(error(500, (err as Error).message)));
   });
@@ -145,6 +150,10 @@ export async function startControlApi(opts: ControlApiOptions): Promise<ControlA
     const target = req.url ?? '/';
     const url = new URL(target, 'http://127.0.0.1');
     const path = url.pathname;
+    if (req.method === 'GET' && path === '/metrics' && opts.metrics) {
+      const { contentType, text } = await opts.metrics();
+      return { status: 200, body: text, contentType };
+    }
     if (req.method === 'GET') return read(path, url.searchParams);
     if (req.method !== 'POST') return error(405, 'use GET or POST', 'bad_request');
     const isAction = path === '/actuate' || path.startsWith('/actuate/');
@@ -307,7 +316,7 @@ function signatureRefused(refusal: SignatureRefusal): Reply {
 function notFound(): Reply {
   return error(
     404,
-    'not found: POST /actuate, POST /scenarios, GET /actions, GET /incidents or GET /fleet',
+    'not found: POST /actuate, POST /scenarios, GET /actions, GET /incidents, GET /fleet or GET /metrics',
     'not_found',
   );
 }

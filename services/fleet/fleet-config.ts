@@ -27,6 +27,8 @@ const ENV = {
   allowUnsigned: ['AUTOGLM_FLEET_ALLOW_UNSIGNED', 'false'],
   signatureWindow: ['AUTOGLM_FLEET_SIGNATURE_WINDOW', '5m'],
   seenSignatures: ['AUTOGLM_FLEET_SEEN_SIGNATURES', '10000'],
+  /** `kafka`: samples go to the metrics topic; `scrape`: only to `GET /metrics`, for Prometheus. */
+  samples: ['AUTOGLM_FLEET_SAMPLES', 'kafka'],
 } as const;
 
 /** Most entities one simulator runs (services × pods): beyond it a tick is no longer cheap. */
@@ -88,6 +90,10 @@ const schema = z.object({
   allowUnsigned: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true'),
   signatureWindow: duration('5m', 1000, 3_600_000),
   seenSignatures: whole(100, 10_000_000),
+  samples: z.enum(['kafka', 'scrape'], {
+    error:
+      'must be "kafka" (samples to the metrics topic) or "scrape" (only on GET /metrics, for Prometheus)',
+  }),
 });
 
 /** The fleet's settings; durations are milliseconds, `scenarioEvery` 0 means on demand only. */

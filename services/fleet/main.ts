@@ -4,6 +4,7 @@ import { connectProducer, createKafka, ensureTopics, sendJson } from '../common/
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { startControlApi, type ControlApi } from './control-api.js';
 import { loadFleetConfig, readHmacKey, type FleetConfig } from './fleet-config.js';
+import { FleetEntityMetrics } from './entity-metrics.js';
 import { FleetMetrics } from './fleet-metrics.js';
 import { FleetModel } from './fleet-model.js';
 
@@ -39,6 +40,8 @@ export async function startFleet(
     tickMs: settings.tick,
   });
   const metrics = new FleetMetrics(registry, () => model.activeIncidents());
+  const entityMetrics = new FleetEntityMetrics();
+  const samplesToKafka = settings.samples === 'kafka';
   const topics = topicNames(config);
 
   const api: ControlApi = await startControlApi({
@@ -48,6 +51,7 @@ export async function startFleet(
     allowUnsigned: settings.allowUnsigned,
     maxSkewMs: settings.signatureWindow,
     maxSeenSignatures: settings.seenSignatures,
+    metrics: () => entityMetrics.scrape(),
     observer: {
       action: (entry) => {
         metrics.action(entry);
@@ -101,6 +105,7 @@ export async function startFleet(
       const now = Math.max(Date.now(), last);
       last = now;
       const out = model.tick(now);
+      entityMetrics.update(out.samples);
       for (const incident of out.injected) {
         metrics.incidentInjected(incident);
         logger.info({ incident }, `injected ${incident.class} on ${incident.entity} (${incident.id})`);
@@ -117,7 +122,7 @@ export async function startFleet(
           sendJson(
             producer,
             topics.metrics,
-            out.samples.map((s) => ({ key: s.entity, value: s })),
+            samplesToKafka ? out.samples.map((s) => ({ key: s.entity, value: s })) : [],
           ),
           sendJson(
             producer,
@@ -155,6 +160,7 @@ export async function startFleet(
       seed: settings.seed,
       control: api.actuateUrl,
       signed: hmacKey !== undefined,
+      samples: samplesToKafka ? topics.metrics : `${api.origin}/metrics`,
     },
     `fleet simulator running: ${model.entityIds.length} entities, actions on ${api.actuateUrl}`,
   );

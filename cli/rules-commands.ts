@@ -9,6 +9,7 @@ import { factsFor } from '../services/common/facts.js';
 import { Decider } from '../services/decide/decider.js';
 import { checkRules } from '../services/decide/rule-check.js';
 import { episodeLines, explainRules, renderExplained } from '../services/decide/rule-explain.js';
+import { describeUrgency, urgencyFacts, urgencyOf } from '../services/decide/urgency.js';
 import { readRuleFiles, RuleLoadError, ruleFilesIn } from '../services/decide/rule-file.js';
 import { loadRuleSet } from '../services/decide/rule-set.js';
 import { readRuleTestFile, ruleTestFilesIn, runCase } from '../services/decide/rule-tests.js';
@@ -197,6 +198,7 @@ async function explainCommand(args: readonly string[], io: Io): Promise<number> 
     for (const line of renderExplained(tree)) io.out(line);
     for (const line of episodeLines(rule)) io.out(line);
     if (!decision && !held.some((h) => h.rule === rule.name)) continue;
+    io.out(`  ${describeUrgency(urgencyOf(rule.params.priority, urgencyFacts(facts)))}`);
     const cooldown = formatDuration(parseDuration(rule.params.cooldown) ?? 0);
     if (rule.params.mode === 'shadow') io.out('  shadow mode: the decision is published, nothing is started');
     else if (rule.params.approval === 'required')

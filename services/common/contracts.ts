@@ -239,6 +239,18 @@ export const decisionSchema = z.object({
   episode: z
     .object({ start: z.number().int(), window: windowBounds, heldMs: z.number().int().nonnegative() })
     .optional(),
+  /**
+   * The remediation's lane (1 = most urgent … 5) and fairness key (its service, else the entity),
+   * from the rule's `priority` (services/decide/urgency.ts). Absent for rules without one, and in
+   * decisions made before lanes: lane 3, no fairness key.
+   */
+  priority: z
+    .object({
+      lane: z.number().int().min(1).max(5),
+      fairnessKey: z.string().max(64),
+      because: z.array(z.string()),
+    })
+    .optional(),
 });
 export type Decision = z.infer<typeof decisionSchema>;
 

@@ -17,6 +17,7 @@ import {
 import type { LoadedRule } from './rule-file.js';
 import type { RuleSet } from './rule-set.js';
 import { expandTemplate } from './template.js';
+import { urgencyFacts, urgencyOf } from './urgency.js';
 
 /** A rule that matched but was held back, and why. */
 export interface Suppressed {
@@ -224,6 +225,9 @@ export class Decider {
                 heldMs: obs.window.end - episode.startWindow.end,
               },
             }
+          : {}),
+        ...(rule.params.priority !== undefined
+          ? { priority: urgencyOf(rule.params.priority, urgencyFacts(facts)) }
           : {}),
       });
     }

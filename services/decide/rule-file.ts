@@ -12,6 +12,7 @@ import {
   verifySpecSchema,
 } from '../common/contracts.js';
 import { parseDuration } from '../common/duration.js';
+import { prioritySpecSchema } from './urgency.js';
 
 /** Longest `for` and `keepFiringFor`: an episode setting beyond a day is a typo. */
 export const MAX_EPISODE_DURATION_MS = 86_400_000;
@@ -34,6 +35,7 @@ export const remediationParamsSchema = z.strictObject({
     .refine((s) => parseDuration(s) !== undefined, 'must be a duration such as "10m"')
     .default('10m'),
   approval: z.enum(['none', 'required']).default('none'),
+  priority: prioritySpecSchema.optional(),
   for: episodeDuration().optional(),
   keepFiringFor: episodeDuration().optional(),
   verify: verifySpecSchema,

@@ -97,6 +97,11 @@ function docs(): z.core.$ZodRegistry<z.GlobalMeta> {
     description:
       'required: the remediation waits for `autoglm approve|reject` (or the approve/reject signal or update from the Temporal UI) and expires after AUTOGLM_APPROVAL_TIMEOUT.',
   });
+  add(params.priority.unwrap(), {
+    description:
+      'The remediation’s lane, 1 (most urgent) to 5 (not the rule’s json-rules-engine `priority` above): urgent lanes start first, pass the action budget’s queue first and run first on the act and verify workers (Temporal priority keys). A number, or {"lane", "tier", "confidence"}: a tier-1 service (catalog.json) goes one lane up unless "tier" is false; with "confidence", one lane up when the classifier is at least that sure. Absent: lane 3 with no raise, as before lanes. `autoglm rules explain` shows the lane and why.',
+    examples: [2, { lane: 2, confidence: 0.9 }],
+  });
   add(verifySpecSchema, {
     description:
       'What must hold on the entity’s observations after the action: the conditions, held for stableFor, before the deadline `within`.',

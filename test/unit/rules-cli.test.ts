@@ -325,6 +325,7 @@ describe('autoglm rules explain', () => {
       '    ✔ conditions.all[0]: cpu.avg = 92; greaterThan 85',
       '    ✔ conditions.all[1]: cpu.count = 6; greaterThanInclusive 3',
       '    ✔ conditions.all[2]: maintenance = false; equal false',
+      '  lane 3 (no priority in the rule: lane 3), fairness key entity:web/pod-1',
       '  held back when: another remediation of web/pod-1 is in flight (entity guard), or one by this rule ended less than 10m ago (cooldown); add --live to ask Temporal for the guard now',
     ]);
   });

@@ -9,6 +9,7 @@ import {
   writeDataset,
 } from '../services/classifier/dataset-file.js';
 import { proportionsIn, psiOfProportions, trainingHistograms } from '../services/classifier/drift.js';
+import { CROSS_VARIANTS, crossEvaluate } from '../services/classifier/cross-evaluate.js';
 import { evaluateModel, formatEvaluation } from '../services/classifier/evaluate.js';
 import { inspectModel } from '../services/classifier/inspect.js';
 import { modelCard, readTrainingHistograms } from '../services/classifier/model-card.js';
@@ -41,6 +42,10 @@ const USAGE = `usage: autoglm model <command>
                           model.json and the model card (--synthetic: the data was generated)
   evaluate --data file.jsonl [--model ${DEFAULT_MODEL}]
                           AUC per class, calibration and the confusion matrix on labeled rows
+  evaluate --cross [--model ${DEFAULT_MODEL}] [--config ${DEFAULT_CONFIG}] [--seed 1] [--rounds 6]
+                          cross-generator: the model on the fleet simulator's traces (as it runs,
+                          with unseen metrics, without history, without events), and the config
+                          trained on the fleet's traces scored on the classifier's scenarios
   inspect [--model ${DEFAULT_MODEL}] [--top 5]
                           the inputs that push each class up or down
   monitor [--model ${DEFAULT_MODEL}] [--metrics-url http://127.0.0.1:9400/metrics] [--data file.jsonl]
@@ -237,7 +242,20 @@ function datasetConfigOf(model: GlmModel): ModelConfig {
 }
 
 function evaluateCommand(args: readonly string[], io: Io): number {
-  const v = flags(args, { model: { type: 'string' }, data: { type: 'string' } });
+  const v = flags(args, {
+    model: { type: 'string' },
+    data: { type: 'string' },
+    cross: { type: 'boolean' },
+    config: { type: 'string' },
+    seed: { type: 'string' },
+    rounds: { type: 'string' },
+  });
+  if (v.cross) {
+    if (v.data !== undefined) throw new UsageError('give --data or --cross, not both');
+    return crossCommand(v, io);
+  }
+  for (const flag of ['config', 'seed', 'rounds'] as const)
+    if (v[flag] !== undefined) throw new UsageError(`--${flag} goes with --cross`);
   const data = required(v.data, 'data');
   const model = readModelJson(v.model ?? DEFAULT_MODEL);
   const { rows, negatives } = readTrainingData(data, datasetConfigOf(model));
@@ -245,6 +263,35 @@ function evaluateCommand(args: readonly string[], io: Io): number {
   if (negatives.length > 0)
     io.out(`(${negatives.length} notClass rows skipped: the metrics need rows of a known class)`);
   for (const line of formatEvaluation(evaluateModel(model, rows))) io.out(line);
+  return 0;
+}
+
+function crossCommand(
+  v: { model?: string; config?: string; seed?: string; rounds?: string },
+  io: Io,
+): number {
+  const model = readModelJson(v.model ?? DEFAULT_MODEL);
+  const config = readModelConfig(v.config ?? DEFAULT_CONFIG);
+  const seed = wholeNumber(v.seed, 'seed', 1);
+  const rounds = wholeNumber(v.rounds, 'rounds', 6, 1);
+  const started = Date.now();
+  const result = crossEvaluate(model, config, { seed, rounds });
+  io.out(`model ${model.version}, trained on the classifier's generator, on the fleet simulator's traces:`);
+  for (const { variant, evaluation } of result.forward) {
+    io.out(`[${variant.name}] ${variant.description}`);
+    for (const line of formatEvaluation(evaluation)) io.out(`  ${line}`);
+  }
+  io.out(
+    `reverse: ${config.name} trained on ${result.reverse.trainRows} rows of the fleet's traces, on the classifier's scenarios:`,
+  );
+  for (const line of formatEvaluation(result.reverse.evaluation)) io.out(`  ${line}`);
+  const worst = Math.min(...result.forward.map((f) => f.evaluation.macroAuc));
+  const worstEce = Math.max(...result.forward.map((f) => f.evaluation.ece));
+  io.out(
+    `summary: forward macro AUC ≥ ${worst.toFixed(4)}, ECE ≤ ${worstEce.toFixed(4)} over ${CROSS_VARIANTS.length} variants; ` +
+      `reverse macro AUC ${result.reverse.evaluation.macroAuc.toFixed(4)}, ECE ${result.reverse.evaluation.ece.toFixed(4)} ` +
+      `(${((Date.now() - started) / 1000).toFixed(1)}s)`,
+  );
   return 0;
 }
 

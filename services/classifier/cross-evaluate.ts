@@ -1,0 +1,139 @@
+/**
+ * Cross-generator evaluation: a model trained on the classifier's own scenarios (scenarios.ts)
+ * scored on the fleet simulator's traces (fleet-dataset.ts), a different generator, under fleet
+ * variants a real fleet is likely to differ in; and the reverse: the same config trained on the
+ * fleet's traces, scored on the classifier's scenarios. High scores on one's own generator say
+ * little; these say whether what was learned carries over.
+ */
+import { evaluateModel, type Evaluation } from './evaluate.js';
+import { fleetDataset, type FleetDatasetOptions, type FleetRow } from './fleet-dataset.js';
+import type { GlmModel, LabeledRow, ModelConfig } from './model-types.js';
+import { generateScenarios } from './scenarios.js';
+import { trainGlm } from './train.js';
+
+/** One way the scored fleet differs from the simulator as it runs. */
+export interface CrossVariant {
+  readonly name: string;
+  readonly description: string;
+  readonly fleet: Omit<FleetDatasetOptions, 'seed' | 'rounds'>;
+  /** The fleet's events are not collected: rows carry none. */
+  readonly noEvents?: boolean;
+  /** The fleet's software words its events differently (OTHER_PHRASING). */
+  readonly otherPhrasing?: boolean;
+}
+
+/**
+ * Another fleet's wording of the same events (no phrase of the classifier's scenarios): whatever
+ * the model learned from our words alone does not carry over, the metrics have to.
+ */
+const OTHER_PHRASING: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^dial tcp .*connection refused$/, 'ECONNREFUSED while calling backend'],
+  [/^upstream timeout (.*)$/, 'backend $1 not answering (deadline exceeded)'],
+  [/^CPUThrottlingHigh$/, 'processor throttled for 40% of periods'],
+  [/^HPA at max replicas$/, 'autoscaler cannot add pods: limit reached'],
+  [/^OOMKilled$/, 'process killed: out of memory'],
+  [/^container restarted$/, 'pod restarted'],
+  [/^Back-off restarting failed container$/, 'crash loop back-off'],
+  [/^GC overhead.*$/, 'heap nearly exhausted'],
+  [/^deployed (.*)$/, 'rollout of $1 finished'],
+  [/^5xx spike on (.*)$/, 'http 500 rate high on $1'],
+  [/^NullPointerException.*$/, 'TypeError: cannot read properties of undefined'],
+  [/^write failed: no space left on device$/, 'ENOSPC: could not write file'],
+  [/^node condition DiskPressure$/, 'volume almost full'],
+  [/^disk full$/, 'volume full'],
+  [/^evicting pods$/, 'pods evicted by kubelet'],
+];
+
+/** `message` as the other fleet words it. */
+export function otherPhrasing(message: string): string {
+  for (const [pattern, replacement] of OTHER_PHRASING)
+    if (pattern.test(message)) return message.replace(pattern, replacement);
+  return message;
+}
+
+/** The fleet variants the forward direction is scored on. */
+export const CROSS_VARIANTS: readonly CrossVariant[] = [
+  {
+    name: 'fleet',
+    description: 'the fleet simulator as it runs: 2h of history, its metrics and events',
+    fleet: {},
+  },
+  {
+    name: 'unseen-metrics',
+    description: 'no upstream_errors metric, latency reported in seconds',
+    fleet: { dropMetrics: ['upstream_errors'], scale: { latency: 0.001 } },
+  },
+  { name: 'no-history', description: 'brand-new entities: no baseline facts', fleet: { historyMs: 0 } },
+  { name: 'no-events', description: 'no event text collected: metrics only', fleet: {}, noEvents: true },
+  {
+    name: 'stranger',
+    description: 'another fleet: events worded differently, no upstream_errors, latency in seconds',
+    fleet: { dropMetrics: ['upstream_errors'], scale: { latency: 0.001 } },
+    otherPhrasing: true,
+  },
+];
+
+/** Settings of crossEvaluate; every one has a default. */
+export interface CrossOptions {
+  /** Seed of the fleet traces (1). */
+  readonly seed?: number;
+  /** Injection rounds per variant (6; each gives every entity of 30 a class, 4 observations each). */
+  readonly rounds?: number;
+  /** Rows of the classifier's scenarios the reverse model is scored on (5000). */
+  readonly reverseRows?: number;
+  /** Healthy history before the first round, where a variant has one (2h). */
+  readonly historyMs?: number;
+  /** Lambda of the reverse model (0.01; "auto" cross-validates, slower). */
+  readonly reverseLambda?: number | 'auto';
+  /** Variants to score (all of CROSS_VARIANTS). */
+  readonly variants?: readonly CrossVariant[];
+}
+
+/** The result: forward per variant, then the reverse direction. */
+export interface CrossResult {
+  readonly forward: ReadonlyArray<{ readonly variant: CrossVariant; readonly evaluation: Evaluation }>;
+  readonly reverse: { readonly trainRows: number; readonly evaluation: Evaluation };
+}
+
+/** The fleet's labeled rows for one variant. */
+export function crossRows(
+  variant: CrossVariant,
+  seed: number,
+  rounds: number,
+  historyMs?: number,
+): FleetRow[] {
+  const history = historyMs === undefined || variant.fleet.historyMs === 0 ? {} : { historyMs };
+  const rows = fleetDataset({ ...variant.fleet, ...history, seed, rounds });
+  if (variant.noEvents) return rows.map((r) => ({ ...r, events: [] }));
+  if (variant.otherPhrasing)
+    return rows.map((r) => ({
+      ...r,
+      events: r.events.map((e) => ({ kind: e.kind, message: otherPhrasing(e.message) })),
+    }));
+  return rows;
+}
+
+/**
+ * Scores `model` (trained on the classifier's generator) on the fleet's traces in every variant,
+ * and trains `config` on the plain fleet's traces to score it on the classifier's scenarios.
+ */
+export function crossEvaluate(model: GlmModel, config: ModelConfig, opts: CrossOptions = {}): CrossResult {
+  const seed = opts.seed ?? 1;
+  const rounds = opts.rounds ?? 6;
+  const forward = (opts.variants ?? CROSS_VARIANTS).map((variant) => ({
+    variant,
+    evaluation: evaluateModel(model, crossRows(variant, seed, rounds, opts.historyMs)),
+  }));
+  const fleetRows: LabeledRow[] = crossRows(CROSS_VARIANTS[0]!, seed + 1, rounds, opts.historyMs);
+  const reverseConfig: ModelConfig = {
+    ...config,
+    regularization: { ...config.regularization, lambda: opts.reverseLambda ?? 0.01 },
+    split: { test: 0.01, seed },
+  };
+  const { model: reverseModel, train } = trainGlm(reverseConfig, fleetRows);
+  const scenarios = generateScenarios({ rows: opts.reverseRows ?? 5000, seed: seed + 7919 });
+  return {
+    forward,
+    reverse: { trainRows: train.length, evaluation: evaluateModel(reverseModel, scenarios) },
+  };
+}

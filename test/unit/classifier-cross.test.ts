@@ -1,0 +1,101 @@
+/**
+ * Cross-generator evaluation: the fleet simulator's traces as labeled rows (through sense's own
+ * windows and baselines, no Kafka), the shipped model scored on them in every fleet variant, and
+ * `autoglm model evaluate --cross` printing both directions.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot } from '../../infra/paths.js';
+import { modelCommand } from '../../cli/model-commands.js';
+import { CROSS_VARIANTS, crossRows, otherPhrasing } from '../../services/classifier/cross-evaluate.js';
+import { evaluateModel } from '../../services/classifier/evaluate.js';
+import { fleetDataset } from '../../services/classifier/fleet-dataset.js';
+import { readModelJson } from '../../services/classifier/model-files.js';
+
+const MODEL_DIR = path.join(repoRoot, 'models', 'incident');
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
+}
+
+describe('fleet traces as labeled rows', () => {
+  it('are deterministic, cover every class and carry baseline facts after history', () => {
+    const a = fleetDataset({ seed: 3, rounds: 1 });
+    const b = fleetDataset({ seed: 3, rounds: 1 });
+    assert.deepEqual(a, b);
+    const labels = new Set(a.map((r) => r.label));
+    for (const c of readModelJson(MODEL_DIR).classes) assert.ok(labels.has(c), `no ${c} row`);
+    assert.ok(a.every((r) => typeof r.features['cpu.deviation'] === 'number'));
+    // Without history the baselines learn from the incident itself: its deviations stay small.
+    const cold = fleetDataset({ seed: 3, rounds: 1, historyMs: 0 });
+    const deviation = (rows: typeof a) =>
+      median(rows.filter((r) => r.label === 'bad_deploy').map((r) => r.features['errors.deviation'] ?? 0));
+    assert.ok(deviation(a) > 5 * Math.max(1, deviation(cold)), `${deviation(a)} vs ${deviation(cold)}`);
+  });
+
+  it('drop, rescale and reword what a fleet reports differently', () => {
+    const plain = fleetDataset({ seed: 4, rounds: 1, historyMs: 0 });
+    const other = fleetDataset({
+      seed: 4,
+      rounds: 1,
+      historyMs: 0,
+      dropMetrics: ['upstream_errors'],
+      scale: { latency: 0.001 },
+    });
+    assert.ok(other.every((r) => r.features['upstream_errors.avg'] === undefined));
+    assert.ok(
+      Math.abs(other[0]!.features['latency.avg']! * 1000 - plain[0]!.features['latency.avg']!) < 1e-6,
+    );
+    assert.equal(
+      otherPhrasing('dial tcp 10.0.3.4:443: connect: connection refused'),
+      'ECONNREFUSED while calling backend',
+    );
+    const stranger = crossRows(
+      CROSS_VARIANTS.find((v) => v.name === 'stranger')!,
+      4,
+      1,
+    );
+    assert.ok(
+      !stranger.some((r) => r.events.some((e) => /refused|OOMKilled|CPUThrottlingHigh/.test(e.message))),
+    );
+  });
+
+  it('score the shipped model in every variant', () => {
+    const model = readModelJson(MODEL_DIR);
+    for (const variant of CROSS_VARIANTS) {
+      const e = evaluateModel(model, crossRows(variant, 11, 2));
+      assert.equal(e.rows, 2 * 4 * 30, variant.name);
+      assert.ok(Number.isFinite(e.macroAuc) && Number.isFinite(e.ece), variant.name);
+    }
+  });
+});
+
+describe('autoglm model evaluate --cross', () => {
+  it('prints both directions with macro AUC, ECE and the confusion matrix', async () => {
+    const { io, out } = capture();
+    assert.equal(await modelCommand(['evaluate', '--cross', '--rounds', '1', '--seed', '5'], io), 0);
+    const text = out.join('\n');
+    for (const v of CROSS_VARIANTS) assert.match(text, new RegExp(`\\[${v.name}\\]`));
+    assert.match(text, /reverse: incident trained on \d+ rows of the fleet's traces/);
+    assert.equal((text.match(/macro AUC \d\.\d{4}/g) ?? []).length, CROSS_VARIANTS.length + 2);
+    assert.equal((text.match(/confusion \(rows: true class/g) ?? []).length, CROSS_VARIANTS.length + 1);
+    assert.match(text, /summary: forward macro AUC ≥ \d\.\d{4}, ECE ≤ \d\.\d{4}/);
+  });
+
+  it('refuses --cross with --data, and --rounds without --cross', async () => {
+    const a = capture();
+    assert.equal(await modelCommand(['evaluate', '--cross', '--data', 'x.jsonl'], a.io), 2);
+    assert.match(a.err.join('\n'), /--data or --cross, not both/);
+    const b = capture();
+    assert.equal(await modelCommand(['evaluate', '--data', 'x.jsonl', '--rounds', '2'], b.io), 2);
+    assert.match(b.err.join('\n'), /--rounds goes with --cross/);
+  });
+});

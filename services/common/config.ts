@@ -88,7 +88,20 @@ const ENV = {
   baselineMaxStates: ['AUTOGLM_BASELINE_MAX_STATES', '500000'],
   baselineIdle: ['AUTOGLM_BASELINE_IDLE', '14d'],
   baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
+  eventsWait: ['AUTOGLM_EVENTS_WAIT', '10s'],
   modelDir: ['AUTOGLM_MODEL_DIR', path.join(packageRoot, 'models', 'incident')],
+  ingestPort: ['AUTOGLM_INGEST_PORT', '9480'],
+  ingestHost: ['AUTOGLM_INGEST_HOST', '127.0.0.1'],
+  ingestAuth: ['AUTOGLM_INGEST_AUTH', 'tokens'],
+  ingestTokensDir: ['AUTOGLM_INGEST_TOKENS_DIR', ''],
+  ingestMappingsDir: ['AUTOGLM_INGEST_MAPPINGS_DIR', ''],
+  ingestMaxBodyBytes: ['AUTOGLM_INGEST_MAX_BODY_BYTES', String(4 * 1024 * 1024)],
+  ingestMaxDecodedBytes: ['AUTOGLM_INGEST_MAX_DECODED_BYTES', String(16 * 1024 * 1024)],
+  ingestMaxPendingBytes: ['AUTOGLM_INGEST_MAX_PENDING_BYTES', String(64 * 1024 * 1024)],
+  ingestRate: ['AUTOGLM_INGEST_RATE', '100'],
+  ingestBurst: ['AUTOGLM_INGEST_BURST', '200'],
+  ingestKafkaTimeout: ['AUTOGLM_INGEST_KAFKA_TIMEOUT', '10s'],
+  ingestRetryAfter: ['AUTOGLM_INGEST_RETRY_AFTER', '5s'],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   opsHost: ['AUTOGLM_OPS_HOST', '127.0.0.1'],
   logLevel: ['LOG_LEVEL', 'info'],
@@ -216,8 +229,49 @@ const schema = z.object({
   baselineIdle: duration('14d'),
   /** Longest the read-back of one changelog partition may take before its rest warms up again. */
   baselineRestoreTimeout: duration('2m'),
+  /**
+   * Longest sense holds a batch of samples that were written a while ago (catching up) until the
+   * events partitions are read as far as they stood then, so the windows carry those events; past
+   * it the windows go out without the events not read yet. 0 never holds.
+   */
+  eventsWait: duration('10s'),
   /** The incident classifier's folder (model.onnx, model.json, card); "off" runs decide rules-only. */
   modelDir: z.string().min(1, 'name the model folder, or "off" for rules-only'),
+  /** Port of ingest's HTTP server (remote-write, OTLP, CloudEvents, …); 0 picks a free one. */
+  ingestPort: port,
+  /** Address ingest listens on: 0.0.0.0 to take writes from other hosts (then keep AUTOGLM_INGEST_AUTH=tokens). */
+  ingestHost: z.string().regex(/^[0-9A-Fa-f.:]+$/, 'must be an IP address such as 127.0.0.1 or 0.0.0.0'),
+  /** `tokens`: every request needs a bearer token from `<source>.tokens`; `none` only on a loopback address. */
+  ingestAuth: z.enum(['tokens', 'none'], 'must be "tokens" or "none"'),
+  /** Folder of `<source>.tokens` files, one bearer token a line; a source without its file refuses every request. */
+  ingestTokensDir: z.string(),
+  /** Folder of `<source>.json` mapping files (entity template, metric names); a source without one uses its default. */
+  ingestMappingsDir: z.string(),
+  /** Largest request body as sent (compressed); a bigger one is refused with 413. */
+  ingestMaxBodyBytes: z.coerce
+    .number()
+    .int()
+    .min(1024, 'must be at least 1024')
+    .max(256 * 1024 * 1024),
+  /** Largest request body once decompressed (gzip, snappy): a small bomb is refused with 413. */
+  ingestMaxDecodedBytes: z.coerce
+    .number()
+    .int()
+    .min(1024, 'must be at least 1024')
+    .max(1024 * 1024 * 1024),
+  /** Most decoded bytes of requests waiting for Kafka at once; beyond it ingest answers 503 with Retry-After. */
+  ingestMaxPendingBytes: z.coerce
+    .number()
+    .int()
+    .min(1024, 'must be at least 1024')
+    .max(8 * 1024 * 1024 * 1024),
+  /** Requests per second each source may send (a token bucket of AUTOGLM_INGEST_BURST); beyond it 429. */
+  ingestRate: z.coerce.number().positive('must be a positive number of requests per second').max(1_000_000),
+  ingestBurst: z.coerce.number().int().min(1, 'must be at least 1').max(10_000_000),
+  /** Longest a request waits for Kafka's acknowledgement (acks=all) before it is answered 503. */
+  ingestKafkaTimeout: duration('10s'),
+  /** The Retry-After of a 503 (Kafka slow or down, too much pending) and of a 429. */
+  ingestRetryAfter: duration('5s'),
   opsPort: port,
   /** Address the ops server (/healthz, /readyz, /metrics) listens on: 0.0.0.0 in a container, so kubelet's probes and Prometheus reach it. */
   opsHost: z.string().regex(/^[0-9A-Fa-f.:]+$/, 'must be an IP address such as 127.0.0.1 or 0.0.0.0'),
@@ -300,6 +354,18 @@ export function loadConfig(
   ] as const) {
     if (config[key] <= 0) problems.push(`${ENV[key][0]} must be longer than 0 (got ${raw[key]})`);
   }
+  if (config.ingestAuth === 'none' && !isLoopback(config.ingestHost)) {
+    problems.push(
+      `AUTOGLM_INGEST_AUTH=none is only allowed on a loopback AUTOGLM_INGEST_HOST (got ${raw.ingestHost}): set AUTOGLM_INGEST_AUTH=tokens and AUTOGLM_INGEST_TOKENS_DIR`,
+    );
+  }
+  if (config.ingestMaxDecodedBytes < config.ingestMaxBodyBytes) {
+    problems.push(
+      `AUTOGLM_INGEST_MAX_DECODED_BYTES must be at least AUTOGLM_INGEST_MAX_BODY_BYTES (${raw.ingestMaxDecodedBytes} < ${raw.ingestMaxBodyBytes})`,
+    );
+  }
+  if (config.ingestKafkaTimeout <= 0)
+    problems.push(`AUTOGLM_INGEST_KAFKA_TIMEOUT must be longer than 0 (got ${raw.ingestKafkaTimeout})`);
   // No allowlist given: the default actuator URL's origin is the only one the http actuator may call.
   const allowed = parseAllowedOrigins(
     config.httpAllowedOrigins.length > 0 ? config.httpAllowedOrigins : [originOf(config.httpActuatorUrl)],
@@ -316,6 +382,11 @@ export function loadConfig(
     kafkaBrokers: Object.freeze([...config.kafkaBrokers]),
     httpAllowedOrigins: Object.freeze(allowed.origins),
   }) as Config;
+}
+
+/** 127.0.0.0/8 and ::1: an address only this machine reaches. */
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || /^127\.\d+\.\d+\.\d+$/.test(ip);
 }
 
 function originOf(url: string): string {

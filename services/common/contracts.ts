@@ -319,7 +319,11 @@ export interface Refusal {
     | 'unpublishable'
     | 'rule_error'
     | 'too_many_entities'
-    | 'unreadable_batch';
+    | 'unreadable_batch'
+    /** ingest: the labels/attributes lack what the source's entity template names (never guessed). */
+    | 'no_entity'
+    /** ingest: a metric name the mapping neither renames nor passes through. */
+    | 'unmapped_metric';
   readonly issues: ReadonlyArray<{ path: string; message: string }>;
 }
 

@@ -50,6 +50,7 @@ const STANDALONE_OPS_PORTS: Record<string, string> = {
   act: '9403',
   verify: '9404',
   fleet: '9405',
+  ingest: '9406',
 };
 
 /**

@@ -1,0 +1,248 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Partitioners, type Kafka, type Message, type Producer, type Transaction } from 'kafkajs';
+import type { MetricSample, OpsEvent } from '../common/contracts.js';
+import { MAX_SEND_BYTES } from '../common/kafka.js';
+import type { Logger } from '../common/logger.js';
+
+/** Kafka did not take a request's records in time (or is down): answer 503 with Retry-After. */
+export class KafkaUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KafkaUnavailable';
+  }
+}
+
+interface Pending {
+  readonly samples: readonly MetricSample[];
+  readonly events: readonly OpsEvent[];
+  readonly deadline: number;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+  taken: boolean;
+  timer: NodeJS.Timeout;
+}
+
+/** Most requests written in one transaction (a group commit). */
+const MAX_REQUESTS_PER_TRANSACTION = 256;
+
+/**
+ * Writes requests' samples and events to Kafka in transactions (acks=all), several requests per
+ * transaction as they queue up. A request's promise resolves once its transaction is committed,
+ * so a 2xx means it is in Kafka; sense and every other reader (read_committed, kafkajs's default)
+ * never see a transaction that was not, so a request answered 503 and sent again is there once.
+ *
+ * Nothing is held past a request's deadline: a request still queued is dropped from the queue and
+ * rejected; a transaction not yet committing is aborted (and the producer made anew if the abort
+ * cannot reach the broker, which fences the old one). Only a commit already sent is waited for.
+ */
+export class KafkaWriter {
+  private producer: Producer | undefined;
+  private readonly queue: Pending[] = [];
+  private running = false;
+  private stopped = false;
+  private reconnecting: Promise<void> | undefined;
+  private lastError = '';
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topics: { readonly metrics: string; readonly events: string },
+    private readonly transactionalId: string,
+    private readonly timeoutMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Connects the transactional producer (start-up fails if Kafka cannot be reached). */
+  async start(): Promise<void> {
+    this.producer = await this.connect();
+  }
+
+  /** True while a producer is connected (for /readyz). */
+  ready(): boolean {
+    return this.producer !== undefined && !this.stopped;
+  }
+
+  /** Resolves once the records are committed in Kafka; rejects with KafkaUnavailable otherwise. */
+  write(samples: readonly MetricSample[], events: readonly OpsEvent[]): Promise<void> {
+    if (samples.length === 0 && events.length === 0) return Promise.resolve();
+    if (this.stopped) return Promise.reject(new KafkaUnavailable('ingest is stopping'));
+    if (!this.producer) {
+      void this.reconnect();
+      return Promise.reject(
+        new KafkaUnavailable(`Kafka is not reachable: ${this.lastError || 'connecting'}`),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      const p: Pending = {
+        samples,
+        events,
+        deadline: Date.now() + this.timeoutMs,
+        resolve,
+        reject,
+        taken: false,
+        timer: setTimeout(() => {
+          if (p.taken) return; // its transaction watches the deadline
+          this.queue.splice(this.queue.indexOf(p), 1);
+          reject(new KafkaUnavailable(`Kafka did not take the records within ${this.timeoutMs}ms`));
+        }, this.timeoutMs),
+      };
+      this.queue.push(p);
+      void this.drain();
+    });
+  }
+
+  /** Finishes what is queued (each request within its deadline), then disconnects. */
+  async stop(): Promise<void> {
+    while (this.running || this.queue.length > 0) await sleep(20);
+    this.stopped = true;
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.queue.length > 0 && this.producer) {
+        const batch = this.queue.splice(0, MAX_REQUESTS_PER_TRANSACTION);
+        for (const p of batch) p.taken = true;
+        await this.commit(this.producer, batch);
+      }
+    } finally {
+      this.running = false;
+    }
+    // Requests queued while the producer was being made anew fail at their deadline or go now.
+    if (this.queue.length > 0 && this.producer) void this.drain();
+  }
+
+  private async commit(producer: Producer, batch: Pending[]): Promise<void> {
+    const deadline = Math.min(...batch.map((p) => p.deadline));
+    let transaction: Transaction | undefined;
+    let committing = false;
+    const attempt = (async () => {
+      transaction = await producer.transaction();
+      for (const chunk of chunks(batch, this.topics)) {
+        if (Date.now() > deadline) throw new KafkaUnavailable('deadline passed');
+        await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
+      }
+      if (Date.now() > deadline) throw new KafkaUnavailable('deadline passed');
+      committing = true;
+      await transaction.commit();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+    });
+    let outcome: 'ok' | 'timeout' | Error;
+    try {
+      outcome = await Promise.race([attempt.then(() => 'ok' as const), timedOut]);
+    } catch (err) {
+      outcome = err as Error;
+    } finally {
+      clearTimeout(timer);
+    }
+    // A commit already sent decides the outcome: wait for it rather than answer 503 for records that may land.
+    if (outcome === 'timeout' && committing) {
+      outcome = await attempt.then(
+        () => 'ok' as const,
+        (err: unknown) => err as Error,
+      );
+    }
+    for (const p of batch) clearTimeout(p.timer);
+    if (outcome === 'ok') {
+      for (const p of batch) p.resolve();
+      return;
+    }
+    const why = outcome === 'timeout' ? `no acknowledgement within ${this.timeoutMs}ms` : outcome.message;
+    this.lastError = why;
+    for (const p of batch) p.reject(new KafkaUnavailable(`Kafka did not take the records: ${why}`));
+    this.logger.warn(
+      { requests: batch.length, err: why },
+      'ingest: a transaction was not committed; its requests are answered 503',
+    );
+    // Nothing of it may land later: abort it, or fence it by making the producer anew.
+    attempt.catch(() => undefined);
+    const aborted = await Promise.race([
+      (async () => {
+        await attempt.catch(() => undefined);
+        if (transaction?.isActive()) await transaction.abort();
+        return true;
+      })().catch(() => false),
+      sleep(Math.min(this.timeoutMs, 5000)).then(() => false),
+    ]);
+    if (!aborted) {
+      this.producer = undefined;
+      void producer.disconnect().catch(() => undefined);
+      void this.reconnect();
+    }
+  }
+
+  /** Makes the producer anew until Kafka answers (its InitProducerId fences the old one and aborts its transaction). */
+  private reconnect(): Promise<void> {
+    this.reconnecting ??= (async () => {
+      for (let delay = 200; !this.stopped; delay = Math.min(delay * 2, 5000)) {
+        try {
+          this.producer = await this.connect();
+          this.logger.info('ingest: Kafka producer connected again');
+          void this.drain();
+          return;
+        } catch (err) {
+          this.lastError = (err as Error).message;
+          await sleep(delay);
+        }
+      }
+    })().finally(() => (this.reconnecting = undefined));
+    return this.reconnecting;
+  }
+
+  private async connect(): Promise<Producer> {
+    const producer = this.kafka.producer({
+      transactionalId: this.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      // The coordinator aborts a transaction this process left open (a crash) after this long.
+      transactionTimeout: Math.max(60_000, this.timeoutMs * 3),
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    try {
+      await producer.connect();
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      throw err;
+    }
+    return producer;
+  }
+}
+
+/** The batch's records in requests of at most MAX_SEND_BYTES of keys and values, keyed by entity. */
+function* chunks(
+  batch: readonly Pending[],
+  topics: { readonly metrics: string; readonly events: string },
+): Generator<Array<{ topic: string; messages: Message[] }>> {
+  let metrics: Message[] = [];
+  let events: Message[] = [];
+  let bytes = 0;
+  const flush = () => {
+    const out = [
+      ...(metrics.length > 0 ? [{ topic: topics.metrics, messages: metrics }] : []),
+      ...(events.length > 0 ? [{ topic: topics.events, messages: events }] : []),
+    ];
+    metrics = [];
+    events = [];
+    bytes = 0;
+    return out;
+  };
+  for (const p of batch) {
+    for (const [list, records] of [
+      ['m', p.samples],
+      ['e', p.events],
+    ] as const) {
+      for (const r of records) {
+        const value = JSON.stringify(r);
+        const size = value.length + r.entity.length;
+        if (bytes + size > MAX_SEND_BYTES && bytes > 0) yield flush();
+        (list === 'm' ? metrics : events).push({ key: r.entity, value });
+        bytes += size;
+      }
+    }
+  }
+  if (bytes > 0) yield flush();
+}

@@ -88,7 +88,6 @@ const ENV = {
   baselineMaxStates: ['AUTOGLM_BASELINE_MAX_STATES', '500000'],
   baselineIdle: ['AUTOGLM_BASELINE_IDLE', '14d'],
   baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
-  eventsWait: ['AUTOGLM_EVENTS_WAIT', '10s'],
   modelDir: ['AUTOGLM_MODEL_DIR', path.join(packageRoot, 'models', 'incident')],
   ingestPort: ['AUTOGLM_INGEST_PORT', '9480'],
   ingestHost: ['AUTOGLM_INGEST_HOST', '127.0.0.1'],
@@ -229,12 +228,6 @@ const schema = z.object({
   baselineIdle: duration('14d'),
   /** Longest the read-back of one changelog partition may take before its rest warms up again. */
   baselineRestoreTimeout: duration('2m'),
-  /**
-   * Longest sense holds a batch of samples that were written a while ago (catching up) until the
-   * events partitions are read as far as they stood then, so the windows carry those events; past
-   * it the windows go out without the events not read yet. 0 never holds.
-   */
-  eventsWait: duration('10s'),
   /** The incident classifier's folder (model.onnx, model.json, card); "off" runs decide rules-only. */
   modelDir: z.string().min(1, 'name the model folder, or "off" for rules-only'),
   /** Port of ingest's HTTP server (remote-write, OTLP, CloudEvents, …); 0 picks a free one. */

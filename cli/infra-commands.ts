@@ -7,8 +7,15 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /** `autoglm infra up|down|status|logs [component] [--follow]`. */
 export async function infraCommand(args: readonly string[]): Promise<number> {
-  const infra = localInfra();
   const [sub, ...rest] = args;
+  const withAt = rest.indexOf('--with');
+  const withWhat = withAt >= 0 ? rest[withAt + 1] : undefined;
+  if (withAt >= 0 && withWhat !== 'prometheus') {
+    say('--with: only "prometheus" (Prometheus and Alertmanager from their Debian packages) can be added');
+    return 2;
+  }
+  // Without --with, status and down still take Prometheus and Alertmanager when they run.
+  const infra = localInfra(process.env, { withPrometheus: withWhat === 'prometheus' });
   switch (sub) {
     case 'up': {
       const started = Date.now();
@@ -25,6 +32,10 @@ export async function infraCommand(args: readonly string[]): Promise<number> {
       say(`infra up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       process.stdout.write(`KAFKA_BROKERS=${e.kafkaBrokers}\nTEMPORAL_ADDRESS=${e.temporalAddress}\n`);
       if (e.temporalUi) process.stdout.write(`TEMPORAL_UI=${e.temporalUi}\n`);
+      if (e.prometheusUrl)
+        process.stdout.write(
+          `PROMETHEUS_URL=${e.prometheusUrl}\nALERTMANAGER_URL=${e.alertmanagerUrl}\nAUTOGLM_INGEST_TOKENS_DIR=${e.ingestTokensDir}\nAUTOGLM_INGEST_MAPPINGS_DIR=${e.ingestMappingsDir}\n`,
+        );
       return 0;
     }
     case 'down':
@@ -42,7 +53,7 @@ export async function infraCommand(args: readonly string[]): Promise<number> {
         for (const r of rows) {
           const mem = r.residentMiB !== undefined ? `  rss=${r.residentMiB}MiB` : '';
           process.stdout.write(
-            `${r.name.padEnd(9)} ${r.state.padEnd(8)} ${r.endpoint}${r.external ? ' (external)' : ''}\n          version=${r.version}${r.pid ? `  pid=${r.pid}` : ''}${mem}\n          log=${r.logPath}\n`,
+            `${r.name.padEnd(12)} ${r.state.padEnd(8)} ${r.endpoint}${r.external ? ' (external)' : ''}\n          version=${r.version}${r.pid ? `  pid=${r.pid}` : ''}${mem}\n          log=${r.logPath}\n`,
           );
         }
       }
@@ -70,7 +81,7 @@ export async function infraCommand(args: readonly string[]): Promise<number> {
     }
     default:
       say(
-        'usage: autoglm infra up [--secure] | down [--secure] | status [--json] [--secure] | logs [kafka|temporal] [--follow]',
+        'usage: autoglm infra up [--secure] [--with prometheus] | down [--secure] | status [--json] [--secure] [--with prometheus] | logs [kafka|temporal|prometheus|alertmanager] [--follow]',
       );
       return 2;
   }

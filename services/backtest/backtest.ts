@@ -233,7 +233,8 @@ export async function runBacktest(
 class Inert {
   /** The slots of the facts read from the features, and their names. */
   private readonly featureSlots: readonly number[];
-  private readonly featureNames: readonly string[];
+  /** Feature fact name → its slot. */
+  private readonly featureSlotOf: ReadonlyMap<string, number>;
   /** The other slots (the entity, its events, context and classifier facts), and their readers. */
   private readonly namedSlots: readonly number[];
   private readonly namedReaders: readonly FactReader[];
@@ -249,7 +250,7 @@ class Inert {
     this.readers = names.map(factReader);
     const slots = names.map((_, s) => s);
     this.featureSlots = slots.filter((s) => isFeatureFact(names[s]!));
-    this.featureNames = this.featureSlots.map((s) => names[s]!);
+    this.featureSlotOf = new Map(this.featureSlots.map((s) => [names[s]!, s]));
     this.namedSlots = slots.filter((s) => !isFeatureFact(names[s]!));
     this.namedReaders = this.namedSlots.map((s) => this.readers[s]!);
     this.values = new Array<unknown>(names.length);
@@ -273,12 +274,16 @@ class Inert {
   /** Fills `values` as factsFor would hold each fact; false when the features are not plain. */
   private read(obs: Observation, incident: IncidentFact | null): boolean {
     if (!plainFeatures(obs)) return false;
-    const { values, featureSlots, featureNames, namedSlots, namedReaders } = this;
+    const { values, featureSlots, featureSlotOf, namedSlots, namedReaders } = this;
     const features = obs.features;
     // Inline for numbers and absent features (factReader's own fast case), the reader otherwise.
-    for (let i = 0; i < featureSlots.length; i++) {
-      const s = featureSlots[i]!;
-      const value = features[featureNames[i]!];
+    // The observation's own features, each looked up once (a handful), rather than every feature
+    // fact of the rules looked up on it (mostly absent): what a keyed load of each would give.
+    for (let i = 0; i < featureSlots.length; i++) values[featureSlots[i]!] = undefined;
+    for (const name in features) {
+      const s = featureSlotOf.get(name);
+      if (s === undefined) continue;
+      const value = features[name];
       values[s] =
         typeof value === 'number' || value === undefined
           ? value

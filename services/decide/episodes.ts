@@ -94,6 +94,10 @@ export const DEFAULT_EPISODE_LIMITS: EpisodeLimits = { maxTracked: 100_000, idle
 
 const keyOf = (entity: string, rule: string) => `${entity}\u0000${rule}`;
 
+// Shared answers that carry nothing (the common case: no episode for the key).
+const NONE: EpisodeStep = Object.freeze({ kind: 'none' });
+const LATE: EpisodeStep = Object.freeze({ kind: 'late' });
+
 /** Observations between sweeps of idle keys. */
 const SWEEP_EVERY = 10_000;
 
@@ -101,6 +105,12 @@ const SWEEP_EVERY = 10_000;
 export class EpisodeTracker {
   /** In least recently seen order (a key is moved to the end on each observation). */
   private readonly states = new Map<string, EpisodeState>();
+  /**
+   * The same states by entity and rule, with each key's string built once: the lookup of the hot
+   * path (a key built per observation costs a concatenation and a hash). An observation that
+   * matches no rule of an entity with no key changes nothing and is answered at once.
+   */
+  private readonly perEntity = new Map<string, Map<string, { readonly key: string; state: EpisodeState }>>();
   private readonly newest = new Map<number, number>();
   private sinceSweep = 0;
 
@@ -119,6 +129,7 @@ export class EpisodeTracker {
   /** Forgets everything: a new consumer generation restores its partitions from the changelog. */
   clear(): void {
     this.states.clear();
+    this.perEntity.clear();
     this.newest.clear();
   }
 
@@ -138,14 +149,17 @@ export class EpisodeTracker {
     const t = window.end;
     if (t > (this.newest.get(partition) ?? -Infinity)) this.newest.set(partition, t);
     if (++this.sinceSweep >= SWEEP_EVERY) this.sweep(out);
-    const key = keyOf(entity, rule);
-    let s = this.states.get(key);
+    const rules = this.perEntity.get(entity);
+    if (!matched && rules === undefined) return NONE;
+    const held = rules?.get(rule);
+    const key = held?.key ?? keyOf(entity, rule);
+    let s = held?.state;
     if (s && t <= s.lastSeen) {
       // Already seen: a replay, a duplicate or out of order. Only the deciding window decides again.
       const deciding = s.decidedWindow;
       if (matched && deciding && deciding.start === window.start && deciding.end === window.end)
         return { kind: 'fire', state: { ...s }, replay: true };
-      return { kind: 'late' };
+      return LATE;
     }
     if (s && t - s.lastSeen > Math.max(this.limits.idleMs, s.keepFiringForMs)) {
       this.forget(key, s, 'idle', s.lastSeen, out);
@@ -154,16 +168,16 @@ export class EpisodeTracker {
     if (!s || s.phase === 'ended') {
       if (matched) return this.start(key, entity, rule, window, spec, partition, out);
       if (s) this.touch(key, s, t); // in memory only: an ended episode's late replays stay late
-      return { kind: 'none' };
+      return NONE;
     }
     s.keepFiringForMs = spec.keepFiringForMs;
     s.partition = partition;
     if (s.phase === 'pending') {
       if (!matched) {
         // Prometheus resets a pending alert whose condition stops holding: nothing was decided.
-        this.states.delete(key);
+        this.remove(key, entity, rule);
         out.changes.push({ entity, rule, partition, state: null });
-        return { kind: 'none' };
+        return NONE;
       }
       s.lastMatch = t;
       s.lastSeen = t;
@@ -173,7 +187,7 @@ export class EpisodeTracker {
     if (s.phase === 'resolving' && t - s.lastMatch >= s.keepFiringForMs) {
       // Over before this observation: a match here opens the next episode.
       this.end(key, s, 'resolved', t, out);
-      return matched ? this.start(key, entity, rule, window, spec, partition, out) : { kind: 'none' };
+      return matched ? this.start(key, entity, rule, window, spec, partition, out) : NONE;
     }
     s.lastSeen = t;
     if (matched) {
@@ -184,11 +198,11 @@ export class EpisodeTracker {
     }
     if (t - s.lastMatch >= s.keepFiringForMs) {
       this.end(key, s, 'resolved', t, out);
-      return { kind: 'none' };
+      return NONE;
     }
     s.phase = 'resolving';
     this.put(key, s, out);
-    return { kind: 'none' };
+    return NONE;
   }
 
   /**
@@ -197,8 +211,7 @@ export class EpisodeTracker {
    */
   restore(state: EpisodeState, out: EpisodeOutput): void {
     const key = keyOf(state.entity, state.rule);
-    this.states.delete(key);
-    this.states.set(key, { ...state });
+    this.moveToEnd(key, { ...state });
     const newest = this.newest.get(state.partition) ?? -Infinity;
     if (state.lastSeen > newest) this.newest.set(state.partition, state.lastSeen);
     this.bound(key, out);
@@ -226,7 +239,7 @@ export class EpisodeTracker {
 
   /** Forgets a key whose changelog record is a tombstone. */
   drop(entity: string, rule: string): boolean {
-    return this.states.delete(keyOf(entity, rule));
+    return this.remove(keyOf(entity, rule), entity, rule);
   }
 
   /** Ends or forgets every key idle for longer than max(idle, keepFiringFor) on its partition's newest time. */
@@ -301,22 +314,46 @@ export class EpisodeTracker {
   ): void {
     if (s.phase === 'firing' || s.phase === 'resolving')
       out.ended.push({ ...s, phase: 'ended', end: at, endReason: reason });
-    this.states.delete(key);
+    this.remove(key, s.entity, s.rule);
     out.changes.push({ entity: s.entity, rule: s.rule, partition: s.partition, state: null });
   }
 
   private touch(key: string, s: EpisodeState, t: number): void {
     s.lastSeen = t;
-    this.states.delete(key);
-    this.states.set(key, s);
+    this.moveToEnd(key, s);
   }
 
   /** Stores `s` as the newest of its key (moved to the end of the order) and records the change. */
   private put(key: string, s: EpisodeState, out: EpisodeOutput): void {
-    this.states.delete(key);
-    this.states.set(key, s);
+    this.moveToEnd(key, s);
     out.changes.push({ entity: s.entity, rule: s.rule, partition: s.partition, state: { ...s } });
     this.bound(key, out);
+  }
+
+  /** Holds `s` as the most recently seen of its key (counted for its entity when new). */
+  private moveToEnd(key: string, s: EpisodeState): void {
+    if (this.states.delete(key)) {
+      this.states.set(key, s);
+      const held = this.perEntity.get(s.entity)?.get(s.rule);
+      if (held !== undefined) held.state = s;
+      return;
+    }
+    this.states.set(key, s);
+    const rules = this.perEntity.get(s.entity);
+    if (rules === undefined) this.perEntity.set(s.entity, new Map([[s.rule, { key, state: s }]]));
+    else {
+      const held = rules.get(s.rule);
+      if (held === undefined) rules.set(s.rule, { key, state: s });
+      else held.state = s;
+    }
+  }
+
+  /** Forgets the key of `entity` and `rule`; returns whether there was one. */
+  private remove(key: string, entity: string, rule: string): boolean {
+    if (!this.states.delete(key)) return false;
+    const rules = this.perEntity.get(entity);
+    if (rules?.delete(rule) && rules.size === 0) this.perEntity.delete(entity);
+    return true;
   }
 
   private bound(keep: string, out: EpisodeOutput): void {

@@ -3,7 +3,13 @@
  * name is also its tokens file (`<name>.tokens`) and mapping file (`<name>.json`).
  */
 import type { IngestSource } from '../source.js';
+import { alertmanagerSource } from './alertmanager.js';
+import { createOtlpMetricsSource } from './otlp-metrics.js';
 import { remoteWriteSource } from './remote-write.js';
 
 /** Every source ingest serves, each on its own path. */
-export const SOURCES: readonly IngestSource[] = [remoteWriteSource];
+export const SOURCES: readonly IngestSource[] = [
+  remoteWriteSource,
+  createOtlpMetricsSource(),
+  alertmanagerSource(),
+];

@@ -7,6 +7,7 @@ import {
   type Consumer,
   type EachBatchPayload,
   type EachMessagePayload,
+  type PartitionAssigner,
   type Producer,
 } from 'kafkajs';
 import { BASELINE_CHANGELOG, EPISODE_CHANGELOG, type Config } from './config.js';
@@ -210,6 +211,8 @@ export interface ConsumerOptions {
   readonly partitionsConsumedConcurrently?: number;
   /** Called on every (re)join with this member's partitions by topic, before their messages arrive. */
   readonly onJoin?: (assignment: Record<string, number[]>) => void;
+  /** How the group splits the partitions, preferred first (kafkajs' round robin when not given). */
+  readonly partitionAssigners?: PartitionAssigner[];
   /**
    * Called when kafkajs gives up on the consumer (a crash it will not restart): the caller's
    * wiring decides (the standalone service exits non-zero so a supervisor restarts it).
@@ -237,6 +240,7 @@ export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsume
     groupId: opts.groupId,
     allowAutoTopicCreation: false,
     ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
+    ...(opts.partitionAssigners ? { partitionAssigners: opts.partitionAssigners } : {}),
   });
   let joined = false;
   let alive = true;

@@ -1,3 +1,4 @@
+import { PartitionAssigners } from 'kafkajs';
 import { topicNames } from '../common/config.js';
 import { DeadLetters } from '../common/dead-letters.js';
 import {
@@ -11,6 +12,7 @@ import { readPartitions } from '../common/kafka-read.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { BaselineStore } from './baseline.js';
 import { restoreBaselines } from './baseline-changelog.js';
+import { coPartitionedAssigner } from './co-partitioned-assigner.js';
 import { SenseHandler, type SenseBaselines, type SenseConsumerPort } from './sense-handler.js';
 import { baselineOptionsOf, windowOptionsOf } from './sense-options.js';
 import { EntityWindows } from './windows.js';
@@ -129,9 +131,14 @@ export async function startSense({
   const consumer = await runConsumer({
     kafka,
     groupId,
-    topics: [topics.metrics, topics.events],
+    // Events first: kafkajs asks for the partitions in this order and the broker fills a fetch's
+    // bytes in it, so a backlog of samples cannot crowd the (sparse) events out of every fetch.
+    topics: [topics.events, topics.metrics],
     fromBeginning: true,
     logger,
+    // Metrics partition p and events partition p to the same process (its windows need both);
+    // round robin only while a group still has members that know nothing else (a rolling upgrade).
+    partitionAssigners: [coPartitionedAssigner, PartitionAssigners.roundRobin],
     onJoin: (assignment) => {
       // A new generation: rebuild every partition this process now owns from its rebuild offset,
       // and its baselines from the changelog.

@@ -58,6 +58,10 @@ const ENV = {
   commandDir: ['AUTOGLM_COMMAND_DIR', ''],
   commandTimeout: ['AUTOGLM_COMMAND_TIMEOUT', '30s'],
   commandUser: ['AUTOGLM_COMMAND_USER', ''],
+  alertmanagerUrl: ['AUTOGLM_ALERTMANAGER_URL', ''],
+  alertmanagerSilenceFor: ['AUTOGLM_ALERTMANAGER_SILENCE_FOR', '1h'],
+  pagerdutyUrl: ['AUTOGLM_PAGERDUTY_URL', ''],
+  pagerdutyRoutingKeyFile: ['AUTOGLM_PAGERDUTY_ROUTING_KEY_FILE', ''],
   maxDecisionAge: ['AUTOGLM_MAX_DECISION_AGE', '3m'],
   approvalTimeout: ['AUTOGLM_APPROVAL_TIMEOUT', '30m'],
   maxConcurrentPerAction: ['AUTOGLM_MAX_CONCURRENT_PER_ACTION', '5'],
@@ -172,6 +176,16 @@ const schema = z.object({
       /^(?:\d{1,10}:\d{1,10})?$/,
       "must be numeric uid:gid such as 65534:65534, or empty for this process's user",
     ),
+  /** Alertmanager whose alerts of an entity are silenced while it is remediated ('' = no silences). */
+  alertmanagerUrl: z
+    .string()
+    .regex(/^(?:https?:\/\/\S+)?$/, 'must be an http(s) URL, or empty for no silences'),
+  /** How long a silence lasts unless the remediation is verified first (then it is expired at once). */
+  alertmanagerSilenceFor: duration('1h'),
+  /** PagerDuty's Events API v2 endpoint (or a stand-in) escalations are sent to ('' = none). */
+  pagerdutyUrl: z.string().regex(/^(?:https?:\/\/\S+)?$/, 'must be an http(s) URL, or empty for no paging'),
+  /** File holding the PagerDuty routing key (integration key); never logged. */
+  pagerdutyRoutingKeyFile: z.string(),
   maxDecisionAge: duration('3m'),
   approvalTimeout: duration('30m'),
   maxConcurrentPerAction: z.coerce.number().int().min(1, 'must be at least 1').max(10_000),
@@ -366,6 +380,18 @@ export function loadConfig(
   problems.push(...allowed.problems);
   const refused = allowed.problems.length === 0 && checkHttpUrl(config.httpActuatorUrl, allowed.origins);
   if (refused) problems.push(`AUTOGLM_HTTP_ACTUATOR_URL: ${refused}`);
+  // The outlets call only allowlisted origins, as the http actuator does.
+  for (const [name, url] of [
+    ['AUTOGLM_ALERTMANAGER_URL', config.alertmanagerUrl],
+    ['AUTOGLM_PAGERDUTY_URL', config.pagerdutyUrl],
+  ] as const) {
+    const why = url && allowed.problems.length === 0 && checkHttpUrl(url, allowed.origins);
+    if (why) problems.push(`${name}: ${why}`);
+  }
+  if (config.pagerdutyUrl && !config.pagerdutyRoutingKeyFile)
+    problems.push(
+      'AUTOGLM_PAGERDUTY_URL is set: name the file with its routing key in AUTOGLM_PAGERDUTY_ROUTING_KEY_FILE',
+    );
   problems.push(...securityProblems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({

@@ -57,20 +57,21 @@ export async function startIngest(
   );
   await writer.start();
   const dlqProducer = await connectProducer(kafka);
+  const deadLetters = new DeadLetters(
+    dlqProducer,
+    topics.dlq,
+    'ingest',
+    registry,
+    logger,
+    config.dlqMaxValueBytes,
+  );
   const server = new IngestServer({
     sources,
     mappings,
     tokens,
     rateLimits: new RateLimits(config.ingestRate, config.ingestBurst),
     write: (samples, events) => writer.write(samples, events),
-    deadLetters: new DeadLetters(
-      dlqProducer,
-      topics.dlq,
-      'ingest',
-      registry,
-      logger,
-      config.dlqMaxValueBytes,
-    ),
+    deadLetter: (letters) => deadLetters.sendAll(letters),
     logger,
     registry,
     limits: { maxClockSkewMs: config.maxClockSkew, maxAbsValue: config.maxAbsValue },

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { DeadLetters } from '../common/dead-letters.js';
+import type { Refusal } from '../common/contracts.js';
+import type { RefusedSource } from '../common/dead-letters.js';
 import type { Logger } from '../common/logger.js';
 import type { TokenStore } from './auth.js';
 import { decodeBody, readBody } from './body.js';
@@ -30,7 +31,8 @@ export interface IngestServerDeps {
   readonly tokens: TokenStore | undefined;
   readonly rateLimits: RateLimits;
   readonly write: (samples: Conversion['samples'], events: Conversion['events']) => Promise<void>;
-  readonly deadLetters: DeadLetters;
+  /** Writes refused items to the dead-letter topic (DeadLetters.sendAll: retried, counted, never thrown). */
+  readonly deadLetter: (letters: ReadonlyArray<{ source: RefusedSource; refusal: Refusal }>) => Promise<void>;
   readonly logger: Logger;
   readonly registry: Registry;
   /** The bounds samples and events are checked against (sense's AUTOGLM_MAX_CLOCK_SKEW, AUTOGLM_MAX_ABS_VALUE). */
@@ -256,7 +258,7 @@ export class IngestServer {
       },
       refusal: { reason: r.reason, issues: [{ path: source.name, message: r.message }] },
     }));
-    await this.deps.deadLetters.sendAll(letters);
+    await this.deps.deadLetter(letters);
     this.deps.logger.warn({ source: source.name }, `ingest: ${describeRefusals(conversion).slice(0, 1000)}`);
   }
 

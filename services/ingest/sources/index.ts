@@ -4,6 +4,7 @@
  */
 import type { IngestSource } from '../source.js';
 import { alertmanagerSource } from './alertmanager.js';
+import { cloudEventsSource } from './cloudevents.js';
 import { createOtlpMetricsSource } from './otlp-metrics.js';
 import { remoteWriteSource } from './remote-write.js';
 
@@ -11,5 +12,6 @@ import { remoteWriteSource } from './remote-write.js';
 export const SOURCES: readonly IngestSource[] = [
   remoteWriteSource,
   createOtlpMetricsSource(),
+  cloudEventsSource,
   alertmanagerSource(),
 ];

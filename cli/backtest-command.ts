@@ -1,7 +1,13 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../services/common/config.js';
 import { formatDuration } from '../services/common/duration.js';
-import { diffDecisions } from '../services/backtest/compare.js';
+import { parseDuration } from '../services/common/duration.js';
+import {
+  BaselineError,
+  diffDecisions,
+  resolveBaseline,
+  type DecisionDiff,
+} from '../services/backtest/compare.js';
 import { readLabels, type LabeledWindows } from '../services/backtest/labels.js';
 import { readRecording, recordingFromJsonLines, type Recording } from '../services/backtest/recording.js';
 import { formatReport, type BacktestReport } from '../services/backtest/report.js';
@@ -24,7 +30,8 @@ const processIo: BacktestIo = {
 };
 
 export const BACKTEST_USAGE = `usage: autoglm backtest <recording…> [--entity name] [--metric name] [--labels windows.json]
-                        [--rules folder] [--model folder|off] [--baseline rules-folder] [--json]
+                        [--rules folder] [--model folder|off] [--baseline rules-folder|model-folder|git-ref]
+                        [--moved-within 1h] [--json]
        autoglm backtest --from <time> [--to <time>] [same options]
 
   recording   JSON lines of samples {entity, metric, value, ts} and events {entity, kind, message, ts},
@@ -34,7 +41,10 @@ export const BACKTEST_USAGE = `usage: autoglm backtest <recording…> [--entity 
               (as 'autoglm record' writes them: ISO times, epoch ms or durations ago)
   --labels    incident windows per entity, NAB's combined_windows.json shape: scores the decisions
   --rules     the rules folder (default AUTOGLM_RULES_DIR); --model the classifier (default AUTOGLM_MODEL_DIR)
-  --baseline  a second rules folder replayed on the same input: decisions gained and lost, score change
+  --baseline  another version replayed on the same input, side by side: a rules folder (with the current
+              model), a model folder (holding model.onnx; with the current rules) or a git ref (the rules
+              and model folders as they were at that commit); decisions gained, lost and moved, score change
+  --moved-within  a lost and a gained decision of the same entity and rule this close are one moved (1h)
   --json      the whole report as JSON (for CI)
 Settings (window, baselines, guards' limits) are the services' own AUTOGLM_* variables.`;
 
@@ -61,6 +71,7 @@ export async function backtestCommand(
         rules: { type: 'string' },
         model: { type: 'string' },
         baseline: { type: 'string' },
+        'moved-within': { type: 'string' },
         json: { type: 'boolean', default: false },
         from: { type: 'string' },
         to: { type: 'string' },
@@ -82,6 +93,12 @@ export async function backtestCommand(
     throw new UsageError(`either recordings or --from/--to (the topics), not both\n${BACKTEST_USAGE}`);
   if (!fromTopics && positionals.length === 0)
     throw new UsageError(`name a recording, or a time range of the topics with --from\n${BACKTEST_USAGE}`);
+  const movedWithin = values['moved-within'] ?? '1h';
+  const movedWithinMs = parseDuration(movedWithin);
+  if (movedWithinMs === undefined)
+    throw new UsageError(
+      `--moved-within: "${movedWithin}" is not a duration (like 30m or 1h)\n${BACKTEST_USAGE}`,
+    );
   const recording = fromTopics
     ? await topicRecording(values, config)
     : readRecording(positionals, {
@@ -110,26 +127,104 @@ export async function backtestCommand(
     io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return 0;
   }
-  const base = await backtestReport(recording, {
-    ...opts,
-    ruleSet: await loadBacktestRules(values.baseline, config),
-  });
-  const diff = diffDecisions(base.run.decisions, run.decisions);
+  let source;
+  try {
+    source = resolveBaseline(values.baseline, {
+      rulesDir: values.rules ?? config.rulesDir,
+      modelDir: values.model ?? config.modelDir,
+    });
+  } catch (err) {
+    if (err instanceof BaselineError) throw new UsageError(`${err.message}\n${BACKTEST_USAGE}`);
+    throw err;
+  }
+  let base;
+  try {
+    base = await backtestReport(recording, {
+      ...opts,
+      ruleSet: await loadBacktestRules(source.rulesDir, config),
+      classifier: await loadBacktestClassifier(source.modelDir),
+    });
+  } finally {
+    source.cleanup();
+  }
+  const diff = diffDecisions(base.run.decisions, run.decisions, movedWithinMs);
   if (values.json) {
-    io.out(JSON.stringify({ ...report, baseline: { report: base.report, ...diff } }, null, 2));
+    const { cleanup: _, ...named } = source;
+    io.out(JSON.stringify({ ...report, baseline: { source: named, report: base.report, ...diff } }, null, 2));
     return 0;
   }
   io.out(formatReport(report));
   io.out('');
-  io.out(
-    `against the baseline rules ${values.baseline}: ${diff.gained.length} decisions gained, ${diff.lost.length} lost, ${diff.same} the same`,
-  );
-  const example = (sign: string, d: (typeof diff.gained)[number]) =>
-    `  ${sign} ${new Date(d.ts).toISOString()} ${d.entity} ${d.rule} → ${d.action}`;
-  for (const d of diff.gained.slice(0, 5)) io.out(example('+', d));
-  for (const d of diff.lost.slice(0, 5)) io.out(example('-', d));
-  io.out(scoreChange(base.report, report));
+  io.out(sideBySide(source.label, base.report, report));
+  io.out('');
+  io.out(changes(diff, movedWithin));
   return 0;
+}
+
+/** The baseline's and the current replay's figures in two columns, with the change. */
+export function sideBySide(label: string, before: BacktestReport, after: BacktestReport): string {
+  const rows: Array<[string, string, string, string]> = [];
+  const num = (name: string, a: number, b: number, digits = 0) =>
+    rows.push([name, a.toFixed(digits), b.toFixed(digits), signed(b - a, digits)]);
+  num('decisions', before.decisions.total, after.decisions.total);
+  const rules = [
+    ...new Set([...Object.keys(before.decisions.byRule), ...Object.keys(after.decisions.byRule)]),
+  ];
+  for (const rule of rules.sort())
+    num(`  ${rule}`, before.decisions.byRule[rule] ?? 0, after.decisions.byRule[rule] ?? 0);
+  num('acted after the guards', before.guards.acted, after.guards.acted);
+  const a = before.labels;
+  const b = after.labels;
+  if (a && b) {
+    rows.push([
+      'windows caught',
+      `${a.caught}/${a.windows}`,
+      `${b.caught}/${b.windows}`,
+      signed(b.caught - a.caught, 0),
+    ]);
+    num('decisions outside windows', a.outside, b.outside);
+    num('  per entity-day', a.outsidePerEntityDay, b.outsidePerEntityDay, 2);
+    const delay = (ms: number | null) => (ms === null ? '—' : formatDuration(ms) || '0s');
+    rows.push(['median time to first decision', delay(a.medianDelayMs), delay(b.medianDelayMs), '']);
+    num('NAB standard', a.nab.standard, b.nab.standard, 1);
+    num('NAB reward_low_FP_rate', a.nab.reward_low_FP_rate, b.nab.reward_low_FP_rate, 1);
+    num('NAB reward_low_FN_rate', a.nab.reward_low_FN_rate, b.nab.reward_low_FN_rate, 1);
+  }
+  const head: [string, string, string, string] = ['', 'baseline', 'current', 'change'];
+  const width = [0, 1, 2, 3].map((k) => Math.max(...[head, ...rows].map((r) => r[k]!.length)));
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, k) => (k === 0 ? c.padEnd(width[k]!) : c.padStart(width[k]!)))
+      .join('  ')
+      .trimEnd();
+  return [
+    `baseline: ${label}`,
+    line(head),
+    ...rows.map(line),
+    ...(a && b ? [] : ['(pass --labels to score both)']),
+  ].join('\n');
+}
+
+function signed(x: number, digits: number): string {
+  const t = x.toFixed(digits);
+  return x > 0 ? `+${t}` : Number(t) === 0 ? '0' : t;
+}
+
+/** Decisions gained, lost and moved against the baseline, five examples of each. */
+function changes(diff: DecisionDiff, movedWithin: string): string {
+  const out = [
+    `against the baseline: ${diff.gained.length} decisions gained, ${diff.lost.length} lost, ${diff.moved.length} moved (same entity and rule within ${movedWithin}), ${diff.same} the same`,
+  ];
+  const time = (ts: number) => new Date(ts).toISOString();
+  const example = (sign: string, d: (typeof diff.gained)[number]) =>
+    `  ${sign} ${time(d.ts)} ${d.entity} ${d.rule} → ${d.action}`;
+  for (const d of diff.gained.slice(0, 5)) out.push(example('+', d));
+  for (const d of diff.lost.slice(0, 5)) out.push(example('-', d));
+  for (const m of diff.moved.slice(0, 5))
+    out.push(
+      `  ~ ${time(m.before.ts)} → ${time(m.after.ts)} (${m.byMs < 0 ? 'earlier' : 'later'} by ${formatDuration(Math.abs(m.byMs))}) ${m.after.entity} ${m.after.rule} → ${m.after.action}`,
+    );
+  return out.join('\n');
 }
 
 /** The topics' records of the range as a recording (read into memory, as `autoglm record` would write them). */
@@ -150,16 +245,4 @@ async function topicRecording(
 function describe(r: Recording): string {
   const p = r.problems[0];
   return p ? `${p.file}:${p.line}: ${p.message}` : '';
-}
-
-function scoreChange(before: BacktestReport, after: BacktestReport): string {
-  const a = before.labels;
-  const b = after.labels;
-  if (!a || !b) return 'score change: pass --labels to score both';
-  const delta = (x: number, y: number) => `${x.toFixed(1)} → ${y.toFixed(1)}`;
-  const delay = (ms: number | null) => (ms === null ? '—' : formatDuration(ms) || '0s');
-  return [
-    `NAB standard ${delta(a.nab.standard, b.nab.standard)}, reward_low_FP_rate ${delta(a.nab.reward_low_FP_rate, b.nab.reward_low_FP_rate)}`,
-    `windows caught ${a.caught} → ${b.caught} of ${b.windows}; outside windows ${a.outside} → ${b.outside}; median time to first decision ${delay(a.medianDelayMs)} → ${delay(b.medianDelayMs)}`,
-  ].join('\n');
 }

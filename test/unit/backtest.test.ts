@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
 import { runBacktest } from '../../services/backtest/backtest.js';
-import { diffDecisions } from '../../services/backtest/compare.js';
+import { backtestCommand } from '../../cli/backtest-command.js';
+import { UsageError } from '../../cli/remediation-commands.js';
+import { diffDecisions, resolveBaseline } from '../../services/backtest/compare.js';
 import { budgetLimitsOf, replayGuards } from '../../services/backtest/guards.js';
 import { buildReport } from '../../services/backtest/report.js';
 import { loadBacktestRules } from '../../services/backtest/run.js';
@@ -113,7 +117,148 @@ describe('backtest', () => {
       [at(202), at(204)],
     );
     assert.equal(diff.same, 0);
-    assert.deepEqual(diffDecisions(base.decisions, base.decisions), { gained: [], lost: [], same: 2 });
+    assert.deepEqual(diff.moved, []);
+    assert.deepEqual(diffDecisions(base.decisions, base.decisions), {
+      gained: [],
+      lost: [],
+      moved: [],
+      same: 2,
+    });
+    // Within 5 minutes, 202 moved to 201 and 204 to 203 (each to the nearest); 205 stays gained.
+    const moved = diffDecisions(base.decisions, cand.decisions, STEP);
+    assert.deepEqual(
+      moved.moved.map((m) => [m.before.ts, m.after.ts, m.byMs]),
+      [
+        [at(202), at(201), -STEP],
+        [at(204), at(203), -STEP],
+      ],
+    );
+    assert.deepEqual(
+      moved.gained.map((d) => d.ts),
+      [at(205)],
+    );
+    assert.deepEqual(moved.lost, []);
+  });
+
+  it('--baseline <git ref>: the rules as committed there, against the current ones, gained and lost exactly', async () => {
+    const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'backtest-baseline-'));
+    try {
+      const rules = path.join(repo, 'policy');
+      fs.mkdirSync(rules);
+      const rule = (threshold: number) => {
+        const json = JSON.parse(
+          fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'rules', 'cpu-static.json'), 'utf8'),
+        );
+        json.$schema = undefined;
+        json.conditions.all[0].value = threshold;
+        fs.writeFileSync(path.join(rules, 'cpu.json'), JSON.stringify(json));
+      };
+      const git = (...args: string[]) =>
+        execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], {
+          cwd: repo,
+          stdio: 'ignore',
+        });
+      git('init', '-q');
+      rule(85);
+      git('add', '.');
+      git('commit', '-q', '-m', 'at 85');
+      rule(70);
+      git('commit', '-q', '-am', 'at 70');
+      const recording = path.join(repo, 'samples.jsonl');
+      fs.writeFileSync(
+        recording,
+        generated()
+          .samples.map((x) => JSON.stringify(x))
+          .join('\n'),
+      );
+      const out: string[] = [];
+      const io = { out: (t: string) => out.push(t), err: (t: string) => out.push(t) };
+      const extracted = () =>
+        fs
+          .readdirSync(os.tmpdir())
+          .filter((f) => f.startsWith('autoglm-baseline-'))
+          .sort();
+      const before = extracted();
+      const code = await backtestCommand(
+        [
+          recording,
+          '--rules',
+          rules,
+          '--model',
+          'off',
+          '--baseline',
+          'HEAD~1',
+          '--moved-within',
+          '0s',
+          '--json',
+        ],
+        io,
+        config,
+      );
+      assert.equal(code, 0, out.join('\n'));
+      const report = JSON.parse(out.join('\n'));
+      assert.equal(report.baseline.source.kind, 'git');
+      assert.match(report.baseline.source.label, /^git HEAD~1 \([0-9a-f]{12}: policy\/\)$/);
+      // The same as the two rule sets above: the committed 85 is the baseline, the current 70 the candidate.
+      assert.deepEqual(
+        report.baseline.gained.map((d: BacktestDecision) => d.ts),
+        [at(201), at(203), at(205)],
+      );
+      assert.deepEqual(
+        report.baseline.lost.map((d: BacktestDecision) => d.ts),
+        [at(202), at(204)],
+      );
+      assert.equal(report.baseline.report.decisions.total, 2);
+      assert.equal(report.decisions.total, 3);
+      // The text report: side by side, then the changes with examples.
+      out.length = 0;
+      await backtestCommand(
+        [recording, '--rules', rules, '--model', 'off', '--baseline', 'HEAD~1'],
+        io,
+        config,
+      );
+      const text = out.join('\n');
+      assert.match(text, /decisions +2 +3 +\+1/);
+      assert.match(
+        text,
+        /1 decisions gained, 0 lost, 2 moved \(same entity and rule within 1h\), 0 the same/,
+      );
+      assert.match(text, /~ 2024-01-01T16:50:00.000Z → 2024-01-01T16:45:00.000Z \(earlier by 5m\) hot/);
+      // Nothing extracted is left behind.
+      assert.deepEqual(extracted(), before);
+    } finally {
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
+  it('--baseline: a model folder or a rules folder as such, and what is neither named', () => {
+    const current = { rulesDir: path.join(repoRoot, 'rules'), modelDir: 'off' };
+    const model = resolveBaseline(path.join(repoRoot, 'models', 'incident'), current);
+    assert.equal(model.kind, 'model');
+    assert.equal(model.rulesDir, current.rulesDir);
+    assert.equal(model.modelDir, path.join(repoRoot, 'models', 'incident'));
+    const rules = resolveBaseline(path.join(repoRoot, 'test', 'fixtures', 'rules'), current);
+    assert.equal(rules.kind, 'rules');
+    assert.equal(rules.modelDir, 'off');
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'backtest-empty-'));
+    try {
+      assert.throws(() => resolveBaseline(empty, current), /neither rule files \(\*\.json\) nor a model/);
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
+    assert.throws(
+      () => resolveBaseline('no-such-ref-or-folder', current),
+      /--baseline no-such-ref-or-folder: neither a folder \(rules or model\) nor a git ref of /,
+    );
+    return assert.rejects(
+      backtestCommand(
+        ['x.jsonl', '--baseline', 'main', '--moved-within', 'soon'],
+        { out() {}, err() {} },
+        config,
+      ),
+      (err: unknown) =>
+        err instanceof UsageError && /--moved-within: "soon" is not a duration/.test(String(err)),
+    );
   });
 
   it('the starter rules (baselines on) decide on the spike and nowhere else', async () => {

@@ -31,9 +31,10 @@ const USAGE = `usage: autoglm <command>
   model generate|train|evaluate|inspect|monitor|dataset …
                           the incident classifier: generate scenario data, train the GLM to
                           ONNX, evaluate (macro AUC, F1, calibration), explain weights, drift
-  status <workflowId|entity> [--json]
+  status [<workflowId|entity>] [--json]
                           a remediation's live phase and why it waits, or an entity's
-                          remediations, its guard (in flight, cooldowns) and the fleet budget
+                          remediations, its guard (in flight, cooldowns) and the fleet budget;
+                          alone: the budget's waiting queue by lane and service
   approve <workflowId> --reason "…" [--by who]
   reject <workflowId> --reason "…" [--by who]
                           answer a remediation that waits for approval

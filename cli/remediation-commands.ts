@@ -14,6 +14,7 @@ import {
   type RemediationStatus,
 } from '../workflows/definitions.js';
 import { checkApproval } from '../workflows/approval.js';
+import { queueLines } from './queue-lines.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -76,8 +77,9 @@ export async function approvalCommand(approve: boolean, args: readonly string[])
 }
 
 /**
- * `autoglm status <workflowId|entity> [--json]`: the live phase of one remediation (and why it
- * waits), or an entity's recent remediations plus what its guard holds (in flight, cooldowns).
+ * `autoglm status [<workflowId|entity>] [--json]`: the live phase of one remediation (and why it
+ * waits), or an entity's recent remediations plus what its guard holds (in flight, cooldowns);
+ * without a target, the action budget's waiting queue by lane and service.
  */
 export async function statusCommand(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -86,7 +88,13 @@ export async function statusCommand(args: readonly string[]): Promise<number> {
     options: { json: { type: 'boolean' } },
   });
   const target = positionals[0];
-  if (!target) throw new UsageError('usage: autoglm status <workflowId|entity> [--json]');
+  if (!target)
+    return withClient(async (client, scope) => {
+      const budget = await guardStatus(client, actionBudgetId(scope));
+      if (values.json) say(JSON.stringify({ budget: budget ?? null }, null, 2));
+      else for (const line of queueLines(budget, Date.now())) say(line);
+      return 0;
+    });
   return withClient(async (client, scope) => {
     const report = target.startsWith('remediate-')
       ? { remediations: [await remediationStatus(client, target)] }

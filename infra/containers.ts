@@ -2,7 +2,7 @@ import net from 'node:net';
 import { PrerequisiteError } from './errors.js';
 import type { InfraEndpoints } from './infra.js';
 import { autoglmHome } from './paths.js';
-import { temporalComponent, SEARCH_ATTRIBUTES } from './temporal.js';
+import { DEV_SERVER_DYNAMIC_CONFIG, temporalComponent, SEARCH_ATTRIBUTES } from './temporal.js';
 import { waitUntil } from './process.js';
 import { VERSIONS } from './versions.js';
 
@@ -74,6 +74,7 @@ export async function startContainers(): Promise<InfraEndpoints & { stop(): Prom
       '--ip',
       '0.0.0.0',
       ...SEARCH_ATTRIBUTES.flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
+      ...DEV_SERVER_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
     ])
     .withExposedPorts(7233, 8233)
     .withWaitStrategy(Wait.forListeningPorts())

@@ -16,6 +16,12 @@ const TEMPORAL_GO_MODULE = `github.com/temporalio/cli/cmd/temporal@v${VERSIONS.t
 /** Custom search attributes every remediation workflow sets (all Keyword), named once in workflows/. */
 export const SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);
 
+/**
+ * Dynamic config of the dev server: task queue fairness (the remediations' fairness keys, one per
+ * service) and the priority matcher it implies. Priority keys alone work without it in 1.32.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG = ['matching.useNewMatcher=true', 'matching.enableFairness=true'];
+
 export interface TemporalOptions {
   home: string;
   /** TEMPORAL_ADDRESS from the environment: use it, start nothing. */
@@ -126,6 +132,7 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
         namespace,
         '--log-level',
         'warn',
+        ...DEV_SERVER_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
       ],
       paths.log,
       paths.pid,

@@ -15,6 +15,8 @@ export const INCIDENT_CLASS_KEY = defineSearchAttributeKey(
   SearchAttributeType.KEYWORD,
 );
 export const VERDICT_KEY = defineSearchAttributeKey('AutoglmVerdict', SearchAttributeType.KEYWORD);
+/** The remediation's lane, "1" (most urgent) … "5" (the UI filters `AutoglmPriority IN ("1", "2")`). */
+export const PRIORITY_KEY = defineSearchAttributeKey('AutoglmPriority', SearchAttributeType.KEYWORD);
 
 /** Every custom search attribute the workflows set, for registration on the server. */
 export const SEARCH_ATTRIBUTE_KEYS = [
@@ -23,6 +25,7 @@ export const SEARCH_ATTRIBUTE_KEYS = [
   RULE_KEY,
   INCIDENT_CLASS_KEY,
   VERDICT_KEY,
+  PRIORITY_KEY,
 ] as const;
 
 /** Where a remediation stands; `guarded` and `awaiting-approval` say why in `waitingFor`. */
@@ -126,6 +129,10 @@ export interface LeaseRequest {
   readonly action: string;
   /** The rule's cooldown (ms), held by the entity guard after the remediation ends. */
   readonly cooldownMs: number;
+  /** The remediation's lane (1 = most urgent … 5); absent (before lanes): 3. The budget's queue goes by it. */
+  readonly lane?: number;
+  /** Its service (or entity): within a lane the budget serves the key least recently served first. */
+  readonly fairnessKey?: string;
 }
 
 /** A guard's answer, signalled to the remediation. `deferred` means "queued; wait". */
@@ -158,12 +165,36 @@ export const acquireSignal = defineSignal<[LeaseRequest & { limits?: BudgetLimit
 export const releaseSignal = defineSignal<[LeaseRelease]>('release');
 export const leaseAnswerSignal = defineSignal<[LeaseAnswer]>('leaseAnswer');
 
+/** A request waiting for the action budget, as its status shows it. */
+export interface DeferredRequest {
+  readonly holder: string;
+  readonly rule: string;
+  readonly action: string;
+  /** Which limit holds it back now. */
+  readonly reason: string;
+  /** Its lane and fairness key (3 and "" for requests from before lanes). */
+  readonly lane?: number;
+  readonly fairnessKey?: string;
+  /** When it started waiting (workflow time, epoch ms); absent in queues from before lanes. */
+  readonly since?: number;
+  /** How many requests that came later were granted before it, and the latest of them. */
+  readonly overtaken?: {
+    readonly count: number;
+    readonly by: string;
+    readonly lane: number;
+    readonly fairnessKey: string;
+    /** Why it went first: "lane 1 before lane 4", or "service:b was served less recently", or "fits another limit". */
+    readonly because: string;
+    readonly at: number;
+  };
+}
+
 /** What a guard holds now, for `autoglm status` and the UI. */
 export interface GuardStatus {
   readonly kind: GuardKind;
   readonly holders: ReadonlyArray<{ holder: string; rule: string; action: string; since: number }>;
   readonly cooldowns: ReadonlyArray<{ rule: string; until: number; after: string }>;
-  readonly deferred: ReadonlyArray<{ holder: string; rule: string; action: string; reason: string }>;
+  readonly deferred: ReadonlyArray<DeferredRequest>;
   readonly recentDenials: ReadonlyArray<{ holder: string; reason: string; at: number }>;
   readonly limits?: BudgetLimits;
   readonly grantsInPeriod?: number;

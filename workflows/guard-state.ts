@@ -5,7 +5,14 @@
  * and out, no I/O and no clock of their own, so the guard workflows stay deterministic and the
  * rules are unit-tested without a server. Snapshots carry the state across continue-as-new.
  */
-import type { BudgetLimits, GuardStatus, LeaseAnswer, LeaseRelease, LeaseRequest } from './definitions.js';
+import type {
+  BudgetLimits,
+  DeferredRequest,
+  GuardStatus,
+  LeaseAnswer,
+  LeaseRelease,
+  LeaseRequest,
+} from './definitions.js';
 
 /** A holder older than this is presumed gone (terminated by hand) and no longer blocks the entity. */
 export const LEASE_TTL_MS = 6 * 3_600_000;
@@ -128,15 +135,27 @@ interface Active {
   readonly rule: string;
   readonly action: string;
   readonly since: number;
+  /** Set for requests with a fairness key: the key stays remembered while its action runs. */
+  readonly fairnessKey?: string;
 }
+
+/** A waiting request; lane, key and since are absent in queues carried over from before lanes. */
+type Waiting = { -readonly [K in keyof DeferredRequest]: DeferredRequest[K] };
+
+/** The lane of requests from before lanes: Temporal's default priority key. */
+const DEFAULT_LANE = 3;
 
 /** The action budget's state, serialisable for continue-as-new. */
 export interface ActionBudgetSnapshot {
   readonly limits: BudgetLimits;
   readonly active: Active[];
   readonly grants: number[];
-  readonly queue: Array<{ holder: string; rule: string; action: string; reason: string }>;
+  readonly queue: Waiting[];
   readonly recentDenials: Array<{ holder: string; reason: string; at: number }>;
+  /** Per fairness key with requests waiting or in flight: the grant count when it was last served. */
+  readonly lastServed?: Record<string, number>;
+  /** Grants so far, the clock `lastServed` is read on. */
+  readonly served?: number;
 }
 
 /** A signal the budget owes a remediation. */
@@ -147,23 +166,30 @@ export interface Outgoing {
 
 /**
  * Fleet-wide blast-radius limits: at most N actions of one kind and M of one rule in flight, and
- * at most P granted per sliding period. A request that does not fit waits in a bounded FIFO queue
- * (deferred, with the reason) until a slot frees or its holder withdraws it.
+ * at most P granted per sliding period. A request that does not fit waits in a bounded queue
+ * (deferred, with the reason) until a slot frees or its holder withdraws it. The queue is served
+ * by lane (1 first), then, within a lane, the fairness key (service) least recently served, then
+ * age; a request granted before one that waited longer is recorded on the one it overtook. Requests
+ * from before lanes all have lane 3 and one key: first come, first served, as before.
  */
 export class ActionBudgetState {
   private limits: BudgetLimits;
   private readonly active: Active[];
   private grants: number[];
-  private readonly queue: Array<{ holder: string; rule: string; action: string; reason: string }>;
+  private readonly queue: Waiting[];
   private readonly recentDenials: Array<{ holder: string; reason: string; at: number }>;
+  private readonly lastServed: Record<string, number>;
+  private served: number;
 
   constructor(snapshot: ActionBudgetSnapshot | { limits: BudgetLimits }) {
     const s = snapshot as Partial<ActionBudgetSnapshot> & { limits: BudgetLimits };
     this.limits = s.limits;
     this.active = [...(s.active ?? [])];
     this.grants = [...(s.grants ?? [])];
-    this.queue = [...(s.queue ?? [])];
+    this.queue = (s.queue ?? []).map((q) => ({ ...q }));
     this.recentDenials = [...(s.recentDenials ?? [])];
+    this.lastServed = { ...(s.lastServed ?? {}) };
+    this.served = s.served ?? 0;
   }
 
   /**
@@ -176,17 +202,39 @@ export class ActionBudgetState {
       return [{ holder: req.holder, answer: { guard: 'budget', result: 'granted', reason: 'holds a slot' } }];
     }
     const isNew = !this.queue.some((q) => q.holder === req.holder);
-    if (isNew) this.queue.push({ holder: req.holder, rule: req.rule, action: req.action, reason: '' });
+    if (isNew) {
+      this.queue.push({
+        holder: req.holder,
+        rule: req.rule,
+        action: req.action,
+        reason: '',
+        // Only requests with a lane carry the new fields: a queue from before lanes stays as it was.
+        ...(req.lane !== undefined
+          ? { lane: req.lane, fairnessKey: req.fairnessKey ?? '', since: now }
+          : req.fairnessKey !== undefined
+            ? { fairnessKey: req.fairnessKey, since: now }
+            : {}),
+      });
+    }
     const out = this.drain(now, req.holder);
     const waiting = this.queue.findIndex((q) => q.holder === req.holder);
     if (!isNew || waiting < 0 || this.queue.length <= this.limits.maxDeferred) return out;
-    this.queue.splice(waiting, 1);
-    const reason = `${this.queue.length} actions already wait for the budget (AUTOGLM_MAX_DEFERRED=${this.limits.maxDeferred})`;
-    this.recentDenials.push({ holder: req.holder, reason, at: now });
+    // The queue is full: the least urgent request waiting (the newest of the highest lane) gives
+    // way, so a storm of routine actions cannot shut an urgent one out. Usually the new one itself.
+    const asking = this.queue[waiting]!;
+    let gives = this.queue[0]!;
+    for (const q of this.queue) if ((q.lane ?? DEFAULT_LANE) >= (gives.lane ?? DEFAULT_LANE)) gives = q;
+    this.queue.splice(this.queue.indexOf(gives), 1);
+    const full = `${this.queue.length} actions already wait for the budget (AUTOGLM_MAX_DEFERRED=${this.limits.maxDeferred})`;
+    const reason =
+      gives === asking
+        ? full
+        : `${full}: gave way to ${asking.holder}, lane ${asking.lane ?? DEFAULT_LANE} before lane ${gives.lane ?? DEFAULT_LANE}`;
+    this.recentDenials.push({ holder: gives.holder, reason, at: now });
     if (this.recentDenials.length > MAX_DENIALS_KEPT) this.recentDenials.shift();
     return [
-      ...out.filter((o) => o.holder !== req.holder),
-      { holder: req.holder, answer: { guard: 'budget', result: 'denied', reason } },
+      ...out.filter((o) => o.holder !== gives.holder),
+      { holder: gives.holder, answer: { guard: 'budget', result: 'denied', reason } },
     ];
   }
 
@@ -200,12 +248,55 @@ export class ActionBudgetState {
   }
 
   /**
-   * Grants every queued request that fits, in arrival order (a request of another kind may pass
-   * one that is blocked). Each request still waiting gets one `deferred` answer when its reason
-   * changes; `asker` always hears back.
+   * Grants every queued request that fits, the most urgent first (`goesBefore`; a request of
+   * another kind may pass one that is blocked). Each request still waiting gets one `deferred`
+   * answer when its reason changes; `asker` always hears back.
    */
   drain(now: number, asker?: string): Outgoing[] {
     this.grants = this.grants.filter((t) => t > now - this.limits.periodMs);
+    if (this.queue.every((q) => q.lane === undefined && q.fairnessKey === undefined))
+      return this.drainInArrivalOrder(now, asker);
+    const out: Outgoing[] = [];
+    for (;;) {
+      let next: Waiting | undefined;
+      for (const q of this.queue)
+        if ((next === undefined || this.goesBefore(q, next)) && this.blockedBecause(q) === undefined)
+          next = q;
+      if (next === undefined) break;
+      const at = this.queue.indexOf(next);
+      this.queue.splice(at, 1);
+      for (const earlier of this.queue.slice(0, at)) this.overtake(earlier, next, now);
+      this.active.push({
+        holder: next.holder,
+        rule: next.rule,
+        action: next.action,
+        since: now,
+        ...(next.fairnessKey !== undefined ? { fairnessKey: next.fairnessKey } : {}),
+      });
+      this.grants.push(now);
+      this.lastServed[next.fairnessKey ?? ''] = ++this.served;
+      out.push({
+        holder: next.holder,
+        answer: { guard: 'budget', result: 'granted', reason: 'within the budget' },
+      });
+    }
+    for (const q of this.queue) {
+      const reason = this.blockedBecause(q)!;
+      if (reason !== q.reason || q.holder === asker) {
+        q.reason = reason;
+        out.push({ holder: q.holder, answer: { guard: 'budget', result: 'deferred', reason } });
+      }
+    }
+    this.forgetIdleKeys();
+    return out;
+  }
+
+  /**
+   * The drain of a queue without lanes (every request from before them, or from rules without a
+   * priority): in arrival order, answers interleaved exactly as before lanes, so budget histories
+   * recorded before them replay.
+   */
+  private drainInArrivalOrder(now: number, asker?: string): Outgoing[] {
     const out: Outgoing[] = [];
     for (const q of [...this.queue]) {
       const reason = this.blockedBecause(q);
@@ -225,6 +316,40 @@ export class ActionBudgetState {
     return out;
   }
 
+  /** Lane first (1 before 5), then the fairness key least recently served; ties keep arrival order. */
+  private goesBefore(a: Waiting, b: Waiting): boolean {
+    const la = a.lane ?? DEFAULT_LANE;
+    const lb = b.lane ?? DEFAULT_LANE;
+    if (la !== lb) return la < lb;
+    return (this.lastServed[a.fairnessKey ?? ''] ?? 0) < (this.lastServed[b.fairnessKey ?? ''] ?? 0);
+  }
+
+  /** Records on `waiting` (which came earlier) that `granted` went before it, and why. */
+  private overtake(waiting: Waiting, granted: Waiting, now: number): void {
+    const lane = granted.lane ?? DEFAULT_LANE;
+    const key = granted.fairnessKey ?? '';
+    const because =
+      lane < (waiting.lane ?? DEFAULT_LANE)
+        ? `lane ${lane} before lane ${waiting.lane ?? DEFAULT_LANE}`
+        : this.blockedBecause(waiting) !== undefined
+          ? `it fits while this one waits for: ${this.blockedBecause(waiting)}`
+          : `${key || 'its key'} was served less recently than ${waiting.fairnessKey || 'this one'}`;
+    waiting.overtaken = {
+      count: (waiting.overtaken?.count ?? 0) + 1,
+      by: granted.holder,
+      lane,
+      fairnessKey: key,
+      because,
+      at: now,
+    };
+  }
+
+  /** Keeps `lastServed` to the keys with requests waiting or in flight (bounded by those). */
+  private forgetIdleKeys(): void {
+    const live = new Set([...this.queue, ...this.active].map((q) => q.fairnessKey ?? ''));
+    for (const key of Object.keys(this.lastServed)) if (!live.has(key)) delete this.lastServed[key];
+  }
+
   /** When a period slot frees for a waiting request (ms from now), if the period limit is what blocks. */
   msToNextSlot(now: number): number | undefined {
     if (this.queue.length === 0 || this.grants.length < this.limits.maxActionsPerPeriod) return undefined;
@@ -239,6 +364,7 @@ export class ActionBudgetState {
       grants: [...this.grants],
       queue: this.queue.map((q) => ({ ...q })),
       recentDenials: [...this.recentDenials],
+      ...(this.served > 0 ? { lastServed: { ...this.lastServed }, served: this.served } : {}),
     };
   }
 
@@ -254,7 +380,7 @@ export class ActionBudgetState {
     };
   }
 
-  private blockedBecause(q: { rule: string; action: string }): string | undefined {
+  private blockedBecause(q: { readonly rule: string; readonly action: string }): string | undefined {
     const l = this.limits;
     const sameAction = this.active.filter((a) => a.action === q.action).length;
     if (sameAction >= l.maxConcurrentPerAction)

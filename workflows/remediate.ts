@@ -159,9 +159,16 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     },
   );
 
+  // The remediation's lane as Temporal's priority key (its service as the fairness key), for the
+  // steps on the act and verify task queues; the guard requests and the verdict inherit the
+  // workflow's own (set at start). Decisions from before lanes carry none: Temporal's default.
+  const lane = decision.priority
+    ? { priority: { priorityKey: decision.priority.lane, fairnessKey: decision.priority.fairnessKey } }
+    : {};
   // One proxy per step, so each activity carries a summary the Temporal UI shows in the timeline.
   const act = (summary: string) =>
     proxyActivities<Pick<ActActivities, 'actuate'>>({
+      ...lane,
       startToCloseTimeout: settings.actuationTimeoutMs,
       retry: {
         initialInterval: '1s',
@@ -172,7 +179,7 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
       },
       summary,
     });
-  const actuate = (step: FollowUp, key: string) =>
+  const actuate = (step: FollowUp, key: string, main = false) =>
     act(`${step.action} ${decision.entity} via the ${decision.actuator.type} actuator`).actuate({
       idempotencyKey: key,
       decisionId: decision.decisionId,
@@ -180,6 +187,10 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
       action: step.action,
       args: step.args,
       actuator: decision.actuator,
+      // The main action's time to act, by lane (a metric of the act worker); not sent to the target.
+      ...(main
+        ? { timeToAct: { lane: decision.priority?.lane ?? 3, since: workflowInfo().startTime.getTime() } }
+        : {}),
     });
 
   const leaseRequest = {
@@ -188,6 +199,9 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     rule: decision.rule,
     action: decision.action,
     cooldownMs: settings.cooldownMs,
+    ...(decision.priority
+      ? { lane: decision.priority.lane, fairnessKey: decision.priority.fairnessKey }
+      : {}),
   };
   const guardIds: Record<GuardKind, string> = {
     entity: entityGuardId(scope, decision.entity),
@@ -267,10 +281,11 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     checkAge('before acting');
 
     update({ phase: 'acting', waitingFor: undefined });
-    acted = await actuate(decision, workflowId);
+    acted = await actuate(decision, workflowId, true);
     evidence.acted = acted;
     update({ phase: 'verifying', actedAt: acted.at });
     const verify = proxyActivities<VerifyActivities>({
+      ...lane,
       summary: `verify ${decision.entity} within ${decision.verify.within}, stable for ${decision.verify.stableFor}`,
       taskQueue: settings.verifyTaskQueue,
       // The activity enforces `within` (at most 1h) itself, from the action time, across retries.

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Verdict } from '../common/contracts.js';
 import type { Logger } from '../common/logger.js';
 import { redactText } from '../common/url-policy.js';
@@ -45,15 +45,27 @@ export function createActActivities(deps: {
     labelNames: ['outcome'],
     registers: [deps.registry],
   });
+  const timeToAct = new Histogram({
+    name: 'autoglm_act_time_to_act_seconds',
+    help: 'From a remediation’s start to its action’s answer, by lane (1 = most urgent): the guards, an approval, the budget’s queue and the worker’s',
+    labelNames: ['lane'],
+    buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800],
+    registers: [deps.registry],
+  });
   return {
     /** Performs the action through the rule's actuator. Refusals are not retried. */
-    async actuate(request: ActuationRequest): Promise<ActuationResult> {
+    async actuate({
+      timeToAct: measured,
+      ...request
+    }: ActuationRequest & { timeToAct?: { lane: number; since: number } }): Promise<ActuationResult> {
       const labels = { actuator: request.actuator.type, action: request.action };
       try {
         // Each actuator checks its ref again right before the call (config or the directory may have
         // changed since the rule loaded); an unknown type is refused by the registry.
         const result = await deps.actuators.get(request.actuator.type).actuate(request);
         actuations.inc({ ...labels, result: 'ok' });
+        if (measured)
+          timeToAct.observe({ lane: String(measured.lane) }, Math.max(0, result.at - measured.since) / 1000);
         deps.logger.info(
           { entity: request.entity, action: request.action, decisionId: request.decisionId },
           'actuated',
@@ -78,6 +90,8 @@ export function createActActivities(deps: {
       await deps.client.workflow.signalWithStart(budget ? ACTION_BUDGET_WORKFLOW : ENTITY_GUARD_WORKFLOW, {
         workflowId: input.guardId,
         taskQueue: deps.actTaskQueue,
+        // The guards decide who goes next: their tasks go before any remediation's.
+        priority: { priorityKey: 1 },
         args: budget ? [{ limits: deps.budgetLimits }] : [],
         signal: acquireSignal,
         signalArgs: [budget ? { ...input.request, limits: deps.budgetLimits } : input.request],

@@ -17,6 +17,8 @@ import type { Decider } from './decider.js';
 import { episodeMessages, type EpisodeRestore } from './episode-changelog.js';
 import type { EpisodeChange, EpisodeOutput, EpisodeState } from './episodes.js';
 import type { IncidentModel } from './incident-model.js';
+import { StartSlots } from './start-slots.js';
+import { DEFAULT_LANE } from './urgency.js';
 import type { RemediationStarter } from './workflow-starter.js';
 
 /** The most recent ids, in arrival order, forgetting the oldest beyond `capacity`. */
@@ -74,6 +76,8 @@ export class DecideHandler {
   private readonly published = new RecentIds(50_000);
   private readonly lastRuleErrorLog = new Map<string, number>();
   private failedStartsInARow = 0;
+  /** Start concurrency, shared by lane across batches (set in the constructor). */
+  private readonly slots: StartSlots;
 
   constructor(
     private readonly deps: {
@@ -95,6 +99,7 @@ export class DecideHandler {
       registry: Registry;
     },
   ) {
+    this.slots = new StartSlots(deps.startConcurrency);
     const registers = [deps.registry];
     this.startFailures = new Counter({
       name: 'autoglm_decide_start_failures_total',
@@ -303,17 +308,25 @@ export class DecideHandler {
     return this.failedStartsInARow < this.deps.maxStartFailures;
   }
 
-  /** Starts every chain, at most `startConcurrency` at once; each chain in order. */
+  /**
+   * Starts every chain, the most urgent chains first (a chain goes at its most urgent decision's
+   * lane), each chain in order, within the start slots shared by lane (`StartSlots`).
+   */
   private async startAll(chains: Decision[][], payload: DecideBatch): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < chains.length) {
-        const chain = chains[next++]!;
-        for (const d of chain) await this.startOne(d, payload);
-      }
-    };
-    const workers = Array.from({ length: Math.min(this.deps.startConcurrency, chains.length) }, worker);
-    const results = await Promise.allSettled(workers);
+    const laneOf = (chain: Decision[]) => Math.min(...chain.map((d) => d.priority?.lane ?? DEFAULT_LANE));
+    const ordered = chains.map((chain) => ({ chain, lane: laneOf(chain) })).sort((a, b) => a.lane - b.lane);
+    const results = await Promise.allSettled(
+      ordered.map(async ({ chain, lane }) => {
+        for (const d of chain) {
+          const release = await this.slots.acquire(lane);
+          try {
+            await this.startOne(d, payload);
+          } finally {
+            release();
+          }
+        }
+      }),
+    );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }

@@ -5,12 +5,28 @@ import {
   ACTION_KEY,
   ENTITY_KEY,
   INCIDENT_CLASS_KEY,
+  PRIORITY_KEY,
   REMEDIATE_WORKFLOW,
   RULE_KEY,
   type RemediateArgs,
 } from '../../workflows/definitions.js';
 import { workflowIdFor } from './decision-id.js';
 import { remediationDetails, remediationSummary } from './remediation-summary.js';
+import { DEFAULT_LANE } from './urgency.js';
+
+/** The lane in front of the UI's one-line summary, e.g. "[P1] rollback checkout/pod-1 — …". */
+export function laneSummary(decision: Decision): string {
+  return `[P${decision.priority?.lane ?? DEFAULT_LANE}] ${remediationSummary(decision)}`;
+}
+
+/** The lane and why, on top of the workflow's details (Temporal markdown). */
+export function laneDetails(decision: Decision): string {
+  const p = decision.priority;
+  const lane = p
+    ? `- lane **${p.lane}** (${p.because.join('; ')}), fairness key \`${p.fairnessKey}\``
+    : `- lane **${DEFAULT_LANE}** (no priority in the rule)`;
+  return `${remediationDetails(decision)}\n${lane}`;
+}
 
 /** Starts the remediation workflow of a decision, at most once per decision id. */
 export class RemediationStarter {
@@ -55,15 +71,26 @@ export class RemediationStarter {
           workflowId,
           args,
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          // Lane = Temporal's priority key (its tasks go first on the act queue); the service is
+          // the fairness key, so one service's storm cannot starve another's in the same lane.
+          ...(decision.priority
+            ? {
+                priority: {
+                  priorityKey: decision.priority.lane,
+                  fairnessKey: decision.priority.fairnessKey,
+                },
+              }
+            : {}),
           typedSearchAttributes: [
             { key: ENTITY_KEY, value: decision.entity },
             { key: ACTION_KEY, value: decision.action },
             { key: RULE_KEY, value: decision.rule },
             ...(decision.incident ? [{ key: INCIDENT_CLASS_KEY, value: decision.incident.class }] : []),
+            { key: PRIORITY_KEY, value: String(decision.priority?.lane ?? DEFAULT_LANE) },
           ],
           memo: { decision },
-          staticSummary: remediationSummary(decision),
-          staticDetails: remediationDetails(decision),
+          staticSummary: laneSummary(decision),
+          staticDetails: laneDetails(decision),
         }),
       );
       return { workflowId, started: true };

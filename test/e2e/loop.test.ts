@@ -122,7 +122,7 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
     // The Temporal UI's list and page read as sentences: summary and details without opening the input.
     assert.match(
       (await description.staticSummary()) ?? '',
-      new RegExp(`^scale_out ${entity} — rule ${RULE.name}, incident \\w+ \\(\\d\\.\\d\\d\\)$`),
+      new RegExp(`^\\[P3\\] scale_out ${entity} — rule ${RULE.name}, incident \\w+ \\(\\d\\.\\d\\d\\)$`),
     );
     const details = (await description.staticDetails()) ?? '';
     assert.match(details, /triggered by: .*`cpu\.avg` = \d/);

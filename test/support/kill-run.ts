@@ -267,7 +267,7 @@ const FOLLOW_UP = /\/(compensate|escalate)$/;
 const isFollowUp = (key: string) => FOLLOW_UP.test(key);
 
 /** Remediations whose action the fleet logged and whose verdict has not been published yet. */
-function remediationsInFlight(run: SuiteRun): string[] {
+export function remediationsInFlight(run: SuiteRun): string[] {
   const heard = new Set(run.verdicts.values<Verdict>().map((v) => v.workflowId));
   const acted = run.fleet.model.actionLog.filter((a) => a.effective && !isFollowUp(a.idempotencyKey));
   return [...new Set(acted.map((a) => a.idempotencyKey))].filter((id) => !heard.has(id));

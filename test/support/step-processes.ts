@@ -67,6 +67,11 @@ export class StepProcesses {
     return this.children.has(step);
   }
 
+  /** The pid of `step`'s live process: tells its Temporal poller (`<pid>@<host>`) from another's. */
+  pid(step: LoopStep): number | undefined {
+    return this.children.get(step)?.pid;
+  }
+
   /** SIGKILLs `step`'s process and waits for it to be gone; undefined when it had none. */
   async kill(step: LoopStep, moment: string): Promise<KillRecord | undefined> {
     const child = this.children.get(step);

@@ -17,6 +17,7 @@ import type { BaselineCheckpoint, BaselineStore } from './baseline.js';
 import { baselineKey, type BaselineRestore } from './baseline-changelog.js';
 import { publishRecords } from './observation-output.js';
 import { PartitionProgress } from './partition-progress.js';
+import { rebuildSpanMs } from './sense-options.js';
 import type { EntityWindows } from './windows.js';
 
 /** What the handler needs of the Kafka consumer and the group's committed offsets. */
@@ -256,8 +257,7 @@ export class SenseHandler {
 
   private newProgress(): PartitionProgress {
     const { windowMs, emitEveryMs } = this.deps.settings;
-    // Two windows back from the newest sample: entities lagging up to a window behind the partition keep theirs.
-    return new PartitionProgress(2 * windowMs + 2 * emitEveryMs, emitEveryMs);
+    return new PartitionProgress(rebuildSpanMs(windowMs, emitEveryMs), emitEveryMs);
   }
 
   /** Handles one batch; resolves once its outputs are acknowledged and its offsets committed. */

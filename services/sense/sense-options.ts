@@ -17,9 +17,28 @@ export function baselineOptionsOf(config: Config): Partial<BaselineOptions> {
     daily: config.baselineSeasonality.includes('daily'),
     weekly: config.baselineSeasonality.includes('weekly'),
     maxStates: config.baselineMaxStates,
-    // Within the two windows a new owner replays: a restored state plus the replay is exact.
-    checkpointEveryMs: Math.max(config.emitEvery, Math.floor(config.window / 2)),
+    checkpointEveryMs: checkpointEveryMs(config.window, config.emitEvery),
   };
+}
+
+/**
+ * How often (event time) a baseline state goes to the changelog: every two windows. Each record
+ * costs as much to produce as an observation; at one sample a second and the defaults this is one
+ * record per 60 samples of a metric (it was one per 15).
+ */
+export function checkpointEveryMs(windowMs: number, emitEveryMs: number): number {
+  return Math.max(emitEveryMs, 2 * windowMs);
+}
+
+/**
+ * How far back (event time, behind a partition's newest sample) a new owner replays: a window and
+ * a checkpoint interval, plus two emit intervals of margin. A restored state is at most a
+ * checkpoint interval older than its newest sample, so the replay brings every baseline and every
+ * window of an entity up to date exactly, for entities lagging their partition by up to a window
+ * and two emit intervals (replayed samples a restored state already has are skipped as stale).
+ */
+export function rebuildSpanMs(windowMs: number, emitEveryMs: number): number {
+  return windowMs + checkpointEveryMs(windowMs, emitEveryMs) + 2 * emitEveryMs;
 }
 
 /** The windows' settings from the configuration (with `store` when baselines are on), for sense and the backtest. */

@@ -155,7 +155,7 @@ export class IngestServer {
     const source = this.byPath.get(path);
     const name = source?.name ?? 'unknown';
     const receivedAt = Date.now();
-    let request: IngestRequest | undefined;
+    let reserved = 0;
     try {
       if (!source) {
         throw new IngestRefusal(
@@ -185,7 +185,9 @@ export class IngestServer {
           `ingest holds ${this.pendingBytes} bytes waiting for Kafka (AUTOGLM_INGEST_MAX_PENDING_BYTES=${maxPendingBytes}): retry later`,
         );
       }
-      request = { path, headers: req.headers, body, receivedAt };
+      // Reserved until answered: the decoded body and the records made of it are held till then.
+      this.pendingBytes += reserved = body.length;
+      const request: IngestRequest = { path, headers: req.headers, body, receivedAt };
       const mapping = this.deps.mappings.get(source.name);
       if (!mapping)
         throw new IngestRefusal(
@@ -194,7 +196,6 @@ export class IngestServer {
           `source ${source.name} has no mapping: add ${source.name}.json to AUTOGLM_INGEST_MAPPINGS_DIR`,
         );
       const conversion = await source.convert(request, { mapping, limits: this.deps.limits });
-      this.pendingBytes += body.length;
       const started = process.hrtime.bigint();
       try {
         await this.deps.write(conversion.samples, conversion.events);
@@ -206,8 +207,6 @@ export class IngestServer {
             `${err.message}; nothing of this request was kept: retry later`,
           );
         throw err;
-      } finally {
-        this.pendingBytes -= body.length;
       }
       this.writeSeconds.observe({ source: name }, Number(process.hrtime.bigint() - started) / 1e9);
       this.records.inc({ source: name, kind: 'sample' }, conversion.samples.length);
@@ -225,14 +224,13 @@ export class IngestServer {
       if (!(err instanceof IngestRefusal))
         this.deps.logger.error({ err, source: name }, 'ingest: request failed');
       this.refusals.inc({ source: name, reason: refusal.reason });
-      const answer =
-        source && request && source.refusalBody
-          ? source.refusalBody(request, refusal.status, refusal.message)
-          : {
-              status: refusal.status,
-              contentType: 'text/plain; charset=utf-8',
-              body: `${refusal.message}\n`,
-            };
+      const answer = source?.refusalBody
+        ? source.refusalBody({ path, headers: req.headers }, refusal.status, refusal.message)
+        : {
+            status: refusal.status,
+            contentType: 'text/plain; charset=utf-8',
+            body: `${refusal.message}\n`,
+          };
       const headers: Record<string, string> = {};
       if (refusal.status === 503 || refusal.status === 429)
         headers['retry-after'] = String(this.deps.settings.retryAfterSeconds);
@@ -240,6 +238,8 @@ export class IngestServer {
       if (refusal.status === 413) headers.connection = 'close';
       this.send(res, name, answer, headers);
       if (refusal.status === 413) req.resume();
+    } finally {
+      this.pendingBytes -= reserved;
     }
   }
 

@@ -92,7 +92,7 @@ export interface IngestSource {
    */
   answer?(req: IngestRequest, conversion: Conversion): Answer;
   /** The body of a refusal in the source's own protocol (OTLP's Status); default: the message as text. */
-  refusalBody?(req: IngestRequest, status: number, message: string): Answer;
+  refusalBody?(req: Pick<IngestRequest, 'path' | 'headers'>, status: number, message: string): Answer;
 }
 
 /** The default answer: 204, or 400 naming the refusals by reason with their first messages. */

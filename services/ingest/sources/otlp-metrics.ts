@@ -149,7 +149,7 @@ export function createOtlpMetricsSource(): IngestSource {
   };
 }
 
-function isJson(req: IngestRequest): boolean {
+function isJson(req: Pick<IngestRequest, 'headers'>): boolean {
   return /^application\/json\b/i.test(String(req.headers['content-type'] ?? ''));
 }
 
@@ -185,9 +185,7 @@ function decodeOtlp(req: IngestRequest): ExportMetricsServiceRequest {
 }
 
 /** A metric's data points with their attributes as a map. */
-function* pointsOf(
-  metric: Metric,
-): Generator<{
+function* pointsOf(metric: Metric): Generator<{
   point: HistogramDataPoint & { asDouble?: number; asInt?: number };
   attrs: Map<string, string>;
 }> {

@@ -25,15 +25,25 @@ export class ClassifiedIncident implements IncidentFact {
   readonly class: string;
   readonly confidence: number;
   readonly modelVersion: string;
+  /** Why the class is `unknown`; undefined when the classifier names a class. */
+  readonly reason: string | undefined;
   readonly #batch: ClassifiedBatch;
   /** The row's first value in the batch output. */
   readonly #at: number;
   #probabilities: Readonly<Record<string, number>> | undefined;
 
-  constructor(batch: ClassifiedBatch, at: number, cls: string, confidence: number, modelVersion: string) {
+  constructor(
+    batch: ClassifiedBatch,
+    at: number,
+    cls: string,
+    confidence: number,
+    modelVersion: string,
+    reason?: string,
+  ) {
     this.class = cls;
     this.confidence = confidence;
     this.modelVersion = modelVersion;
+    this.reason = reason;
     this.#batch = batch;
     this.#at = at;
     this.#probabilities = undefined;
@@ -71,5 +81,6 @@ export function plainIncident(fact: IncidentFact): IncidentFact {
     confidence: fact.confidence,
     probabilities: { ...fact.probabilities },
     modelVersion: fact.modelVersion,
+    ...(fact.reason !== undefined ? { reason: fact.reason } : {}),
   };
 }

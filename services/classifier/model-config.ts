@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { CONTEXT_FACTS, METRIC_STATS, closest } from '../common/facts-reference.js';
 import type { FeatureSpec, ModelConfig } from './model-types.js';
+import { derivedOperands } from './vectorize.js';
 
 /** The model config file was refused; `problems` names each field and its fix. */
 export class ModelConfigError extends Error {
@@ -25,6 +26,7 @@ const TOP_KEYS = [
   'classes',
   'class_weight',
   'split',
+  'abstain',
 ];
 const DEFAULT_SPLIT = { test: 0.2, seed: 42 } as const;
 
@@ -66,6 +68,7 @@ export function parseModelConfig(
   const classes = parseClasses(json.classes, link, problem);
   const classWeight = parseClassWeight(json.class_weight, classes, problem);
   const split = parseSplit(json.split, problem);
+  const abstain = parseAbstain(json.abstain, problem);
 
   if (problems.length > 0 || !regularization || !features || !classes) return { problems };
   const config: ModelConfig = {
@@ -77,6 +80,7 @@ export function parseModelConfig(
     classes,
     ...(classWeight !== undefined ? { class_weight: classWeight } : {}),
     split: split ?? DEFAULT_SPLIT,
+    ...(abstain !== undefined ? { abstain } : {}),
   };
   return { config: deepFreeze(config) };
 }
@@ -150,6 +154,22 @@ function parseFeatures(value: unknown, problem: Problem): FeatureSpec[] | undefi
 
 function parseFeature(f: unknown, field: string, problem: Problem): FeatureSpec | undefined {
   if (typeof f === 'string') {
+    const derived = derivedOperands(f);
+    if (derived) {
+      const bad = derived.args
+        .map((a) => [a, WINDOW_FEATURE.exec(a)] as const)
+        .filter(([, m]) => !(m && (METRIC_STATS as readonly string[]).includes(m[2]!)));
+      if (bad.length === 0) return { kind: 'numeric', name: f };
+      for (const [a, m] of bad) problem(field, `in "${f}": ${unknownFeature(a, m?.[1], m?.[2])}`);
+      return undefined;
+    }
+    if (/^[a-z_]+\(/.test(f)) {
+      problem(
+        field,
+        `unknown input "${f}": derived inputs are slog(<metric>.<stat>) and log_ratio(<metric>.<stat>,<metric>.<stat>), no spaces`,
+      );
+      return undefined;
+    }
     const match = WINDOW_FEATURE.exec(f);
     if (match && (METRIC_STATS as readonly string[]).includes(match[2]!)) return { kind: 'numeric', name: f };
     problem(field, unknownFeature(f, match?.[1], match?.[2]));
@@ -275,6 +295,26 @@ function parseSplit(value: unknown, problem: Problem): ModelConfig['split'] {
     ok = false;
   }
   return ok ? { test: test as number, seed: seed as number } : undefined;
+}
+
+function parseAbstain(value: unknown, problem: Problem): ModelConfig['abstain'] {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) {
+    problem('abstain', 'must be an object such as {"min_confidence": 0.5}');
+    return undefined;
+  }
+  for (const key of Object.keys(value))
+    if (key !== 'min_confidence')
+      problem(`abstain.${key}`, 'is not an abstain field; the field is min_confidence');
+  const min = value.min_confidence;
+  if (typeof min !== 'number' || !(min >= 0 && min < 1)) {
+    problem(
+      'abstain.min_confidence',
+      'must be a probability from 0 (never abstain when sure) to below 1, e.g. 0.5',
+    );
+    return undefined;
+  }
+  return { min_confidence: min };
 }
 
 function deepFreeze<T>(value: T): T {

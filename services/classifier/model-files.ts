@@ -58,6 +58,10 @@ const glmSchema = z
     weights: z.array(z.array(finite)),
     intercepts: z.array(finite),
     bucketTokens: z.record(z.string(), z.array(z.string())).optional(),
+    abstain: z
+      .object({ minConfidence: finite.min(0).max(1), maxDistance: finite.positive() })
+      .strict()
+      .optional(),
   })
   .superRefine((model, ctx) => {
     const expected = columnsOf(model.features);

@@ -24,6 +24,8 @@ export interface ModelConfig {
   readonly class_weight?: 'balanced' | Readonly<Record<string, number>>;
   /** Held-out share and seed of the train/test split. */
   readonly split?: { readonly test: number; readonly seed: number };
+  /** When the model says `unknown`: below this top-class probability (default 0.5). */
+  readonly abstain?: { readonly min_confidence: number };
 }
 
 /** One labeled example: the observation's features and recent events, and its class. */
@@ -71,6 +73,11 @@ export interface GlmModel {
    * explanation can say "events mention \"oomkilled\"" rather than "bucket 17". Not an input of the graph.
    */
   readonly bucketTokens?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * When the classifier says `unknown` instead of a class (abstain.ts): below `minConfidence` or
+   * beyond `maxDistance` from the training data. A model without it always names a class.
+   */
+  readonly abstain?: { readonly minConfidence: number; readonly maxDistance: number };
 }
 
 /**
@@ -79,8 +86,11 @@ export interface GlmModel {
  * on first use; plainIncident() copies one into plain data.
  */
 export interface IncidentFact {
+  /** The most likely class, or `unknown` when the classifier abstains (then `reason` says why). */
   readonly class: string;
   readonly confidence: number;
   readonly probabilities: Readonly<Record<string, number>>;
   readonly modelVersion: string;
+  /** Why the class is `unknown`: what was seen and the nearest class; absent when a class is named. */
+  readonly reason?: string;
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { MODEL_FILES, ModelLoadError, modelStamp, readModelJson } from './model-files.js';
+import { UNKNOWN_CLASS, abstainReason } from './abstain.js';
 import { ClassifiedIncident } from './incident-fact.js';
 import type { GlmModel, IncidentFact, ModelInput } from './model-types.js';
 import { ONNX_IO, ONNX_METADATA } from './onnx-export.js';
@@ -162,7 +163,7 @@ export class IncidentClassifier {
     }
     try {
       vectorizeRows(inputs, features, mean, x);
-      return factsOf(await this.#run(tensor), rows, classes, this.version);
+      return factsOf(await this.#run(tensor), rows, classes, this.version, this.model, x);
     } finally {
       if (shared) this.#scratchBusy = false;
     }
@@ -213,9 +214,17 @@ export class IncidentClassifier {
  * The facts of `rows` rows of probabilities `p` (classes values each). Kept out of the async
  * classify(): V8 deoptimized this loop there on every call, resumed after the await.
  */
-function factsOf(p: Float32Array, rows: number, classes: readonly string[], version: string): IncidentFact[] {
+function factsOf(
+  p: Float32Array,
+  rows: number,
+  classes: readonly string[],
+  version: string,
+  model: GlmModel,
+  x: Float32Array,
+): IncidentFact[] {
   const batch = { classes, probabilities: p };
   const k = classes.length;
+  const width = model.columns.length;
   const facts = new Array<IncidentFact>(rows);
   for (let i = 0, at = 0; i < rows; i++, at += k) {
     // The first most probable class, as an argmax over the row.
@@ -228,7 +237,12 @@ function factsOf(p: Float32Array, rows: number, classes: readonly string[], vers
         best = c;
       }
     }
-    facts[i] = new ClassifiedIncident(batch, at, classes[best]!, top, version);
+    // The classifier abstains when unsure or far from its training data (abstain.ts).
+    const reason = abstainReason(model, x, i * width, classes[best]!, top);
+    facts[i] =
+      reason === undefined
+        ? new ClassifiedIncident(batch, at, classes[best]!, top, version)
+        : new ClassifiedIncident(batch, at, UNKNOWN_CLASS, top, version, reason);
   }
   return facts;
 }

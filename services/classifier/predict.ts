@@ -3,6 +3,7 @@
  * The ONNX graph must give the same probabilities within 1e-5.
  */
 import type { GlmModel, IncidentFact, ModelInput } from './model-types.js';
+import { UNKNOWN_CLASS, abstainReason } from './abstain.js';
 import { vectorize } from './vectorize.js';
 
 /** Probabilities per class, in `model.classes` order (logit: [1 - p, p]), of the input vector at `offset`. */
@@ -31,13 +32,16 @@ export function predictVector(model: GlmModel, x: ArrayLike<number>, offset = 0)
 
 /** The incident fact for one input: the most likely class, its probability and all of them. */
 export function predict(model: GlmModel, input: ModelInput): IncidentFact {
-  const probabilities = predictVector(model, vectorize(input, model.features, model.mean));
+  const x = vectorize(input, model.features, model.mean);
+  const probabilities = predictVector(model, x);
   let best = 0;
   for (let k = 1; k < probabilities.length; k++) if (probabilities[k]! > probabilities[best]!) best = k;
+  const reason = abstainReason(model, x, 0, model.classes[best]!, probabilities[best]!);
   return {
-    class: model.classes[best]!,
+    class: reason === undefined ? model.classes[best]! : UNKNOWN_CLASS,
     confidence: probabilities[best]!,
     probabilities: Object.fromEntries(model.classes.map((c, k) => [c, probabilities[k]!])),
     modelVersion: model.version,
+    ...(reason !== undefined ? { reason } : {}),
   };
 }

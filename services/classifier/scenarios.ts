@@ -4,8 +4,14 @@
  * features sense would compute from the samples and the events it would have seen. Incidents come
  * in every severity, so mild ones look almost healthy and healthy entities are sometimes hot,
  * spiky or carry a misleading event: learnable, but not trivially.
+ *
+ * Trained for the world, not for this generator: each row is also drawn from a random fleet, one
+ * that may lack a metric (upstream_errors a third of the time, any other now and then), report
+ * latency in seconds or errors per minute, collect no events, or word its events one of several
+ * ways; and the entity may have a warm baseline (`<metric>.baseline|deviation|anomaly|spread`, as
+ * sense gives them), none yet, or one that has learned the incident itself.
  */
-import { FEATURE_STATS } from '../common/facts-reference.js';
+import { FEATURE_STATS, anomalyScore } from '../common/facts-reference.js';
 // The same computation as the live windows, so what the model learns is what it is served.
 import { writeMetricFeatures } from '../sense/features.js';
 import type { LabeledRow } from './model-types.js';
@@ -134,10 +140,16 @@ class Simulator {
     const events: Event[] = [];
     const series = this.healthySeries(base);
     const hasUpstream = label === 'dependency_outage' || this.random() >= NO_UPSTREAM;
+    let normal = cloneSeries(series);
     switch (label) {
-      case 'healthy':
-        this.healthyQuirks(series, events);
+      case 'healthy': {
+        const calm = normal;
+        const episode = this.healthyQuirks(series, events);
+        normal = cloneSeries(series); // a hot or big entity's baseline knows it
+        // A noisy spell the baseline has not seen: its spread is the calm one.
+        if (episode) for (const m of SCENARIO_METRICS) normal[m].noise = calm[m].noise;
         break;
+      }
       case 'cpu_saturation':
         this.cpuSaturation(series, s, events);
         break;
@@ -161,11 +173,76 @@ class Simulator {
     shuffleInPlace(events, this.random);
 
     const features: Record<string, number> = {};
+    const fleet = this.fleet();
+    const history = this.history();
     for (const metric of SCENARIO_METRICS) {
       if (metric === 'upstream_errors' && !hasUpstream) continue;
+      if (fleet.missing.has(metric)) continue;
       this.sample(features, metric, series[metric]);
+      if (history !== 'none') this.baselineFacts(features, metric, normal[metric], history);
+      const unit = fleet.unit[metric];
+      if (unit !== undefined)
+        for (const stat of SCALED_STATS) scaleFeature(features, `${metric}.${stat}`, unit);
     }
-    return { features, events, label };
+    const seen = fleet.noEvents ? [] : events.map((e) => this.reword(e));
+    return { features, events: seen, label };
+  }
+
+  /** How this row's fleet differs: metrics it lacks, units it reports in, no event collection. */
+  private fleet(): { missing: Set<string>; unit: Partial<Record<string, number>>; noEvents: boolean } {
+    const missing = new Set<string>();
+    if (this.chance(0.3)) missing.add('upstream_errors');
+    for (const metric of ['cpu', 'mem', 'disk', 'errors', 'latency'])
+      if (this.chance(0.04)) missing.add(metric);
+    const unit: Partial<Record<string, number>> = {};
+    if (this.chance(0.3)) unit.latency = 0.001; // seconds
+    if (this.chance(0.15)) unit.errors = 60; // per minute
+    if (this.chance(0.15)) unit.upstream_errors = 60;
+    return { missing, unit, noEvents: this.chance(0.15) };
+  }
+
+  /** The entity's history: a warm baseline, none yet (warming up), or one that learned the incident. */
+  private history(): 'warm' | 'none' | 'learned' {
+    const u = this.random();
+    return u < 0.6 ? 'warm' : u < 0.8 ? 'none' : 'learned';
+  }
+
+  /**
+   * The baseline facts sense would add for `metric`: its normal level and spread (with the error of
+   * a learned estimate) and the newest sample's deviation from it; for `learned`, a baseline that
+   * took in the window's own level, so the deviation is small whatever is going on.
+   */
+  private baselineFacts(
+    out: Record<string, number>,
+    metric: string,
+    normal: Series,
+    history: 'warm' | 'learned',
+  ): void {
+    const last = out[`${metric}.last`];
+    const avg = out[`${metric}.avg`];
+    if (last === undefined || avg === undefined) return;
+    const jitter = this.uniform(0.75, 1.4);
+    let level = normal.multiplicative
+      ? normal.level * Math.exp(this.normal(0, 0.1))
+      : normal.level + this.normal(0, normal.noise * 0.3);
+    let spread = (normal.multiplicative ? normal.level * normal.noise : normal.noise) * jitter;
+    if (history === 'learned') {
+      level = avg * (normal.multiplicative ? Math.exp(this.normal(0, 0.1)) : 1) + this.normal(0, 0.2);
+      spread *= this.uniform(1, 4);
+    }
+    spread = Math.max(spread, 0.02 * Math.abs(level), 1e-9);
+    const deviation = (last - level) / spread;
+    out[`${metric}.baseline`] = level;
+    out[`${metric}.deviation`] = deviation;
+    out[`${metric}.anomaly`] = anomalyScore(deviation, 4.5);
+    out[`${metric}.spread`] = spread;
+  }
+
+  /** One event as this fleet's software might word it: one of a few phrasings of the same thing. */
+  private reword(e: Event): Event {
+    const ways = PHRASINGS[e.message];
+    if (ways === undefined || this.chance(0.4)) return e;
+    return { kind: e.kind, message: this.pick(ways)() };
   }
 
   /** Healthy entities: load, memory and disk vary a lot across a fleet; errors and latency are heavy-tailed. */
@@ -210,9 +287,22 @@ class Simulator {
   }
 
   /** Healthy but noisy: hot or spiky entities, warming caches, filling disks and misleading events. */
-  private healthyQuirks(series: Record<string, Series>, events: Event[]): void {
+  /** Returns whether the entity is in a noisy spell its baseline has not seen. */
+  private healthyQuirks(series: Record<string, Series>, events: Event[]): boolean {
     const cpu = series.cpu!;
     const mem = series.mem!;
+    // A noisy spell (a traffic mix change, a flaky network): wide noise, a flaky dependency that
+    // retries absorb, retried refusals; far from the calm normal in deviations, but healthy.
+    const episode = this.chance(0.12);
+    if (episode) {
+      series.latency!.noise *= this.uniform(2, 3.5);
+      series.errors!.noise *= this.uniform(1.5, 2.5);
+      series.upstream_errors!.level *= this.uniform(2, 6);
+      series.upstream_errors!.noise *= 1.5;
+      cpu.noise *= 1.6;
+      if (this.chance(0.3)) events.push({ kind: 'log', message: 'retrying request after 503' });
+      if (this.chance(0.2)) events.push({ kind: 'log', message: this.refused() });
+    }
     if (this.chance(0.1)) cpu.level = clamp(this.normal(70, 8), 50, 90); // runs hot by design
     if (this.chance(0.3)) {
       cpu.noise *= 2.2;
@@ -232,11 +322,12 @@ class Simulator {
     if (this.chance(0.04)) events.push({ kind: 'alert', message: 'CPUThrottlingHigh' });
     if (this.chance(0.02)) events.push({ kind: 'k8s', message: 'container restarted' });
     if (this.chance(0.05)) events.push(this.deployEvent()); // a deploy that went fine
+    return episode;
   }
 
   private cpuSaturation(series: Record<string, Series>, s: number, events: Event[]): void {
     const cpu = series.cpu!;
-    cpu.level = Math.max(cpu.level, lerp(62, 97, s) + this.normal(0, 4));
+    cpu.level = Math.max(cpu.level, Math.min(100, lerp(62, 99, s) + this.normal(0, 3)));
     cpu.slope = this.normal(lerp(0, 0.25, s), 0.1);
     cpu.noise = lerp(4, 2, s);
     series.latency!.level *= lerp(1.05, 2.2, s) * this.uniform(0.9, 1.1);
@@ -272,7 +363,7 @@ class Simulator {
     const at = 1 + Math.floor(this.random() * (POINTS - 2));
     const errors = series.errors!;
     errors.stepAt = at;
-    errors.stepFactor = lerp(1.8, 25, s) * this.uniform(0.7, 1.3);
+    errors.stepFactor = lerp(1.8, 40, s) * this.uniform(0.7, 1.3);
     const latency = series.latency!;
     latency.stepAt = at;
     latency.stepFactor = lerp(1.05, 1.8, s);
@@ -303,14 +394,17 @@ class Simulator {
     upstream.stepFactor = lerp(3, 60, s) * this.uniform(0.6, 1.4);
     const latency = series.latency!;
     latency.stepAt = at;
-    latency.stepFactor = lerp(1.3, 4.5, s);
+    latency.stepFactor = lerp(1.3, 15, s) * this.uniform(0.8, 1.2);
     series.errors!.stepAt = at;
-    series.errors!.stepFactor = lerp(1.5, 12, s);
+    series.errors!.stepFactor = lerp(1.5, 30, s) * this.uniform(0.7, 1.3);
     series.cpu!.level *= lerp(1, 0.8, s); // threads wait instead of working
     const dependency = this.pick(DEPENDENCIES);
     if (this.chance(lerp(0.2, 0.6, s))) events.push({ kind: 'log', message: this.refused() });
     if (this.chance(lerp(0.2, 0.6, s)))
-      events.push({ kind: 'alert', message: `upstream timeout ${dependency}` });
+      events.push({
+        kind: 'alert',
+        message: this.chance(0.5) ? `upstream timeout ${dependency}` : this.pick(UNREACHABLE)(dependency),
+      });
     if (this.chance(0.1)) events.push({ kind: 'alert', message: 'circuit breaker half-open' });
   }
 
@@ -350,12 +444,21 @@ class Simulator {
 
   private deployEvent(): Event {
     const v = `v2.${10 + Math.floor(this.random() * 6)}.${Math.floor(this.random() * 8)}`;
-    return { kind: 'deploy', message: `deployed ${v}` };
+    const message = this.pick([
+      `deployed ${v}`,
+      `deployed ${v}`,
+      `Deployment updated to image app:${v}`,
+      `release ${v} rolled out`,
+      `helm upgrade to ${v} succeeded`,
+    ]);
+    return { kind: this.chance(0.8) ? 'deploy' : 'k8s', message };
   }
 
   private refused(): string {
     const port = this.pick(['5432', '6379', '8080', '443']);
-    return `dial tcp 10.0.3.${1 + Math.floor(this.random() * 250)}:${port}: connect: connection refused`;
+    const address = `10.0.3.${1 + Math.floor(this.random() * 250)}:${port}`;
+    if (this.chance(0.5)) return `dial tcp ${address}: connect: connection refused`;
+    return this.pick(REFUSED)(address);
   }
 
   private pickClass(): ScenarioClass {
@@ -395,6 +498,68 @@ class Simulator {
     return mean + sd * this.gaussian();
   }
 }
+
+/** Statistics that carry the metric's unit (count, deviation and anomaly do not). */
+const SCALED_STATS = ['avg', 'min', 'max', 'last', 'p95', 'slope', 'baseline', 'spread'] as const;
+
+function scaleFeature(out: Record<string, number>, name: string, factor: number): void {
+  const v = out[name];
+  if (v !== undefined) out[name] = v * factor;
+}
+
+function cloneSeries<K extends string>(series: Record<K, Series>): Record<K, Series> {
+  const copy = {} as Record<K, Series>;
+  for (const k of Object.keys(series) as K[]) copy[k] = { ...series[k] };
+  return copy;
+}
+
+/**
+ * Other wordings of the generator's event messages, as other software logs the same thing. None
+ * is a wording of the cross-generator test's "stranger" fleet (cross-evaluate.ts): that one must
+ * stay unseen.
+ */
+const PHRASINGS: Readonly<Record<string, ReadonlyArray<() => string>>> = {
+  CPUThrottlingHigh: [
+    () => 'HighCPUUsage firing',
+    () => 'cpu usage above 90% for 5m',
+    () => 'load average 14.2 on 4 cores',
+  ],
+  'HPA at max replicas': [() => 'HorizontalPodAutoscaler reached maxReplicas'],
+  OOMKilled: [
+    () => 'java.lang.OutOfMemoryError: Java heap space',
+    () => 'container exceeded its memory limit',
+    () => 'Reason: OOMKilled, exit code 137',
+  ],
+  'container restarted': [() => 'Started container app', () => 'restart count increased'],
+  'Back-off restarting failed container': [() => 'CrashLoopBackOff'],
+  '5xx spike on checkout': [() => 'ErrorRateHigh firing', () => 'error budget burn rate alert'],
+  'NullPointerException in OrderService': [
+    () => 'panic: runtime error: nil pointer dereference',
+    () => "KeyError: 'user_id'",
+    () => 'unhandled exception in request handler',
+  ],
+  'write failed: no space left on device': [
+    () => 'IOError: [Errno 28] No space left on device',
+    () => 'filesystem /var at 97% used',
+  ],
+  'node condition DiskPressure': [() => 'FreeDiskSpaceFailed', () => 'DiskUsageHigh firing'],
+  'evicting pods': [() => 'The node was low on resource: ephemeral-storage'],
+  'circuit breaker half-open': [() => 'breaker state HALF_OPEN'],
+};
+
+/** Wordings of a refused connection and of an unreachable dependency, by other clients. */
+const REFUSED: ReadonlyArray<(address: string) => string> = [
+  (address) => `java.net.ConnectException: Connection refused (${address})`,
+  () => 'upstream connect error or disconnect/reset before headers',
+  () => 'no healthy upstream',
+  (address) => `failed to connect to ${address}: connection reset by peer`,
+];
+const UNREACHABLE: ReadonlyArray<(dependency: string) => string> = [
+  (d) => `upstream timeout ${d}`,
+  (d) => `${d} request timed out after 5000ms`,
+  (d) => `dependency ${d} unavailable`,
+  (d) => `503 Service Unavailable from ${d}`,
+];
 
 function lerp(lo: number, hi: number, t: number): number {
   return lo + (hi - lo) * t;

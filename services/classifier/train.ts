@@ -25,6 +25,7 @@ import type {
   NegativeRow,
 } from './model-types.js';
 import { seededRandom, shuffleInPlace } from './seeded-random.js';
+import { abstainThresholds } from './abstain.js';
 import { columnCount, columnsOf, eventText, hashToken, tokenize, vectorize } from './vectorize.js';
 
 /** What training did, for the CLI and the model card. */
@@ -154,6 +155,10 @@ export function trainGlm(
     intercepts: Array.from(b),
     ...(Object.keys(bucketTokens).length > 0 ? { bucketTokens } : {}),
   };
+  const withAbstain: GlmModel = {
+    ...model,
+    abstain: abstainThresholds(model, train, config.abstain?.min_confidence),
+  };
   const report: TrainReport = {
     iterations: fit.iterations,
     finalLoss: fit.objective,
@@ -164,7 +169,7 @@ export function trainGlm(
     testRows: test.length,
     ...(negatives.length > 0 ? { negativeRows: countBy(negatives.map((r) => r.notClass)) } : {}),
   };
-  return { model, report, train, test };
+  return { model: withAbstain, report, train, test };
 }
 
 function countBy(values: readonly string[]): Record<string, number> {

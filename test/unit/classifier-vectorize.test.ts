@@ -22,9 +22,22 @@ function reference(
 ): number[] {
   const row: number[] = [];
   const numeric = features.filter((f) => f.kind === 'numeric');
+  const read = (name: string) => {
+    const value = Object.hasOwn(input.features, name) ? input.features[name] : undefined;
+    return typeof value === 'number' && Number.isFinite(value) ? value : NaN;
+  };
   numeric.forEach((f, i) => {
-    const value = Object.hasOwn(input.features, f.name) ? input.features[f.name] : undefined;
-    row.push(typeof value === 'number' && Number.isFinite(value) ? value : (mean?.[i] ?? NaN));
+    // Derived inputs: slog(a) = sign(a)·ln(1+|a|); log_ratio(a,b) = ln((|a|+c)/(|b|+c)), c = 5% of the larger.
+    const slog = /^slog\((.+)\)$/.exec(f.name);
+    const ratio = /^log_ratio\((.+),(.+)\)$/.exec(f.name);
+    let value: number;
+    if (slog) value = Math.sign(read(slog[1]!)) * Math.log1p(Math.abs(read(slog[1]!)));
+    else if (ratio) {
+      const [a, b] = [Math.abs(read(ratio[1]!)), Math.abs(read(ratio[2]!))];
+      const c = 0.05 * Math.max(a, b);
+      value = c === 0 ? 0 : Math.log((a + c) / (b + c));
+    } else value = read(f.name);
+    row.push(Number.isFinite(value) ? value : (mean?.[i] ?? NaN));
   });
   for (const f of features) {
     if (f.kind !== 'event_tokens') continue;

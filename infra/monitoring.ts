@@ -25,6 +25,8 @@ export interface MonitoringWiring {
   readonly names?: { prometheus: string; alertmanager: string };
   /** Scrape and rule evaluation interval (`2s`). */
   readonly interval?: string;
+  /** Alerting rule files (the fleet's, infra/prometheus/fleet-alerts.yml, by default). */
+  readonly ruleFiles?: readonly string[];
   /** PROMETHEUS_URL / ALERTMANAGER_URL: external ones, neither started nor stopped. */
   readonly prometheusUrl?: string;
   readonly alertmanagerUrl?: string;
@@ -75,7 +77,7 @@ export function monitoringComponents(w: MonitoringWiring) {
     name: w.names?.prometheus,
     interval: w.interval ?? '2s',
     scrape: [{ job: 'fleet', targets: [`127.0.0.1:${w.fleetPort}`] }],
-    ruleFiles: [FLEET_ALERT_RULES],
+    ruleFiles: w.ruleFiles ?? [FLEET_ALERT_RULES],
     alertmanagers: [alertmanager.url.replace(/^https?:\/\//, '')],
     remoteWrite: [
       {

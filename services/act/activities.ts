@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Verdict } from '../common/contracts.js';
@@ -18,6 +18,7 @@ import {
   type ActuationResult,
   type ActuatorRegistry,
 } from '../actuators/actuator.js';
+import type { RemediationOutlets } from '../actuators/outlets.js';
 
 export type { ActuationRequest, ActuationResult };
 
@@ -32,6 +33,8 @@ export function createActActivities(deps: {
   budgetLimits: BudgetLimits;
   logger: Logger;
   registry: Registry;
+  /** Alertmanager silences and PagerDuty around remediations (services/actuators/outlets.ts), when configured. */
+  outlets?: RemediationOutlets;
 }) {
   const actuations = new Counter({
     name: 'autoglm_act_actuations_total',
@@ -59,6 +62,13 @@ export function createActActivities(deps: {
       ...request
     }: ActuationRequest & { timeToAct?: { lane: number; since: number } }): Promise<ActuationResult> {
       const labels = { actuator: request.actuator.type, action: request.action };
+      // The remediation's own action (not a compensation or escalation) silences the entity's alerts first.
+      if (deps.outlets && request.idempotencyKey === Context.current().info.workflowExecution?.workflowId)
+        await deps.outlets.beforeAction({
+          ...request,
+          workflowId: request.idempotencyKey,
+          rule: ruleOf(request),
+        });
       try {
         // Each actuator checks its ref again right before the call (config or the directory may have
         // changed since the rule loaded); an unknown type is refused by the registry.
@@ -102,12 +112,20 @@ export function createActActivities(deps: {
     async publishVerdict(verdict: Verdict): Promise<void> {
       await deps.publish(verdict);
       verdicts.inc({ outcome: verdict.outcome });
+      // After the verdict is out (best effort, never thrown: a retry would publish it twice).
+      await deps.outlets?.afterVerdict(verdict);
       deps.logger.info(
         { entity: verdict.entity, outcome: verdict.outcome, workflowId: verdict.workflowId },
         'verdict',
       );
     },
   };
+}
+
+/** The rule a request comes from when its args name it (for the silence's comment). */
+function ruleOf(request: ActuationRequest): string | undefined {
+  const rule = request.args.rule;
+  return typeof rule === 'string' ? rule : undefined;
 }
 
 /** Activity signatures, for the workflow's `proxyActivities` (type-only import). */

@@ -8,6 +8,7 @@ import { runWorker } from '../common/worker.js';
 import { createActActivities } from './activities.js';
 import { VerdictPublishing } from './verdict-publishing.js';
 import { actuatorsFromConfig } from '../actuators/from-config.js';
+import { outletsFromConfig } from '../actuators/outlets.js';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
@@ -19,6 +20,16 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
   const logger = root.child({ service: 'act' });
   installTemporalRuntime(root);
   const actuators = actuatorsFromConfig(config);
+  const ui = config.temporalUiUrl.replace(/\/+$/, '');
+  const outlets = outletsFromConfig(
+    config,
+    logger,
+    registry,
+    ui
+      ? (id) =>
+          `${ui}/namespaces/${encodeURIComponent(config.temporalNamespace)}/workflows/${encodeURIComponent(id)}`
+      : undefined,
+  );
   const topics = topicNames(config);
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
@@ -42,6 +53,7 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
     },
     logger,
     registry,
+    ...(outlets ? { outlets } : {}),
   });
   const connection = await connectWorker(config);
   const worker = await Worker.create({
@@ -53,7 +65,12 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
   });
   const running = runWorker(worker, connection, (err) => logger.error({ err }, 'act worker stopped'));
   logger.info(
-    { taskQueue: config.actTaskQueue, actuators: actuators.types, allowedOrigins: config.httpAllowedOrigins },
+    {
+      taskQueue: config.actTaskQueue,
+      actuators: actuators.types,
+      outlets: outlets?.names ?? [],
+      allowedOrigins: config.httpAllowedOrigins,
+    },
     'act worker running',
   );
   return {

@@ -12,7 +12,8 @@ export interface SilenceMatcher {
 export interface SilencedRemediation {
   readonly workflowId: string;
   readonly entity: string;
-  readonly rule: string;
+  /** The rule that decided, when known. */
+  readonly rule?: string | undefined;
   readonly action: string;
 }
 
@@ -109,7 +110,7 @@ export class AlertmanagerSilences {
       startsAt: new Date(now).toISOString(),
       endsAt: new Date(now + this.opts.silenceForMs).toISOString(),
       createdBy: SILENCE_CREATED_BY,
-      comment: `${marker(r.workflowId)} ${r.action} by rule ${r.rule} on ${r.entity}${link ? ` (${link})` : ''}`,
+      comment: `${marker(r.workflowId)} ${r.action}${r.rule ? ` by rule ${r.rule}` : ''} on ${r.entity}${link ? ` (${link})` : ''}`,
     });
     const id = (res.json as { silenceID?: unknown } | undefined)?.silenceID;
     if (res.status !== 200 || typeof id !== 'string')

@@ -62,6 +62,7 @@ const ENV = {
   alertmanagerSilenceFor: ['AUTOGLM_ALERTMANAGER_SILENCE_FOR', '1h'],
   pagerdutyUrl: ['AUTOGLM_PAGERDUTY_URL', ''],
   pagerdutyRoutingKeyFile: ['AUTOGLM_PAGERDUTY_ROUTING_KEY_FILE', ''],
+  temporalUiUrl: ['AUTOGLM_TEMPORAL_UI_URL', ''],
   maxDecisionAge: ['AUTOGLM_MAX_DECISION_AGE', '3m'],
   approvalTimeout: ['AUTOGLM_APPROVAL_TIMEOUT', '30m'],
   maxConcurrentPerAction: ['AUTOGLM_MAX_CONCURRENT_PER_ACTION', '5'],
@@ -186,6 +187,8 @@ const schema = z.object({
   pagerdutyUrl: z.string().regex(/^(?:https?:\/\/\S+)?$/, 'must be an http(s) URL, or empty for no paging'),
   /** File holding the PagerDuty routing key (integration key); never logged. */
   pagerdutyRoutingKeyFile: z.string(),
+  /** The Temporal Web UI's address, for links to a remediation (a silence's comment); '' = none. */
+  temporalUiUrl: z.string().regex(/^(?:https?:\/\/\S+)?$/, 'must be an http(s) URL, or empty'),
   maxDecisionAge: duration('3m'),
   approvalTimeout: duration('30m'),
   maxConcurrentPerAction: z.coerce.number().int().min(1, 'must be at least 1').max(10_000),

@@ -27,7 +27,10 @@ const ENV = {
   allowUnsigned: ['AUTOGLM_FLEET_ALLOW_UNSIGNED', 'false'],
   signatureWindow: ['AUTOGLM_FLEET_SIGNATURE_WINDOW', '5m'],
   seenSignatures: ['AUTOGLM_FLEET_SEEN_SIGNATURES', '10000'],
-  /** `kafka`: samples go to the metrics topic; `scrape`: only to `GET /metrics`, for Prometheus. */
+  /**
+   * `kafka`: samples (and simulated alerts) go to the metrics and events topics; `scrape`: samples
+   * only on `GET /metrics` and no simulated alerts, for a Prometheus and Alertmanager to feed the loop.
+   */
   samples: ['AUTOGLM_FLEET_SAMPLES', 'kafka'],
 } as const;
 

@@ -127,7 +127,10 @@ export async function startFleet(
           sendJson(
             producer,
             topics.events,
-            out.events.map((e) => ({ key: e.entity, value: e })),
+            // Fed by Prometheus, the alerts are Alertmanager's (through ingest), not simulated ones.
+            out.events
+              .filter((e) => samplesToKafka || e.kind !== 'alert')
+              .map((e) => ({ key: e.entity, value: e })),
           ),
         ]);
         published = true;

@@ -414,7 +414,10 @@ export class SenseHandler {
         ? { topic: baselines.topic, messages: changelogMessages(out.checkpoints) }
         : undefined;
     if (out.observations.length > 0 || alongside) {
-      const records = out.observations.map((o) => ({ key: o.entity, value: JSON.stringify(o) }));
+      const records = out.observations.map((o) => ({
+        key: Buffer.from(o.entity),
+        value: Buffer.from(JSON.stringify(o)),
+      }));
       const unpublished = await publishRecords(
         this.deps.producer,
         this.deps.topics.observations,

@@ -17,6 +17,7 @@ import { ModelConfigError, readModelConfig } from '../services/classifier/model-
 import { ModelLoadError, readModelJson, writeModelFiles } from '../services/classifier/model-files.js';
 import type { GlmModel, LabeledRow, ModelConfig } from '../services/classifier/model-types.js';
 import { monitorReport, parseMonitorMetrics } from '../services/classifier/monitor.js';
+import { PMML_FILE, glmToPmml } from '../services/classifier/pmml-export.js';
 import { generateScenarios, SCENARIO_CLASSES } from '../services/classifier/scenarios.js';
 import { trainGlm } from '../services/classifier/train.js';
 import { ConfigError, loadConfig, topicNames } from '../services/common/config.js';
@@ -46,6 +47,9 @@ const USAGE = `usage: autoglm model <command>
                           cross-generator: the model on the fleet simulator's traces (as it runs,
                           with unseen metrics, without history, without events), and the config
                           trained on the fleet's traces scored on the classifier's scenarios
+  export --format pmml [--model ${DEFAULT_MODEL}] [--out <model>/model.pmml]
+                          the GLM as PMML 4.4 (a RegressionModel over the model's input vector,
+                          like model.onnx), for scoring engines that read PMML
   inspect [--model ${DEFAULT_MODEL}] [--top 5]
                           the inputs that push each class up or down
   monitor [--model ${DEFAULT_MODEL}] [--metrics-url http://127.0.0.1:9400/metrics] [--data file.jsonl]
@@ -83,6 +87,8 @@ export async function modelCommand(args: readonly string[], io: Io): Promise<num
         return evaluateCommand(rest, io);
       case 'inspect':
         return inspectCommand(rest, io);
+      case 'export':
+        return exportCommand(rest, io);
       case 'monitor':
         return await monitorCommand(rest, io);
       case 'dataset':
@@ -291,6 +297,23 @@ function crossCommand(
     `summary: forward macro AUC ≥ ${worst.toFixed(4)}, ECE ≤ ${worstEce.toFixed(4)} over ${CROSS_VARIANTS.length} variants; ` +
       `reverse macro AUC ${result.reverse.evaluation.macroAuc.toFixed(4)}, ECE ${result.reverse.evaluation.ece.toFixed(4)} ` +
       `(${((Date.now() - started) / 1000).toFixed(1)}s)`,
+  );
+  return 0;
+}
+
+function exportCommand(args: readonly string[], io: Io): number {
+  const v = flags(args, { model: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } });
+  if (v.format !== 'pmml')
+    throw new UsageError(
+      `--format must be "pmml"${v.format === undefined ? '' : `, got "${v.format}"`} (ONNX is model.onnx already)`,
+    );
+  const dir = v.model ?? DEFAULT_MODEL;
+  const model = readModelJson(dir);
+  const out = v.out ?? path.join(dir, PMML_FILE);
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  fs.writeFileSync(out, glmToPmml(model));
+  io.out(
+    `wrote ${out}: PMML 4.4 of ${model.version} (${model.columns.length} inputs, ${model.classes.length} classes)`,
   );
   return 0;
 }

@@ -283,9 +283,13 @@ function crossCommand(
   const started = Date.now();
   const result = crossEvaluate(model, config, { seed, rounds });
   io.out(`model ${model.version}, trained on the classifier's generator, on the fleet simulator's traces:`);
-  for (const { variant, evaluation } of result.forward) {
+  for (const { variant, evaluation, naming: n } of result.forward) {
     io.out(`[${variant.name}] ${variant.description}`);
     for (const line of formatEvaluation(evaluation)) io.out(`  ${line}`);
+    io.out(
+      `  incidents at their last observation: ${n.right} of ${n.incidents} named right, ${n.abstained} unknown, ${n.wrong} named wrong; ` +
+        `healthy entities named an incident: ${n.healthyNamed} of ${n.healthy}`,
+    );
   }
   io.out(
     `reverse: ${config.name} trained on ${result.reverse.trainRows} rows of the fleet's traces, on the classifier's scenarios:`,

@@ -8,7 +8,9 @@
 import { evaluateModel, type Evaluation } from './evaluate.js';
 import { fleetDataset, type FleetDatasetOptions, type FleetRow } from './fleet-dataset.js';
 import type { GlmModel, LabeledRow, ModelConfig } from './model-types.js';
+import { predict } from './predict.js';
 import { generateScenarios } from './scenarios.js';
+import { UNKNOWN_CLASS } from './abstain.js';
 import { trainGlm } from './train.js';
 
 /** One way the scored fleet differs from the simulator as it runs. */
@@ -63,7 +65,11 @@ export const CROSS_VARIANTS: readonly CrossVariant[] = [
     description: 'no upstream_errors metric, latency reported in seconds',
     fleet: { dropMetrics: ['upstream_errors'], scale: { latency: 0.001 } },
   },
-  { name: 'no-history', description: 'brand-new entities: no baseline facts', fleet: { historyMs: 0 } },
+  {
+    name: 'no-history',
+    description: 'brand-new entities: no history, their baselines learn the incident itself',
+    fleet: { historyMs: 0 },
+  },
   { name: 'no-events', description: 'no event text collected: metrics only', fleet: {}, noEvents: true },
   {
     name: 'stranger',
@@ -89,9 +95,55 @@ export interface CrossOptions {
   readonly variants?: readonly CrossVariant[];
 }
 
+/**
+ * Per incident (an entity's round), what the model names at its last observation, as a rule would
+ * see it: the right class, unknown (it abstains), or a wrong class; and the quiet or noisy entities
+ * it names an incident class.
+ */
+export interface IncidentNaming {
+  readonly incidents: number;
+  readonly right: number;
+  readonly abstained: number;
+  readonly wrong: number;
+  readonly healthy: number;
+  /** Healthy entities named an incident class (not healthy, not unknown). */
+  readonly healthyNamed: number;
+}
+
+/** The incident naming of `rows` under `model` (abstaining as served: abstain.ts). */
+export function incidentNaming(model: GlmModel, rows: readonly FleetRow[]): IncidentNaming {
+  const last = new Map<string, FleetRow>();
+  for (const r of rows) {
+    const key = `${r.round}/${r.entity}`;
+    const seen = last.get(key);
+    if (seen === undefined || r.atS > seen.atS) last.set(key, r);
+  }
+  let incidents = 0;
+  let right = 0;
+  let abstained = 0;
+  let healthy = 0;
+  let healthyNamed = 0;
+  for (const r of last.values()) {
+    const named = predict(model, r).class;
+    if (r.label === 'healthy') {
+      healthy++;
+      if (named !== 'healthy' && named !== UNKNOWN_CLASS) healthyNamed++;
+      continue;
+    }
+    incidents++;
+    if (named === r.label) right++;
+    else if (named === UNKNOWN_CLASS) abstained++;
+  }
+  return { incidents, right, abstained, wrong: incidents - right - abstained, healthy, healthyNamed };
+}
+
 /** The result: forward per variant, then the reverse direction. */
 export interface CrossResult {
-  readonly forward: ReadonlyArray<{ readonly variant: CrossVariant; readonly evaluation: Evaluation }>;
+  readonly forward: ReadonlyArray<{
+    readonly variant: CrossVariant;
+    readonly evaluation: Evaluation;
+    readonly naming: IncidentNaming;
+  }>;
   readonly reverse: { readonly trainRows: number; readonly evaluation: Evaluation };
 }
 
@@ -120,10 +172,10 @@ export function crossRows(
 export function crossEvaluate(model: GlmModel, config: ModelConfig, opts: CrossOptions = {}): CrossResult {
   const seed = opts.seed ?? 1;
   const rounds = opts.rounds ?? 6;
-  const forward = (opts.variants ?? CROSS_VARIANTS).map((variant) => ({
-    variant,
-    evaluation: evaluateModel(model, crossRows(variant, seed, rounds, opts.historyMs)),
-  }));
+  const forward = (opts.variants ?? CROSS_VARIANTS).map((variant) => {
+    const rows = crossRows(variant, seed, rounds, opts.historyMs);
+    return { variant, evaluation: evaluateModel(model, rows), naming: incidentNaming(model, rows) };
+  });
   const fleetRows: LabeledRow[] = crossRows(CROSS_VARIANTS[0]!, seed + 1, rounds, opts.historyMs);
   const reverseConfig: ModelConfig = {
     ...config,

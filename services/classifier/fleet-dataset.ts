@@ -52,6 +52,10 @@ export interface FleetRow extends LabeledRow {
   readonly entity: string;
   /** The scenario injected (noisy_healthy is labeled healthy); null when none. */
   readonly scenario: FleetScenarioClass | null;
+  /** The injection round, from 0. */
+  readonly round: number;
+  /** Seconds since the round's injection. */
+  readonly atS: number;
 }
 
 /**
@@ -139,6 +143,8 @@ export function fleetDataset(opts: FleetDatasetOptions): FleetRow[] {
           label,
           entity,
           scenario,
+          round,
+          atS: at / 1000,
         });
       }
     }

@@ -8,7 +8,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
 import { modelCommand } from '../../cli/model-commands.js';
-import { CROSS_VARIANTS, crossRows, otherPhrasing } from '../../services/classifier/cross-evaluate.js';
+import {
+  CROSS_VARIANTS,
+  crossRows,
+  incidentNaming,
+  otherPhrasing,
+} from '../../services/classifier/cross-evaluate.js';
 import { evaluateModel } from '../../services/classifier/evaluate.js';
 import { fleetDataset } from '../../services/classifier/fleet-dataset.js';
 import { readModelJson } from '../../services/classifier/model-files.js';
@@ -75,6 +80,16 @@ describe('fleet traces as labeled rows', () => {
     assert.ok(e.ece <= 0.05, `ECE ${e.ece}`);
   });
 
+  it('name ≥ 90% of the incidents right with a metric set the model was not trained on', () => {
+    // No upstream_errors, latency in seconds: what is not named right should mostly abstain.
+    const unseen = CROSS_VARIANTS.find((v) => v.name === 'unseen-metrics')!;
+    const n = incidentNaming(readModelJson(MODEL_DIR), crossRows(unseen, 2, 6));
+    assert.ok(n.incidents >= 120, `${n.incidents} incidents`);
+    assert.ok(n.right / n.incidents >= 0.9, JSON.stringify(n));
+    assert.ok(n.wrong / n.incidents <= 0.05, JSON.stringify(n));
+    assert.ok(n.healthyNamed / n.healthy <= 0.1, JSON.stringify(n));
+  });
+
   it('score the shipped model in every variant', () => {
     const model = readModelJson(MODEL_DIR);
     for (const variant of CROSS_VARIANTS) {
@@ -93,6 +108,10 @@ describe('autoglm model evaluate --cross', () => {
     assert.equal(await modelCommand(['evaluate', '--cross', '--rounds', '1', '--seed', '5'], io), 0);
     const text = out.join('\n');
     for (const v of CROSS_VARIANTS) assert.match(text, new RegExp(`\\[${v.name}\\]`));
+    assert.match(
+      text,
+      /incidents at their last observation: \d+ of \d+ named right, \d+ unknown, \d+ named wrong/,
+    );
     assert.match(text, /reverse: incident trained on \d+ rows of the fleet's traces/);
     assert.equal((text.match(/macro AUC \d\.\d{4}/g) ?? []).length, CROSS_VARIANTS.length + 2);
     assert.equal((text.match(/confusion \(rows: true class/g) ?? []).length, CROSS_VARIANTS.length + 1);

@@ -1,0 +1,180 @@
+/**
+ * Ingest when Kafka goes away (the shared broker keeps running: ingest reaches it through a TCP
+ * proxy that is cut and restored). While it is cut, requests are answered 503 with Retry-After and
+ * nothing is kept; once it is back, the sender's retries are taken, and every sample ever answered
+ * 2xx is in the metrics topic exactly once (read as sense reads it, read_committed).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { Registry } from 'prom-client';
+import snappy from 'snappy';
+import { topicNames, type Config } from '../../services/common/config.js';
+import type { MetricSample } from '../../services/common/contracts.js';
+import { createKafka } from '../../services/common/kafka.js';
+import { createLogger } from '../../services/common/logger.js';
+import { startIngest, type IngestService } from '../../services/ingest/main.js';
+import { encodeWriteRequest } from '../../services/ingest/proto/remote-write.js';
+import { testConfig, unique } from '../support/config.js';
+import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+/**
+ * A broker's answers name its advertised host:port (Metadata, FindCoordinator), which kafkajs then
+ * dials directly: rewrite the port to the proxy's so every connection goes through the proxy.
+ * The pattern is the INT16-length host and the INT32 port of the non-flexible versions kafkajs uses.
+ */
+function advertiseProxy(broker: string, proxy: () => number) {
+  const [host, port] = broker.split(':') as [string, string];
+  const hostBytes = Buffer.from(host);
+  const pattern = Buffer.alloc(2 + hostBytes.length + 4);
+  pattern.writeInt16BE(hostBytes.length, 0);
+  hostBytes.copy(pattern, 2);
+  pattern.writeInt32BE(Number(port), 2 + hostBytes.length);
+  return (chunk: Buffer) => {
+    let at = chunk.indexOf(pattern);
+    if (at < 0) return undefined;
+    const out = Buffer.from(chunk);
+    while (at >= 0) {
+      out.writeInt32BE(proxy(), at + 2 + hostBytes.length);
+      at = out.indexOf(pattern, at + pattern.length);
+    }
+    return out;
+  };
+}
+
+describe('ingest under a Kafka outage (through a proxy; the shared broker keeps running)', () => {
+  const logger = createLogger('error');
+  let base: Config;
+  let kafka: Kafka;
+  let proxy: TcpProxy;
+  let ingest: IngestService;
+
+  before(async () => {
+    base = testConfig();
+    const broker = base.kafkaBrokers[0]!;
+    proxy = await TcpProxy.start(broker, { fromServer: advertiseProxy(broker, () => proxy.port) });
+    const config = testConfig({
+      topicPrefix: base.topicPrefix,
+      kafkaBrokers: proxy.address,
+      ingestPort: '0',
+      ingestAuth: 'none',
+      ingestKafkaTimeout: '3s',
+      ingestRetryAfter: '1s',
+    });
+    kafka = createKafka(base, logger);
+    ingest = await startIngest({ config, logger, registry: new Registry() });
+  });
+
+  after(async () => {
+    await proxy?.up();
+    await ingest?.stop();
+    await proxy?.down();
+    if (kafka) await deleteTopicsWithPrefix(kafka, base.topicPrefix);
+  });
+
+  it('answers 503 with Retry-After while Kafka is cut; every acknowledged sample is in the topic exactly once', async () => {
+    const entity = `${unique('outage')}/pod`;
+    const [ns, pod] = entity.split('/') as [string, string];
+    const t0 = Date.now() - 60_000;
+    const PER_REQUEST = 25;
+    const bodyOf = (n: number) =>
+      snappy.compressSync(
+        Buffer.from(
+          encodeWriteRequest({
+            timeseries: [
+              {
+                labels: [
+                  { name: '__name__', value: 'cpu' },
+                  { name: 'namespace', value: ns },
+                  { name: 'pod', value: pod },
+                ],
+                // Each sample's value names its request and place: found again exactly once, or not.
+                samples: Array.from({ length: PER_REQUEST }, (_, j) => ({
+                  value: n * 1000 + j,
+                  timestamp: t0 + n,
+                })),
+              },
+            ],
+          }),
+        ),
+      );
+    const send = async (n: number) => {
+      const res = await fetch(`http://127.0.0.1:${ingest.port}/api/v1/write`, {
+        method: 'POST',
+        headers: { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf' },
+        body: bodyOf(n),
+      });
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text() };
+    };
+    const acked = new Set<number>();
+    const refused = new Set<number>();
+    let next = 0;
+    const round = async (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const n = next++;
+        const r = await send(n);
+        if (r.status === 204) acked.add(n);
+        else {
+          assert.equal(r.status, 503, r.text);
+          assert.equal(r.retryAfter, '1');
+          assert.match(r.text, /nothing of this request was kept/);
+          refused.add(n);
+        }
+      }
+    };
+
+    await round(10);
+    assert.equal(acked.size, 10, 'all taken while Kafka is up');
+
+    // Cut while requests are on their way (some may still commit, some not), then send during the cut.
+    const inFlight = round(3);
+    await sleep(30);
+    await proxy.down();
+    const downSince = Date.now();
+    await inFlight;
+    await round(5);
+    assert.ok(refused.size >= 5, `requests during the cut are refused (${refused.size} were)`);
+    assert.ok(Date.now() - downSince < 8 * 3000 + 5000, 'each answered within the Kafka timeout, not held');
+
+    await proxy.up();
+    // The sender retries what was refused, as Prometheus does after Retry-After.
+    const deadline = Date.now() + 60_000;
+    while (refused.size > 0) {
+      assert.ok(Date.now() < deadline, `retries still refused after 60s: ${[...refused].join(',')}`);
+      for (const n of [...refused]) {
+        const r = await send(n);
+        if (r.status === 204) {
+          refused.delete(n);
+          acked.add(n);
+        }
+      }
+      if (refused.size > 0) await sleep(1000);
+    }
+    await round(10);
+
+    const tap = await new TopicTap(kafka, topicNames(base).metrics, logger).start();
+    try {
+      const expected = acked.size * PER_REQUEST;
+      const waitUntil = Date.now() + 30_000;
+      while (tap.values<MetricSample>((s) => s.entity === entity).length < expected && Date.now() < waitUntil)
+        await sleep(200);
+      await sleep(1000); // a duplicate would come right behind
+      const seen = new Map<number, number>();
+      for (const s of tap.values<MetricSample>((v) => v.entity === entity))
+        seen.set(s.value, (seen.get(s.value) ?? 0) + 1);
+      for (const n of acked) {
+        for (let j = 0; j < PER_REQUEST; j++)
+          assert.equal(seen.get(n * 1000 + j), 1, `sample ${n * 1000 + j} of acknowledged request ${n}`);
+      }
+      assert.equal(
+        [...seen.values()].reduce((a, b) => a + b, 0),
+        expected,
+        'nothing but the acknowledged samples, each once',
+      );
+    } finally {
+      await tap.stop();
+    }
+  });
+});

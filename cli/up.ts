@@ -15,6 +15,7 @@ import { TopicTap } from '../services/common/topic-tap.js';
 import { redactUrl } from '../services/common/url-policy.js';
 import { loadFleetConfig } from '../services/fleet/fleet-config.js';
 import { startFleet, type RunningFleet } from '../services/fleet/main.js';
+import { startIngest, type IngestService } from '../services/ingest/main.js';
 import { startLoop } from '../services/loop.js';
 import { LoopView } from './loop-view.js';
 import { UsageError } from './remediation-commands.js';
@@ -34,7 +35,7 @@ export function localHmacKeyFile(home: string): string {
   return file;
 }
 
-export const UP_USAGE = `usage: autoglm up [--services 5] [--pods 2] [--scenarios <class[:weight],…>|none] [--every 45s] [--duration 10m]`;
+export const UP_USAGE = `usage: autoglm up [--services 5] [--pods 2] [--scenarios <class[:weight],…>|none] [--every 45s] [--duration 10m] [--with prometheus]`;
 
 /**
  * `autoglm up`: the local default. Brings the infra up, starts the fleet simulator (the target the
@@ -53,12 +54,17 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
       scenarios: { type: 'string' },
       every: { type: 'string', default: '45s' },
       duration: { type: 'string' },
+      with: { type: 'string' },
     },
   });
+  if (values.with !== undefined && values.with !== 'prometheus')
+    throw new UsageError(`--with: only "prometheus" can be added\n${UP_USAGE}`);
+  // Prometheus scrapes the fleet and remote-writes to ingest; Alertmanager sends its alerts to ingest.
+  const withPrometheus = values.with === 'prometheus';
   const durationMs = values.duration === undefined ? undefined : parseDuration(values.duration);
   if (durationMs === undefined && values.duration !== undefined)
     throw new UsageError(`--duration: "${values.duration}" is not a duration such as 10m\n${UP_USAGE}`);
-  const infra = localInfra();
+  const infra = localInfra(process.env, { withPrometheus });
   const endpoints = await infra.up((line) => process.stderr.write(`infra: ${line}\n`));
   const ownFleet = !process.env.AUTOGLM_HTTP_ACTUATOR_URL;
   const fleetSettings = ownFleet
@@ -68,6 +74,7 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
         ...(values.services ? { services: values.services } : {}),
         ...(values.pods ? { pods: values.pods } : {}),
         ...(values.scenarios ? { scenarios: values.scenarios } : {}),
+        ...(withPrometheus ? { samples: 'scrape' } : {}),
       })
     : undefined;
   const hmacKeyFile =
@@ -77,6 +84,17 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
     temporalAddress: endpoints.temporalAddress,
     actuatorHmacKeyFile: hmacKeyFile,
     ...(fleetSettings ? { httpActuatorUrl: `http://127.0.0.1:${fleetSettings.port}/actuate` } : {}),
+    ...(endpoints.temporalUi ? { temporalUiUrl: endpoints.temporalUi } : {}),
+    ...(withPrometheus && endpoints.alertmanagerUrl
+      ? {
+          ingestTokensDir: endpoints.ingestTokensDir,
+          ingestMappingsDir: endpoints.ingestMappingsDir,
+          alertmanagerUrl: endpoints.alertmanagerUrl,
+          ...(fleetSettings
+            ? { httpAllowedOrigins: `http://127.0.0.1:${fleetSettings.port},${endpoints.alertmanagerUrl}` }
+            : {}),
+        }
+      : {}),
   });
   const tty = process.stdout.isTTY === true;
   // On a terminal the view speaks; the services log warnings only, pretty.
@@ -85,6 +103,9 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
   collectDefaultMetrics({ register: registry });
   const ctx = { config, logger, registry, onFatal: exitOnFatal(logger) };
   const loop = await startLoop(ctx);
+  // Ingest runs in every `up` (on AUTOGLM_INGEST_HOST:AUTOGLM_INGEST_PORT): remote-write, OTLP and
+  // CloudEvents in; without AUTOGLM_INGEST_TOKENS_DIR it refuses every request (401, logged once).
+  const ingest: IngestService | undefined = await startIngest(ctx);
   let fleet: RunningFleet | undefined;
   let view: LoopView | undefined;
   const taps: TopicTap[] = [];
@@ -115,7 +136,7 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
   const ops = await startOpsServer({
     port: config.opsPort,
     registry,
-    readiness: () => ({ ...loop.readiness(), ...(fleet?.readiness() ?? {}) }),
+    readiness: () => ({ ...loop.readiness(), ...(fleet?.readiness() ?? {}), ...(ingest?.readiness() ?? {}) }),
     liveness: () => ({ ...(loop.liveness?.() ?? {}), ...(fleet?.liveness?.() ?? {}) }),
   });
   const banner = [
@@ -123,6 +144,11 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
     fleetSettings
       ? `fleet simulator: ${fleetSettings.services} services × ${fleetSettings.pods} pods, a scenario every ${values.every} after the baselines warm up (30 samples), control API ${fleet?.controlOrigin}`
       : `acting on ${redactUrl(config.httpActuatorUrl)}; produce metrics to ${config.topicPrefix}.metrics`,
+    ...(withPrometheus
+      ? [
+          `fed by Prometheus ${endpoints.prometheusUrl} (scraping the fleet, remote-writing to ingest :${ingest?.port}) and Alertmanager ${endpoints.alertmanagerUrl} (webhook to ingest; silences during remediations)`,
+        ]
+      : []),
     durationMs ? `stops after ${values.duration}` : 'Ctrl-C stops and prints the summary',
   ];
   if (tty) for (const line of banner) process.stdout.write(`${line}\n`);
@@ -136,6 +162,7 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
       view?.stop();
       if (view) for (const line of ['', ...view.summary()]) process.stdout.write(`${line}\n`);
       await fleet?.stop();
+      await ingest?.stop();
       await loop.stop();
       for (const t of taps) await t.stop();
       await ops.close();

@@ -9,6 +9,7 @@ import {
   writeDataset,
 } from '../services/classifier/dataset-file.js';
 import { proportionsIn, psiOfProportions, trainingHistograms } from '../services/classifier/drift.js';
+import { writeCrossCard } from '../services/classifier/cross-card.js';
 import { CROSS_VARIANTS, crossEvaluate } from '../services/classifier/cross-evaluate.js';
 import { evaluateModel, formatEvaluation } from '../services/classifier/evaluate.js';
 import { inspectModel } from '../services/classifier/inspect.js';
@@ -43,10 +44,11 @@ const USAGE = `usage: autoglm model <command>
                           model.json and the model card (--synthetic: the data was generated)
   evaluate --data file.jsonl [--model ${DEFAULT_MODEL}]
                           AUC per class, calibration and the confusion matrix on labeled rows
-  evaluate --cross [--model ${DEFAULT_MODEL}] [--config ${DEFAULT_CONFIG}] [--seed 1] [--rounds 6]
+  evaluate --cross [--model ${DEFAULT_MODEL}] [--config ${DEFAULT_CONFIG}] [--seed 1] [--rounds 6] [--card]
                           cross-generator: the model on the fleet simulator's traces (as it runs,
                           with unseen metrics, without history, without events), and the config
                           trained on the fleet's traces scored on the classifier's scenarios
+                          (--card: written into the model's card.md and card.json too)
   export --format pmml [--model ${DEFAULT_MODEL}] [--out <model>/model.pmml]
                           the GLM as PMML 4.4 (a RegressionModel over the model's input vector,
                           like model.onnx), for scoring engines that read PMML
@@ -255,12 +257,13 @@ function evaluateCommand(args: readonly string[], io: Io): number {
     config: { type: 'string' },
     seed: { type: 'string' },
     rounds: { type: 'string' },
+    card: { type: 'boolean' },
   });
   if (v.cross) {
     if (v.data !== undefined) throw new UsageError('give --data or --cross, not both');
     return crossCommand(v, io);
   }
-  for (const flag of ['config', 'seed', 'rounds'] as const)
+  for (const flag of ['config', 'seed', 'rounds', 'card'] as const)
     if (v[flag] !== undefined) throw new UsageError(`--${flag} goes with --cross`);
   const data = required(v.data, 'data');
   const model = readModelJson(v.model ?? DEFAULT_MODEL);
@@ -273,7 +276,7 @@ function evaluateCommand(args: readonly string[], io: Io): number {
 }
 
 function crossCommand(
-  v: { model?: string; config?: string; seed?: string; rounds?: string },
+  v: { model?: string; config?: string; seed?: string; rounds?: string; card?: boolean },
   io: Io,
 ): number {
   const model = readModelJson(v.model ?? DEFAULT_MODEL);
@@ -302,6 +305,12 @@ function crossCommand(
       `reverse macro AUC ${result.reverse.evaluation.macroAuc.toFixed(4)}, ECE ${result.reverse.evaluation.ece.toFixed(4)} ` +
       `(${((Date.now() - started) / 1000).toFixed(1)}s)`,
   );
+  if (v.card) {
+    const dir = v.model ?? DEFAULT_MODEL;
+    const command = `autoglm model evaluate --cross --seed ${seed} --rounds ${rounds}`;
+    writeCrossCard(dir, result, command);
+    io.out(`wrote the cross-generator evaluation into ${dir}/card.md and card.json`);
+  }
   return 0;
 }
 

@@ -4,6 +4,8 @@
  * `autoglm model evaluate --cross` printing both directions.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
@@ -17,6 +19,7 @@ import {
 import { evaluateModel } from '../../services/classifier/evaluate.js';
 import { fleetDataset } from '../../services/classifier/fleet-dataset.js';
 import { readModelJson } from '../../services/classifier/model-files.js';
+import { IncidentClassifier } from '../../services/classifier/onnx-session.js';
 
 const MODEL_DIR = path.join(repoRoot, 'models', 'incident');
 
@@ -116,6 +119,31 @@ describe('autoglm model evaluate --cross', () => {
     assert.equal((text.match(/macro AUC \d\.\d{4}/g) ?? []).length, CROSS_VARIANTS.length + 2);
     assert.equal((text.match(/confusion \(rows: true class/g) ?? []).length, CROSS_VARIANTS.length + 1);
     assert.match(text, /summary: forward macro AUC ≥ \d\.\d{4}, ECE ≤ \d\.\d{4}/);
+  });
+
+  it('--card writes the evaluation into the model card, once, and the model still loads', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cross-card-'));
+    try {
+      for (const f of fs.readdirSync(MODEL_DIR)) fs.copyFileSync(path.join(MODEL_DIR, f), path.join(dir, f));
+      for (let run = 0; run < 2; run++) {
+        const { io, out } = capture();
+        const args = ['evaluate', '--cross', '--rounds', '1', '--seed', '6', '--model', dir, '--card'];
+        assert.equal(await modelCommand(args, io), 0);
+        assert.match(out.join('\n'), /wrote the cross-generator evaluation into/);
+      }
+      const md = fs.readFileSync(path.join(dir, 'card.md'), 'utf8');
+      assert.equal(md.split('## Cross-generator evaluation').length, 2, 'one section after two runs');
+      assert.match(md, /\| stranger: .* \| \d\.\d{4} \| \d\.\d{4} \| \d+ \/ \d+ \/ \d+ of \d+ \|/);
+      assert.match(md, /## Held-out evaluation/);
+      const json = JSON.parse(fs.readFileSync(path.join(dir, 'card.json'), 'utf8'));
+      assert.equal(json.crossGenerator.forward.length, CROSS_VARIANTS.length);
+      assert.ok(json.crossGenerator.reverse.macroAuc > 0.5);
+      assert.ok(json.drift, 'the rest of the card is kept');
+      const classifier = await IncidentClassifier.load(dir);
+      await classifier.release();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses --cross with --data, and --rounds without --cross', async () => {

@@ -9,7 +9,8 @@
  *   decide's Decider) over the recording in memory, in a process of its own as `autoglm backtest`
  *   runs (not beside a sense service and its Kafka clients), timed from the first sample to the
  *   last decision; the reading of the files and one warm-up replay are left out, and the median of
- *   three replays is the run's rate.
+ *   three replays is the run's rate (also printed per second of the replay process's CPU time, which
+ *   other work on a shared machine changes less than the wall clock).
  * - sense: the same samples produced once, with their own timestamps and keyed by entity, to a
  *   metrics topic of this run's own, then read by the real sense service (validation, windows,
  *   baselines, observations produced with acks=all, offsets committed after them) in a new
@@ -50,13 +51,24 @@ if (argv.includes('--replay')) {
   const config = loadConfig(process.env, process.env.AUTOGLM_WINDOW ? {} : { window: '15m' });
   const ruleSet = await loadBacktestRules(path.join(root, 'rules'), config);
   const classifier = await loadBacktestClassifier(config.modelDir);
-  const replay = () =>
-    runBacktest({ samples, events: [] }, { config, ruleSet, ...(classifier ? { classifier } : {}) });
+  // Also on this process's CPU time (its threads included): what a busy machine changes least.
+  const replay = async () => {
+    const cpu = process.cpuUsage();
+    const run = await runBacktest(
+      { samples, events: [] },
+      { config, ruleSet, ...(classifier ? { classifier } : {}) },
+    );
+    const used = process.cpuUsage(cpu);
+    return { run, cpuRate: samples.length / ((used.user + used.system) / 1e6) };
+  };
   await replay();
   const runs = [await replay(), await replay(), await replay()];
-  const last = runs.at(-1)!;
-  const rate = median(runs.map((r) => samples.length / (r.elapsedMs / 1000)));
-  console.log(JSON.stringify({ rate, decisions: last.decisions.length, observations: last.observations }));
+  const last = runs.at(-1)!.run;
+  const rate = median(runs.map((r) => samples.length / (r.run.elapsedMs / 1000)));
+  const cpuRate = median(runs.map((r) => r.cpuRate));
+  console.log(
+    JSON.stringify({ rate, cpuRate, decisions: last.decisions.length, observations: last.observations }),
+  );
   process.exit(0);
 }
 
@@ -93,7 +105,7 @@ console.log(
 );
 
 /** Replays in a process of their own (see --replay): samples per second, and the decisions made. */
-function backtest(): { rate: number; decisions: number; observations: number } {
+function backtest(): { rate: number; cpuRate: number; decisions: number; observations: number } {
   const out = execFileSync(
     process.execPath,
     [...process.execArgv, fileURLToPath(import.meta.url), '--replay'],
@@ -104,6 +116,7 @@ function backtest(): { rate: number; decisions: number; observations: number } {
   );
   return JSON.parse(out.trim().split('\n').at(-1)!) as {
     rate: number;
+    cpuRate: number;
     decisions: number;
     observations: number;
   };
@@ -152,7 +165,7 @@ try {
     replayRates.push(b2.rate);
     senseRates.push(s.rate);
     console.log(
-      `run ${run + 1}: backtest ${k(b2.rate)} samples/s (${b2.observations} observations, ${b2.decisions} decisions), sense ${k(s.rate)} samples/s (${s.observations} observations), ratio ${(b2.rate / s.rate).toFixed(1)}×`,
+      `run ${run + 1}: backtest ${k(b2.rate)} samples/s (${k(b2.cpuRate)}/s of its CPU time; ${b2.observations} observations, ${b2.decisions} decisions), sense ${k(s.rate)} samples/s (${s.observations} observations), ratio ${(b2.rate / s.rate).toFixed(1)}×`,
     );
   }
   const ratio = median(replayRates) / median(senseRates);

@@ -18,6 +18,7 @@ import {
 } from '../common/contracts.js';
 import type { LabeledRow, ModelInput, NegativeRow } from './model-types.js';
 import { seededRandom, shuffleInPlace } from './seeded-random.js';
+import { UNKNOWN_CLASS } from './abstain.js';
 
 /**
  * What an outcome says about the class of the decision: `verified` confirms it (the action fixed
@@ -118,8 +119,10 @@ export function labelHistory(
       continue;
     }
     const mapped = opts.ruleClasses?.[d.rule] ?? classFromRuleName(d.rule, opts.classes ?? []);
-    const cls = mapped ?? d.incident?.class;
-    if (mapped !== undefined && d.incident && d.incident.class !== mapped) classConflicts++;
+    // A classifier that abstained (class unknown) named no class: the row needs the rule's mapping.
+    const named = d.incident?.class === UNKNOWN_CLASS ? undefined : d.incident?.class;
+    const cls = mapped ?? named;
+    if (mapped !== undefined && named !== undefined && named !== mapped) classConflicts++;
     if (cls === undefined) {
       decisionsWithoutClass++;
       continue;

@@ -9,6 +9,7 @@ import { outcomeEvidence } from './dataset-from-topics.js';
 import { DriftMonitor, driftStatus, PSI_ALARM, PSI_WATCH, type TrainingHistograms } from './drift.js';
 import { rocAuc } from './evaluate.js';
 import type { GlmModel } from './model-types.js';
+import { UNKNOWN_CLASS } from './abstain.js';
 
 /** Live AUC above this: the class still ranks well. */
 export const AUC_OK = 0.8;
@@ -162,6 +163,8 @@ export class ModelMonitor {
     predictedClass: string,
   ): void {
     this.pending.delete(decisionId);
+    // An abstaining classifier (class unknown) claimed nothing a verdict could confirm or refute.
+    if (predictedClass === UNKNOWN_CLASS) return;
     this.pending.set(decisionId, { probabilities, cls: predictedClass });
     if (this.pending.size > this.maxPending) this.pending.delete(this.pending.keys().next().value!);
   }

@@ -9,7 +9,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
 import { UNKNOWN_CLASS, abstainThresholds, inputDistance } from '../../services/classifier/abstain.js';
+import { Registry } from 'prom-client';
+import { labelHistory } from '../../services/classifier/dataset-from-topics.js';
 import { plainIncident } from '../../services/classifier/incident-fact.js';
+import { ModelMonitor } from '../../services/classifier/monitor.js';
 import { parseModelConfig } from '../../services/classifier/model-config.js';
 import { readModelJson } from '../../services/classifier/model-files.js';
 import { IncidentClassifier } from '../../services/classifier/onnx-session.js';
@@ -126,6 +129,52 @@ describe('the classifier abstains', () => {
       (await decider.decide({ ...observation, entity: 'svc/y' }, T0, unknown)).decisions.length,
       0,
     );
+  });
+
+  it('gives a verdict on an unknown class no say in the live AUC or the dataset', () => {
+    const monitor = new ModelMonitor({ registry: new Registry(), model });
+    const probabilities = Object.fromEntries(model.classes.map((c) => [c, 1 / model.classes.length]));
+    monitor.expectVerdict('d-unknown', probabilities, UNKNOWN_CLASS);
+    assert.equal(monitor.recordVerdict({ decisionId: 'd-unknown', outcome: 'verified' }), false);
+    monitor.expectVerdict('d-named', probabilities, 'memory_leak');
+    assert.equal(monitor.recordVerdict({ decisionId: 'd-named', outcome: 'verified' }), true);
+
+    const window = { start: T0 - 30_000, end: T0 };
+    const observation = { entity: 'svc/x', seq: 1, window, features: { 'cpu.avg': 50 }, events: [], ts: T0 };
+    const decision = {
+      decisionId: 'd1',
+      entity: 'svc/x',
+      rule: 'mystery-rule',
+      ruleVersion: 'v1',
+      mode: 'enforce' as const,
+      action: 'restart',
+      args: {},
+      actuator: { type: 'http' as const },
+      cooldown: '10m',
+      approval: 'none' as const,
+      verify: { conditions: { all: [] }, within: '5m', stableFor: '0s' },
+      incident: { class: UNKNOWN_CLASS, confidence: 0.4, modelVersion: model.version },
+      facts: {},
+      window,
+      stale: false,
+      ts: T0,
+    };
+    const verdict = {
+      decisionId: 'd1',
+      workflowId: 'wf-d1',
+      entity: 'svc/x',
+      rule: 'mystery-rule',
+      action: 'restart',
+      outcome: 'verified' as const,
+      evidence: {},
+      ts: T0 + 60_000,
+    };
+    const out = labelHistory(
+      { observations: [observation], decisions: [decision], verdicts: [verdict] },
+      { classes: [...model.classes], healthyRatio: 0 },
+    );
+    assert.equal(out.stats.decisionsWithoutClass, 1);
+    assert.equal(out.rows.filter((r) => r.label !== 'healthy').length, 0);
   });
 
   it('takes min_confidence from the model config, refusing a bad one', () => {

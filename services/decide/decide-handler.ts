@@ -324,6 +324,9 @@ export class DecideHandler {
           } finally {
             release();
           }
+          // A storm's batch can take longer than the session timeout: stay in the group meanwhile
+          // (kafkajs sends at most one heartbeat per heartbeatInterval).
+          await payload.heartbeat();
         }
       }),
     );

@@ -100,6 +100,16 @@ export type OpsEvent = z.infer<typeof eventSchema>;
 
 const windowBounds = z.object({ start: z.number().int(), end: z.number().int() });
 
+/** One alert firing for an entity (from Alertmanager through ingest): the `alerts.*` facts. */
+export const firingAlertSchema = z.object({
+  name: z.string(),
+  severity: z.string().nullable(),
+  /** When it started firing (epoch ms). */
+  since: z.number().int(),
+  labels: z.record(z.string(), z.string()),
+});
+export type FiringAlert = z.infer<typeof firingAlertSchema>;
+
 /** A per-entity window snapshot on `autoglm.observations`; features are named `<metric>.<stat>`. */
 export const observationSchema = z.object({
   entity: entityId,
@@ -113,6 +123,8 @@ export const observationSchema = z.object({
    * `.deviation` or `.anomaly` feature yet. Absent when there is none.
    */
   warmingUp: z.array(z.string()).optional(),
+  /** The alerts firing for the entity now (until resolved, whatever the window); absent when none. */
+  alerts: z.array(firingAlertSchema).max(10).optional(),
 });
 export type Observation = z.infer<typeof observationSchema>;
 
@@ -180,6 +192,8 @@ export const incidentSchema = z.object({
   confidence: z.number().min(0).max(1),
   probabilities: z.record(z.string(), z.number()).optional(),
   modelVersion: z.string(),
+  /** Why the classifier abstained (`class` is `unknown`): low confidence or inputs far from training. */
+  reason: z.string().max(1024).optional(),
 });
 
 /**
@@ -510,7 +524,9 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
  */
 export function fastObservation(json: unknown): Observation | undefined {
   if (json === null || typeof json !== 'object') return undefined;
-  const { entity, seq, window, features, events, ts, warmingUp } = json as Record<string, unknown>;
+  const { entity, seq, window, features, events, ts, warmingUp, alerts } = json as Record<string, unknown>;
+  // Rare (an entity with alerts firing): the schema checks those.
+  if (alerts !== undefined) return undefined;
   if (typeof entity !== 'string' || entity.length > 200 || !ENTITY_ID.test(entity)) return undefined;
   if (entity.includes('//') || entity.endsWith('/') || entity.includes('/.')) return undefined;
   if (!isInt(seq) || seq < 0 || !isInt(ts)) return undefined;

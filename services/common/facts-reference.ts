@@ -37,6 +37,11 @@ export const CONTEXT_FACTS: Readonly<Record<string, string>> = {
   entity: 'the entity id',
   events: 'recent events of the entity: [{kind, message, ts}]',
   eventKinds: 'the distinct kinds of the recent events, for example ["deploy", "alert"]',
+  alerts:
+    'the alerts firing for the entity now, from Alertmanager through ingest: [{name, severity, since, labels}], longest-firing first; [] when none',
+  'alerts.firing': 'how many alerts fire for the entity now (until Alertmanager resolves them); 0 when none',
+  'alerts.names': 'the distinct names of the alerts firing, for example ["KubePodCrashLooping"]',
+  'alerts.severities': 'the distinct severities of the alerts firing, for example ["critical"]',
   maintenance: 'true while a maintenance window (rules/context/maintenance.json) holds the entity',
   maintenanceWindow: 'the name of the maintenance window holding the entity; null outside any',
   service: 'the catalog service (rules/context/catalog.json) the entity belongs to; null when none',
@@ -57,7 +62,12 @@ const FEATURE = /^([a-z][a-z0-9_]*)\.([a-z0-9_]+)$/;
 export function unknownFact(name: unknown): string | undefined {
   if (typeof name !== 'string') return 'a fact name must be a string such as "cpu.avg"';
   if (Object.hasOwn(CONTEXT_FACTS, name)) return undefined;
-  const feature = name.startsWith('incident.') ? null : FEATURE.exec(name);
+  // `alerts.<x>` is an alerts fact unless <x> is a statistic (a metric named "alerts").
+  const contextual =
+    name.startsWith('incident.') ||
+    (name.startsWith('alerts.') &&
+      !(METRIC_STATS as readonly string[]).includes(name.slice('alerts.'.length)));
+  const feature = contextual ? null : FEATURE.exec(name);
   if (feature && (METRIC_STATS as readonly string[]).includes(feature[2]!)) return undefined;
   const stat = feature?.[2];
   const guess = stat !== undefined ? closest(stat, METRIC_STATS) : closest(name, Object.keys(CONTEXT_FACTS));
@@ -77,6 +87,12 @@ export function sampleFact(name: string): unknown {
       return [{ kind: 'deploy', message: 'sample', ts: 0 }];
     case 'eventKinds':
       return ['deploy'];
+    case 'alerts':
+      return [{ name: 'SampleAlert', severity: 'critical', since: 0, labels: { namespace: 'sample' } }];
+    case 'alerts.names':
+      return ['SampleAlert'];
+    case 'alerts.severities':
+      return ['critical'];
     case 'maintenance':
       return false;
     case 'maintenanceWindow':

@@ -19,6 +19,11 @@ export function factsFor(
   facts.entity = obs.entity;
   facts.events = obs.events;
   facts.eventKinds = kindsOf(obs.events);
+  const alerts = obs.alerts ?? [];
+  facts.alerts = alerts;
+  facts['alerts.firing'] = alerts.length;
+  facts['alerts.names'] = alertNames(alerts);
+  facts['alerts.severities'] = alertSeverities(alerts);
   facts.maintenance = context.maintenance;
   facts.maintenanceWindow = context.maintenanceWindow;
   facts.service = context.service;
@@ -40,6 +45,16 @@ function kindsOf(events: Observation['events']): string[] {
   return kinds;
 }
 
+/** The distinct names of the alerts firing, longest-firing first. */
+function alertNames(alerts: NonNullable<Observation['alerts']>): string[] {
+  return [...new Set(alerts.map((a) => a.name))];
+}
+
+/** The distinct severities of the alerts firing (those with one). */
+function alertSeverities(alerts: NonNullable<Observation['alerts']>): string[] {
+  return [...new Set(alerts.flatMap((a) => (a.severity === null ? [] : [a.severity])))];
+}
+
 /** Reads one fact of an observation as `factsFor` would hold it. */
 export type FactReader = (obs: Observation, context: ContextFacts, incident: IncidentFact | null) => unknown;
 
@@ -50,6 +65,10 @@ const NAMED_READERS: Readonly<Record<string, FactReader>> = {
   entity: (o) => o.entity,
   events: (o) => o.events,
   eventKinds: (o) => kindsOf(o.events),
+  alerts: (o) => o.alerts ?? [],
+  'alerts.firing': (o) => o.alerts?.length ?? 0,
+  'alerts.names': (o) => alertNames(o.alerts ?? []),
+  'alerts.severities': (o) => alertSeverities(o.alerts ?? []),
   maintenance: (_, c) => c.maintenance,
   maintenanceWindow: (_, c) => c.maintenanceWindow,
   service: (_, c) => c.service,

@@ -4,6 +4,7 @@ import type { BaselineStore } from './baseline.js';
 import { FEATURE_STATS, writeMetricFeatures } from './features.js';
 import { MetricRing } from './metric-ring.js';
 import { PointPool } from './point-pool.js';
+import { FiringAlerts } from './firing-alerts.js';
 
 /** Window settings, in milliseconds of event time, and the limits that bound memory. */
 export interface WindowOptions {
@@ -67,6 +68,8 @@ interface EntityState {
   rings: MetricRing[];
   /** Sorted by time; allocated on the first event. */
   events: WindowEvent[] | undefined;
+  /** The alerts firing for it (from `alert` events), allocated on the first. */
+  alerts?: FiringAlerts;
 }
 
 const MAX_EVENT_TEXT = 256;
@@ -174,6 +177,8 @@ export class EntityWindows {
       if (this.entities.size >= this.maxEntities) return this.tooManyEntities();
       w = this.newEntity(event.entity);
     }
+    if (event.kind === 'alert' && event.attrs?.fingerprint !== undefined)
+      (w.alerts ??= new FiringAlerts()).apply(event);
     const events = (w.events ??= []);
     let at = events.length;
     while (at > 0 && (events[at - 1] as WindowEvent).ts > event.ts) at--;
@@ -320,6 +325,7 @@ export class EntityWindows {
       ts: end,
     };
     if (warmingUp !== undefined) observation.warmingUp = warmingUp;
+    if (w.alerts?.size) observation.alerts = w.alerts.list();
     return observation;
   }
 

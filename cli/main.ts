@@ -5,6 +5,7 @@ import { modelCommand } from './model-commands.js';
 import { recordCommand } from './record-command.js';
 import { approvalCommand, statusCommand } from './remediation-commands.js';
 import { rulesCommand } from './rules-commands.js';
+import { runbooksCommand } from './runbooks-command.js';
 import { scenariosCommand } from './scenarios-command.js';
 import { runUp } from './up.js';
 
@@ -28,6 +29,9 @@ const USAGE = `usage: autoglm <command>
   rules test [folder]     run the rule tests (*.test.json) through the real decide core
   rules explain <observation.json> [--rules folder] [--live]
                           every rule's conditions on one observation, and what would hold it back
+  runbooks search "<text>" [--class X] [--rule R] [--feature F …]
+                          the runbook sections (BM25) that fit an incident: title, score, link
+  runbooks check          every runbook's front matter (file, line and fix of each problem)
   model generate|train|evaluate|inspect|monitor|dataset …
                           the incident classifier: generate scenario data, train the GLM to
                           ONNX, evaluate (macro AUC, F1, calibration), explain weights, drift
@@ -62,6 +66,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return statusCommand(rest);
     case 'rules':
       return rulesCommand(rest);
+    case 'runbooks':
+      return runbooksCommand(rest);
     case 'backtest':
       return backtestCommand(rest);
     case 'record':

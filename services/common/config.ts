@@ -105,6 +105,7 @@ const ENV = {
   ingestRate: ['AUTOGLM_INGEST_RATE', '100'],
   ingestBurst: ['AUTOGLM_INGEST_BURST', '200'],
   ingestKafkaTimeout: ['AUTOGLM_INGEST_KAFKA_TIMEOUT', '10s'],
+  ingestProducers: ['AUTOGLM_INGEST_PRODUCERS', '4'],
   ingestRetryAfter: ['AUTOGLM_INGEST_RETRY_AFTER', '5s'],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   opsHost: ['AUTOGLM_OPS_HOST', '127.0.0.1'],
@@ -280,6 +281,8 @@ const schema = z.object({
   ingestBurst: z.coerce.number().int().min(1, 'must be at least 1').max(10_000_000),
   /** Longest a request waits for Kafka's acknowledgement (acks=all) before it is answered 503. */
   ingestKafkaTimeout: duration('10s'),
+  /** Transactional producers ingest writes with at once (each has one transaction open at a time). */
+  ingestProducers: z.coerce.number().int().min(1, 'must be at least 1').max(64),
   /** The Retry-After of a 503 (Kafka slow or down, too much pending) and of a 429. */
   ingestRetryAfter: duration('5s'),
   opsPort: port,

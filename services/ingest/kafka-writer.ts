@@ -22,6 +22,20 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * Most records in one produce request: kafkajs groups a request's messages by partition by copying
+ * the partition's list for each message (quadratic), which took most of ingest's CPU at 10k records.
+ */
+const MAX_RECORDS_PER_SEND = 2000;
+
+/** One transactional producer and whether it is writing a batch now. */
+interface Lane {
+  readonly transactionalId: string;
+  producer: Producer | undefined;
+  running: boolean;
+  reconnecting: Promise<void> | undefined;
+}
+
 /** Most requests written in one transaction (a group commit). */
 const MAX_REQUESTS_PER_TRANSACTION = 256;
 
@@ -36,37 +50,45 @@ const MAX_REQUESTS_PER_TRANSACTION = 256;
  * cannot reach the broker, which fences the old one). Only a commit already sent is waited for.
  */
 export class KafkaWriter {
-  private producer: Producer | undefined;
+  private readonly lanes: Lane[];
   private readonly queue: Pending[] = [];
-  private running = false;
   private stopped = false;
-  private reconnecting: Promise<void> | undefined;
   private lastError = '';
 
   constructor(
     private readonly kafka: Kafka,
     private readonly topics: { readonly metrics: string; readonly events: string },
-    private readonly transactionalId: string,
+    /** Each producer's transactional id is this plus its number. */
+    transactionalId: string,
     private readonly timeoutMs: number,
     private readonly logger: Logger,
-  ) {}
+    /** Transactional producers writing at once (a producer has one transaction open at a time). */
+    producers = 1,
+  ) {
+    this.lanes = Array.from({ length: producers }, (_, i) => ({
+      transactionalId: `${transactionalId}-${i}`,
+      producer: undefined,
+      running: false,
+      reconnecting: undefined,
+    }));
+  }
 
-  /** Connects the transactional producer (start-up fails if Kafka cannot be reached). */
+  /** Connects the transactional producers (start-up fails if Kafka cannot be reached). */
   async start(): Promise<void> {
-    this.producer = await this.connect();
+    for (const lane of this.lanes) lane.producer = await this.connect(lane.transactionalId);
   }
 
   /** True while a producer is connected (for /readyz). */
   ready(): boolean {
-    return this.producer !== undefined && !this.stopped;
+    return !this.stopped && this.lanes.some((l) => l.producer !== undefined);
   }
 
   /** Resolves once the records are committed in Kafka; rejects with KafkaUnavailable otherwise. */
   write(samples: readonly MetricSample[], events: readonly OpsEvent[]): Promise<void> {
     if (samples.length === 0 && events.length === 0) return Promise.resolve();
     if (this.stopped) return Promise.reject(new KafkaUnavailable('ingest is stopping'));
-    if (!this.producer) {
-      void this.reconnect();
+    if (!this.ready()) {
+      for (const lane of this.lanes) void this.reconnect(lane);
       return Promise.reject(
         new KafkaUnavailable(`Kafka is not reachable: ${this.lastError || 'connecting'}`),
       );
@@ -86,34 +108,34 @@ export class KafkaWriter {
         }, this.timeoutMs),
       };
       this.queue.push(p);
-      void this.drain();
+      for (const lane of this.lanes) void this.drain(lane);
     });
   }
 
   /** Finishes what is queued (each request within its deadline), then disconnects. */
   async stop(): Promise<void> {
-    while (this.running || this.queue.length > 0) await sleep(20);
+    while (this.lanes.some((l) => l.running) || this.queue.length > 0) await sleep(20);
     this.stopped = true;
-    await this.producer?.disconnect().catch(() => undefined);
+    for (const lane of this.lanes) await lane.producer?.disconnect().catch(() => undefined);
   }
 
-  private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  private async drain(lane: Lane): Promise<void> {
+    if (lane.running) return;
+    lane.running = true;
     try {
-      while (this.queue.length > 0 && this.producer) {
+      while (this.queue.length > 0 && lane.producer) {
         const batch = this.queue.splice(0, MAX_REQUESTS_PER_TRANSACTION);
         for (const p of batch) p.taken = true;
-        await this.commit(this.producer, batch);
+        await this.commit(lane, lane.producer, batch);
       }
     } finally {
-      this.running = false;
+      lane.running = false;
     }
     // Requests queued while the producer was being made anew fail at their deadline or go now.
-    if (this.queue.length > 0 && this.producer) void this.drain();
+    if (this.queue.length > 0 && lane.producer) void this.drain(lane);
   }
 
-  private async commit(producer: Producer, batch: Pending[]): Promise<void> {
+  private async commit(lane: Lane, producer: Producer, batch: Pending[]): Promise<void> {
     const deadline = Math.min(...batch.map((p) => p.deadline));
     let transaction: Transaction | undefined;
     let committing = false;
@@ -169,33 +191,34 @@ export class KafkaWriter {
       sleep(Math.min(this.timeoutMs, 5000)).then(() => false),
     ]);
     if (!aborted) {
-      this.producer = undefined;
+      lane.producer = undefined;
       void producer.disconnect().catch(() => undefined);
-      void this.reconnect();
+      void this.reconnect(lane);
     }
   }
 
   /** Makes the producer anew until Kafka answers (its InitProducerId fences the old one and aborts its transaction). */
-  private reconnect(): Promise<void> {
-    this.reconnecting ??= (async () => {
+  private reconnect(lane: Lane): Promise<void> {
+    if (lane.producer) return Promise.resolve();
+    lane.reconnecting ??= (async () => {
       for (let delay = 200; !this.stopped; delay = Math.min(delay * 2, 5000)) {
         try {
-          this.producer = await this.connect();
+          lane.producer = await this.connect(lane.transactionalId);
           this.logger.info('ingest: Kafka producer connected again');
-          void this.drain();
+          void this.drain(lane);
           return;
         } catch (err) {
           this.lastError = (err as Error).message;
           await sleep(delay);
         }
       }
-    })().finally(() => (this.reconnecting = undefined));
-    return this.reconnecting;
+    })().finally(() => (lane.reconnecting = undefined));
+    return lane.reconnecting;
   }
 
-  private async connect(): Promise<Producer> {
+  private async connect(transactionalId: string): Promise<Producer> {
     const producer = this.kafka.producer({
-      transactionalId: this.transactionalId,
+      transactionalId,
       idempotent: true,
       maxInFlightRequests: 1,
       // The coordinator aborts a transaction this process left open (a crash) after this long.
@@ -238,7 +261,11 @@ function* chunks(
       for (const r of records) {
         const value = JSON.stringify(r);
         const size = value.length + r.entity.length;
-        if (bytes + size > MAX_SEND_BYTES && bytes > 0) yield flush();
+        if (
+          (bytes + size > MAX_SEND_BYTES || metrics.length + events.length >= MAX_RECORDS_PER_SEND) &&
+          bytes > 0
+        )
+          yield flush();
         (list === 'm' ? metrics : events).push({ key: r.entity, value });
         bytes += size;
       }

@@ -54,6 +54,7 @@ export async function startIngest(
     `${config.groupPrefix}-ingest-${os.hostname()}-${process.pid}-${++instances}`,
     config.ingestKafkaTimeout,
     logger,
+    config.ingestProducers,
   );
   await writer.start();
   const dlqProducer = await connectProducer(kafka);

@@ -143,6 +143,8 @@ export class LanesHarness {
       rulesDir,
       modelDir: 'off',
       httpActuatorUrl: target.url,
+      // closeTarget holds actions for as long as a test needs: no timeout and retry meanwhile.
+      httpActuatorTimeout: '10m',
       // Below one a second: one action per period of 1/rate seconds.
       maxActionsPerPeriod: String(Math.max(1, Math.round(perSecond))),
       actionsPeriod: perSecond >= 1 ? '1s' : `${Math.round(1000 / perSecond)}ms`,

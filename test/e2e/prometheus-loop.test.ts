@@ -2,7 +2,7 @@
  * The loop fed by the real Prometheus and Alertmanager (Debian's packages, our own processes), as
  * `autoglm up --with prometheus` runs it: Prometheus scrapes the fleet simulator's /metrics and
  * remote-writes to ingest; its alert rule fires and Alertmanager sends the webhook to ingest; the
- * rule (CPU high AND an alert) decides, act silences the entity's alerts in Alertmanager and scales
+ * rule (CPU high AND the alert firing, as facts) decides, act silences the entity's alerts in Alertmanager and scales
  * out; the silence is in Alertmanager's API while the remediation runs and expired once `verified`.
  */
 import assert from 'node:assert/strict';
@@ -33,7 +33,7 @@ import { terminateTestRuns } from '../support/temporal.js';
 
 const ENTITY = 'checkout/pod-1';
 
-/** Scale out when CPU is high AND Alertmanager says an alert fires for the entity. */
+/** Scale out when CPU is high AND Alertmanager says the CPU alert fires for the entity (alerts as facts). */
 const RULE = {
   name: 'e2e-prometheus-cpu-alert',
   priority: 10,
@@ -41,7 +41,7 @@ const RULE = {
     all: [
       { fact: 'cpu.avg', operator: 'greaterThan', value: 85 },
       { fact: 'cpu.count', operator: 'greaterThanInclusive', value: 3 },
-      { fact: 'eventKinds', operator: 'contains', value: 'alert' },
+      { fact: 'alerts.names', operator: 'contains', value: 'FleetCpuSaturation' },
     ],
   },
   event: {
@@ -197,10 +197,8 @@ describe('the loop fed by the real Prometheus and Alertmanager', () => {
     assert.match(String(alert.attrs?.generatorURL), /^http:\/\/.*\/graph\?g0\.expr=fleet_cpu_percent/);
     const decision = await taps.decisions.waitFor<Decision>((d) => d.entity === ENTITY, 60_000);
     assert.equal(decision.action, 'scale_out');
-    assert.ok(
-      (decision.facts.eventKinds as string[]).includes('alert'),
-      'the alert was a fact of the decision',
-    );
+    assert.deepEqual(decision.facts['alerts.names'], ['FleetCpuSaturation'], 'the firing alert was a fact');
+    assert.equal(decision.facts['alerts.firing'], 1);
 
     // While the remediation runs: the silence is in Alertmanager's API, made by autoglm for it.
     let seen: ApiSilence | undefined;

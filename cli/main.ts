@@ -11,9 +11,10 @@ import { runUp } from './up.js';
 
 const USAGE = `usage: autoglm <command>
 
-  up [--services 5] [--pods 2] [--scenarios mix] [--every 45s] [--duration 10m]
+  up [--services 5] [--pods 2] [--scenarios mix] [--every 45s] [--duration 10m] [--with prometheus]
                           the whole loop locally (starts Kafka and Temporal if needed)
-                          against a simulated fleet with injected incidents, shown live
+                          against a simulated fleet with injected incidents, shown live;
+                          --with prometheus: fed by Prometheus and Alertmanager through ingest
   demo [class]            ask the fleet of a running 'up' for one incident and time it
   scenarios [--rules-only-timeout 150]
                           every incident class against the real loop and a simulated fleet,
@@ -42,7 +43,9 @@ const USAGE = `usage: autoglm <command>
   approve <workflowId> --reason "…" [--by who]
   reject <workflowId> --reason "…" [--by who]
                           answer a remediation that waits for approval
-  infra up                provision and start Kafka and Temporal as local processes
+  infra up [--with prometheus]
+                          provision and start Kafka and Temporal as local processes
+                          (and Prometheus and Alertmanager from their Debian packages)
   infra down              stop what 'infra up' started
   infra status [--json]   per component: running or not, endpoint, version, log path
   infra logs [name] [-f]  show (or follow) the infra logs

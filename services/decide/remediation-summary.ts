@@ -27,7 +27,7 @@ export function remediationDetails(d: Decision): string {
     `**${d.action}** on **${d.entity}** by rule **${d.rule}** (${d.mode}, approval ${d.approval}, cooldown ${d.cooldown})`,
     `- args: \`${JSON.stringify(d.args)}\` via the ${d.actuator.type} actuator`,
     `- triggered by: ${facts.length > 0 ? facts.join(', ') : '(no recorded facts)'}`,
-    `- incident: ${d.incident ? `${d.incident.class}, confidence ${d.incident.confidence.toFixed(2)} (model ${d.incident.modelVersion})` : 'no classifier (rules only)'}`,
+    `- incident: ${d.incident ? `${d.incident.class}, confidence ${d.incident.confidence.toFixed(2)} (model ${d.incident.modelVersion})${d.incident.reason ? `; abstained: ${d.incident.reason}` : ''}` : 'no classifier (rules only)'}`,
     `- verified when the verify conditions hold for ${d.verify.stableFor} within ${d.verify.within}` +
       (d.onVerifyFailure ? `; else ${d.onVerifyFailure.action}` : '') +
       (d.escalate ? `, then ${d.escalate.action}` : ''),

@@ -66,4 +66,15 @@ describe('how a remediation reads in the Temporal UI', () => {
       '- window 2026-01-05T12:00:00.000Z – 2026-01-05T12:00:30.000Z, decision 0123456789abcdef01234567',
     ]);
   });
+
+  it('its details say why the classifier abstained', () => {
+    const abstained = {
+      ...decision,
+      incident: { ...decision.incident!, class: 'unknown', confidence: 0.41, reason: 'top class below 0.5' },
+    };
+    assert.equal(
+      remediationDetails(abstained).split('\n')[3],
+      '- incident: unknown, confidence 0.41 (model incident-20260105120000-0abc1234); abstained: top class below 0.5',
+    );
+  });
 });

@@ -36,6 +36,7 @@ COPY infra ./infra
 COPY services ./services
 COPY workflows ./workflows
 COPY rules ./rules
+COPY runbooks ./runbooks
 COPY models ./models
 COPY deploy/image/entrypoint.sh /usr/local/bin/autoglm-step
 # @swc/core (the act worker's workflow bundler) unpacks its native addon into a cache it creates,

@@ -41,6 +41,8 @@ const ENV = {
   actTaskQueue: ['AUTOGLM_ACT_TASK_QUEUE', 'autoglm-act'],
   verifyTaskQueue: ['AUTOGLM_VERIFY_TASK_QUEUE', 'autoglm-verify'],
   rulesDir: ['AUTOGLM_RULES_DIR', path.join(packageRoot, 'rules')],
+  runbooksDir: ['AUTOGLM_RUNBOOKS_DIR', path.join(packageRoot, 'runbooks')],
+  runbookHits: ['AUTOGLM_RUNBOOK_HITS', '3'],
   window: ['AUTOGLM_WINDOW', '30s'],
   emitEvery: ['AUTOGLM_EMIT_EVERY', '5s'],
   maxClockSkew: ['AUTOGLM_MAX_CLOCK_SKEW', '5m'],
@@ -141,6 +143,10 @@ const schema = z.object({
   actTaskQueue: name,
   verifyTaskQueue: name,
   rulesDir: z.string().min(1),
+  /** The runbooks folder decide retrieves sections from for each decision ('' for none). */
+  runbooksDir: z.string(),
+  /** How many runbook sections a decision carries, best first (0: none). */
+  runbookHits: z.coerce.number().int().min(0, 'must be 0 or more').max(10, 'must be at most 10'),
   window: duration('30s'),
   emitEvery: duration('5s'),
   maxClockSkew: duration('5m'),

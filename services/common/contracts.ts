@@ -265,6 +265,21 @@ export const decisionSchema = z.object({
       because: z.array(z.string()),
     })
     .optional(),
+  /**
+   * The runbook sections retrieval found for the incident (services/runbooks), best first: what the
+   * operator reads. Absent without runbooks and in decisions made before them.
+   */
+  runbooks: z
+    .array(
+      z.object({
+        title: z.string().max(256),
+        runbook: z.string().max(256),
+        link: z.string().max(1024),
+        score: z.number(),
+      }),
+    )
+    .max(10)
+    .optional(),
 });
 export type Decision = z.infer<typeof decisionSchema>;
 

@@ -3,6 +3,7 @@ import type { IncidentFact } from '../classifier/model-types.js';
 import type { Decision, FollowUp, Observation } from '../common/contracts.js';
 import { parseDuration } from '../common/duration.js';
 import { factsFor } from '../common/facts.js';
+import type { RunbookIndex } from '../runbooks/runbook-index.js';
 import type { RuleSetMatch } from './compiled-rules.js';
 import { CooldownGate } from './cooldown.js';
 import { decisionIdFor } from './decision-id.js';
@@ -79,10 +80,17 @@ export class Decider {
   /** The episodes of the rules that opt in. */
   readonly episodes: EpisodeTracker;
 
-  /** `maxDecisionAgeMs`: a window that ended longer ago than this (wall clock) gives a stale decision. */
+  /**
+   * `maxDecisionAgeMs`: a window that ended longer ago than this (wall clock) gives a stale decision.
+   * `runbooks`: each decision carries the best `hits` sections of this index for its incident.
+   */
   constructor(
     ruleSet: RuleSet,
-    private readonly opts: { maxDecisionAgeMs: number; episodes?: EpisodeTracker } = {
+    private readonly opts: {
+      maxDecisionAgeMs: number;
+      episodes?: EpisodeTracker;
+      runbooks?: { index: Pick<RunbookIndex, 'find'>; hits: number };
+    } = {
       maxDecisionAgeMs: 3 * 60_000,
     },
   ) {
@@ -229,6 +237,7 @@ export class Decider {
         ...(rule.params.priority !== undefined
           ? { priority: urgencyOf(rule.params.priority, urgencyFacts(facts)) }
           : {}),
+        ...runbooksFor(this.opts.runbooks, rule, recorded, facts, obs.events),
       });
     }
     return decided;
@@ -262,6 +271,40 @@ export class Decider {
     }
     return steps;
   }
+}
+
+/**
+ * The runbook sections for a decision, queried with its class (unless the model abstained), rule,
+ * action, the features farthest from their normal and the recent events; none without runbooks.
+ */
+function runbooksFor(
+  runbooks: { index: Pick<RunbookIndex, 'find'>; hits: number } | undefined,
+  rule: LoadedRule,
+  incident: IncidentFact | null | undefined,
+  facts: Readonly<Record<string, unknown>>,
+  events: Observation['events'],
+): Pick<Decision, 'runbooks'> {
+  if (!runbooks || runbooks.hits === 0) return {};
+  const features = Object.entries(facts)
+    .filter((e): e is [string, number] => e[0].endsWith('.deviation') && typeof e[1] === 'number')
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+    .slice(0, 3)
+    .map(([name]) => name);
+  const hits = runbooks.index.find(
+    {
+      incidentClass: incident && incident.class !== 'unknown' ? incident.class : undefined,
+      rule: rule.name,
+      action: rule.params.action,
+      features,
+      text: events
+        .slice(-10)
+        .map((e) => `${e.kind} ${e.message}`)
+        .join('\n'),
+    },
+    runbooks.hits,
+  );
+  if (hits.length === 0) return {};
+  return { runbooks: hits.map(({ title, runbook, link, score }) => ({ title, runbook, link, score })) };
 }
 
 function followUp<K extends 'onVerifyFailure' | 'escalate'>(

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { actuatorsFromConfig } from '../actuators/from-config.js';
 import { topicNames } from '../common/config.js';
 import { verdictSchema } from '../common/contracts.js';
@@ -5,6 +7,8 @@ import { DeadLetters } from '../common/dead-letters.js';
 import { connectProducer, createKafka, ensureTopics, runConsumer } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { connectClient } from '../common/temporal.js';
+import { readRunbookDir } from '../runbooks/runbook-files.js';
+import { RunbookIndex } from '../runbooks/runbook-index.js';
 import { DecideHandler } from './decide-handler.js';
 import { Decider } from './decider.js';
 import { restoreEpisodes } from './episode-changelog.js';
@@ -48,13 +52,27 @@ export async function startDecide({
           registry,
         });
   if (!classifier) logger.info('no incident classifier (AUTOGLM_MODEL_DIR=off): rules only');
+  // Runbooks for each decision's audit record: a bad front matter stops start-up like a bad rule;
+  // no folder (or AUTOGLM_RUNBOOK_HITS=0) means decisions without them.
+  const runbooksFound = config.runbookHits > 0 && fs.existsSync(config.runbooksDir);
+  const runbooks = runbooksFound
+    ? new RunbookIndex(readRunbookDir(config.runbooksDir), path.basename(path.resolve(config.runbooksDir)))
+    : undefined;
+  logger.info(
+    { dir: config.runbooksDir, sections: runbooks?.size ?? 0, hits: config.runbookHits },
+    runbooks ? 'runbooks loaded' : 'no runbooks: decisions carry none',
+  );
   const topics = topicNames(config);
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
   const producer = await connectProducer(kafka);
   const client = await connectClient(config);
   const episodes = new EpisodeTracker({ maxTracked: config.episodeMaxTracked, idleMs: config.episodeIdle });
-  const decider = new Decider(ruleSet, { maxDecisionAgeMs: config.maxDecisionAge, episodes });
+  const decider = new Decider(ruleSet, {
+    maxDecisionAgeMs: config.maxDecisionAge,
+    episodes,
+    ...(runbooks ? { runbooks: { index: runbooks, hits: config.runbookHits } } : {}),
+  });
   const reloader = new RuleReloader({
     dir: config.rulesDir,
     decider,

@@ -12,6 +12,10 @@ import { after, describe, it } from 'node:test';
 import { runbooksCommand } from '../../cli/runbooks-command.js';
 import { repoRoot } from '../../infra/paths.js';
 import { generateScenarios, SCENARIO_CLASSES } from '../../services/classifier/scenarios.js';
+import { decisionSchema, type Decision, type Observation } from '../../services/common/contracts.js';
+import { Decider } from '../../services/decide/decider.js';
+import { parseRuleFile } from '../../services/decide/rule-file.js';
+import { ruleSetOf } from '../../services/decide/rule-set.js';
 import { parseRunbook, readRunbookDir, RunbookLoadError } from '../../services/runbooks/runbook-files.js';
 import { RunbookIndex } from '../../services/runbooks/runbook-index.js';
 import { runbookTerms } from '../../services/runbooks/runbook-tokens.js';
@@ -255,5 +259,46 @@ describe('autoglm runbooks', () => {
     assert.equal(run('search').code, 2);
     assert.equal(run('search', 'x', '--limit', '0').code, 2);
     assert.equal(run('find', 'x').code, 2);
+  });
+});
+
+describe('decisions carry their runbook sections', () => {
+  const ruleFile = path.join(repoRoot, 'test', 'fixtures', 'rules', 'cpu-static.json');
+  const parsed = parseRuleFile(ruleFile, fs.readFileSync(ruleFile, 'utf8'));
+  assert.ok('rule' in parsed);
+  const T0 = 1_800_000_000_000;
+  const observation: Observation = {
+    entity: 'web-1',
+    seq: 0,
+    window: { start: T0 - 30_000, end: T0 },
+    features: { 'cpu.avg': 93, 'cpu.count': 6 },
+    events: [{ kind: 'alert', message: 'CPUThrottlingHigh', ts: T0 - 1000 }],
+    ts: T0,
+  };
+
+  it("puts the best sections (title, runbook, score, link) into the decision's audit record", async () => {
+    const decider = new Decider(ruleSetOf([parsed.rule]), {
+      maxDecisionAgeMs: 180_000,
+      runbooks: { index, hits: 2 },
+    });
+    const [decision] = (await decider.decide(observation, T0)).decisions;
+    assert.ok(decision);
+    const runbooks = decisionSchema.parse(decision).runbooks ?? [];
+    assert.equal(runbooks.length, 2);
+    assert.match(runbooks[0]?.link ?? '', /^runbooks\/cpu-saturation\.md#/);
+    assert.deepEqual(Object.keys(runbooks[0] ?? {}).sort(), ['link', 'runbook', 'score', 'title']);
+  });
+
+  it('without runbooks, or with 0 hits, a decision carries none', async () => {
+    const options: Array<ConstructorParameters<typeof Decider>[1]> = [
+      { maxDecisionAgeMs: 180_000 },
+      { maxDecisionAgeMs: 180_000, runbooks: { index, hits: 0 } },
+    ];
+    for (const opts of options) {
+      const decider: Decider = new Decider(ruleSetOf([parsed.rule]), opts);
+      const decision: Decision | undefined = (await decider.decide(observation, T0)).decisions[0];
+      assert.ok(decision);
+      assert.equal('runbooks' in decision, false);
+    }
   });
 });

@@ -237,8 +237,8 @@ export class Decider {
         ...(rule.params.priority !== undefined
           ? { priority: urgencyOf(rule.params.priority, urgencyFacts(facts)) }
           : {}),
-        ...runbooksFor(this.opts.runbooks, rule, recorded, facts, obs.events),
       });
+      withRunbooks(decisions[decisions.length - 1], this.opts.runbooks, rule, recorded, facts, obs.events);
     }
     return decided;
   }
@@ -274,17 +274,19 @@ export class Decider {
 }
 
 /**
- * The runbook sections for a decision, queried with its class (unless the model abstained), rule,
+ * Adds the runbook sections to a decision (and their links to its `page` escalation's args, unless
+ * the rule set `runbooks` there itself): queried with its class (unless the model abstained), rule,
  * action, the features farthest from their normal and the recent events; none without runbooks.
  */
-function runbooksFor(
+function withRunbooks(
+  decision: Decision | undefined,
   runbooks: { index: Pick<RunbookIndex, 'find'>; hits: number } | undefined,
   rule: LoadedRule,
   incident: IncidentFact | null | undefined,
   facts: Readonly<Record<string, unknown>>,
   events: Observation['events'],
-): Pick<Decision, 'runbooks'> {
-  if (!runbooks || runbooks.hits === 0) return {};
+): void {
+  if (!decision || !runbooks || runbooks.hits === 0) return;
   const features = Object.entries(facts)
     .filter((e): e is [string, number] => e[0].endsWith('.deviation') && typeof e[1] === 'number')
     .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
@@ -303,8 +305,15 @@ function runbooksFor(
     },
     runbooks.hits,
   );
-  if (hits.length === 0) return {};
-  return { runbooks: hits.map(({ title, runbook, link, score }) => ({ title, runbook, link, score })) };
+  if (hits.length === 0) return;
+  decision.runbooks = hits.map(({ title, runbook, link, score }) => ({ title, runbook, link, score }));
+  const page = decision.escalate;
+  if (page?.action === 'page' && !('runbooks' in page.args)) {
+    decision.escalate = {
+      ...page,
+      args: { ...page.args, runbooks: hits.map((h) => `${h.title}: ${h.link}`) },
+    };
+  }
 }
 
 function followUp<K extends 'onVerifyFailure' | 'escalate'>(

@@ -287,6 +287,12 @@ describe('decisions carry their runbook sections', () => {
     assert.equal(runbooks.length, 2);
     assert.match(runbooks[0]?.link ?? '', /^runbooks\/cpu-saturation\.md#/);
     assert.deepEqual(Object.keys(runbooks[0] ?? {}).sort(), ['link', 'runbook', 'score', 'title']);
+    assert.equal(decision.escalate?.action, 'page');
+    assert.deepEqual(
+      decision.escalate?.args.runbooks,
+      runbooks.map((r) => `${r.title}: ${r.link}`),
+      "the page's body links the same sections",
+    );
   });
 
   it('without runbooks, or with 0 hits, a decision carries none', async () => {
@@ -299,6 +305,7 @@ describe('decisions carry their runbook sections', () => {
       const decision: Decision | undefined = (await decider.decide(observation, T0)).decisions[0];
       assert.ok(decision);
       assert.equal('runbooks' in decision, false);
+      assert.equal('runbooks' in (decision.escalate?.args ?? {}), false);
     }
   });
 });

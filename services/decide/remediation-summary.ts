@@ -33,6 +33,9 @@ export function remediationDetails(d: Decision): string {
       (d.escalate ? `, then ${d.escalate.action}` : ''),
     `- window ${new Date(d.window.start).toISOString()} – ${new Date(d.window.end).toISOString()}, decision ${d.decisionId}`,
   ];
+  if (d.runbooks && d.runbooks.length > 0) {
+    lines.push(`- runbooks: ${d.runbooks.map((r) => `[${r.title}](${r.link})`).join(', ')}`);
+  }
   return lines.join('\n');
 }
 

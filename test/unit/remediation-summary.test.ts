@@ -67,6 +67,25 @@ describe('how a remediation reads in the Temporal UI', () => {
     ]);
   });
 
+  it('its details link the runbook sections retrieval found, and say nothing of runbooks without them', () => {
+    const withRunbooks = {
+      ...decision,
+      runbooks: [
+        {
+          title: 'What to check',
+          runbook: 'cpu-saturation',
+          link: 'runbooks/cpu-saturation.md#what-to-check',
+          score: 9.1,
+        },
+      ],
+    };
+    assert.equal(
+      remediationDetails(withRunbooks).split('\n').at(-1),
+      '- runbooks: [What to check](runbooks/cpu-saturation.md#what-to-check)',
+    );
+    assert.ok(!remediationDetails(decision).includes('runbooks'));
+  });
+
   it('its details say why the classifier abstained', () => {
     const abstained = {
       ...decision,

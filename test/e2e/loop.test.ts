@@ -297,7 +297,13 @@ describe('the loop on real Kafka and Temporal: sense → decide → act → veri
       ],
     );
     const page = target.received.find((a) => a.idempotencyKey === `${verdict.workflowId}/escalate`);
-    assert.deepEqual(page?.body.args, { summary: `restart of ${entity} did not help` });
+    // The page carries what the operator reads: the summary and the runbook sections retrieval found.
+    const { summary, runbooks, ...rest } = (page?.body.args ?? {}) as Record<string, unknown>;
+    assert.equal(summary, `restart of ${entity} did not help`);
+    assert.deepEqual(rest, {});
+    assert.ok(Array.isArray(runbooks) && runbooks.length > 0, 'the page links runbook sections');
+    for (const r of runbooks as unknown[])
+      assert.match(String(r), /^.+: runbooks\/[a-z0-9.-]+\.md#[a-z0-9-]+$/);
     const status = await client.workflow.getHandle(verdict.workflowId).query(statusQuery);
     assert.equal(status.verdict?.outcome, 'compensated');
   });

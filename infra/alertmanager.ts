@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Component, ComponentStatus } from './component.js';
+import type { Component } from './component.js';
 import { PrerequisiteError } from './errors.js';
 import { componentPaths, privateDir } from './paths.js';
-import { readyAt } from './prometheus.js';
-import { capture, livePid, residentMiB, startDetached, stopPid, which } from './process.js';
+import { readyAt, serverStatus } from './prometheus.js';
+import { livePid, startDetached, stopPid, which } from './process.js';
 
 /** Our Alertmanager's port: not the package's 9093 (the local Kafka's controller listens there). */
 export const ALERTMANAGER_PORT = 19093;
@@ -105,25 +105,7 @@ export function alertmanagerComponent(opts: AlertmanagerOptions): Component & { 
     );
   }
 
-  async function status(): Promise<ComponentStatus> {
-    const pid = livePid(paths.pid);
-    const up = await readyAt(url).catch(() => false);
-    const bin = findBinary();
-    const version = external
-      ? 'external'
-      : bin
-        ? (/version (\S+)/.exec(capture(bin, ['--version']) ?? '')?.[1] ?? 'unknown')
-        : 'not installed';
-    return {
-      name,
-      state: up ? 'running' : 'stopped',
-      external,
-      endpoint: url,
-      version,
-      logPath: paths.log,
-      ...(pid !== undefined ? { pid, residentMiB: residentMiB(pid) } : {}),
-    };
-  }
+  const status = () => serverStatus({ name, url, external, bin: findBinary(), paths });
 
   return {
     name,

@@ -126,25 +126,7 @@ export function prometheusComponent(opts: PrometheusOptions): Component & { read
     );
   }
 
-  async function status(): Promise<ComponentStatus> {
-    const pid = livePid(paths.pid);
-    const up = await readyAt(url).catch(() => false);
-    const bin = which('prometheus');
-    const version = external
-      ? 'external'
-      : bin
-        ? (/version (\S+)/.exec(capture(bin, ['--version']) ?? '')?.[1] ?? 'unknown')
-        : 'not installed';
-    return {
-      name,
-      state: up ? 'running' : 'stopped',
-      external,
-      endpoint: url,
-      version,
-      logPath: paths.log,
-      ...(pid !== undefined ? { pid, residentMiB: residentMiB(pid) } : {}),
-    };
-  }
+  const status = () => serverStatus({ name, url, external, bin: which('prometheus'), paths });
 
   return {
     name,
@@ -156,5 +138,34 @@ export function prometheusComponent(opts: PrometheusOptions): Component & { read
     start,
     stop: () => (external ? Promise.resolve(false) : stopPid(paths.pid)),
     status,
+  };
+}
+
+/**
+ * A Prometheus-family server's status (Prometheus, Alertmanager): ready or not, the version its
+ * binary reports, and the pid and memory of the process we started.
+ */
+export async function serverStatus(o: {
+  name: string;
+  url: string;
+  external: boolean;
+  bin: string | undefined;
+  paths: { pid: string; log: string };
+}): Promise<ComponentStatus> {
+  const pid = livePid(o.paths.pid);
+  const up = await readyAt(o.url).catch(() => false);
+  const version = o.external
+    ? 'external'
+    : o.bin
+      ? (/version (\S+)/.exec(capture(o.bin, ['--version']) ?? '')?.[1] ?? 'unknown')
+      : 'not installed';
+  return {
+    name: o.name,
+    state: up ? 'running' : 'stopped',
+    external: o.external,
+    endpoint: o.url,
+    version,
+    logPath: o.paths.log,
+    ...(pid !== undefined ? { pid, residentMiB: residentMiB(pid) } : {}),
   };
 }

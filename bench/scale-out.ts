@@ -271,7 +271,8 @@ try {
         .map(of)
         .filter((x): x is number => x !== undefined)
         .sort((a, b) => a - b);
-      return xs[Math.floor(xs.length / 2)] ?? NaN;
+      const mid = xs.length / 2;
+      return xs.length === 0 ? NaN : xs.length % 2 ? xs[Math.floor(mid)]! : (xs[mid - 1]! + xs[mid]!) / 2;
     };
     const steady = (n: number) => median(n, (f) => f.steadyRate);
     const withStart = (n: number) => median(n, (f) => total / f.totalS);

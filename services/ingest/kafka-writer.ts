@@ -180,12 +180,16 @@ export class KafkaWriter {
       { requests: batch.length, err: why },
       'ingest: a transaction was not committed; its requests are answered 503',
     );
-    // Nothing of it may land later: abort it, or fence it by making the producer anew.
+    // Nothing of it may land later: abort it, or fence it by making the producer anew. Only an abort
+    // that went through keeps the producer: one whose transaction ended otherwise (a commit that
+    // failed leaves kafkajs in COMMITTING, refusing every later transaction) or never began is made
+    // anew, whose InitProducerId makes the broker finish the old transaction at once.
     attempt.catch(() => undefined);
     const aborted = await Promise.race([
       (async () => {
         await attempt.catch(() => undefined);
-        if (transaction?.isActive()) await transaction.abort();
+        if (!transaction?.isActive()) return false;
+        await transaction.abort();
         return true;
       })().catch(() => false),
       sleep(Math.min(this.timeoutMs, 5000)).then(() => false),
@@ -227,6 +231,10 @@ export class KafkaWriter {
     });
     try {
       await producer.connect();
+      // Fence now, not in a request's time: the transactional InitProducerId (kafkajs sends it at the
+      // first transaction) makes the broker abort what an earlier producer of this id left open, and is
+      // retried while it does (CONCURRENT_TRANSACTIONS). Nothing was added, so the abort sends nothing.
+      await (await producer.transaction()).abort();
     } catch (err) {
       await producer.disconnect().catch(() => undefined);
       throw err;

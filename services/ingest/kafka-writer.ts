@@ -46,8 +46,8 @@ const MAX_REQUESTS_PER_TRANSACTION = 256;
  * never see a transaction that was not, so a request answered 503 and sent again is there once.
  *
  * Nothing is held past a request's deadline: a request still queued is dropped from the queue and
- * rejected; a transaction not yet committing is aborted (and the producer made anew if the abort
- * cannot reach the broker, which fences the old one). Only a commit already sent is waited for.
+ * rejected; a transaction not yet committing is given up with its producer, made anew (which fences
+ * the old one and has the broker abort its transaction). Only a commit already sent is waited for.
  */
 export class KafkaWriter {
   private readonly lanes: Lane[];
@@ -139,13 +139,14 @@ export class KafkaWriter {
     const deadline = Math.min(...batch.map((p) => p.deadline));
     let transaction: Transaction | undefined;
     let committing = false;
+    let abandoned = false;
     const attempt = (async () => {
       transaction = await producer.transaction();
       for (const chunk of chunks(batch, this.topics)) {
-        if (Date.now() > deadline) throw new KafkaUnavailable('deadline passed');
+        if (abandoned || Date.now() > deadline) throw new KafkaUnavailable('deadline passed');
         await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
       }
-      if (Date.now() > deadline) throw new KafkaUnavailable('deadline passed');
+      if (abandoned || Date.now() > deadline) throw new KafkaUnavailable('deadline passed');
       committing = true;
       await transaction.commit();
     })();
@@ -180,25 +181,15 @@ export class KafkaWriter {
       { requests: batch.length, err: why },
       'ingest: a transaction was not committed; its requests are answered 503',
     );
-    // Nothing of it may land later: abort it, or fence it by making the producer anew. Only an abort
-    // that went through keeps the producer: one whose transaction ended otherwise (a commit that
-    // failed leaves kafkajs in COMMITTING, refusing every later transaction) or never began is made
-    // anew, whose InitProducerId makes the broker finish the old transaction at once.
-    attempt.catch(() => undefined);
-    const aborted = await Promise.race([
-      (async () => {
-        await attempt.catch(() => undefined);
-        if (!transaction?.isActive()) return false;
-        await transaction.abort();
-        return true;
-      })().catch(() => false),
-      sleep(Math.min(this.timeoutMs, 5000)).then(() => false),
-    ]);
-    if (!aborted) {
-      lane.producer = undefined;
-      void producer.disconnect().catch(() => undefined);
-      void this.reconnect(lane);
-    }
+    // Nothing of it may land later: the producer is made anew, whose InitProducerId fences this one
+    // (its sends are refused from then on) and makes the broker abort its transaction at once. Keeping
+    // it is not safe: a failed commit leaves kafkajs in COMMITTING (refusing every later transaction),
+    // and a failed send may leave its sequence numbers behind the broker's. Its attempt stops soon
+    // (sends are retried a few times only) and never commits (`abandoned`).
+    abandoned = true;
+    lane.producer = undefined;
+    void attempt.catch(() => undefined).then(() => producer.disconnect().catch(() => undefined));
+    void this.reconnect(lane);
   }
 
   /** Makes the producer anew until Kafka answers (its InitProducerId fences the old one and aborts its transaction). */
@@ -227,6 +218,10 @@ export class KafkaWriter {
       maxInFlightRequests: 1,
       // The coordinator aborts a transaction this process left open (a crash) after this long.
       transactionTimeout: Math.max(60_000, this.timeoutMs * 3),
+      // A send is retried a few times only (~2 s), not for ever (kafkajs's default for idempotence):
+      // a producer given up on must not write again once Kafka is back, before its successor fences
+      // it, leaving aborted transactions that kafkajs readers mis-skip when aborted out of order.
+      retry: { retries: 3 },
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     try {

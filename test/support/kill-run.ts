@@ -392,6 +392,22 @@ export function killFigures(
       `${id}: no verdict; ${staleCopies.has(id) ? 'decided again past the decision age and published stale' : 'no stale copy'}; ` +
         (workflowStatus.get(id) ?? 'status unknown'),
     );
+  // A remediation of a healthy entity: which rule, on what (so a false positive can be traced).
+  for (const a of suite.actions.filter((x) => x.effective && x.verdict === 'false_positive')) {
+    const d = suite.decisions.find((x) => x.decisionId === a.decisionId);
+    const facts = d
+      ? Object.entries(d.facts)
+          .filter(([, v]) => typeof v === 'number')
+          .slice(0, 8)
+          .map(([k, v]) => `${k}=${Math.round((v as number) * 100) / 100}`)
+          .join(' ')
+      : '';
+    explanations.push(
+      `false positive: ${a.action} on ${a.entity} (${a.incidentId ?? 'no incident'}) by rule ${d?.rule ?? '?'}` +
+        (d?.incident ? `, incident ${d.incident.class} ${d.incident.confidence.toFixed(2)}` : '') +
+        (facts ? `; ${facts}` : ''),
+    );
+  }
   const started = new Set(suite.decisions.filter((d) => d.mode === 'enforce' && !d.stale).map(workflowIdFor));
   const counts: Record<LoopStep, number> = { sense: 0, decide: 0, act: 0, verify: 0 };
   for (const k of kills) counts[k.step]++;

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { autoglmHome, componentPaths, repoRoot } from '../../infra/paths.js';
+import { ensureJpmml } from '../../infra/jpmml.js';
+import { repoRoot } from '../../infra/paths.js';
 import { modelCommand } from '../../cli/model-commands.js';
 import { ModelLoadError } from '../../services/classifier/model-files.js';
 import { IncidentClassifier } from '../../services/classifier/onnx-session.js';
@@ -20,29 +21,8 @@ import { generateScenarios } from '../../services/classifier/scenarios.js';
 import { vectorizeRows } from '../../services/classifier/vectorize.js';
 
 const MODEL_DIR = path.join(repoRoot, 'models', 'incident');
-const JARS = path.join(componentPaths(autoglmHome(), 'jpmml').tools, 'jpmml');
+let JARS = '';
 const SCORER = path.join(repoRoot, 'infra', 'jpmml', 'PmmlScore.java');
-
-/** JPMML-Evaluator's jars, fetched by Maven the first time. */
-function ensureJpmml(): void {
-  if (fs.existsSync(JARS) && fs.readdirSync(JARS).some((f) => f.startsWith('pmml-evaluator-metro'))) return;
-  const mvn = spawnSync(
-    'mvn',
-    [
-      '-q',
-      '-f',
-      path.join(repoRoot, 'infra', 'jpmml', 'pom.xml'),
-      'dependency:copy-dependencies',
-      `-DoutputDirectory=${JARS}`,
-    ],
-    { encoding: 'utf8', timeout: 300_000 },
-  );
-  assert.equal(
-    mvn.status,
-    0,
-    `mvn could not fetch JPMML-Evaluator (Maven 3.8+ and Java 17 needed): ${mvn.stderr}${mvn.stdout}`,
-  );
-}
 
 /** JPMML's probabilities of the rows in `tsv` under `pmml`, or its exit code and stderr. */
 function jpmml(pmml: string, tsv: string) {
@@ -68,7 +48,7 @@ describe('the PMML export', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pmml-'));
   const pmml = path.join(tmp, 'model.pmml');
   before(async () => {
-    ensureJpmml();
+    JARS = ensureJpmml();
     const { io, out } = capture();
     assert.equal(
       await modelCommand(['export', '--format', 'pmml', '--model', MODEL_DIR, '--out', pmml], io),

@@ -233,7 +233,9 @@ function intervalOf(
   if (temporality === DELTA) return now;
   // Summaries are cumulative by the spec; an unspecified temporality is read as cumulative too.
   const prev = state.swap(key, startNs, timeNs, now);
-  if (!prev) return startNs > 0 && startNs < timeNs ? now : undefined;
+  // The totals since the start are an interval even when both fall in one millisecond (the JS SDK
+  // stamps in milliseconds): a mean and a p95 need no duration, unlike a rate.
+  if (!prev) return startNs > 0 && startNs <= timeNs ? now : undefined;
   const before = prev.value;
   if (now.count < before.count || now.buckets.length !== before.buckets.length) return undefined;
   return {

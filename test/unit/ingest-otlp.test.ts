@@ -160,6 +160,36 @@ describe('otlp metrics source', () => {
     ]);
   });
 
+  it("takes a cumulative histogram's first point whose start and time fall in one millisecond (the JS SDK stamps in ms)", () => {
+    const out = convert(
+      exportOf(
+        [
+          {
+            name: 'http.server.duration',
+            histogram: {
+              aggregationTemporality: 2,
+              dataPoints: [
+                {
+                  startTimeUnixNano: ns(now),
+                  timeUnixNano: ns(now),
+                  count: 100,
+                  sum: 3000,
+                  explicitBounds: [10, 50, 100],
+                  bucketCounts: [50, 40, 10, 0],
+                } as never,
+              ],
+            },
+          },
+        ],
+        'pod-same-ms',
+      ),
+    );
+    assert.deepEqual(out.samples, [
+      { entity: 'checkout/pod-same-ms', metric: 'http_server_duration_mean', value: 30, ts: now },
+      { entity: 'checkout/pod-same-ms', metric: 'latency', value: 75, ts: now },
+    ]);
+  });
+
   it('estimates quantiles as histogram_quantile does', () => {
     assert.equal(bucketQuantile(0.95, [10, 50, 100], [50, 40, 10, 0]), 75);
     assert.equal(bucketQuantile(0.5, [10], [10, 0]), 5);

@@ -26,7 +26,7 @@ import { startFleet, type RunningFleet } from '../../services/fleet/main.js';
 import { startIngest, type IngestService } from '../../services/ingest/main.js';
 import { startLoop } from '../../services/loop.js';
 import { testConfig } from '../support/config.js';
-import { writeRuleDir } from '../support/fast-loop.js';
+import { fastCpuRule, writeRuleDir } from '../support/fast-loop.js';
 import { freePort } from '../support/free-port.js';
 import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';
 import { terminateTestRuns } from '../support/temporal.js';
@@ -34,28 +34,14 @@ import { terminateTestRuns } from '../support/temporal.js';
 const ENTITY = 'checkout/pod-1';
 
 /** Scale out when CPU is high AND Alertmanager says the CPU alert fires for the entity (alerts as facts). */
+const cpuRule = fastCpuRule('e2e-prometheus-cpu-alert', '90s');
 const RULE = {
-  name: 'e2e-prometheus-cpu-alert',
-  priority: 10,
+  ...cpuRule,
   conditions: {
     all: [
-      { fact: 'cpu.avg', operator: 'greaterThan', value: 85 },
-      { fact: 'cpu.count', operator: 'greaterThanInclusive', value: 3 },
+      ...cpuRule.conditions.all,
       { fact: 'alerts.names', operator: 'contains', value: 'FleetCpuSaturation' },
     ],
-  },
-  event: {
-    type: 'remediate',
-    params: {
-      action: 'scale_out',
-      args: { entity: '{{entity}}', by: 1 },
-      cooldown: '10m',
-      verify: {
-        conditions: { all: [{ fact: 'cpu.avg', operator: 'lessThan', value: 70 }] },
-        within: '90s',
-        stableFor: '2s',
-      },
-    },
   },
 };
 

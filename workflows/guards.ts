@@ -10,6 +10,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -28,6 +29,12 @@ import {
   type EntityGuardSnapshot,
   type Outgoing,
 } from './guard-state.js';
+
+/**
+ * The budget sends every answer it owes at once (one workflow task for all of them) instead of
+ * one signal and one workflow-task round trip each; histories from before answered one by one.
+ */
+export const BUDGET_ANSWERS_AT_ONCE_PATCH = 'budget-answers-at-once';
 
 /** Continue-as-new well before Temporal's history limits; the state is small. */
 const MAX_HISTORY_EVENTS = 5_000;
@@ -101,9 +108,12 @@ export async function actionBudget(
   for (;;) {
     outbox.push(...state.drain(Date.now()));
     while (outbox.length > 0) {
-      const out = outbox.shift()!;
-      if (!(await answer(out)) && out.answer.result !== 'denied')
-        outbox.push(...state.release(out.holder, Date.now()));
+      // Every answer owed now, sent together; a holder that is gone gives its slot back, and what
+      // that frees (and any request that came meanwhile) is answered in the next round.
+      const round = patched(BUDGET_ANSWERS_AT_ONCE_PATCH) ? outbox.splice(0) : [outbox.shift()!];
+      const sent = await Promise.all(round.map(answer));
+      for (const [i, out] of round.entries())
+        if (!sent[i] && out.answer.result !== 'denied') outbox.push(...state.release(out.holder, Date.now()));
     }
     if (shouldContinueAsNew(options)) await continueAsNew<typeof actionBudget>(state.snapshot(), options);
     const wake = state.msToNextSlot(Date.now());

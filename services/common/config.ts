@@ -33,6 +33,7 @@ const ENV = {
   kafkaBrokers: ['KAFKA_BROKERS', '127.0.0.1:9092'],
   kafkaClientId: ['AUTOGLM_KAFKA_CLIENT_ID', 'autoglm'],
   kafkaMaxBatchBytes: ['AUTOGLM_KAFKA_MAX_BATCH_BYTES', String(256 * 1024 * 1024)],
+  kafkaSessionTimeout: ['AUTOGLM_KAFKA_SESSION_TIMEOUT', '10s'],
   topicPrefix: ['AUTOGLM_TOPIC_PREFIX', 'autoglm'],
   topicPartitions: ['AUTOGLM_TOPIC_PARTITIONS', '3'],
   groupPrefix: ['AUTOGLM_GROUP_PREFIX', 'autoglm'],
@@ -135,6 +136,17 @@ const schema = z.object({
     .int()
     .min(1_048_576, 'must be at least 1048576 (1 MiB, a broker batch uncompressed)')
     .max(2 ** 31 - 1, 'must be under 2 GiB'),
+  /**
+   * How long a consumer group waits for a member that stopped heartbeating (killed, frozen) before
+   * it hands that member's partitions to the others: the failover time after a kill -9. Members
+   * heartbeat a third of it apart, also during a long restore, so a live one is not dropped.
+   */
+  kafkaSessionTimeout: duration('10s').pipe(
+    z
+      .number()
+      .min(6000, "must be at least 6s (the broker's group.min.session.timeout.ms)")
+      .max(300_000, 'must be at most 5m (a dead member would hold its partitions that long)'),
+  ),
   topicPrefix: name,
   topicPartitions: z.coerce.number().int().min(1, 'must be at least 1').max(1000),
   groupPrefix: name,

@@ -38,6 +38,8 @@ const TRANSIENT = new Set([
 
 /** Brokers and security of each client createKafka made, for the access check before first use. */
 const accessOf = new WeakMap<Kafka, { brokers: readonly string[]; security: KafkaSecurity }>();
+/** The group session timeout (AUTOGLM_KAFKA_SESSION_TIMEOUT) of each client createKafka made, for its consumers. */
+const sessionOf = new WeakMap<Kafka, number>();
 let insecureWarned = false;
 
 /**
@@ -46,7 +48,7 @@ let insecureWarned = false;
  */
 export function createKafka(
   config: Pick<Config, 'kafkaBrokers' | 'kafkaClientId'> &
-    Partial<Pick<Config, 'kafkaMaxBatchBytes' | 'kafkaSecurity'>>,
+    Partial<Pick<Config, 'kafkaMaxBatchBytes' | 'kafkaSecurity' | 'kafkaSessionTimeout'>>,
   logger: Logger,
 ): Kafka {
   registerKafkaCodecs(
@@ -79,6 +81,7 @@ export function createKafka(
       },
   });
   accessOf.set(kafka, { brokers: config.kafkaBrokers, security });
+  if (config.kafkaSessionTimeout !== undefined) sessionOf.set(kafka, config.kafkaSessionTimeout);
   return kafka;
 }
 
@@ -231,14 +234,69 @@ export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
+/** Heartbeats a third of the session timeout apart, at most kafkajs' 3 s (its default with 30 s). */
+export function heartbeatIntervalMs(sessionTimeoutMs: number): number {
+  return Math.min(3000, Math.floor(sessionTimeoutMs / 3));
+}
+
+/** Errors of a heartbeat that mean this member must join the group again (its batch work is moot). */
+const REJOIN = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+]);
+
+/**
+ * Awaits `work` of a batch handler while heartbeating its group every `everyMs` (kafkajs sends one
+ * per heartbeat interval at most, and none while a handler runs unless asked): a member busy with
+ * long work, such as restoring a changelog on join, is not taken for dead and dropped after the
+ * session timeout. A heartbeat answered "rebalancing" (or "unknown member") throws that error at
+ * once, so kafkajs joins again without waiting for `work`, which is abandoned (the next generation
+ * starts it afresh); other heartbeat errors are left to the next beat.
+ */
+export async function whileHeartbeating<T>(
+  heartbeat: () => Promise<void>,
+  work: Promise<T>,
+  everyMs = 1000,
+): Promise<T> {
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  const beats = new Promise<never>((_, reject) => {
+    const next = () => {
+      if (!done) timer = setTimeout(beat, everyMs);
+    };
+    const beat = (): void => {
+      void heartbeat().then(next, (err: { type?: string }) =>
+        REJOIN.has(err?.type ?? '') ? reject(err) : next(),
+      );
+    };
+    next();
+  });
+  beats.catch(() => undefined);
+  try {
+    return await Promise.race([work, beats]);
+  } finally {
+    done = true;
+    clearTimeout(timer);
+    work.catch(() => undefined);
+  }
+}
+
 /**
  * Subscribes and runs a consumer, resolving once it has joined its group so that callers
- * (and tests) know messages produced from now on will be seen.
+ * (and tests) know messages produced from now on will be seen. A client made by createKafka with
+ * a session timeout gives it to the consumer (kafkajs' default is 30 s: a member killed with -9
+ * held its partitions that long).
  */
 export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
+  const sessionTimeout = sessionOf.get(opts.kafka);
   const consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     allowAutoTopicCreation: false,
+    ...(sessionTimeout !== undefined
+      ? { sessionTimeout, heartbeatInterval: heartbeatIntervalMs(sessionTimeout) }
+      : {}),
     ...(opts.maxBytesPerPartition ? { maxBytesPerPartition: opts.maxBytesPerPartition } : {}),
     ...(opts.partitionAssigners ? { partitionAssigners: opts.partitionAssigners } : {}),
   });

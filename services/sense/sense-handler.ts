@@ -12,6 +12,7 @@ import {
 import type { TopicNames } from '../common/config.js';
 import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
 import type { Logger } from '../common/logger.js';
+import { whileHeartbeating } from '../common/kafka.js';
 import { unreadableBatchLetter } from '../common/unreadable-batches.js';
 import type { BaselineCheckpoint, BaselineStore } from './baseline.js';
 import { baselineKey, type BaselineRestore } from './baseline-changelog.js';
@@ -88,6 +89,8 @@ export class SenseHandler {
   private lastBaselineEviction = -Infinity;
   /** The events partitions of this generation being rebuilt: every first batch waits for it. */
   private eventsRebuilt: Promise<void> = Promise.resolve();
+  /** True until `eventsRebuilt` of this generation has succeeded. */
+  private eventsPending = false;
   /** Bumped on every reset: a rebuild of an earlier generation stops applying. */
   private generation = 0;
   private readonly messages: Counter<'topic' | 'result'>;
@@ -200,6 +203,7 @@ export class SenseHandler {
   reset(): void {
     this.generation++;
     this.eventsRebuilt = Promise.resolve();
+    this.eventsPending = false;
     this.progress.clear();
     this.unsent.clear();
     this.partitionClock.clear();
@@ -218,8 +222,14 @@ export class SenseHandler {
     const generation = this.generation;
     const rebuilt = Promise.all(partitions.map((p) => this.rebuildEvents(p, generation)));
     this.eventsRebuilt = rebuilt.then(() => undefined);
-    // Awaited (and its error thrown) by the first batch of each partition.
-    this.eventsRebuilt.catch(() => undefined);
+    // Awaited (and its error thrown) by every batch until it has succeeded.
+    this.eventsPending = true;
+    this.eventsRebuilt.then(
+      () => {
+        if (generation === this.generation) this.eventsPending = false;
+      },
+      () => undefined,
+    );
   }
 
   /** Replays events partition `partition` from its rebuild offset up to its committed offset. */
@@ -265,7 +275,14 @@ export class SenseHandler {
     if (isStale()) return; // fetched before a seek: the same offsets come again
     const stop = this.batchSeconds.startTimer();
     const key = `${batch.topic}/${batch.partition}`;
-    const progress = await this.progressOf(batch);
+    const started = this.progress.get(key);
+    // A partition's first batch of a generation waits for its events, baselines and committed
+    // offsets to be read back (seconds, more on a busy machine): heartbeats go on meanwhile, or
+    // the group would drop this live member after its session timeout and rebalance in a loop.
+    const progress =
+      started?.started && !this.eventsPending
+        ? started
+        : await whileHeartbeating(heartbeat, this.progressOf(batch));
     if (!progress) return; // seeking back to rebuild: this batch comes again from there
 
     const pending = this.unsent.get(key);

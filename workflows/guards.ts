@@ -35,6 +35,12 @@ import {
  * one signal and one workflow-task round trip each; histories from before answered one by one.
  */
 export const BUDGET_ANSWERS_AT_ONCE_PATCH = 'budget-answers-at-once';
+/**
+ * Answers sent in one workflow task, at most: well below Temporal's limit of signals pending per
+ * execution (2000 by default), as a change of limits can re-answer the whole queue at once. Part of
+ * the command sequence: changing it changes what histories replay to.
+ */
+const ANSWERS_AT_ONCE = 100;
 
 /** Continue-as-new well before Temporal's history limits; the state is small. */
 const MAX_HISTORY_EVENTS = 5_000;
@@ -108,9 +114,9 @@ export async function actionBudget(
   for (;;) {
     outbox.push(...state.drain(Date.now()));
     while (outbox.length > 0) {
-      // Every answer owed now, sent together; a holder that is gone gives its slot back, and what
-      // that frees (and any request that came meanwhile) is answered in the next round.
-      const round = patched(BUDGET_ANSWERS_AT_ONCE_PATCH) ? outbox.splice(0) : [outbox.shift()!];
+      // The answers owed now, up to ANSWERS_AT_ONCE, sent together; a holder that is gone gives its
+      // slot back, and what that frees (and any request that came meanwhile) goes in a later round.
+      const round = outbox.splice(0, patched(BUDGET_ANSWERS_AT_ONCE_PATCH) ? ANSWERS_AT_ONCE : 1);
       const sent = await Promise.all(round.map(answer));
       for (const [i, out] of round.entries())
         if (!sent[i] && out.answer.result !== 'denied') outbox.push(...state.release(out.holder, Date.now()));

@@ -112,7 +112,7 @@ describe('the action budget answers a drain at once (time-skipping test server)'
     for (;;) {
       const v = await read();
       if (ok(v)) return v;
-      assert.ok(Date.now() < deadline, `${what}; last: ${JSON.stringify(v)}`);
+      assert.ok(Date.now() < deadline, `${what}; last: ${JSON.stringify(v).slice(0, 300)}`);
       await sleep(50);
     }
   }
@@ -183,6 +183,48 @@ describe('the action budget answers a drain at once (time-skipping test server)'
     assert.ok(
       mostAnswersInOneTask(events ?? []) >= 5,
       `five grants of one drain in one workflow task (most: ${mostAnswersInOneTask(events ?? [])})`,
+    );
+  });
+
+  it('answers a queue of 130 in rounds of at most 100 a workflow task, each holder once', async () => {
+    const budget = await client.workflow.start(ACTION_BUDGET_WORKFLOW, {
+      taskQueue: queue,
+      workflowId: unique('budget-rounds'),
+      args: [{ limits: narrow }],
+    });
+    started.push(budget);
+    const holders = await Promise.all(Array.from({ length: 130 }, (_, i) => liveHolder(`remediate-r${i}`)));
+    const deep = { ...narrow, maxDeferred: 1000 };
+    await Promise.all(holders.map((h, i) => budget.signal(acquireSignal, request(h, i, deep))));
+    const waiting = await eventually(
+      () => budget.query(guardStatusQuery),
+      (s) => s.deferred.length === 129,
+      '129 wait',
+    );
+    // One that waits asks again with room for all: 129 grants in one drain.
+    const asker = waiting.deferred[0]!.holder;
+    const wide = { ...deep, maxConcurrentPerAction: 1000, maxConcurrentPerRule: 1000 };
+    await budget.signal(acquireSignal, request(asker, holders.indexOf(asker), wide));
+    await eventually(
+      () => budget.query(guardStatusQuery),
+      (s) => s.holders.length === 130,
+      'all 130 hold a slot',
+    );
+    const { events } = await budget.fetchHistory();
+    assert.equal(mostAnswersInOneTask(events ?? []), 100, 'at most 100 answers in one workflow task');
+    const granted = await Promise.all(
+      holders.map((h) =>
+        eventually(
+          () => answers(h),
+          (a) => a.at(-1) === 'granted',
+          `${h} is told`,
+        ),
+      ),
+    );
+    assert.deepEqual(
+      granted.map((a) => a.filter((x) => x === 'granted').length),
+      holders.map(() => 1),
+      'each granted once',
     );
   });
 

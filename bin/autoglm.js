@@ -3,4 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// Before anything loads kafkajs: its read_committed filter is replaced (services/common/kafkajs-aborted-filter.ts).
+await import('../services/common/kafkajs-aborted-filter.ts');
 await import('../cli/main.ts');

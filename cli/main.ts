@@ -1,3 +1,5 @@
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import { backtestCommand } from './backtest-command.js';
 import { runDemo } from './demo.js';
 import { infraCommand } from './infra-commands.js';

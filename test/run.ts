@@ -16,6 +16,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startContainers } from '../infra/containers.js';
 import { localInfra, type InfraEndpoints } from '../infra/infra.js';
 import { repoRoot } from '../infra/paths.js';
@@ -90,6 +91,9 @@ const child = spawn(
   [
     '--import',
     'tsx',
+    // Before any test loads kafkajs: its read_committed filter is replaced (see the module).
+    '--import',
+    pathToFileURL(path.join(repoRoot, 'services/common/kafkajs-aborted-filter.ts')).href,
     '--test',
     '--test-concurrency=1',
     `--test-timeout=${TEST_TIMEOUT_MS}`,

@@ -1,3 +1,5 @@
+// First: kafkajs must load with our read_committed filter (see the module).
+import '../common/kafkajs-aborted-filter.js';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { topicNames } from '../common/config.js';

@@ -1,3 +1,5 @@
+// First: kafkajs must load with our read_committed filter (see the module).
+import '../common/kafkajs-aborted-filter.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { actuatorsFromConfig } from '../actuators/from-config.js';

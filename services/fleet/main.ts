@@ -1,3 +1,5 @@
+// First: kafkajs must load with our read_committed filter (see the module).
+import '../common/kafkajs-aborted-filter.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { topicNames } from '../common/config.js';
 import { connectProducer, createKafka, ensureTopics, sendJson } from '../common/kafka.js';

@@ -1,3 +1,5 @@
+// First: kafkajs must load with our read_committed filter (see the module).
+import '../common/kafkajs-aborted-filter.js';
 import { PartitionAssigners } from 'kafkajs';
 import { topicNames } from '../common/config.js';
 import { DeadLetters } from '../common/dead-letters.js';

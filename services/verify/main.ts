@@ -1,3 +1,5 @@
+// First: kafkajs must load with our read_committed filter (see the module).
+import '../common/kafkajs-aborted-filter.js';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';

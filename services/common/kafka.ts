@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+// First: kafkajs must load with our read_committed filter (see the module).
+import { checkAbortedFilter } from './kafkajs-aborted-filter.js';
 import {
   Kafka,
   Partitioners,
@@ -51,6 +53,7 @@ export function createKafka(
     Partial<Pick<Config, 'kafkaMaxBatchBytes' | 'kafkaSecurity' | 'kafkaSessionTimeout'>>,
   logger: Logger,
 ): Kafka {
+  checkAbortedFilter();
   registerKafkaCodecs(
     config.kafkaMaxBatchBytes !== undefined ? { maxBatchBytes: config.kafkaMaxBatchBytes } : {},
   );

@@ -254,31 +254,39 @@ const REJOIN = new Set([
  * Awaits `work` of a batch handler while heartbeating its group every `everyMs` (kafkajs sends one
  * per heartbeat interval at most, and none while a handler runs unless asked): a member busy with
  * long work, such as restoring a changelog on join, is not taken for dead and dropped after the
- * session timeout. A heartbeat answered "rebalancing" (or "unknown member") throws that error at
- * once, so kafkajs joins again without waiting for `work`, which is abandoned (the next generation
- * starts it afresh); other heartbeat errors are left to the next beat.
+ * session timeout. A heartbeat answered "rebalancing" (or "unknown member") means the generation
+ * is over: with `abandon` (the default) that error is thrown at once, so kafkajs joins again
+ * without waiting for `work`, which the caller must let finish harmlessly; without, the beats go
+ * on (they keep the session) and the error is thrown once `work` is done. Other heartbeat errors
+ * are left to the next beat.
  */
 export async function whileHeartbeating<T>(
   heartbeat: () => Promise<void>,
   work: Promise<T>,
-  everyMs = 1000,
+  { everyMs = 1000, abandon = true }: { everyMs?: number; abandon?: boolean } = {},
 ): Promise<T> {
   let done = false;
   let timer: NodeJS.Timeout | undefined;
+  let rejoin: unknown;
   const beats = new Promise<never>((_, reject) => {
     const next = () => {
       if (!done) timer = setTimeout(beat, everyMs);
     };
     const beat = (): void => {
-      void heartbeat().then(next, (err: { type?: string }) =>
-        REJOIN.has(err?.type ?? '') ? reject(err) : next(),
-      );
+      void heartbeat().then(next, (err: { type?: string }) => {
+        if (!REJOIN.has(err?.type ?? '')) return next();
+        rejoin ??= err;
+        if (abandon) reject(err);
+        else next();
+      });
     };
     next();
   });
   beats.catch(() => undefined);
   try {
-    return await Promise.race([work, beats]);
+    const value = await Promise.race([work, beats]);
+    if (rejoin !== undefined) throw rejoin;
+    return value;
   } finally {
     done = true;
     clearTimeout(timer);

@@ -10,7 +10,7 @@ import {
   type Refusal,
 } from '../common/contracts.js';
 import type { DeadLetters, RefusedSource } from '../common/dead-letters.js';
-import { sendJson } from '../common/kafka.js';
+import { sendJson, whileHeartbeating } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
 import { unreadableBatchLetter } from '../common/unreadable-batches.js';
 import type { Decider } from './decider.js';
@@ -176,8 +176,12 @@ export class DecideHandler {
     const toPublish: Decision[] = [];
     const chains = new Map<string, Decision[]>();
     const episodeChanges: EpisodeChange[] = [];
+    // Heartbeats go on while the changelog is read back, or the group drops this live member after
+    // its session timeout (10 s); a rebalance meanwhile is thrown once the restore is done.
     if (this.deps.episodes && !this.restored.has(batch.partition))
-      await this.restore(batch.partition, episodeChanges);
+      await whileHeartbeating(payload.heartbeat, this.restore(batch.partition, episodeChanges), {
+        abandon: false,
+      });
     // Decode the batch, then classify its observations in one call, then decide each.
     const decoded: Array<{ source: RefusedSource; obs: Observation }> = [];
     for (const message of batch.messages) {

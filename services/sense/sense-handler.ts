@@ -464,14 +464,20 @@ export class SenseHandler {
   /** The partition's progress; on its first batch after an assignment, where to rebuild from. */
   private async progressOf(batch: Batch): Promise<PartitionProgress | undefined> {
     const key = `${batch.topic}/${batch.partition}`;
+    // A rebalance while this waits (the heartbeat abandons it) starts a new generation: from then on
+    // it must change nothing, neither the new generation's progress nor the consumer's position.
+    const generation = this.generation;
     // One microtask once resolved; an events batch must not go before the older events replayed.
     await this.eventsRebuilt;
+    if (generation !== this.generation) return undefined;
     let progress = this.progress.get(key);
     if (progress?.started) return progress;
     progress = this.newProgress();
     this.progress.set(key, progress);
     if (batch.topic === this.deps.topics.metrics && this.deps.baselines) await this.restore(batch.partition);
+    if (generation !== this.generation) return undefined;
     const committed = await this.deps.consumer.committed(batch.topic, batch.partition);
+    if (generation !== this.generation) return undefined;
     const rebuildFrom = rebuildOffsetOf(committed.metadata);
     const seekTo = progress.begin(committed.offset, rebuildFrom, Number(batch.firstOffset() ?? 0));
     if (seekTo === undefined) return progress;

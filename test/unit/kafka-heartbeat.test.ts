@@ -44,7 +44,7 @@ describe('whileHeartbeating', () => {
         beats++;
       },
       sleep(230, 'restored'),
-      20,
+      { everyMs: 20 },
     );
     assert.equal(value, 'restored');
     assert.ok(beats >= 3 && beats <= 12, `${beats} heartbeats in 230ms, one per 20ms`);
@@ -65,7 +65,7 @@ describe('whileHeartbeating', () => {
           if (++beats === 2) throw rebalancing;
         },
         sleep(5000),
-        20,
+        { everyMs: 20 },
       ),
       (err) => err === rebalancing,
     );
@@ -84,10 +84,33 @@ describe('whileHeartbeating', () => {
           throw Object.assign(new Error('connection reset'), { type: 'NETWORK' });
         },
         work,
-        20,
+        { everyMs: 20 },
       ),
       /restore failed/,
     );
     assert.ok(beats >= 4, `${beats} heartbeats: a network error stopped none`);
+  });
+
+  it('without abandon, waits for the work beating on, then throws the rebalance', async () => {
+    const rebalancing = Object.assign(new Error('The group is rebalancing'), {
+      type: 'REBALANCE_IN_PROGRESS',
+    });
+    let beats = 0;
+    let finished = false;
+    const work = sleep(200).then(() => {
+      finished = true;
+    });
+    await assert.rejects(
+      whileHeartbeating(
+        async () => {
+          if (++beats >= 2) throw rebalancing;
+        },
+        work,
+        { everyMs: 20, abandon: false },
+      ),
+      (err) => err === rebalancing,
+    );
+    assert.ok(finished, 'the work was waited for');
+    assert.ok(beats >= 4, `${beats} heartbeats: they went on after the first rebalance answer`);
   });
 });

@@ -4,13 +4,14 @@
  * injected one after the other. The fleet's action log and the verdicts topic are the judges.
  *
  *   npx tsx bench/kill-soak.ts [--incidents 30] [--every 7s] [--inject-every 3s] [--kill-for 5m]
- *                              [--timeout 10m] [--seed <n>] [--logs <folder>] [--keep-topics]
+ *                              [--timeout 10m] [--seed <n>] [--logs <folder>] [--keep-topics] [--help]
  *
  * Brings the local infra up; topics, groups and task queues of its own (deleted at the end). The
  * fleet has 5 services of ⌈incidents/5⌉ pods; each incident gets an entity of its own (the starter
  * rules' cooldowns never hold one back), each class on a service the starter pack acts on alone.
  * The action budget is opened wide. Prints incidents, kills per step, lost, acted twice, verdicts
- * published and missing; exits 1 on any loss, double action or missing verdict.
+ * published and missing, and the machine's load during the run (the 1-minute load average every
+ * 5 s: min, median, max); exits 1 on any loss, double action or missing verdict.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -45,8 +46,26 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     logs: { type: 'string' },
     'keep-topics': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help) {
+  process.stdout.write(
+    [
+      'npx tsx bench/kill-soak.ts [options]: kill -9 a random step of the loop on a timer while incidents are injected',
+      '  --incidents <n>      incidents, one entity each (30)',
+      '  --every <duration>   a random step killed this often (7s)',
+      '  --inject-every <d>   one incident injected this often (3s)',
+      '  --kill-for <d>       how long the kills go on (5m)',
+      '  --timeout <d>        longest the run may take to settle (10m)',
+      '  --seed <n>           the random kills and steps (random; printed)',
+      "  --logs <folder>      each step's stderr in <folder>/<step>.log",
+      "  --keep-topics        keep the run's topics (to read a loss back); deleted by default",
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
 const problems: string[] = [];
 const ms = (name: keyof typeof values): number => {
   const v = parseDuration(String(values[name]));
@@ -92,6 +111,9 @@ say(
     `a random step killed every ${values.every} for up to ${values['kill-for']}, seed ${seed}`,
 );
 say(`machine: ${os.cpus().length} CPUs, load average ${load()} (1, 5, 15 min)`);
+// The load the run met, not only at its ends: a figure of a busy machine is not one of a quiet one.
+const loads: number[] = [];
+const loadSampler = setInterval(() => loads.push(os.loadavg()[0]!), 5000).unref();
 
 const result = await runKillRun({
   overrides: {
@@ -122,7 +144,14 @@ say('');
 for (const line of formatScorecard(result.suite.scorecard, 'scorecard')) say(line);
 say('');
 for (const line of formatKillFigures(f)) say(line);
+clearInterval(loadSampler);
+const sorted = [...loads].sort((a, b) => a - b);
+const at = (q: number) =>
+  (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN).toFixed(1);
 say(`took ${((Date.now() - started) / 1000).toFixed(0)}s; load average at the end ${load()}`);
+say(
+  `load average (1 min) during the run: min ${at(0)}, median ${at(0.5)}, max ${at(1)} (${loads.length} samples)`,
+);
 const ok =
   f.lost.length === 0 &&
   f.actedTwice.length === 0 &&

@@ -13,6 +13,8 @@
  * published and missing, and the machine's load during the run (the 1-minute load average every
  * 5 s: min, median, max); exits 1 on any loss, double action or missing verdict.
  */
+// First: kafkajs must load with our read_committed filter (see the module).
+import '../services/common/kafkajs-aborted-filter.js';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { localInfra } from '../infra/infra.js';

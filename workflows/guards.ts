@@ -31,16 +31,18 @@ import {
 } from './guard-state.js';
 
 /**
- * The budget sends every answer it owes at once (one workflow task for all of them) instead of
- * one signal and one workflow-task round trip each; histories from before answered one by one.
+ * The budget sends each answer as soon as it owes it, without waiting for the ones before to be
+ * delivered (a signal's delivery takes a workflow-task round trip, seconds on a loaded server);
+ * histories from before answered one by one. Budgets started before the patch keep answering one
+ * by one until their next continue-as-new.
  */
 export const BUDGET_ANSWERS_AT_ONCE_PATCH = 'budget-answers-at-once';
 /**
- * Answers sent in one workflow task, at most: well below Temporal's limit of signals pending per
- * execution (2000 by default), as a change of limits can re-answer the whole queue at once. Part of
+ * Answers on their way at once, at most: well below Temporal's limit of signals pending per
+ * execution (2000 by default), as a change of limits can re-answer a whole queue at once. Part of
  * the command sequence: changing it changes what histories replay to.
  */
-const ANSWERS_AT_ONCE = 100;
+const ANSWERS_IN_FLIGHT = 100;
 
 /** Continue-as-new well before Temporal's history limits; the state is small. */
 const MAX_HISTORY_EVENTS = 5_000;
@@ -103,6 +105,8 @@ export async function actionBudget(
 ): Promise<void> {
   const state = new ActionBudgetState(snapshot);
   const outbox: Outgoing[] = [];
+  const atOnce = patched(BUDGET_ANSWERS_AT_ONCE_PATCH);
+  let inFlight = 0;
   setHandler(acquireSignal, ({ limits, ...req }) => {
     outbox.push(...state.request(req, limits, Date.now()));
   });
@@ -111,18 +115,31 @@ export async function actionBudget(
   });
   setHandler(guardStatusQuery, () => state.status(Date.now()));
 
+  /** Sends an answer without waiting for its delivery; a holder that is gone gives its slot back. */
+  const send = (out: Outgoing) => {
+    inFlight++;
+    void answer(out).then((delivered) => {
+      inFlight--;
+      if (!delivered && out.answer.result !== 'denied') outbox.push(...state.release(out.holder, Date.now()));
+    });
+  };
+  const canSend = () => outbox.length > 0 && inFlight < ANSWERS_IN_FLIGHT;
+
   for (;;) {
     outbox.push(...state.drain(Date.now()));
-    while (outbox.length > 0) {
-      // The answers owed now, up to ANSWERS_AT_ONCE, sent together; a holder that is gone gives its
-      // slot back, and what that frees (and any request that came meanwhile) goes in a later round.
-      const round = outbox.splice(0, patched(BUDGET_ANSWERS_AT_ONCE_PATCH) ? ANSWERS_AT_ONCE : 1);
-      const sent = await Promise.all(round.map(answer));
-      for (const [i, out] of round.entries())
-        if (!sent[i] && out.answer.result !== 'denied') outbox.push(...state.release(out.holder, Date.now()));
-    }
-    if (shouldContinueAsNew(options)) await continueAsNew<typeof actionBudget>(state.snapshot(), options);
+    if (atOnce) while (canSend()) send(outbox.shift()!);
+    else
+      while (outbox.length > 0) {
+        const out = outbox.shift()!;
+        if (!(await answer(out)) && out.answer.result !== 'denied')
+          outbox.push(...state.release(out.holder, Date.now()));
+      }
+    // Only with nothing owed and nothing on its way: the new run would not know of either.
+    const quiet = () => inFlight === 0 && outbox.length === 0;
+    if (quiet() && shouldContinueAsNew(options))
+      await continueAsNew<typeof actionBudget>(state.snapshot(), options);
     const wake = state.msToNextSlot(Date.now());
-    await condition(() => outbox.length > 0, wake ?? '1 day');
+    // Before the patch only an answer owed woke the budget (a replay must wake as it did).
+    await condition(() => canSend() || (atOnce && quiet() && shouldContinueAsNew(options)), wake ?? '1 day');
   }
 }

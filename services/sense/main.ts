@@ -14,6 +14,7 @@ import { readPartitions } from '../common/kafka-read.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { BaselineStore } from './baseline.js';
 import { restoreBaselines } from './baseline-changelog.js';
+import { cloudEventsOnKafka } from './cloudevents-message.js';
 import { coPartitionedAssigner } from './co-partitioned-assigner.js';
 import { SenseHandler, type SenseBaselines, type SenseConsumerPort } from './sense-handler.js';
 import { baselineOptionsOf, windowOptionsOf } from './sense-options.js';
@@ -42,6 +43,7 @@ export async function startSense({
 }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'sense' });
   const topics = topicNames(config);
+  const cloudEvents = cloudEventsOnKafka(config);
   const groupId = `${config.groupPrefix}-sense`;
   const kafka = createKafka(config, logger);
   await ensureTopics(kafka, Object.values(topics), config.topicPartitions);
@@ -128,6 +130,7 @@ export async function startSense({
     },
     logger,
     registry,
+    cloudEvents,
     ...(baselines ? { baselines } : {}),
   });
   const consumer = await runConsumer({

@@ -16,6 +16,7 @@ import { whileHeartbeating } from '../common/kafka.js';
 import { unreadableBatchLetter } from '../common/unreadable-batches.js';
 import type { BaselineCheckpoint, BaselineStore } from './baseline.js';
 import { baselineKey, type BaselineRestore } from './baseline-changelog.js';
+import { isCloudEvent, type CloudEventsOnKafka } from './cloudevents-message.js';
 import { publishRecords } from './observation-output.js';
 import { PartitionProgress } from './partition-progress.js';
 import { rebuildSpanMs } from './sense-options.js';
@@ -111,6 +112,8 @@ export class SenseHandler {
       logger: Logger;
       registry: Registry;
       baselines?: SenseBaselines;
+      /** CloudEvents on the events topic (Kafka binding), read beside our own event records. */
+      cloudEvents?: CloudEventsOnKafka;
     },
   ) {
     const registers = [deps.registry];
@@ -390,7 +393,10 @@ export class SenseHandler {
       this.count(replay ? 'replayed' : outcome.kind);
       return sample.ts;
     }
-    const decoded = decodeMessage(eventSchema, message.value, now, settings.maxClockSkewMs);
+    const decoded =
+      this.deps.cloudEvents && isCloudEvent(message)
+        ? this.deps.cloudEvents.decode(message, now)
+        : decodeMessage(eventSchema, message.value, now, settings.maxClockSkewMs);
     if (!decoded.ok) return this.refuse(batch, message, replay, out, decoded.refusal);
     const added = windows.addEvent(decoded.value);
     if (added.kind === 'refused') {

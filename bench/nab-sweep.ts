@@ -130,7 +130,7 @@ let firstTable: string[] = [];
 try {
   console.log(`halves: A ${A.join(' ')}\n        B ${B.join(' ')}`);
   console.log(
-    `${'setting'.padEnd(44)} standard  low-FP  low-FN | std A  std B | caught  outside (per entity-day)`,
+    `${'setting'.padEnd(52)} standard  low-FP  low-FN | std A  std B | caught  outside (per entity-day)`,
   );
   for (const [k, g] of grid.entries()) {
     const env: Record<string, string | undefined> = { ...baseEnv };
@@ -156,7 +156,7 @@ try {
         .map(([n, v]) => `${n.replace('AUTOGLM_', '')}=${v}`)
         .join(' ') || 'as given';
     const l = report.labels!;
-    const line = `${setting.padEnd(44)} ${pct(all.standard)}  ${pct(all.reward_low_FP_rate)}  ${pct(all.reward_low_FN_rate)} | ${pct(a)} ${pct(b)} | ${`${l.caught}/${l.windows}`.padStart(6)}  ${String(l.outside).padStart(7)} (${l.outsidePerEntityDay.toFixed(2)})`;
+    const line = `${setting.padEnd(52)} ${pct(all.standard)}  ${pct(all.reward_low_FP_rate)}  ${pct(all.reward_low_FN_rate)} | ${pct(a)} ${pct(b)} | ${`${l.caught}/${l.windows}`.padStart(6)}  ${String(l.outside).padStart(7)} (${l.outsidePerEntityDay.toFixed(2)})`;
     console.log(line);
     results.push({ setting, all: all.standard, A: a, B: b, line });
     if (k === 0)

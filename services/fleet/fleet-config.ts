@@ -32,6 +32,16 @@ const ENV = {
    * only on `GET /metrics` and no simulated alerts, for a Prometheus and Alertmanager to feed the loop.
    */
   samples: ['AUTOGLM_FLEET_SAMPLES', 'kafka'],
+  /**
+   * With a schedule: follow the loop's decisions and verdicts and Temporal's remediations, so that
+   * incidents the loop will not act on (shadow, awaiting approval, absorbed) hold no slot and the
+   * schedule avoids where the loop would not act (services/fleet/loop-feedback.ts).
+   */
+  followLoop: ['AUTOGLM_FLEET_FOLLOW_LOOP', 'true'],
+  /** How far back a remediation keeps the scenario it fixes off the entity (the starter rules' longest episode). */
+  avoidRecent: ['AUTOGLM_FLEET_AVOID_RECENT', '8h'],
+  /** How often Temporal's remediations are read for that. */
+  loopPoll: ['AUTOGLM_FLEET_LOOP_POLL', '10s'],
 } as const;
 
 /** Most entities one simulator runs (services × pods): beyond it a tick is no longer cheap. */
@@ -93,6 +103,9 @@ const schema = z.object({
   allowUnsigned: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true'),
   signatureWindow: duration('5m', 1000, 3_600_000),
   seenSignatures: whole(100, 10_000_000),
+  followLoop: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true'),
+  avoidRecent: duration('8h', 0, 7 * 86_400_000, true),
+  loopPoll: duration('10s', 1000, 600_000),
   samples: z.enum(['kafka', 'scrape'], {
     error:
       'must be "kafka" (samples to the metrics topic) or "scrape" (only on GET /metrics, for Prometheus)',

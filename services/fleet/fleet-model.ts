@@ -31,6 +31,7 @@ import {
   type IncidentStatus,
   type InjectRefusal,
   type InjectRequest,
+  type Parked,
 } from './fleet-types.js';
 
 export * from './fleet-types.js';
@@ -72,7 +73,10 @@ export interface FleetModelOptions {
   readonly incidentTimeoutMs?: number;
   /** How long a noisy_healthy episode lasts (5 min). */
   readonly noisyDurationMs?: number;
-  /** Most incidents the schedule keeps active at once (3); on-demand injections are not limited. */
+  /**
+   * Most incidents the schedule keeps active at once (3), those the loop will not act on by design
+   * not counted (parked: absorbed, shadow, awaiting approval; noisy_healthy); on-demand ones are not limited.
+   */
   readonly maxActiveIncidents?: number;
   /** The tick interval the first tick assumes for its event rates (1 s); later ticks use the real gap. */
   readonly tickMs?: number;
@@ -88,6 +92,16 @@ export interface TickOutput {
   readonly events: OpsEvent[];
   readonly injected: Incident[];
   readonly ended: Incident[];
+}
+
+/**
+ * What the schedule stays away from, as the loop's guards say (services/fleet/loop-feedback.ts):
+ * whole entities (a remediation in flight), and per entity the actions whose rule would not act
+ * now (a cooldown, an episode still firing); the value is the reason, for logs.
+ */
+export interface AvoidList {
+  readonly entities: ReadonlyMap<string, string>;
+  readonly actions: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }
 
 /** The result of an injection: the new incident, or why there is none. */
@@ -110,6 +124,7 @@ interface IncidentRecord {
   sinceAtEnd: number;
   resolvedBy: Incident['resolvedBy'];
   readonly actions: IncidentAction[];
+  parked: Parked | null;
 }
 
 const ACTIONS: ReadonlySet<string> = new Set(FLEET_ACTIONS);
@@ -130,6 +145,7 @@ export class FleetModel {
   private actionSeq = 0;
   private lastTickAt: number | undefined;
   private nextScenarioAt: number | undefined;
+  private avoiding: AvoidList = { entities: new Map(), actions: new Map() };
 
   /** Throws a RangeError on a setting out of range. */
   constructor(options: FleetModelOptions) {
@@ -232,7 +248,10 @@ export class FleetModel {
     return { samples, events, injected, ended };
   }
 
-  /** Injects one scenario now; on an entity that already has an incident (even recovering) it is refused. */
+  /**
+   * Injects one scenario now; on an entity that already has an incident (even recovering) it is
+   * refused. Without an entity, a free one where the loop would act is picked if there is one.
+   */
   inject(request: InjectRequest, nowMs: number): InjectResult {
     if (!FLEET_SCENARIO_CLASSES.includes(request.class))
       throw new RangeError(`unknown scenario class ${JSON.stringify(request.class)}`);
@@ -244,7 +263,7 @@ export class FleetModel {
       if (this.incidentOf(entity.id, now))
         return { ok: false, refusal: 'entity_busy', message: `${entity.id} already has an incident` };
     } else {
-      entity = this.pickFree(now);
+      entity = this.pickFree(now, request.class);
       if (!entity) return { ok: false, refusal: 'no_free_entity', message: 'every entity has an incident' };
     }
     return {
@@ -348,6 +367,47 @@ export class FleetModel {
     return n;
   }
 
+  /**
+   * How many active incidents hold a schedule slot: those the loop should act on and has not said
+   * it will not (parked ones and noisy-but-healthy entities, which need no action, do not).
+   */
+  blockingIncidents(): number {
+    let n = 0;
+    for (const r of this.current.values())
+      if (r.status === 'active' && r.parked === null && SCENARIOS[r.class].rightActions.length > 0) n++;
+    return n;
+  }
+
+  /**
+   * Marks the active incident of `entity` that began by `parked.at` as one the loop will not act
+   * on by design, freeing its schedule slot (a later word replaces an earlier one). Returns the
+   * incident, or undefined when the entity has none (a decision on a healthy entity).
+   */
+  park(entity: string, parked: Parked): Incident | undefined {
+    const r = this.current.get(entity);
+    if (!r || r.status !== 'active' || r.startedAt > parked.at) return undefined;
+    r.parked = parked;
+    return snapshot(r, this.opts.recoveryMs);
+  }
+
+  /** What the schedule avoids from now on (replaces the previous list). */
+  avoid(list: AvoidList): void {
+    this.avoiding = list;
+  }
+
+  /** Why the schedule would not put `cls` on `entity` now, or undefined when it may. */
+  avoidedBecause(entity: string, cls: FleetScenarioClass): string | undefined {
+    const whole = this.avoiding.entities.get(entity);
+    if (whole !== undefined) return whole;
+    const actions = this.avoiding.actions.get(entity);
+    if (!actions) return undefined;
+    for (const a of SCENARIOS[cls].rightActions) {
+      const why = actions.get(a);
+      if (why !== undefined) return why;
+    }
+    return undefined;
+  }
+
   /** The state of every entity now, for views. */
   entities(): EntitySnapshot[] {
     return this.entityList.map((e) => ({
@@ -438,10 +498,11 @@ export class FleetModel {
     }
     if (now < this.nextScenarioAt) return [];
     this.nextScenarioAt = now + jittered();
-    if (this.activeIncidents() >= this.opts.maxActiveIncidents) return [];
-    const entity = this.pickFree(now);
+    if (this.blockingIncidents() >= this.opts.maxActiveIncidents) return [];
+    const cls = this.pickClass();
+    const entity = this.pickFree(now, cls);
     if (!entity) return [];
-    return [snapshot(this.start(this.pickClass(), entity, 'schedule', now), this.opts.recoveryMs)];
+    return [snapshot(this.start(cls, entity, 'schedule', now), this.opts.recoveryMs)];
   }
 
   private pickClass(): FleetScenarioClass {
@@ -454,9 +515,15 @@ export class FleetModel {
     return mix[mix.length - 1]!.class;
   }
 
-  private pickFree(now: number): EntityState | undefined {
+  /**
+   * A free entity, for `cls` one the loop would act on if any (else a free one all the same: the
+   * loop then says why it does not act, and the incident is parked).
+   */
+  private pickFree(now: number, cls?: FleetScenarioClass): EntityState | undefined {
     const free = this.entityList.filter((e) => !this.incidentOf(e.id, now));
-    return free.length === 0 ? undefined : this.scheduler.pick(free);
+    const welcome = cls ? free.filter((e) => this.avoidedBecause(e.id, cls) === undefined) : free;
+    const from = welcome.length > 0 ? welcome : free;
+    return from.length === 0 ? undefined : this.scheduler.pick(from);
   }
 
   private start(
@@ -481,6 +548,7 @@ export class FleetModel {
       sinceAtEnd: 0,
       resolvedBy: null,
       actions: [],
+      parked: null,
     };
     this.current.set(e.id, r);
     this.records.push(r);
@@ -514,6 +582,7 @@ function snapshot(r: IncidentRecord, recoveryMs: number): Incident {
     recoveredAt: r.endedAt === null ? null : r.endedAt + recoveryMs,
     resolvedBy: r.resolvedBy,
     actions: r.actions.map((a) => ({ ...a })),
+    parked: r.parked,
   };
 }
 

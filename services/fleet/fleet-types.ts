@@ -95,6 +95,26 @@ export interface Incident {
   } | null;
   /** Every effective action received for the entity while this incident was active or recovering. */
   readonly actions: readonly IncidentAction[];
+  /** Set once the loop said it will not act on it by design (absorbed, shadow, awaiting approval). */
+  readonly parked?: Parked | null;
+}
+
+/** Why the loop will not act on an incident, by design: it does not hold a schedule slot. */
+export const PARKED_KINDS = ['absorbed', 'shadow', 'awaiting_approval'] as const;
+export type ParkedKind = (typeof PARKED_KINDS)[number];
+
+/**
+ * What the loop said about an incident it will not act on: the rule, the remediation's workflow id
+ * (to approve it), and for a cooldown the time it ends; `why` is the loop's own words.
+ */
+export interface Parked {
+  readonly kind: ParkedKind;
+  readonly rule: string;
+  readonly workflowId?: string;
+  /** Epoch ms the cooldown that absorbed it ends, when the guard said so. */
+  readonly until?: number;
+  readonly why: string;
+  readonly at: number;
 }
 
 /** A change an action made to an entity's state, e.g. `replicas: {from: 2, to: 3}`. */

@@ -9,6 +9,7 @@ import { loadFleetConfig, readHmacKey, type FleetConfig } from './fleet-config.j
 import { FleetEntityMetrics } from './entity-metrics.js';
 import { FleetMetrics } from './fleet-metrics.js';
 import { FleetModel } from './fleet-model.js';
+import { followLoop, type LoopFeedback } from './loop-feedback.js';
 
 /** A running fleet simulator: a Service, plus its model (ground truth) and control API address. */
 export interface RunningFleet extends Service {
@@ -93,6 +94,14 @@ export async function startFleet(
     await api.close();
     throw err;
   }
+
+  // Incidents the loop will not act on by design do not stall the schedule (only with one).
+  let feedback: LoopFeedback | undefined;
+  if (settings.followLoop && settings.scenarioEvery > 0 && settings.scenarios.length > 0)
+    feedback = await followLoop(model, config, logger, {
+      avoidRecentMs: settings.avoidRecent,
+      pollMs: settings.loopPoll,
+    });
 
   let running = true;
   let ticking = true;
@@ -180,6 +189,7 @@ export async function startFleet(
       running = false;
       stopping.abort();
       await loop;
+      await feedback?.stop();
       await api.close();
       await producer.disconnect();
     },

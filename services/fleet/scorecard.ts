@@ -4,14 +4,17 @@ import {
   type ActionLogEntry,
   type FleetScenarioClass,
   type Incident,
+  type Parked,
 } from './fleet-types.js';
 
 /**
  * Scores a run of the loop against the fleet's ground truth: per scenario class, how many
  * incidents were injected, how many got the right action, how many a wrong one, how many were
  * missed, how many remediations hit an entity with nothing to fix, and how long from the
- * incident's start to the verdict of its remediation. Pure: the inputs are the simulator's
- * incidents and action log and the loop's verdicts (read from Kafka).
+ * incident's start to the verdict of its remediation. Incidents the loop left alone by design
+ * (absorbed by the guard, decided in shadow, waiting for an approval) have columns of their own:
+ * they are neither open nor missed. Pure: the inputs are the simulator's incidents and action log
+ * and the loop's verdicts (read from Kafka).
  */
 
 /** How a remediation that concerns an incident ended, as far as the loop said. */
@@ -29,6 +32,12 @@ export interface ScoreRow {
   readonly missed: number;
   /** Incidents still going with no settled remediation (only when `openIsMissed` is false). */
   readonly open: number;
+  /** Incidents not acted on because the entity guard absorbed the remediation (a cooldown, one in flight). */
+  readonly absorbed: number;
+  /** Incidents a shadow rule decided on: decided, not acted. */
+  readonly shadow: number;
+  /** Incidents whose remediation waits (or waited in vain) for an operator's approval. */
+  readonly awaitingApproval: number;
   /** Remediations where there was nothing to fix (a noisy-but-healthy entity, a healthy one). */
   readonly falsePositives: number;
   /** Incidents whose remediation settled (verified, failed, compensated, escalated or expired). */
@@ -54,6 +63,8 @@ export function scoreRun(
   verdicts: readonly Verdict[],
   /** At the end of a run with a deadline (the suite) an incident nobody acted on is missed; in a live view it may still be open. */
   openIsMissed = true,
+  /** What the loop said of incidents it left alone, by incident id (beside each incident's own `parked`). */
+  parked: ReadonlyMap<string, Parked> = new Map(),
 ): Scorecard {
   const verdictByWorkflow = new Map(verdicts.map((v) => [v.workflowId, v]));
   const verdictByDecision = new Map(verdicts.map((v) => [v.decisionId, v]));
@@ -65,6 +76,9 @@ export function scoreRun(
     let wrong = 0;
     let missed = 0;
     let open = 0;
+    let absorbed = 0;
+    let shadow = 0;
+    let awaitingApproval = 0;
     let falsePositives = 0;
     let accounted = 0;
     let actedTwice = 0;
@@ -85,6 +99,13 @@ export function scoreRun(
         )
         .find((v) => v !== undefined && SETTLED.has(v.outcome));
       const stillGoing = !openIsMissed && incident.status === 'active';
+      const leftAlone = incident.parked ?? parked.get(incident.id);
+      if (acts.length === 0 && leftAlone) {
+        if (leftAlone.kind === 'absorbed') absorbed++;
+        else if (leftAlone.kind === 'shadow') shadow++;
+        else awaitingApproval++;
+        continue;
+      }
       if (acts.length === 0) {
         if (stillGoing) open++;
         else missed++;
@@ -102,6 +123,9 @@ export function scoreRun(
       wrong,
       missed,
       open,
+      absorbed,
+      shadow,
+      awaitingApproval,
       falsePositives,
       accounted,
       verdictP50: percentile(times, 0.5),
@@ -118,6 +142,9 @@ export function scoreRun(
     wrong: 0,
     missed: 0,
     open: 0,
+    absorbed: 0,
+    shadow: 0,
+    awaitingApproval: 0,
     falsePositives: healthy.length,
     accounted: 0,
     verdictP50: null,
@@ -125,7 +152,18 @@ export function scoreRun(
     actedTwice: 0,
   });
   const sum = (
-    k: 'incidents' | 'right' | 'wrong' | 'missed' | 'open' | 'falsePositives' | 'accounted' | 'actedTwice',
+    k:
+      | 'incidents'
+      | 'right'
+      | 'wrong'
+      | 'missed'
+      | 'open'
+      | 'absorbed'
+      | 'shadow'
+      | 'awaitingApproval'
+      | 'falsePositives'
+      | 'accounted'
+      | 'actedTwice',
   ) => rows.reduce((a, r) => a + r[k], 0);
   return {
     rows,
@@ -136,6 +174,9 @@ export function scoreRun(
       wrong: sum('wrong'),
       missed: sum('missed'),
       open: sum('open'),
+      absorbed: sum('absorbed'),
+      shadow: sum('shadow'),
+      awaitingApproval: sum('awaitingApproval'),
       falsePositives: sum('falsePositives'),
       accounted: sum('accounted'),
       verdictP50: null,
@@ -154,12 +195,15 @@ export function formatScorecard(card: Scorecard, title: string): string[] {
     'wrong',
     'missed',
     'open',
+    'absorbed',
+    'shadow',
+    'awaiting approval',
     'false+',
     'settled',
     'verdict p50',
     'p95',
   ];
-  const widths = [20, 9, 6, 6, 7, 5, 7, 8, 12, 8];
+  const widths = [20, 9, 6, 6, 7, 5, 8, 6, 17, 7, 8, 12, 8];
   const cell = (v: string, i: number) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!));
   const secs = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)}s`);
   const line = (r: ScoreRow, name: string) =>
@@ -170,6 +214,9 @@ export function formatScorecard(card: Scorecard, title: string): string[] {
       String(r.wrong),
       String(r.missed),
       String(r.open),
+      String(r.absorbed),
+      String(r.shadow),
+      String(r.awaitingApproval),
       String(r.falsePositives),
       String(r.accounted),
       secs(r.verdictP50),

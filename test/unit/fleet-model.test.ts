@@ -514,13 +514,17 @@ describe('fleet model', () => {
       noisyDurationMs: 90 * S,
     });
     let mostActive = 0;
+    let mostBlocking = 0;
     for (let t = T0; t < T0 + 30 * 60 * S; t += S) {
       f.tick(t);
       mostActive = Math.max(mostActive, f.activeIncidents());
+      mostBlocking = Math.max(mostBlocking, f.blockingIncidents());
     }
     const incidents = f.incidents();
     assert.ok(incidents.length >= 20, `${incidents.length} incidents in 30 minutes`);
-    assert.equal(mostActive, 2);
+    // Noisy-but-healthy entities need no action: they hold no slot of the two.
+    assert.equal(mostBlocking, 2);
+    assert.ok(mostActive > 2, `${mostActive} active at most, noisy ones included`);
     assert.ok(incidents.every((i) => i.source === 'schedule'));
     assert.deepEqual([...new Set(incidents.map((i) => i.class))].sort(), ['cpu_saturation', 'noisy_healthy']);
     const cpu = incidents.filter((i) => i.class === 'cpu_saturation').length;

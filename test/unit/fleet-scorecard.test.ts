@@ -105,7 +105,7 @@ describe('scorecard of a run against the fleet ground truth', () => {
     );
     assert.match(
       formatScorecard(card, 't').join('\n'),
-      /cpu_saturation\s+1\s+1\s+0\s+0\s+0\s+0\s+1\s+20\.0s\s+20\.0s/,
+      /cpu_saturation\s+1\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+20\.0s\s+20\.0s/,
     );
   });
 
@@ -119,5 +119,42 @@ describe('scorecard of a run against the fleet ground truth', () => {
       )!.missed,
       1,
     );
+  });
+
+  it('counts incidents the loop left alone by design as absorbed, shadow or awaiting approval, not open or missed', () => {
+    const parked = (kind: 'absorbed' | 'shadow' | 'awaiting_approval') => ({
+      kind,
+      rule: 'r',
+      why: 'by design',
+      at: T0,
+    });
+    const own = { ...incident('inc-1', 'cpu_saturation', 'a/pod-1', 'active'), parked: parked('absorbed') };
+    const shadow = incident('inc-2', 'dependency_outage', 'a/pod-2', 'expired');
+    const waiting = incident('inc-3', 'bad_deploy', 'b/pod-1', 'active');
+    const acted = { ...incident('inc-4', 'bad_deploy', 'b/pod-2'), parked: parked('awaiting_approval') };
+    const fromView = new Map([
+      ['inc-2', parked('shadow')],
+      ['inc-3', parked('awaiting_approval')],
+    ]);
+    const actions = [action('b/pod-2', 'rollback', 'inc-4', 'right', 'wf-approved')];
+    const verdicts = [verdict('wf-approved', 'verified', 95_000)];
+    for (const openIsMissed of [false, true]) {
+      const card = scoreRun([own, shadow, waiting, acted], actions, verdicts, openIsMissed, fromView);
+      const t = card.total;
+      assert.deepEqual(
+        [t.incidents, t.right, t.missed, t.open, t.absorbed, t.shadow, t.awaitingApproval, t.accounted],
+        [4, 1, 0, 0, 1, 1, 1, 1],
+        `openIsMissed ${openIsMissed}: an approved and verified one is right, not awaiting`,
+      );
+      const row = (cls: string) => card.rows.find((r) => r.class === cls)!;
+      assert.deepEqual([row('cpu_saturation').absorbed, row('dependency_outage').shadow], [1, 1]);
+      assert.equal(row('bad_deploy').awaitingApproval, 1);
+    }
+    // Unknown to both: open in a live view, missed at the end of a run.
+    const bare = scoreRun([waiting], [], [], false).total;
+    assert.deepEqual([bare.open, bare.awaitingApproval], [1, 0]);
+    const lines = formatScorecard(scoreRun([own, shadow, waiting], [], [], false, fromView), 't');
+    assert.match(lines[1]!, /open\s+absorbed\s+shadow\s+awaiting approval\s+false\+/);
+    assert.match(lines[lines.length - 1]!, /^total\s+3\s+0\s+0\s+0\s+0\s+1\s+1\s+1\s+0\s+0\s/);
   });
 });

@@ -9,12 +9,15 @@ import { createKafka } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
 import { TopicTap } from '../services/common/topic-tap.js';
 import { FLEET_SCENARIO_CLASSES, type Incident } from '../services/fleet/fleet-types.js';
+import { parkedByDecision, parkedByVerdict, parkedText } from '../services/fleet/parked.js';
 import { UsageError } from './remediation-commands.js';
 
 /**
  * `autoglm demo [class]`: asks the fleet of a running `autoglm up` for one incident (cpu_saturation
  * by default) through its signed control API, then prints when it was decided, acted on and
- * settled, with the remediation's workflow id.
+ * settled, with the remediation's workflow id; for a remediation waiting for approval, the command
+ * that answers it (and it waits on); for a shadow decision or one absorbed by a cooldown, why
+ * nothing is done.
  */
 export async function runDemo(args: readonly string[]): Promise<number> {
   const cls = args[0] ?? 'cpu_saturation';
@@ -54,12 +57,21 @@ export async function runDemo(args: readonly string[]): Promise<number> {
     let decided: Decision | undefined;
     let verdict: Verdict | undefined;
     while (Date.now() < deadline && !verdict) {
-      decided ??= decisions.values<Decision>((d) => d.entity === incident.entity && d.ts >= t0)[0];
+      if (!decided) {
+        decided = decisions.values<Decision>((d) => d.entity === incident.entity && d.ts >= t0)[0];
+        const parked = decided && parkedByDecision(decided);
+        if (parked) {
+          process.stdout.write(`  ${parkedText(parked)} — ${decided!.action} on ${decided!.entity}\n`);
+          if (parked.kind === 'shadow') return 1;
+        }
+      }
       if (decided) verdict = verdicts.values<Verdict>((v) => v.decisionId === decided!.decisionId)[0];
       await sleep(250);
     }
     if (!decided) throw new Error(`no decision for ${incident.entity} within 10 minutes`);
     if (!verdict) throw new Error(`no verdict for ${incident.entity} within 10 minutes of the incident`);
+    const absorbed = parkedByVerdict(verdict);
+    if (absorbed) process.stdout.write(`  ${parkedText(absorbed)}\n`);
     const incidentFact = decided.incident
       ? `, classifier ${decided.incident.class} ${decided.incident.confidence.toFixed(2)}`
       : '';

@@ -13,7 +13,7 @@ import { runUp } from './up.js';
 
 const USAGE = `usage: autoglm <command>
 
-  up [--services 5] [--pods 2] [--scenarios mix] [--every 45s] [--duration 10m] [--with prometheus]
+  up [--services 5] [--pods 2] [--scenarios mix] [--every 45s] [--duration 10m] [--seed N] [--with prometheus]
                           the whole loop locally (starts Kafka and Temporal if needed)
                           against a simulated fleet with injected incidents, shown live;
                           --with prometheus: fed by Prometheus and Alertmanager through ingest

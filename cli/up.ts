@@ -35,7 +35,7 @@ export function localHmacKeyFile(home: string): string {
   return file;
 }
 
-export const UP_USAGE = `usage: autoglm up [--services 5] [--pods 2] [--scenarios <class[:weight],…>|none] [--every 45s] [--duration 10m] [--with prometheus]`;
+export const UP_USAGE = `usage: autoglm up [--services 5] [--pods 2] [--scenarios <class[:weight],…>|none] [--every 45s] [--duration 10m] [--seed N] [--with prometheus]`;
 
 /**
  * `autoglm up`: the local default. Brings the infra up, starts the fleet simulator (the target the
@@ -54,6 +54,7 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
       scenarios: { type: 'string' },
       every: { type: 'string', default: '45s' },
       duration: { type: 'string' },
+      seed: { type: 'string' },
       with: { type: 'string' },
     },
   });
@@ -71,6 +72,8 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
     ? loadFleetConfig(process.env, {
         port: process.env.AUTOGLM_FLEET_PORT ?? FLEET_PORT,
         scenarioEvery: values.every,
+        // A new seed per run (printed; --seed repeats it): a restart does not replay the last schedule.
+        seed: values.seed ?? process.env.AUTOGLM_FLEET_SEED ?? String(randomBytes(4).readUInt32BE(0)),
         ...(values.services ? { services: values.services } : {}),
         ...(values.pods ? { pods: values.pods } : {}),
         ...(values.scenarios ? { scenarios: values.scenarios } : {}),
@@ -128,6 +131,8 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
         temporalUi: endpoints.temporalUi,
         namespace: config.temporalNamespace,
         tty,
+        ...(tty ? { terminal: process.stdout } : {}),
+        seed: fleetSettings.seed,
         logger: createLogger(config.logLevel),
         write: (line) => process.stdout.write(`${line}\n`),
       },
@@ -142,7 +147,7 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
   const banner = [
     `autoglm running: Temporal UI ${endpoints.temporalUi ?? '(external)'}, health and metrics on :${ops.port}`,
     fleetSettings
-      ? `fleet simulator: ${fleetSettings.services} services × ${fleetSettings.pods} pods, a scenario every ${values.every} after the baselines warm up (30 samples), control API ${fleet?.controlOrigin}`
+      ? `fleet simulator: ${fleetSettings.services} services × ${fleetSettings.pods} pods, a scenario every ${values.every} after the baselines warm up (30 samples), seed ${fleetSettings.seed} (--seed ${fleetSettings.seed} repeats it), control API ${fleet?.controlOrigin}`
       : `acting on ${redactUrl(config.httpActuatorUrl)}; produce metrics to ${config.topicPrefix}.metrics`,
     ...(withPrometheus
       ? [

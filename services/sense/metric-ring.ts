@@ -73,6 +73,20 @@ export class MetricRing {
   }
 
   /**
+   * True when a point of time `ts` with this very value is held already: an at-least-once sender's
+   * retry (ingest answered 503 for a commit whose answer was lost; a Telegraf or Vector resend) is
+   * that sample again, not a second one. Scans back from the newest point: O(1) for in-order input.
+   */
+  holds(ts: number, value: number): boolean {
+    for (let i = this.len - 1; i >= 0; i--) {
+      const t = this.tsAt(i);
+      if (t < ts) return false;
+      if (t === ts && Object.is(this.valueAt(i), value)) return true;
+    }
+    return false;
+  }
+
+  /**
    * Adds a point in time order. Returns false only when the ring holds `maxPoints` and the point
    * would be the oldest one: it is dropped at once, as the cap says.
    */

@@ -49,6 +49,8 @@ export type SampleOutcome =
   | { readonly kind: 'observation'; readonly observation: Observation }
   | { readonly kind: 'buffered' }
   | { readonly kind: 'late' }
+  /** The entity's metric holds this time and value already (a sender's retry): counted once. */
+  | { readonly kind: 'duplicate' }
   | WindowRefusal;
 
 /** What happened to one event: kept for the entity's next observations, or refused. */
@@ -75,6 +77,7 @@ interface EntityState {
 const MAX_EVENT_TEXT = 256;
 const BUFFERED = { kind: 'buffered' } as const;
 const LATE = { kind: 'late' } as const;
+const DUPLICATE = { kind: 'duplicate' } as const;
 const EVENT = { kind: 'event' } as const;
 const MAX_CACHED_NAMES = 4096;
 /** The longest JSON text of a finite double (`-2.2250738585072014e-308`). */
@@ -155,6 +158,7 @@ export class EntityWindows {
     if (ts <= watermark - this.windowMs) return LATE;
     const reach = Math.max(watermark, ts) - this.windowMs;
     let ring = findRing(w.rings, metric);
+    if (ring?.holds(ts, sample.value)) return DUPLICATE;
     if (ring === undefined) {
       const refused = this.makeRoom(entity, w, reach, metricJsonBytes(metric));
       if (refused !== undefined) return refused;

@@ -201,4 +201,17 @@ describe('PointPool', () => {
     for (const b of [again, ...blocks.slice(1000)]) pool.free(32, b.id);
     assert.equal(pool.reservedBytes, 64 * 1024, 'one spare slab stays');
   });
+  it('holds(ts, value) finds a point of that time and value only', () => {
+    const r = new MetricRing('cpu', new PointPool(), 16);
+    r.add(1000, 5);
+    r.add(2000, 7);
+    r.add(2000, 8);
+    r.add(3000, 9);
+    assert.equal(r.holds(2000, 7), true);
+    assert.equal(r.holds(2000, 8), true);
+    assert.equal(r.holds(2000, 9), false);
+    assert.equal(r.holds(1000, 5), true);
+    assert.equal(r.holds(1500, 5), false);
+    assert.equal(r.holds(4000, 9), false);
+  });
 });

@@ -136,6 +136,23 @@ describe('EntityWindows', () => {
     assert.equal(last.features['cpu.avg'], 20);
   });
 
+  it("counts a sample sent twice (same metric, time and value: a sender's retry) once; another value at that time is kept", () => {
+    const w = windows({ windowMs: 10_000, emitEveryMs: 1000 });
+    assert.equal(w.addSample(cpu(10, T0)).kind, 'observation');
+    assert.equal(w.addSample(cpu(20, T0 + 100)).kind, 'buffered');
+    assert.equal(w.addSample(cpu(10, T0)).kind, 'duplicate');
+    assert.equal(w.addSample(cpu(20, T0 + 100)).kind, 'duplicate');
+    assert.equal(
+      w.addSample(sample('mem', 10, T0)).kind,
+      'buffered',
+      'another metric at that time and value',
+    );
+    const [o] = feed(w, [cpu(30, T0 + 1000)]);
+    assert.equal(o?.features['cpu.count'], 3);
+    assert.equal(o?.features['cpu.avg'], 20);
+    assert.equal(w.addSample(cpu(11, T0 + 100)).kind, 'buffered', 'another value at that time is a sample');
+  });
+
   it('inserts out-of-order samples in time order; they are buffered and never emit', () => {
     const w = windows({ windowMs: 10_000, emitEveryMs: 1000 });
     assert.equal(w.addSample(cpu(50, T0 + 5000)).kind, 'observation');

@@ -188,6 +188,11 @@ export class EntityWindows {
     while (at > 0 && (events[at - 1] as WindowEvent).ts > event.ts) at--;
     if (at === 0 && events.length >= this.maxEvents) return EVENT; // older than every kept one
     const kept = { kind: event.kind, message: event.message.slice(0, MAX_EVENT_TEXT), ts: event.ts };
+    // The same event sent again (Alertmanager re-sends a group, a retried request) is kept once.
+    for (let i = at - 1; i >= 0 && (events[i] as WindowEvent).ts === kept.ts; i--) {
+      const e = events[i] as WindowEvent;
+      if (e.kind === kept.kind && e.message === kept.message) return EVENT;
+    }
     const reach = w.watermark - this.windowMs;
     if (kept.ts > reach) {
       // Events past maxEvents drop out as this one comes in: counting them too stays an upper bound.

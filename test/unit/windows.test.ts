@@ -153,6 +153,21 @@ describe('EntityWindows', () => {
     assert.equal(w.addSample(cpu(11, T0 + 100)).kind, 'buffered', 'another value at that time is a sample');
   });
 
+  it('keeps an event sent again (same kind, message and time) once', () => {
+    const w = windows({ windowMs: 10_000, emitEveryMs: 1000 });
+    const deploy = { entity: 'e1', kind: 'deploy', message: 'v2', ts: T0 + 10 };
+    w.addSample(cpu(1, T0));
+    w.addEvent(deploy);
+    w.addEvent({ ...deploy });
+    w.addEvent({ ...deploy, message: 'v3' });
+    w.addEvent({ ...deploy, ts: T0 + 20 });
+    const [o] = feed(w, [cpu(2, T0 + 1000)]);
+    assert.deepEqual(
+      o?.events.map((e) => `${e.message}@${e.ts - T0}`),
+      ['v2@10', 'v3@10', 'v2@20'],
+    );
+  });
+
   it('inserts out-of-order samples in time order; they are buffered and never emit', () => {
     const w = windows({ windowMs: 10_000, emitEveryMs: 1000 });
     assert.equal(w.addSample(cpu(50, T0 + 5000)).kind, 'observation');

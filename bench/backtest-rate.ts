@@ -19,6 +19,8 @@
  * The two alternate, `--runs` times each; prints every run, the medians and the ratio of the
  * medians. AUTOGLM_WINDOW defaults to 15m, as in bench/real-series.ts; AUTOGLM_* variables win.
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -17,6 +17,8 @@
  * decide may (AUTOGLM_DECIDE_START_CONCURRENCY). Workflows are started on a task queue no worker
  * polls, and terminated at the end.
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

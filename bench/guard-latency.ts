@@ -10,6 +10,8 @@
  *     age check again, then the same activity), each for a new entity (a new guard workflow).
  * Prints the medians and the 90th percentiles, the added latency and the ratio.
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from '@temporalio/worker';

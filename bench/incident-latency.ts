@@ -8,6 +8,8 @@
  * stage's median and max, next to a baseline measured in the same run: one Kafka produce →
  * consume round trip on the same broker.
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import { Registry } from 'prom-client';
 import { localInfra } from '../infra/infra.js';
 import { loadConfig, topicNames } from '../services/common/config.js';

@@ -14,6 +14,8 @@
  * memory every minute (is memory flat?), and leaves sense out.
  * The senders run in this process beside ingest: the ingest figure pays for their CPU too.
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import { Registry } from 'prom-client';
 import snappy from 'snappy';
 import { localInfra } from '../infra/infra.js';

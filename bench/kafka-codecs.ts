@@ -8,6 +8,8 @@
  * Prints, per codec, the compressed size, records decoded per second and uncompressed MB/s
  * (median of 5 rounds), and the same for encoding (what a kafkajs producer would pay).
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
 import { registerKafkaCodecs } from '../services/common/kafka-codecs.js';

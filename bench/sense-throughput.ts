@@ -20,6 +20,8 @@
  * `--sense-only` runs sense alone; `--profile` writes a CPU profile of the sense runs alone (the
  * loading left out) to `sense.cpuprofile`, for Chrome DevTools or speedscope.
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import type { Kafka } from 'kafkajs';

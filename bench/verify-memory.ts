@@ -8,6 +8,8 @@
  * Each round sends one observation per entity (a 5s emission over a minute at 12 rounds), as
  * decoded objects (what the worker holds). Prints the heap growth of each after gc.
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import type { Observation } from '../services/common/contracts.js';
 import { ObservationState } from '../services/verify/observation-state.js';
 

@@ -32,6 +32,9 @@ const USAGE = `usage: autoglm <command>
   rules test [folder]     run the rule tests (*.test.json) through the real decide core
   rules explain <observation.json> [--rules folder] [--live]
                           every rule's conditions on one observation, and what would hold it back
+  rules draft "<sentence>" [--explain] [--force] [--file f] [--score f] [--train]
+                          a rule file and its rule tests from an English or Chinese sentence;
+                          what is missing or ambiguous is asked back, never guessed
   runbooks search "<text>" [--class X] [--rule R] [--feature F …]
                           the runbook sections (BM25) that fit an incident: title, score, link
   runbooks check          every runbook's front matter (file, line and fix of each problem)

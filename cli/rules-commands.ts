@@ -14,6 +14,7 @@ import { readRuleFiles, RuleLoadError, ruleFilesIn } from '../services/decide/ru
 import { loadRuleSet } from '../services/decide/rule-set.js';
 import { readRuleTestFile, ruleTestFilesIn, runCase } from '../services/decide/rule-tests.js';
 import { liveGuardLines } from './guard-lines.js';
+import { draftCommand } from './draft-command.js';
 
 /** Where a command writes; tests pass their own. */
 export interface Io {
@@ -27,7 +28,8 @@ const processIo: Io = {
 
 const USAGE = `usage: autoglm rules check [file.json|folder …]
        autoglm rules test [folder]
-       autoglm rules explain <observation.json> [--rules folder] [--live]`;
+       autoglm rules explain <observation.json> [--rules folder] [--live]
+       autoglm rules draft "<sentence>" [--explain] [--force] [--file f] [--score f] [--train]`;
 
 /**
  * `autoglm rules check|test|explain`: the policy author's tools. Each reads the rules folder
@@ -43,6 +45,8 @@ export async function rulesCommand(args: readonly string[], io: Io = processIo):
       return testCommand(rest, io);
     case 'explain':
       return explainCommand(rest, io);
+    case 'draft':
+      return draftCommand(rest, io);
     default:
       io.err(USAGE);
       return 2;

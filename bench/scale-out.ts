@@ -16,7 +16,19 @@
  * (from /proc) per message: two processes doing the same work should not need more; and the whole
  * run from spawn to the last commit (start-up included). `--rounds 2` runs 1, 2, 2, 1 processes (other work on the machine falls on both alike).
  * Exits 1 if a run does not commit its whole backlog (a message lost or not handled).
+ *
+ *   npx tsx bench/scale-out.ts --step loop [--incidents 20,100] [--processes 2]
+ *
+ * loop: the whole loop, `processes` processes of each step (same groups and task queues) on one
+ * broker and one Temporal, against the fleet simulator, once per count of incidents (CPU saturation
+ * and bad deploys on 5 services, count/5 pods each, one injected every 200 ms), the action budget
+ * opened wide. Per run, from the fleet's own action log and the verdicts topic: incidents acted on
+ * exactly once, lost, acted twice, verdicts published once; time to act p50/p95 from the decision
+ * (decide's timestamp) and from the incident's start to the action at the target; and the ratio of
+ * each count's p95 to the first count's. Exits 1 if an incident is lost or acted on twice.
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -32,6 +44,7 @@ import { createLogger } from '../services/common/logger.js';
 import { deleteTopicsWithPrefix } from '../services/common/topic-tap.js';
 import { uniqueName } from '../services/common/unique-name.js';
 import { spawnService } from '../test/support/service-process.js';
+import { benchLoopScaleOut } from './scale-out-loop.js';
 
 type Step = 'sense' | 'decide';
 
@@ -43,6 +56,8 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '1' },
     step: { type: 'string', default: 'both' },
+    incidents: { type: 'string', default: '20,100' },
+    processes: { type: 'string', default: '2' },
   },
 });
 const problems: string[] = [];
@@ -57,12 +72,19 @@ const entities = whole('entities', 1, 100_000);
 const observations = whole('observations', 1000, 1_000_000);
 const partitions = whole('partitions', 2, 64);
 const rounds = whole('rounds', 1, 5);
-if (!['sense', 'decide', 'both'].includes(String(values.step)))
-  problems.push(`--step ${values.step}: give sense, decide or both`);
+if (!['sense', 'decide', 'both', 'loop'].includes(String(values.step)))
+  problems.push(`--step ${values.step}: give sense, decide, both or loop`);
+const counts = String(values.incidents)
+  .split(',')
+  .map((c) => Number(c.trim()));
+if (counts.some((c) => !Number.isInteger(c) || c < 5 || c > 500 || c % 5 !== 0))
+  problems.push(`--incidents ${values.incidents}: give multiples of 5 from 5 to 500, comma-separated`);
+const processes = whole('processes', 1, 4);
 if (problems.length > 0) {
   process.stderr.write(`scale-out: ${problems.join('\n  ')}\n`);
   process.exit(2);
 }
+if (values.step === 'loop') process.exit(await benchLoopScaleOut({ counts, processes }));
 const steps: Step[] = values.step === 'both' ? ['sense', 'decide'] : [values.step as Step];
 /** Processes per run: 1, 2 per round, every other round the other way round. */
 const plan = Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? [1, 2] : [2, 1])).flat();

@@ -16,6 +16,7 @@ import { redactUrl } from '../services/common/url-policy.js';
 import { loadFleetConfig } from '../services/fleet/fleet-config.js';
 import { startFleet, type RunningFleet } from '../services/fleet/main.js';
 import { startIngest, type IngestService } from '../services/ingest/main.js';
+import { startConsole } from '../services/console/main.js';
 import { startLoop } from '../services/loop.js';
 import { LoopView } from './loop-view.js';
 import { UsageError } from './remediation-commands.js';
@@ -138,14 +139,29 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
       },
     ).start();
   }
+  // The console: on the ops server's port by default (AUTOGLM_CONSOLE_PORT = AUTOGLM_OPS_PORT), else its own.
+  const model = fleet?.model;
+  const consoleApp = await startConsole(ctx, {
+    ...(model
+      ? { fleet: { incidents: () => model.incidents(), actionsSince: (s) => model.actionsSince(s) } }
+      : {}),
+    ...(endpoints.temporalUi ? { temporalUi: endpoints.temporalUi } : {}),
+  });
+  const consoleOnOps = config.consolePort === config.opsPort;
   const ops = await startOpsServer({
     port: config.opsPort,
+    ...(consoleOnOps ? { host: config.consoleHost, extra: consoleApp.handler } : {}),
     registry,
     readiness: () => ({ ...loop.readiness(), ...(fleet?.readiness() ?? {}), ...(ingest?.readiness() ?? {}) }),
     liveness: () => ({ ...(loop.liveness?.() ?? {}), ...(fleet?.liveness?.() ?? {}) }),
   });
+  const consolePort = consoleOnOps
+    ? ops.port
+    : await consoleApp.listen(config.consoleHost, config.consolePort);
+  if (consoleOnOps) consoleApp.servedOn(ops.port);
   const banner = [
     `autoglm running: Temporal UI ${endpoints.temporalUi ?? '(external)'}, health and metrics on :${ops.port}`,
+    `console http://${config.consoleHost}:${consolePort}/ (${config.consoleTokenFile ? 'approvals with the token of AUTOGLM_CONSOLE_TOKEN_FILE' : 'read-only: set AUTOGLM_CONSOLE_TOKEN_FILE to approve from it'})`,
     fleetSettings
       ? `fleet simulator: ${fleetSettings.services} services × ${fleetSettings.pods} pods, a scenario every ${values.every} after the baselines warm up (30 samples), seed ${fleetSettings.seed} (--seed ${fleetSettings.seed} repeats it), control API ${fleet?.controlOrigin}`
       : `acting on ${redactUrl(config.httpActuatorUrl)}; produce metrics to ${config.topicPrefix}.metrics`,
@@ -170,6 +186,7 @@ export async function runUp(args: readonly string[] = []): Promise<void> {
       await ingest?.stop();
       await loop.stop();
       for (const t of taps) await t.stop();
+      await consoleApp.stop();
       await ops.close();
     },
   };

@@ -112,6 +112,12 @@ const ENV = {
   ingestRetryAfter: ['AUTOGLM_INGEST_RETRY_AFTER', '5s'],
   opsPort: ['AUTOGLM_OPS_PORT', '9400'],
   opsHost: ['AUTOGLM_OPS_HOST', '127.0.0.1'],
+  consolePort: ['AUTOGLM_CONSOLE_PORT', '9400'],
+  consoleHost: ['AUTOGLM_CONSOLE_HOST', '127.0.0.1'],
+  consoleTokenFile: ['AUTOGLM_CONSOLE_TOKEN_FILE', ''],
+  consoleRange: ['AUTOGLM_CONSOLE_RANGE', '6h'],
+  consolePoints: ['AUTOGLM_CONSOLE_POINTS', '360'],
+  consoleMaxEntities: ['AUTOGLM_CONSOLE_MAX_ENTITIES', '10000'],
   logLevel: ['LOG_LEVEL', 'info'],
 } as const;
 
@@ -306,6 +312,18 @@ const schema = z.object({
   opsPort: port,
   /** Address the ops server (/healthz, /readyz, /metrics) listens on: 0.0.0.0 in a container, so kubelet's probes and Prometheus reach it. */
   opsHost: z.string().regex(/^[0-9A-Fa-f.:]+$/, 'must be an IP address such as 127.0.0.1 or 0.0.0.0'),
+  /** Port of `autoglm up`'s console; on AUTOGLM_OPS_PORT, `up`'s ops server serves it (on AUTOGLM_CONSOLE_HOST) beside /healthz and /metrics; 0 picks a free one. */
+  consolePort: port,
+  /** Address the console listens on (127.0.0.1: this machine only). */
+  consoleHost: z.string().regex(/^[0-9A-Fa-f.:]+$/, 'must be an IP address such as 127.0.0.1'),
+  /** File holding the token an approval from the console must carry; '' = the console is read-only. */
+  consoleTokenFile: z.string(),
+  /** How far back the console keeps each entity's metrics, markers and rule counts. */
+  consoleRange: duration('6h'),
+  /** Points per entity and metric over the range (a point is range/points wide: the most deviant sample in it). */
+  consolePoints: z.coerce.number().int().min(10, 'must be at least 10').max(10_000, 'must be at most 10000'),
+  /** Entities whose metrics the console keeps; beyond it the least recently seen is forgotten. */
+  consoleMaxEntities: z.coerce.number().int().min(1, 'must be at least 1').max(1_000_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
 });
 
@@ -416,6 +434,8 @@ export function loadConfig(
     problems.push(
       'AUTOGLM_PAGERDUTY_URL is set: name the file with its routing key in AUTOGLM_PAGERDUTY_ROUTING_KEY_FILE',
     );
+  if (config.consoleRange <= 0)
+    problems.push(`AUTOGLM_CONSOLE_RANGE must be longer than 0 (got ${raw.consoleRange})`);
   problems.push(...securityProblems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({

@@ -6,6 +6,8 @@ import { connectionProblems } from './connection-problems.js';
 /** A readiness probe: a name and whether that part is ready now. */
 export type ReadinessCheck = () => Record<string, boolean>;
 
+const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
 /** The health and metrics endpoint of a service. */
 export interface OpsServer {
   readonly port: number;
@@ -23,8 +25,11 @@ export async function startOpsServer(opts: {
   readiness: ReadinessCheck;
   /** Parts that must be alive for `/healthz` (default: the process answering is enough). */
   liveness?: ReadinessCheck;
+  /** Other pages served beside them (`autoglm up`'s console): true when it answered the request. */
+  extra?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }): Promise<OpsServer> {
   const server = http.createServer((req, res) => {
+    if (!OPS_PATHS.has(req.url ?? '/') && opts.extra?.(req, res)) return;
     void handle(req.url ?? '/', res);
   });
   async function handle(url: string, res: http.ServerResponse): Promise<void> {

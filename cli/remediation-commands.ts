@@ -3,9 +3,10 @@ import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { loadConfig } from '../services/common/config.js';
 import { connectClient } from '../services/common/temporal.js';
+import { answerApproval, ApprovalRefusedError } from '../services/common/approval-client.js';
+import { ApprovalKeyError, readSigningKey, type SigningKey } from '../services/common/approval-proof.js';
 import {
   actionBudgetId,
-  approvalUpdate,
   entityGuardId,
   guardStatusQuery,
   REMEDIATE_WORKFLOW,
@@ -13,7 +14,7 @@ import {
   type GuardStatus,
   type RemediationStatus,
 } from '../workflows/definitions.js';
-import { checkApproval } from '../workflows/approval.js';
+import { checkApproval, policyText } from '../workflows/approval.js';
 import { queueLines } from './queue-lines.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -34,46 +35,68 @@ async function withClient<T>(run: (client: Client, scope: string) => Promise<T>)
 }
 
 /**
- * `autoglm approve|reject <workflowId> --reason … [--by …]`: answers a remediation that waits for
- * approval, through the workflow's `approval` update, so a wrong id, a remediation that needs no
- * approval or one already answered is refused with the workflow's own reason. `--by` and
- * `--reason` are checked first with the workflow's own rules (`workflows/approval.ts`).
+ * `autoglm approve|reject <workflowId> --reason … [--by …] [--key-file …]`: answers a remediation
+ * that waits for approval through `answerApproval` (services/common/approval-client.ts, which a
+ * console calls too): checked first with the workflow's own rules and this deployment's limits,
+ * signed with the approver's key (`--key-file`, else AUTOGLM_APPROVER_KEY_FILE) when one is
+ * given, then refused or taken with the workflow's and the act worker's own reason.
  */
 export async function approvalCommand(approve: boolean, args: readonly string[]): Promise<number> {
   const verb = approve ? 'approve' : 'reject';
   const { values, positionals } = parseArgs({
     args: [...args],
     allowPositionals: true,
-    options: { by: { type: 'string' }, reason: { type: 'string' } },
+    options: { by: { type: 'string' }, reason: { type: 'string' }, 'key-file': { type: 'string' } },
   });
   const workflowId = positionals[0];
-  const usage = `usage: autoglm ${verb} <workflowId> --reason "<why>" [--by <who>]  (find ids with: autoglm status <entity>)`;
+  const usage = `usage: autoglm ${verb} <workflowId> --reason "<why>" [--by <who>] [--key-file <file>]  (find ids with: autoglm status <entity>)`;
   if (!workflowId) throw new UsageError(usage);
+  const config = loadConfig();
+  const limits = {
+    maxByChars: config.approvalMaxByChars,
+    maxReasonChars: config.approvalMaxReasonChars,
+    maxRefusedKept: config.approvalMaxRefusedKept,
+  };
   // The workflow's own check, before anything is sent: the same words as its validator's.
-  const checked = checkApproval({
-    approve,
-    by: values.by ?? os.userInfo().username,
-    reason: values.reason,
-  });
+  const answer = { approve, by: values.by ?? os.userInfo().username, reason: values.reason };
+  const checked = checkApproval(answer, undefined, limits);
   if (!checked.ok) {
     const flags = checked.problems.map((p) => p.replace(/^"(by|reason)"/, '--$1'));
     throw new UsageError(`cannot ${verb}: ${flags.join('; ')}\n${usage}`);
   }
+  const keyFile = values['key-file'] ?? config.approverKeyFile;
+  let signingKey: SigningKey | undefined;
+  try {
+    signingKey = keyFile ? readSigningKey(keyFile) : undefined;
+  } catch (err) {
+    if (err instanceof ApprovalKeyError) throw new UsageError(`cannot ${verb}: ${err.message}`);
+    throw err;
+  }
   const { by, reason } = checked.answer;
   return withClient(async (client) => {
-    const handle = client.workflow.getHandle(workflowId);
-    const status = await handle
-      .executeUpdate(approvalUpdate, { args: [checked.answer] })
-      .catch((err: Error) => {
-        // The workflow's validator says why (no approval needed, already answered): show that.
-        const why = err.cause instanceof Error ? err.cause.message : err.message;
-        throw new UsageError(`${workflowId}: cannot ${verb}: ${why}`);
-      });
+    const status = await answerApproval(
+      client,
+      { workflowId, approve, by, reason, ...(signingKey ? { signingKey } : {}) },
+      { limits },
+    ).catch((err: unknown) => {
+      // The workflow's validator or the act worker's approver check says why: show that.
+      if (err instanceof ApprovalRefusedError)
+        throw new UsageError(`${workflowId}: cannot ${verb}: ${err.message}`);
+      throw err;
+    });
     say(
-      `${workflowId}: ${approve ? 'approved' : 'rejected'} by ${by} (${reason}); phase now ${status.phase}`,
+      `${workflowId}: ${approve ? 'approved' : 'rejected'} by ${by} (${reason}); ${identityLine(status)}; phase now ${status.phase}`,
     );
     return 0;
   });
+}
+
+/** How the answer's sender was checked, in words. */
+function identityLine(status: RemediationStatus): string {
+  const id = status.approvalIdentity;
+  if (!id) return 'approver identity not reported (a remediation started before the check)';
+  if (!id.checked) return `approver identity NOT checked: ${id.note}`;
+  return `signed by ${id.approver}${id.team ? ` (team ${id.team})` : ''}, ${id.key} key checked by the act worker`;
 }
 
 /**
@@ -189,10 +212,14 @@ function describe(report: {
     lines.push(`  ${s.rule}: ${s.action} on ${s.entity}`);
     if (s.waitingFor) lines.push(`  waiting for: ${s.waitingFor}`);
     if (s.phase === 'awaiting-approval')
-      lines.push(`  answer with: autoglm approve|reject ${r.workflowId} --reason "…"`);
+      lines.push(
+        `  answer with: autoglm approve|reject ${r.workflowId} --reason "…"${s.approvers?.checked ? ' --key-file <your key>' : ''}`,
+      );
+    if (s.approvers && (s.phase === 'awaiting-approval' || !s.approval))
+      lines.push(`  ${policyText(s.approvers)}`);
     if (s.approval)
       lines.push(
-        `  ${s.approval.approve ? 'approved' : 'rejected'} by ${s.approval.by}: ${s.approval.reason}`,
+        `  ${s.approval.approve ? 'approved' : 'rejected'} by ${s.approval.by}: ${s.approval.reason}${s.approvalIdentity ? ` (${identityLine(s)})` : ''}`,
       );
     const refused = s.refusedApprovals;
     if (refused && refused.latest.length > 0) {

@@ -6,6 +6,13 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Decision, Verdict } from '../services/common/contracts.js';
+import type {
+  ApprovalIdentity,
+  ApprovalLimits,
+  ApprovalPolicy,
+  ApprovalProof,
+  SignedApprovalAnswer,
+} from './approval.js';
 
 export const ENTITY_KEY = defineSearchAttributeKey('AutoglmEntity', SearchAttributeType.KEYWORD);
 export const ACTION_KEY = defineSearchAttributeKey('AutoglmAction', SearchAttributeType.KEYWORD);
@@ -78,6 +85,10 @@ export interface RemediationStatus {
   readonly approval?: ApprovalAnswer & { readonly at: number };
   /** Approval signals that were not taken, so a person who typed one wrong sees why it did nothing. */
   readonly refusedApprovals?: RefusedApprovals;
+  /** Once it waits for approval: who may answer, or that identity is not checked (no approvers file). */
+  readonly approvers?: ApprovalPolicy;
+  /** How the answer taken was checked (whose key), or that it was not. */
+  readonly approvalIdentity?: ApprovalIdentity;
   readonly actedAt?: number;
   readonly verdict?: Verdict;
 }
@@ -87,13 +98,16 @@ export const statusQuery = defineQuery<RemediationStatus>('status');
  * Approve or reject a remediation that waits for approval (from the Temporal UI). People type
  * these: a malformed one is ignored and recorded in the status (`refusedApprovals`), not fatal.
  */
-export const approveSignal = defineSignal<[{ by: string; reason: string; approve?: boolean }]>('approve');
-export const rejectSignal = defineSignal<[{ by: string; reason: string; approve?: boolean }]>('reject');
+export const approveSignal =
+  defineSignal<[{ by: string; reason: string; approve?: boolean; proof?: ApprovalProof }]>('approve');
+export const rejectSignal =
+  defineSignal<[{ by: string; reason: string; approve?: boolean; proof?: ApprovalProof }]>('reject');
 /**
  * The same as an update (`autoglm approve|reject`): its validator refuses a malformed answer, naming
- * the field, and one the remediation cannot take (needs none, already answered, too late).
+ * the field, and one the remediation cannot take (needs none, already answered, too late, unsigned
+ * where approvers are checked); the act worker's approver check then refuses it as the update's failure.
  */
-export const approvalUpdate = defineUpdate<RemediationStatus, [ApprovalAnswer]>('approval');
+export const approvalUpdate = defineUpdate<RemediationStatus, [SignedApprovalAnswer]>('approval');
 
 /** Settings the starter passes along with the decision (recorded in history, so replay-safe). */
 export interface RemediateSettings {
@@ -109,6 +123,8 @@ export interface RemediateSettings {
   readonly approvalTimeoutMs: number;
   /** Start-to-close timeout of one actuator call (ms): the actuator's own timeout plus a margin. */
   readonly actuationTimeoutMs: number;
+  /** Bounds on approval answers (AUTOGLM_APPROVAL_MAX_*); absent in workflows started before them: the defaults. */
+  readonly approvalLimits?: ApprovalLimits;
 }
 
 /** The workflow's name as clients start it, and its argument list. */

@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
   log,
@@ -30,7 +31,18 @@ import {
   type RefusedApprovals,
   type RemediationStatus,
 } from './definitions.js';
-import { APPROVAL_SHAPE, approvalRefusal, checkApproval, withRefusal } from './approval.js';
+import {
+  APPROVAL_SHAPE,
+  approvalRefusal,
+  checkApproval,
+  DEFAULT_APPROVAL_LIMITS,
+  policyText,
+  unsignedProblem,
+  withRefusal,
+  type ApprovalCheck,
+  type ApprovalIdentity,
+  type ApprovalPolicy,
+} from './approval.js';
 
 // A verdict must not be lost to a Kafka outage: publishing retries until it lands.
 const publish = proxyActivities<Pick<ActActivities, 'publishVerdict'>>({
@@ -44,6 +56,13 @@ const guards = proxyActivities<Pick<ActActivities, 'requestLease'>>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10 },
 });
 
+// Who answers an approval is checked by the act worker against its approvers file (the keys never
+// enter history): a quick, pure check, so a short timeout and a few tries.
+const approvers = proxyActivities<Pick<ActActivities, 'approvalPolicy' | 'checkApprover'>>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
+});
+
 /** How long to wait for a guard's answer before asking again (the request is idempotent). */
 const GUARD_ANSWER_WAIT_MS = 30_000;
 /** The entity guard answers at once; after this long without an answer the remediation is absorbed. */
@@ -51,6 +70,8 @@ const ENTITY_GUARD_DEADLINE_MS = 2 * 60_000;
 
 /** Marks histories whose approvals `workflows/approval.ts` checks (older ones took any non-blank who and why). */
 const APPROVAL_CHECKS_PATCH = 'approval-checks';
+/** Marks histories whose answers the act worker checked against its approvers file (older ones: none were). */
+const APPROVAL_IDENTITY_PATCH = 'approval-identity';
 
 /** Why a remediation ended without acting. */
 class Halt extends Error {
@@ -97,6 +118,12 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
 
   // Approvals: every answer (update or signal) is checked by `checkApproval` (shape) and
   // `approvalRefusal` (whether one can be taken now); only a checked copy of three fields is kept.
+  // Then the act worker checks who sent it (`checkApprover`: listed, may approve this service,
+  // signed with their key). The limits come with the settings; older workflows keep the defaults.
+  const limits = settings.approvalLimits ?? DEFAULT_APPROVAL_LIMITS;
+  const service = typeof decision.facts.service === 'string' ? decision.facts.service : null;
+  let approvalPolicy: ApprovalPolicy | undefined; // the act worker's, once the wait starts
+  let approvalIdentity: ApprovalIdentity | undefined; // how the answer taken was checked
   let approval: (ApprovalAnswer & { at: number }) | undefined;
   let approvalDeadline: number | undefined; // set when the wait starts
   let approvalClosed: string | undefined; // why no answer is taken any more
@@ -107,12 +134,12 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     closed: approvalClosed,
     deadline: approvalDeadline,
   });
-  /** The checked answer, or why `input` is not taken: none can be now, or it is malformed. */
-  const problemWith = (input: unknown, signal?: boolean): string | ApprovalAnswer => {
+  /** The checked answer (and its proof), or why `input` is not taken: none can be now, or it is malformed. */
+  const problemWith = (input: unknown, signal?: boolean): string | Extract<ApprovalCheck, { ok: true }> => {
     const refusal = approvalRefusal(approvalWindow(), Date.now());
     if (refusal !== undefined) return refusal;
-    const checked = checkApproval(input, signal);
-    return checked.ok ? checked.answer : checked.problems.join('; ');
+    const checked = checkApproval(input, signal, limits);
+    return checked.ok ? checked : checked.problems.join('; ');
   };
   /** What the checks before `APPROVAL_CHECKS_PATCH` took: non-blank strings, approve by truthiness. */
   const legacyAnswer = (input: unknown, signal?: boolean): ApprovalAnswer | undefined => {
@@ -126,35 +153,80 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     approval = { approve: answer.approve, by: answer.by, reason: answer.reason, at: Date.now() };
     update({ approval });
   };
-  /** Takes a checked answer; records and ignores anything else (a person typed it: not fatal). */
-  const answer = (via: RefusedApproval['via'], input: unknown, signal?: boolean) => {
-    const checked = problemWith(input, signal);
-    if (typeof checked !== 'string') return take(checked);
-    // A history from before these checks may hold an answer they refuse, which then acted:
-    // replay it as it ran (no marker there). New refusals write the marker.
-    if (!patched(APPROVAL_CHECKS_PATCH)) {
-      const legacy = legacyAnswer(input, signal);
-      if (legacy) return take(legacy);
-      return;
-    }
-    log.warn(`${via} ignored: ${checked}`, { expected: APPROVAL_SHAPE });
-    refusedApprovals = withRefusal(refusedApprovals, { at: Date.now(), via, problem: checked });
+  /** Records and ignores an answer that is not taken; returns why. */
+  const refuse = (via: RefusedApproval['via'], problem: string): string => {
+    log.warn(`${via} ignored: ${problem}`, { expected: APPROVAL_SHAPE });
+    refusedApprovals = withRefusal(refusedApprovals, { at: Date.now(), via, problem }, limits.maxRefusedKept);
     update({ refusedApprovals });
+    return problem;
   };
-  setHandler(approveSignal, (input: unknown) => answer('approve signal', input, true));
-  setHandler(rejectSignal, (input: unknown) => answer('reject signal', input, false));
+  /**
+   * Takes a checked answer from a checked approver; records and ignores anything else (a person
+   * typed it: not fatal). Returns why the approver's check refused it, if it did.
+   */
+  const answer = async (
+    via: RefusedApproval['via'],
+    input: unknown,
+    signal?: boolean,
+  ): Promise<string | undefined> => {
+    const checked = problemWith(input, signal);
+    if (typeof checked === 'string') {
+      // A history from before these checks may hold an answer they refuse, which then acted:
+      // replay it as it ran (no marker there). New refusals write the marker.
+      if (!patched(APPROVAL_CHECKS_PATCH)) {
+        const legacy = legacyAnswer(input, signal);
+        if (legacy) take(legacy);
+        return undefined;
+      }
+      refuse(via, checked);
+      return undefined;
+    }
+    // Histories from before the approver check took answers as they came (no marker there).
+    if (patched(APPROVAL_IDENTITY_PATCH)) {
+      const who = await approvers
+        .checkApprover({
+          workflowId,
+          decisionId: decision.decisionId,
+          service,
+          answer: checked.answer,
+          ...(checked.proof ? { proof: checked.proof } : {}),
+          receivedAt: Date.now(),
+        })
+        .catch((err: unknown) => ({
+          ok: false as const,
+          problem: `the approver could not be checked, so the answer is not taken: ${errorText(err)}`,
+        }));
+      // While it was checked, another answer may have been taken, or the wait ended.
+      const problem = who.ok ? approvalRefusal(approvalWindow(), Date.now()) : who.problem;
+      if (problem !== undefined) return refuse(via, problem);
+      if (who.ok) {
+        approvalIdentity = who.identity;
+        update({ approvalIdentity });
+      }
+    }
+    take(checked.answer);
+    return undefined;
+  };
+  setHandler(approveSignal, async (input: unknown) => void (await answer('approve signal', input, true)));
+  setHandler(rejectSignal, async (input: unknown) => void (await answer('reject signal', input, false)));
   setHandler(
     approvalUpdate,
     async (input) => {
       // The validator refused what this would ignore; it does not run on replay, so an update an
-      // older version accepted must not fail the workflow task here.
-      answer('approval update', input);
+      // older version accepted must not fail the workflow task here. What the approver check
+      // refuses fails the update (its caller sees why), not the workflow.
+      const refused = await answer('approval update', input);
+      if (refused !== undefined)
+        throw ApplicationFailure.create({ type: 'ApprovalRefused', message: refused, nonRetryable: true });
       return status;
     },
     {
       validator: (input) => {
         const checked = problemWith(input);
         if (typeof checked === 'string') throw new Error(checked);
+        // Where the act worker checks approvers, an unsigned answer is refused before it is recorded.
+        if (approvalPolicy?.checked && !checked.proof)
+          throw new Error(unsignedProblem(checked.answer.by, checked.answer.approve));
       },
     },
   );
@@ -261,11 +333,22 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
         waitingFor: `an approve or reject (expires in ${Math.round(settings.approvalTimeoutMs / 60_000)}m)`,
       });
       approvalDeadline = Date.now() + settings.approvalTimeoutMs;
+      // Who may answer (or that nobody is checked), for the status; looked up while the wait runs.
+      if (patched(APPROVAL_IDENTITY_PATCH))
+        void approvers.approvalPolicy({ service }).then(
+          (policy) => {
+            approvalPolicy = policy;
+            if (status.phase === 'awaiting-approval')
+              update({ approvers: policy, waitingFor: `${status.waitingFor}; ${policyText(policy)}` });
+          },
+          (err: unknown) => log.warn('could not look up the approvers', { error: errorText(err) }),
+        );
       if (!(await condition(() => approval !== undefined, settings.approvalTimeoutMs))) {
         approvalClosed = 'it expired';
         throw new Halt('expired', `no approval within ${Math.round(settings.approvalTimeoutMs / 1000)}s`);
       }
       evidence.approval = approval;
+      if (approvalIdentity) evidence.approvalIdentity = approvalIdentity;
       if (!approval!.approve) throw new Halt('rejected', `rejected by ${approval!.by}: ${approval!.reason}`);
       update({ phase: 'guarded' });
     }

@@ -19,6 +19,7 @@ import {
   type ActuatorRegistry,
 } from '../actuators/actuator.js';
 import type { RemediationOutlets } from '../actuators/outlets.js';
+import { createApprovalActivities, DEFAULT_PROOF_MAX_AGE_MS } from './approval-activities.js';
 
 export type { ActuationRequest, ActuationResult };
 
@@ -35,6 +36,8 @@ export function createActActivities(deps: {
   registry: Registry;
   /** Alertmanager silences and PagerDuty around remediations (services/actuators/outlets.ts), when configured. */
   outlets?: RemediationOutlets;
+  /** Who may answer approvals (AUTOGLM_APPROVERS_FILE, AUTOGLM_APPROVAL_PROOF_MAX_AGE); absent: nobody is checked. */
+  approvers?: { file: string; proofMaxAgeMs: number };
 }) {
   const actuations = new Counter({
     name: 'autoglm_act_actuations_total',
@@ -56,6 +59,12 @@ export function createActActivities(deps: {
     registers: [deps.registry],
   });
   return {
+    // approvalPolicy, checkApprover: the approvers file's checks (services/act/approval-activities.ts).
+    ...createApprovalActivities({
+      approversFile: deps.approvers?.file ?? '',
+      proofMaxAgeMs: deps.approvers?.proofMaxAgeMs ?? DEFAULT_PROOF_MAX_AGE_MS,
+      logger: deps.logger,
+    }),
     /** Performs the action through the rule's actuator. Refusals are not retried. */
     async actuate({
       timeToAct: measured,

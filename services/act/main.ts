@@ -7,7 +7,9 @@ import { connectProducer, createKafka, ensureTopics, sendJson } from '../common/
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { connectClient, connectWorker, installTemporalRuntime } from '../common/temporal.js';
 import { runWorker } from '../common/worker.js';
+import { loadApprovers } from '../common/approvers.js';
 import { createActActivities } from './activities.js';
+import { IDENTITY_NOT_CHECKED } from './approval-activities.js';
 import { VerdictPublishing } from './verdict-publishing.js';
 import { actuatorsFromConfig } from '../actuators/from-config.js';
 import { outletsFromConfig } from '../actuators/outlets.js';
@@ -38,6 +40,9 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
   const producer = await connectProducer(kafka);
   const client = await connectClient(config);
   const publishing = new VerdictPublishing(registry, config.verdictPublishAlarm);
+  // Checked now, so a broken approvers file stops the start; read again for each answer.
+  const approvers = config.approversFile ? loadApprovers(config.approversFile) : undefined;
+  if (!approvers) logger.warn(`approver identity is not checked: ${IDENTITY_NOT_CHECKED}`);
   const activities = createActActivities({
     actuators,
     publish: (verdict) =>
@@ -56,6 +61,7 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
     logger,
     registry,
     ...(outlets ? { outlets } : {}),
+    approvers: { file: config.approversFile, proofMaxAgeMs: config.approvalProofMaxAge },
   });
   const connection = await connectWorker(config);
   const worker = await Worker.create({
@@ -72,6 +78,7 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
       actuators: actuators.types,
       outlets: outlets?.names ?? [],
       allowedOrigins: config.httpAllowedOrigins,
+      approvers: approvers ? approvers.list.length : 'not checked',
     },
     'act worker running',
   );

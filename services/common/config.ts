@@ -68,6 +68,12 @@ const ENV = {
   temporalUiUrl: ['AUTOGLM_TEMPORAL_UI_URL', ''],
   maxDecisionAge: ['AUTOGLM_MAX_DECISION_AGE', '3m'],
   approvalTimeout: ['AUTOGLM_APPROVAL_TIMEOUT', '30m'],
+  approvalMaxByChars: ['AUTOGLM_APPROVAL_MAX_BY_CHARS', '128'],
+  approvalMaxReasonChars: ['AUTOGLM_APPROVAL_MAX_REASON_CHARS', '1024'],
+  approvalMaxRefusedKept: ['AUTOGLM_APPROVAL_MAX_REFUSED_KEPT', '10'],
+  approversFile: ['AUTOGLM_APPROVERS_FILE', ''],
+  approvalProofMaxAge: ['AUTOGLM_APPROVAL_PROOF_MAX_AGE', '5m'],
+  approverKeyFile: ['AUTOGLM_APPROVER_KEY_FILE', ''],
   maxConcurrentPerAction: ['AUTOGLM_MAX_CONCURRENT_PER_ACTION', '5'],
   maxConcurrentPerRule: ['AUTOGLM_MAX_CONCURRENT_PER_RULE', '5'],
   maxActionsPerPeriod: ['AUTOGLM_MAX_ACTIONS_PER_PERIOD', '20'],
@@ -216,6 +222,25 @@ const schema = z.object({
   temporalUiUrl: z.string().regex(/^(?:https?:\/\/\S+)?$/, 'must be an http(s) URL, or empty'),
   maxDecisionAge: duration('3m'),
   approvalTimeout: duration('30m'),
+  /** Longest `by` of an approval answer (characters, trimmed); a new remediation carries it in its settings. */
+  approvalMaxByChars: z.coerce.number().int().min(1, 'must be at least 1').max(512, 'must be at most 512'),
+  /** Longest `reason` of an approval answer; bounded so a verdict stays far below Kafka's 1 MB. */
+  approvalMaxReasonChars: z.coerce
+    .number()
+    .int()
+    .min(1, 'must be at least 1')
+    .max(16_384, 'must be at most 16384 (the verdict carries it over Kafka)'),
+  /** Refused approval attempts a remediation keeps in its status and verdict (all are counted). */
+  approvalMaxRefusedKept: z.coerce.number().int().min(0, 'must be 0 or more').max(100, 'must be at most 100'),
+  /** JSON file of who may answer approvals and their keys (services/common/approvers.ts); '' checks nobody. */
+  approversFile: z.string(),
+  /** How old a signed answer's proof may be when it reaches the remediation. */
+  approvalProofMaxAge: duration('5m').refine(
+    (ms) => ms > 0 && ms <= 3_600_000,
+    'must be longer than 0 and at most 1h, such as "5m"',
+  ),
+  /** The approver's own signing key (HMAC secret or Ed25519 private key) `autoglm approve|reject` signs with. */
+  approverKeyFile: z.string(),
   maxConcurrentPerAction: z.coerce.number().int().min(1, 'must be at least 1').max(10_000),
   maxConcurrentPerRule: z.coerce.number().int().min(1, 'must be at least 1').max(10_000),
   maxActionsPerPeriod: z.coerce.number().int().min(1, 'must be at least 1').max(1_000_000),

@@ -10,6 +10,7 @@ import {
   RULE_KEY,
   type RemediateArgs,
 } from '../../workflows/definitions.js';
+import { DEFAULT_APPROVAL_LIMITS } from '../../workflows/approval.js';
 import { workflowIdFor } from './decision-id.js';
 import { remediationDetails, remediationSummary } from './remediation-summary.js';
 import { DEFAULT_LANE } from './urgency.js';
@@ -38,6 +39,10 @@ export class RemediationStarter {
       topicPrefix: string;
       maxDecisionAge: number;
       approvalTimeout: number;
+      /** AUTOGLM_APPROVAL_MAX_*: carried in the workflow's settings, so its checks replay the same. */
+      approvalMaxByChars?: number;
+      approvalMaxReasonChars?: number;
+      approvalMaxRefusedKept?: number;
       httpActuatorTimeout: number;
       commandTimeout: number;
       /** How long one start may take before it counts as failed (Temporal unreachable or slow). */
@@ -62,6 +67,11 @@ export class RemediationStarter {
         maxDecisionAgeMs: s.maxDecisionAge,
         approvalTimeoutMs: s.approvalTimeout,
         actuationTimeoutMs: actuatorTimeout + 5_000,
+        approvalLimits: {
+          maxByChars: s.approvalMaxByChars ?? DEFAULT_APPROVAL_LIMITS.maxByChars,
+          maxReasonChars: s.approvalMaxReasonChars ?? DEFAULT_APPROVAL_LIMITS.maxReasonChars,
+          maxRefusedKept: s.approvalMaxRefusedKept ?? DEFAULT_APPROVAL_LIMITS.maxRefusedKept,
+        },
       },
     ];
     try {

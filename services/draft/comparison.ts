@@ -66,7 +66,7 @@ const DEVIATIONS = new RegExp(
   'iu',
 );
 const TIME_UNIT_AFTER =
-  /^\s*(?:个)?\s*(ms|msecs?|milliseconds?|毫秒|s|secs?|seconds?|秒钟?|m|mins?|minutes?|分钟|h|hrs?|hours?|小时|个小时|d|days?|天)(?![a-z])/iu;
+  /^\s*(?:个)?\s*(s|secs?|seconds?|秒钟?|m|mins?|minutes?|分钟|h|hrs?|hours?|小时|个小时|d|days?|天)(?![a-z])/iu;
 const COUNTED = '(?:errors?|requests?|failures?|failed requests?|failed calls?|calls?|5xx|restarts?)\\s+';
 const UNITS_AFTER: ReadonlyArray<[RegExp, Unit]> = [
   [/^\s*(%|percent\b|per cent\b|pct\b)/iu, 'percent'],

@@ -127,6 +127,18 @@ const COMMON = new Set([
   'payment',
 ]);
 
+const NAME_EXPRESSIONS = new Map<string, RegExp>();
+
+/** A catalog name as a whole word (not inside "team-checkout" or "checkout*"). */
+function nameExpression(name: string): RegExp {
+  let re = NAME_EXPRESSIONS.get(name);
+  if (!re) {
+    re = new RegExp(`(?<![a-z0-9_*/-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![a-z0-9_*-])`, 'giu');
+    NAME_EXPRESSIONS.set(name, re);
+  }
+  return re;
+}
+
 /** The entity selector of `text`. */
 export function findEntity(
   text: string,
@@ -139,11 +151,8 @@ export function findEntity(
   const questions: Question[] = [];
   const services: string[] = [];
   for (const name of names) {
-    const re = new RegExp(
-      `(?<![a-z0-9_*/-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![a-z0-9_*-])`,
-      'giu',
-    );
-    for (const m of text.matchAll(re)) {
+    if (!text.includes(name)) continue;
+    for (const m of text.matchAll(nameExpression(name))) {
       spans.push({ start: m.index, end: m.index + m[0].length, text: m[0] });
       if (!services.includes(name)) services.push(name);
     }

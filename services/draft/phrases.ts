@@ -23,12 +23,25 @@ export interface Found extends Span {
   readonly phrase: string;
 }
 
+const SORTED = new WeakMap<readonly string[], readonly string[]>();
+
+/** The phrases, unique and longest first; computed once per list (the lexicon's lists are constants). */
+function longestFirst(phrases: readonly string[]): readonly string[] {
+  let sorted = SORTED.get(phrases);
+  if (!sorted) {
+    sorted = [...new Set(phrases)].sort((a, b) => b.length - a.length);
+    SORTED.set(phrases, sorted);
+  }
+  return sorted;
+}
+
 /** Every occurrence of any of `phrases` in `text` (from `from` to `to`), longest first at a place, not overlapping, in text order. */
 export function findAll(text: string, phrases: readonly string[], from = 0, to = text.length): Found[] {
-  const sorted = [...new Set(phrases)].sort((a, b) => b.length - a.length);
+  const sorted = longestFirst(phrases);
   const taken: Found[] = [];
   for (const phrase of sorted) {
     let at = text.indexOf(phrase, from);
+    if (at < 0) continue;
     while (at >= 0 && at + phrase.length <= to) {
       const end = at + phrase.length;
       const boundaryOk =

@@ -91,9 +91,14 @@ const child = spawn(
   [
     '--import',
     'tsx',
-    // Before any test loads kafkajs: its read_committed filter is replaced (see the module).
+    // Before any test loads kafkajs: its read_committed filter is replaced (see the module). In the
+    // main thread only: worker threads (Temporal's workflow threads) inherit these flags without
+    // tsx's hooks, and failed on the .ts file ("Unknown file extension").
     '--import',
-    pathToFileURL(path.join(repoRoot, 'services/common/kafkajs-aborted-filter.ts')).href,
+    `data:text/javascript,${encodeURIComponent(
+      `import { isMainThread } from 'node:worker_threads';
+       if (isMainThread) await import(${JSON.stringify(pathToFileURL(path.join(repoRoot, 'services/common/kafkajs-aborted-filter.ts')).href)});`,
+    )}`,
     '--test',
     '--test-concurrency=1',
     `--test-timeout=${TEST_TIMEOUT_MS}`,

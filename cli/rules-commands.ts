@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { actuatorsFromConfig } from '../services/actuators/from-config.js';
+import { approversLine } from '../services/common/approvers.js';
 import { loadConfig } from '../services/common/config.js';
 import { loadContextDir } from '../services/common/context/context-files.js';
 import { observationSchema } from '../services/common/contracts.js';
@@ -206,7 +207,9 @@ async function explainCommand(args: readonly string[], io: Io): Promise<number> 
     const cooldown = formatDuration(parseDuration(rule.params.cooldown) ?? 0);
     if (rule.params.mode === 'shadow') io.out('  shadow mode: the decision is published, nothing is started');
     else if (rule.params.approval === 'required')
-      io.out('  approval required: the remediation waits for autoglm approve|reject');
+      io.out(
+        `  approval required: the remediation waits for autoglm approve|reject; ${approversLine(loadConfig().approversFile, context.service)}`,
+      );
     io.out(
       `  held back when: another remediation of ${obs.entity} is in flight (entity guard), or one by this rule ended less than ${cooldown} ago (cooldown)` +
         (live ? '' : '; add --live to ask Temporal for the guard now'),

@@ -1,11 +1,9 @@
-import { loadApprovers, type Approvers } from '../common/approvers.js';
+import { IDENTITY_NOT_CHECKED, loadApprovers, type Approvers } from '../common/approvers.js';
 import { ConfigError } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import type { ApprovalPolicy, ApproverCheck, ApproverCheckRequest } from '../../workflows/approval.js';
 
-/** Why nothing is checked, in statuses and verdicts, when the worker has no approvers file. */
-export const IDENTITY_NOT_CHECKED =
-  'no AUTOGLM_APPROVERS_FILE on the act worker: anyone with access to the Temporal namespace can answer, and "by" is what they typed';
+export { IDENTITY_NOT_CHECKED };
 
 /** Default age a proof may have when its answer arrives (AUTOGLM_APPROVAL_PROOF_MAX_AGE). */
 export const DEFAULT_PROOF_MAX_AGE_MS = 5 * 60_000;

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import {
+  policyText,
   unsignedProblem,
   type ApprovalPolicy,
   type ApproverCheck,
@@ -34,6 +35,24 @@ export interface Approver {
   /** Service patterns they may approve; undefined: every remediation. */
   readonly services?: readonly Glob[];
   readonly key: CheckingKey;
+}
+
+/** Why nothing is checked, in statuses and verdicts, when the act worker has no approvers file. */
+export const IDENTITY_NOT_CHECKED =
+  'no AUTOGLM_APPROVERS_FILE on the act worker: anyone with access to the Temporal namespace can answer, and "by" is what they typed';
+
+/**
+ * For `rules explain`, from this machine's config: who may approve a remediation of `service`, or
+ * that identity is not checked (the act worker's own file is the one that counts).
+ */
+export function approversLine(file: string, service: string | null): string {
+  if (!file) return `approver identity is not checked: ${IDENTITY_NOT_CHECKED}`;
+  try {
+    return policyText(loadApprovers(file).policy(service));
+  } catch (err) {
+    const problems = err instanceof ConfigError ? err.problems.join('; ') : String(err);
+    return `the approvers file cannot be used, so no answer would be taken: ${problems}`;
+  }
 }
 
 /** How many approver names a policy or a refusal names before "and N more". */

@@ -17,7 +17,7 @@ import {
   signApproval,
   type SigningKey,
 } from '../../services/common/approval-proof.js';
-import { loadApprovers } from '../../services/common/approvers.js';
+import { approversLine, loadApprovers } from '../../services/common/approvers.js';
 import { ConfigError } from '../../services/common/config.js';
 import type { Logger } from '../../services/common/logger.js';
 import type { ApproverCheckRequest } from '../../workflows/approval.js';
@@ -187,6 +187,23 @@ describe('an approval proof', () => {
     });
     assert.deepEqual(approvers.policy('search'), { checked: true, mayApprove: ['alice'], more: 0 });
     assert.deepEqual(approvers.policy(null), { checked: true, mayApprove: ['alice'], more: 0 });
+  });
+});
+
+describe("rules explain's approvers line", () => {
+  it('says who may approve, that identity is not checked, or that the file is broken', () => {
+    assert.equal(
+      approversLine(file, 'checkout-eu'),
+      'signed answers only; may approve: alice, bob (any listed approver may reject)',
+    );
+    assert.match(
+      approversLine('', 'checkout-eu'),
+      /^approver identity is not checked: no AUTOGLM_APPROVERS_FILE/,
+    );
+    assert.match(
+      approversLine(path.join(dir, 'absent.json'), null),
+      /^the approvers file cannot be used, so no answer would be taken: AUTOGLM_APPROVERS_FILE .* cannot be read/,
+    );
   });
 });
 

@@ -436,6 +436,8 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     outcome,
     evidence,
     ts: Date.now(),
+    // For whoever the verdict pages (an activity's input: old histories replay unchanged).
+    ...(decision.runbooks ? { runbooks: decision.runbooks } : {}),
   };
   update({ phase: 'publishing', waitingFor: undefined, verdict });
   await publish.publishVerdict(verdict);

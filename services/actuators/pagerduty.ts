@@ -16,6 +16,8 @@ export interface PagerDutyEvent {
     readonly class?: string;
     readonly custom_details?: Record<string, unknown>;
   };
+  /** Shown with the incident: the runbook sections with an http(s) address. */
+  readonly links?: ReadonlyArray<{ readonly href: string; readonly text: string }>;
 }
 
 export interface PagerDutyOptions {
@@ -76,6 +78,10 @@ export class PagerDuty {
 
   /** The trigger of an escalated verdict. */
   triggerOf(verdict: Verdict): PagerDutyEvent {
+    const runbooks = verdict.runbooks ?? [];
+    const links = runbooks
+      .filter((r) => /^https?:\/\//.test(r.link))
+      .map((r) => ({ href: r.link, text: r.title }));
     return {
       routing_key: this.routingKey,
       event_action: 'trigger',
@@ -95,8 +101,11 @@ export class PagerDuty {
           outcome: verdict.outcome,
           workflowId: verdict.workflowId,
           decisionId: verdict.decisionId,
+          // What the runbooks say for this incident, best first (title and link, as in the decision).
+          ...(runbooks.length > 0 ? { runbooks: runbooks.map((r) => `${r.title}: ${r.link}`) } : {}),
         },
       },
+      ...(links.length > 0 ? { links } : {}),
     };
   }
 

@@ -310,6 +310,8 @@ export const verdictSchema = z.object({
   outcome: z.enum(VERDICT_OUTCOMES),
   evidence: z.record(z.string(), z.unknown()),
   ts: z.number().int(),
+  /** The decision's runbook sections, for whoever the verdict pages. Absent without runbooks and before them. */
+  runbooks: decisionSchema.shape.runbooks,
 });
 export type Verdict = z.infer<typeof verdictSchema>;
 

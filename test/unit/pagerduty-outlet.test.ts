@@ -148,6 +148,42 @@ describe('pagerduty outlet (Events API v2 shape, local stand-in)', () => {
     assert.deepEqual(badSignatures, []);
   });
 
+  it("carries the decision's runbook sections: in custom_details, and as links when they are web addresses", async () => {
+    received.length = 0;
+    const runbooks = [
+      {
+        title: 'Memory leak › Restart',
+        runbook: 'memory-leak',
+        link: 'https://wiki.example/rb/memory-leak#restart',
+        score: 7.5,
+      },
+      {
+        title: 'Memory leak › Heap dump',
+        runbook: 'memory-leak',
+        link: 'runbooks/memory-leak.md#heap-dump',
+        score: 3.1,
+      },
+    ];
+    await pager().onVerdict(verdict({ workflowId: 'remediate-rb', runbooks }));
+    assert.equal(received.length, 1);
+    const trigger = received[0]!;
+    assert.deepEqual(eventProblems(trigger), []);
+    assert.deepEqual(
+      (trigger.payload as { custom_details: { runbooks: string[] } }).custom_details.runbooks,
+      [
+        'Memory leak › Restart: https://wiki.example/rb/memory-leak#restart',
+        'Memory leak › Heap dump: runbooks/memory-leak.md#heap-dump',
+      ],
+    );
+    assert.deepEqual(trigger.links, [
+      { href: 'https://wiki.example/rb/memory-leak#restart', text: 'Memory leak › Restart' },
+    ]);
+    // Without runbooks, neither is sent.
+    const plain = pager().triggerOf(verdict({}));
+    assert.equal('links' in plain, false);
+    assert.equal('runbooks' in plain.payload!.custom_details!, false);
+  });
+
   it('pages nothing for a verdict that did not escalate', async () => {
     received.length = 0;
     assert.deepEqual(

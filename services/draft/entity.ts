@@ -181,9 +181,9 @@ export function findEntity(
   for (const m of text.matchAll(OBJECT)) if (!knownWord(m[1]!)) candidates.add(m[1]!);
   // A near miss of a catalog name: "paymnts", "chekout".
   for (const w of text.match(/[a-z][a-z0-9_-]{3,}/giu) ?? []) {
+    if (knownWord(w) || names.includes(w)) continue;
     const near = closest(w, names);
-    if (near && near !== w && !knownWord(w) && editDistance(w, near) <= (w.length >= 7 ? 2 : 1))
-      candidates.add(w);
+    if (near && editDistance(w, near) <= (w.length >= 7 ? 2 : 1)) candidates.add(w);
   }
   for (const c of candidates) {
     // Team names are page targets, number words are numbers.

@@ -18,6 +18,8 @@ import {
   RECOVERED_WORDS,
   SHADOW_WORDS,
   UNDO_WORDS,
+  UNKNOWN_METRIC_HINTS,
+  VAGUE_DURATIONS,
 } from './lexicon.js';
 import { findAll, findFirst, type Found } from './phrases.js';
 import { durationText, NUMBER, numberValue, type Span } from './quantities.js';
@@ -254,6 +256,20 @@ export function extractSlots(
   if (trigger.operator) slots.operator = spanSlot(trigger.operator.value, trigger.operator.span);
   if (trigger.threshold) slots.threshold = spanSlot(trigger.threshold.value, trigger.threshold.span);
 
+  // "cpu temperature": a known word naming a metric we do not have.
+  const beside = slots.metric?.span
+    ? findFirst(text, UNKNOWN_METRIC_HINTS, slots.metric.span.end, slots.metric.span.end + 14)
+    : undefined;
+  if (beside)
+    questions.push({
+      slot: 'metric',
+      question: `"${text.slice(slots.metric!.span!.start, beside.end)}" is not a metric rules read (${slots.metric!.value} is ${slots.metric!.value}'s usage); send it as a metric first, or say which known metric you mean.`,
+    });
+  for (const vague of findAll(text, VAGUE_DURATIONS))
+    questions.push({
+      slot: 'duration',
+      question: `How long is "${vague.text}"? Give a duration, for example "for 5 minutes".`,
+    });
   const deploy = findFirst(text, DEPLOY_WORDS, 0, failure);
   if (deploy) slots.afterDeploy = spanSlot(true, deploy);
 
@@ -393,7 +409,10 @@ function ambiguousAction(text: string, to: number, questions: Question[]): void 
     const b = found[i]!;
     if (a.intent === b.intent) continue;
     const between = text.slice(a.at.end, b.at.start);
-    if (between.length <= 24 && OR_WORDS.test(between))
+    if (
+      (between.length <= 24 && OR_WORDS.test(between)) ||
+      /(\bor|\bor else|或者|还是|或)\s*(?:just\s+)?$/u.test(between)
+    )
       questions.push({
         slot: 'intent',
         question: `"${a.at.text}" or "${b.at.text}"? A rule takes one action; say which (the other can be the compensation: "if it is not back within 10 minutes, …").`,

@@ -175,6 +175,7 @@ export interface ComparatorWords {
 }
 
 export const COMPARATORS: readonly ComparatorWords[] = [
+  { operator: 'greaterThanInclusive', after: true, words: ['full', '满了', '满'] },
   {
     operator: 'greaterThanInclusive',
     after: true,
@@ -520,6 +521,19 @@ export const OWNER_WORDS: readonly string[] = [
 ];
 
 export const APPROVAL_REQUIRED: readonly string[] = [
+  'must approve',
+  'has to approve',
+  'have to approve',
+  'approve it first',
+  'needs sign-off',
+  'needs a sign-off',
+  'someone signs off',
+  '经过审批',
+  '须审批',
+  '必须审批',
+  '要审批',
+  '得审批',
+  '审批同意后',
   'needs approval',
   'need approval',
   'needing approval',
@@ -700,4 +714,25 @@ export const RECOVERED_WORDS: readonly string[] = [
   '好转',
   '回落',
   '正常',
+];
+
+/** Durations too vague to use: asked about, never guessed. */
+export const VAGUE_DURATIONS: readonly string[] = [
+  'for a while',
+  'for some time',
+  'for a bit',
+  'for a few minutes',
+  'for several minutes',
+  'for a long time',
+  'for too long',
+  'a few minutes',
+  'several minutes',
+  'a little while',
+  '一段时间',
+  '一会儿',
+  '一阵子',
+  '几分钟',
+  '好几分钟',
+  '很久',
+  '较长时间',
 ];

@@ -1,6 +1,6 @@
 /**
  * `autoglm rules draft` on the hand-written held-out sentences (test/fixtures/draft/, never used
- * to train the intent model): intent accuracy, slot exact match, complete drafts passing `rules
+ * to train the intent model, both files): intent accuracy, slot exact match, complete drafts passing `rules
  * check` and their own cases, and ambiguous sentences answered with a question, each against
  * issue #23's target; and the same scorer fails a set whose expectations are wrong.
  */
@@ -20,7 +20,10 @@ import {
 } from '../../services/draft/score.js';
 
 const rulesDir = path.join(repoRoot, 'rules');
-const cases = readHeldOut(path.join(repoRoot, 'test', 'fixtures', 'draft', 'heldout.json'));
+// Both sets: heldout.json (used to find extraction gaps) and heldout-fresh.json (written after the model was frozen).
+const cases = ['heldout.json', 'heldout-fresh.json'].flatMap((f) =>
+  readHeldOut(path.join(repoRoot, 'test', 'fixtures', 'draft', f)),
+);
 let drafter: Drafter;
 let drafts: Draft[];
 let score: Score;

@@ -129,15 +129,15 @@ const isPem = (bytes: Buffer, label: string) =>
 export function readSigningKey(file: string): SigningKey {
   const what = 'the approver key file';
   const bytes = readKeyText(file, what);
+  if (isPem(bytes, 'PUBLIC KEY'))
+    throw new ApprovalKeyError(
+      `${what} ${file} holds a public key: sign with the private key (the act worker holds the public one)`,
+    );
   checkPrivateMode(file, what);
   if (isPem(bytes, 'PRIVATE KEY')) {
     const privateKey = ed25519(() => crypto.createPrivateKey(bytes), file, what);
     return { kind: 'ed25519', privateKey };
   }
-  if (isPem(bytes, 'PUBLIC KEY'))
-    throw new ApprovalKeyError(
-      `${what} ${file} holds a public key: sign with the private key (the act worker holds the public one)`,
-    );
   return { kind: 'hmac-sha256', secret: secretFrom(bytes, file, what) };
 }
 

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { approvalCommand, UsageError } from '../../cli/remediation-commands.js';
 import { createApprovalActivities, IDENTITY_NOT_CHECKED } from '../../services/act/approval-activities.js';
 import {
   ApprovalKeyError,
@@ -286,6 +287,34 @@ describe("the approver's signing key", () => {
     assert.throws(() => readSigningKey(path.join(dir, 'bob.pub')), ApprovalKeyError);
     const open = write('open-signing.key', crypto.randomBytes(32).toString('base64'), 0o640);
     assert.throws(() => readSigningKey(open), /readable by group or others \(mode 0640\): chmod 600/);
+  });
+});
+
+describe('autoglm approve --key-file', () => {
+  it('refuses a key file others can read, or a public key, before it connects', async () => {
+    const open = write('cli-open.key', crypto.randomBytes(32).toString('base64'), 0o644);
+    for (const [keyFile, why] of [
+      [
+        open,
+        /^cannot approve: the approver key file .*cli-open\.key is readable by group or others \(mode 0644\): chmod 600/,
+      ],
+      [
+        path.join(dir, 'bob.pub'),
+        /^cannot approve: the approver key file .*bob\.pub holds a public key: sign with the private key/,
+      ],
+      [
+        path.join(dir, 'absent.key'),
+        /^cannot approve: the approver key file .*absent\.key cannot be read \(ENOENT\)/,
+      ],
+    ] as const)
+      await assert.rejects(
+        approvalCommand(true, ['remediate-x', '--by', 'alice', '--reason', 'ok', '--key-file', keyFile]),
+        (err: unknown) => {
+          assert.ok(err instanceof UsageError, String(err));
+          assert.match(err.message, why);
+          return true;
+        },
+      );
   });
 });
 

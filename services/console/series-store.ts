@@ -146,11 +146,17 @@ export class SeriesStore {
     return worst;
   }
 
-  /** The points of `entity` from `sinceMs` on (the whole kept range at most), oldest first. */
+  /** The points of `entity` from `sinceMs` on (the whole kept range at most), oldest first, from its first value. */
   chart(entity: string, sinceMs: number): EntityChart | undefined {
     const e = this.entities.get(entity);
     if (e === undefined) return undefined;
-    const first = Math.max(e.newest - this.opts.points + 1, Math.floor(sinceMs / this.widthMs));
+    const n = this.opts.points;
+    let first = Math.max(e.newest - n + 1, Math.floor(sinceMs / this.widthMs));
+    // From the first point that holds a value: a new entity's chart is not mostly empty.
+    const has = (p: number) => [...e.metrics.values()].some((m) => !Number.isNaN(m.values[p % n] as number));
+    while (first < e.newest && !has(first)) first++;
+    // A band slot is reused every `bands` band buckets: older buckets than that are not kept.
+    const oldestBand = Math.floor(e.newest / BAND_EVERY) - this.bands + 1;
     const times: number[] = [];
     for (let p = first; p <= e.newest; p++) times.push(p * this.widthMs);
     const metrics: EntityChart['metrics'] = {};
@@ -160,10 +166,13 @@ export class SeriesStore {
       const baseline: (number | null)[] = [];
       const spread: (number | null)[] = [];
       for (let p = first; p <= e.newest; p++) {
-        values.push(num(m.values[p % this.opts.points] as number));
-        const b = (Math.floor(p / BAND_EVERY) % this.bands) * 2;
-        baseline.push(num(m.band[b] as number));
-        spread.push(num(m.band[b + 1] as number));
+        const value = num(m.values[p % n] as number);
+        values.push(value);
+        const bucket = Math.floor(p / BAND_EVERY);
+        const b = (bucket % this.bands) * 2;
+        const kept = value !== null && bucket >= oldestBand;
+        baseline.push(kept ? num(m.band[b] as number) : null);
+        spread.push(kept ? num(m.band[b + 1] as number) : null);
       }
       metrics[name] = { values, baseline, spread };
     }

@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
-import type { Client } from '@temporalio/client';
-import { checkApproval } from '../../workflows/approval.js';
-import { approvalUpdate, type ApprovalAnswer, type RemediationStatus } from '../../workflows/definitions.js';
+import { checkApproval, DEFAULT_APPROVAL_LIMITS, type ApprovalLimits } from '../../workflows/approval.js';
+import type { ApprovalAnswer } from '../../workflows/definitions.js';
 
 /** Shortest token accepted: a guessable one would make the form an open door. */
 export const MIN_TOKEN_CHARS = 24;
@@ -46,6 +45,8 @@ export function checkApprovalRequest(
   body: string,
   tokenHash: Buffer | undefined,
   hostAllowed: (host: string) => boolean,
+  /** This deployment's AUTOGLM_APPROVAL_MAX_* (the CLI checks with the same). */
+  limits: ApprovalLimits = DEFAULT_APPROVAL_LIMITS,
 ): { workflowId: string; answer: ApprovalAnswer } | Refused {
   if (!tokenHash)
     return {
@@ -81,19 +82,11 @@ export function checkApprovalRequest(
   const workflowId = record.workflowId;
   if (typeof workflowId !== 'string' || !workflowId.startsWith('remediate-') || workflowId.length > 600)
     return { status: 400, error: '"workflowId" must be the id of a remediation (remediate-…)' };
-  const checked = checkApproval({ approve: record.approve, by: record.by, reason: record.reason });
+  const checked = checkApproval(
+    { approve: record.approve, by: record.by, reason: record.reason },
+    undefined,
+    limits,
+  );
   if (!checked.ok) return { status: 400, error: `cannot answer: ${checked.problems.join('; ')}` };
   return { workflowId, answer: checked.answer };
-}
-
-/**
- * Answers a waiting remediation through the workflow's `approval` update, as `autoglm approve`
- * does: the workflow's validator refuses one it cannot take (needs none, already answered, late).
- */
-export async function answerApproval(
-  client: Client,
-  workflowId: string,
-  answer: ApprovalAnswer,
-): Promise<RemediationStatus> {
-  return client.workflow.getHandle(workflowId).executeUpdate(approvalUpdate, { args: [answer] });
 }

@@ -1,6 +1,7 @@
 import type { Decision, Observation, Verdict } from '../common/contracts.js';
 import { workflowIdFor } from '../decide/decision-id.js';
 import type { ActionLogEntry, Incident } from '../fleet/fleet-types.js';
+import { policyText } from '../../workflows/approval.js';
 import type { RemediationStatus } from '../../workflows/definitions.js';
 import type { IncidentView, LiveEvent, Marker, RemediationView, RuleCounts } from './console-types.js';
 import { SeriesStore } from './series-store.js';
@@ -184,6 +185,7 @@ export class ConsoleState {
     r.phase = s.phase;
     if (s.waitingFor) r.waitingFor = s.waitingFor;
     else delete r.waitingFor;
+    if (s.approvers) r.policy = policyText(s.approvers);
     if (s.approval)
       r.approvedBy = `${s.approval.approve ? 'approved' : 'rejected'} by ${s.approval.by}: ${s.approval.reason}`;
     if (s.actedAt !== undefined && r.actedAt === undefined) {

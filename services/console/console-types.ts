@@ -41,6 +41,8 @@ export interface RemediationView {
   readonly url?: string;
   /** Who may answer an approval (the catalog's owner and on-call, and how). */
   readonly mayAnswer?: string;
+  /** The approvers file's word on who may answer (signed answers only, who may approve), when it is checked. */
+  policy?: string;
   phase: string;
   waitingFor?: string;
   actedAt?: number;

@@ -1,15 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
+import { answerApproval, ApprovalRefusedError } from '../common/approval-client.js';
 import { connectClient } from '../common/temporal.js';
 import { createKafka } from '../common/kafka.js';
 import type { ServiceContext } from '../common/service.js';
-import {
-  answerApproval,
-  checkApprovalRequest,
-  loadConsoleToken,
-  MAX_APPROVAL_BODY_BYTES,
-} from './approvals.js';
+import { checkApprovalRequest, loadConsoleToken, MAX_APPROVAL_BODY_BYTES } from './approvals.js';
 import { ConsoleFeed, type FleetSource } from './console-feed.js';
 import { consoleHandler } from './console-server.js';
 import { ConsoleState } from './console-state.js';
@@ -39,6 +35,11 @@ export async function startConsole(
 ): Promise<RunningConsole> {
   const { config, logger } = ctx;
   const tokenHash = config.consoleTokenFile ? loadConsoleToken(config.consoleTokenFile) : undefined;
+  const limits = {
+    maxByChars: config.approvalMaxByChars,
+    maxReasonChars: config.approvalMaxReasonChars,
+    maxRefusedKept: config.approvalMaxRefusedKept,
+  };
   const ui = opts.temporalUi ?? (config.temporalUiUrl || undefined);
   const workflowUrl = (id: string) =>
     ui
@@ -81,25 +82,20 @@ export async function startConsole(
       ...(opts.fleet ? { fleet: opts.fleet } : {}),
     }),
     approve: async (req, body) => {
-      const checked = checkApprovalRequest(req, body, tokenHash, hostAllowed);
+      const checked = checkApprovalRequest(req, body, tokenHash, hostAllowed, limits);
       if ('error' in checked) return { status: checked.status, body: { error: checked.error } };
+      const { workflowId, answer } = checked;
+      const verb = answer.approve ? 'approve' : 'reject';
       try {
-        const status = await answerApproval(client, checked.workflowId, checked.answer);
-        state.status(checked.workflowId, status);
-        logger.info(
-          { workflowId: checked.workflowId, approve: checked.answer.approve, by: checked.answer.by },
-          'console: approval answered',
-        );
-        return { status: 200, body: { workflowId: checked.workflowId, phase: status.phase } };
+        // The CLI's own path (services/common/approval-client.ts): the workflow's approval update.
+        const status = await answerApproval(client, { workflowId, ...answer }, { limits });
+        state.status(workflowId, status);
+        logger.info({ workflowId, approve: answer.approve, by: answer.by }, 'console: approval answered');
+        return { status: 200, body: { workflowId, phase: status.phase } };
       } catch (err) {
-        const e = err as Error;
-        const why = e.cause instanceof Error ? e.cause.message : e.message;
-        return {
-          status: 409,
-          body: {
-            error: `${checked.workflowId}: cannot ${checked.answer.approve ? 'approve' : 'reject'}: ${why}`,
-          },
-        };
+        if (err instanceof ApprovalRefusedError)
+          return { status: 409, body: { error: `${workflowId}: cannot ${verb}: ${err.message}` } };
+        throw err;
       }
     },
   });

@@ -96,7 +96,7 @@ function renderInFlight() {
               el(
                 'div',
                 { class: 'muted' },
-                `who may answer: ${r.mayAnswer || 'anyone allowed to signal the workflow'}`,
+                `who may answer: ${r.mayAnswer || 'anyone allowed to signal the workflow'}${r.policy ? `; ${r.policy}` : ''}`,
               ),
               overview.approvals ? approvalForm(r) : null,
             )

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../services/common/config.js';
-import { type Draft, Drafter } from '../services/draft/drafter.js';
+import { type Draft, Drafter, type DrafterOptions } from '../services/draft/drafter.js';
 import { explainLines } from '../services/draft/explain.js';
 import { writeIntentModel } from '../services/draft/intent-model.js';
 import { readHeldOut, SCORE_TARGETS, scoreDrafts, scoreLines } from '../services/draft/score.js';
@@ -59,8 +59,15 @@ export async function draftCommand(args: readonly string[], io: Io = processIo):
     for (const w of r.report.warnings) io.out(`  ! ${w}`);
     return 0;
   }
-  const rulesDir = values.rules ?? loadConfig().rulesDir;
-  if (values.score) return scoreCommand(values.score, rulesDir, values.model, values.verbose ?? false, io);
+  const config = loadConfig();
+  const rulesDir = values.rules ?? config.rulesDir;
+  const drafterOptions = {
+    rulesDir,
+    modelDir: values.model ?? config.intentModelDir,
+    minIntentConfidence: config.draftMinIntentConfidence,
+    maxSentenceChars: config.draftMaxSentenceChars,
+  };
+  if (values.score) return scoreCommand(values.score, drafterOptions, values.verbose ?? false, io);
   let sentences: string[];
   if (values.file) {
     try {
@@ -85,7 +92,7 @@ export async function draftCommand(args: readonly string[], io: Io = processIo):
     );
     return 2;
   }
-  const drafter = await Drafter.load({ rulesDir, ...(values.model ? { modelDir: values.model } : {}) });
+  const drafter = await Drafter.load(drafterOptions);
   try {
     const drafts = await drafter.draftMany(sentences);
     const out = values.out ?? path.join(rulesDir, 'drafts');
@@ -198,15 +205,10 @@ export async function checkDraft(d: Draft, rulesDir: string): Promise<string[]> 
 }
 
 /** `--score`: the held-out set's figures against issue #23's targets; exit 1 when one is missed. */
-async function scoreCommand(
-  file: string,
-  rulesDir: string,
-  modelDir: string | undefined,
-  verbose: boolean,
-  io: Io,
-): Promise<number> {
+async function scoreCommand(file: string, opts: DrafterOptions, verbose: boolean, io: Io): Promise<number> {
   const cases = readHeldOut(file);
-  const drafter = await Drafter.load({ rulesDir, ...(modelDir ? { modelDir } : {}) });
+  const rulesDir = opts.rulesDir;
+  const drafter = await Drafter.load(opts);
   try {
     const drafts = await drafter.draftMany(cases.map((c) => c.sentence));
     const score = await scoreDrafts(cases, drafts, (d) => checkDraft(d, rulesDir));

@@ -44,6 +44,9 @@ const ENV = {
   rulesDir: ['AUTOGLM_RULES_DIR', path.join(packageRoot, 'rules')],
   runbooksDir: ['AUTOGLM_RUNBOOKS_DIR', path.join(packageRoot, 'runbooks')],
   runbookHits: ['AUTOGLM_RUNBOOK_HITS', '3'],
+  intentModelDir: ['AUTOGLM_INTENT_MODEL_DIR', path.join(packageRoot, 'models', 'intent')],
+  draftMinIntentConfidence: ['AUTOGLM_DRAFT_MIN_INTENT_CONFIDENCE', '0.6'],
+  draftMaxSentenceChars: ['AUTOGLM_DRAFT_MAX_SENTENCE_CHARS', '1000'],
   window: ['AUTOGLM_WINDOW', '30s'],
   emitEvery: ['AUTOGLM_EMIT_EVERY', '5s'],
   maxClockSkew: ['AUTOGLM_MAX_CLOCK_SKEW', '5m'],
@@ -171,6 +174,16 @@ const schema = z.object({
   runbooksDir: z.string(),
   /** How many runbook sections a decision carries, best first (0: none). */
   runbookHits: z.coerce.number().int().min(0, 'must be 0 or more').max(10, 'must be at most 10'),
+  /** The intent model of `autoglm rules draft` (models/intent). */
+  intentModelDir: z.string().min(1),
+  /** Below this top-intent probability `rules draft` asks which action, rather than taking it. */
+  draftMinIntentConfidence: z.coerce.number().min(0, 'must be 0 to 1').max(1, 'must be 0 to 1'),
+  /** The longest sentence `rules draft` reads: one policy per sentence. */
+  draftMaxSentenceChars: z.coerce
+    .number()
+    .int()
+    .min(20, 'must be at least 20')
+    .max(100_000, 'must be at most 100000'),
   window: duration('30s'),
   emitEvery: duration('5s'),
   maxClockSkew: duration('5m'),

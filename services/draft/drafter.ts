@@ -14,10 +14,18 @@ import { buildRule, buildRuleTests, missingSlots } from './rule-builder.js';
 import type { DraftSlots, Question } from './slots.js';
 import { trainingVocabulary } from './training-sentences.js';
 
-/** Below this top-class probability the intent is asked about, not taken. */
+/** Below this top-class probability the intent is asked about, not taken (AUTOGLM_DRAFT_MIN_INTENT_CONFIDENCE). */
 export const MIN_INTENT_CONFIDENCE = 0.6;
-/** The longest sentence drafted: a policy is a sentence or two, not a document. */
+/** The longest sentence drafted: a policy is a sentence or two, not a document (AUTOGLM_DRAFT_MAX_SENTENCE_CHARS). */
 export const MAX_SENTENCE_CHARS = 1000;
+
+/** Where the drafter reads its model and catalog, and its limits. */
+export interface DrafterOptions {
+  readonly rulesDir: string;
+  readonly modelDir?: string;
+  readonly minIntentConfidence?: number;
+  readonly maxSentenceChars?: number;
+}
 
 /** The draft of one sentence. */
 export interface Draft {
@@ -55,14 +63,21 @@ function vocabulary(): Set<string> {
 export class Drafter {
   private readonly vocabulary = vocabulary();
 
+  private readonly minIntentConfidence: number;
+  private readonly maxSentenceChars: number;
+
   private constructor(
     private readonly model: IntentModel,
     readonly catalog: CatalogInfo,
-  ) {}
+    opts: DrafterOptions,
+  ) {
+    this.minIntentConfidence = opts.minIntentConfidence ?? MIN_INTENT_CONFIDENCE;
+    this.maxSentenceChars = opts.maxSentenceChars ?? MAX_SENTENCE_CHARS;
+  }
 
   /** Loads the intent model (`modelDir`, default models/intent) and the catalog of `rulesDir`. */
-  static async load(opts: { rulesDir: string; modelDir?: string }): Promise<Drafter> {
-    return new Drafter(await IntentModel.load(opts.modelDir), readCatalogInfo(opts.rulesDir));
+  static async load(opts: DrafterOptions): Promise<Drafter> {
+    return new Drafter(await IntentModel.load(opts.modelDir), readCatalogInfo(opts.rulesDir), opts);
   }
 
   get modelVersion(): string {
@@ -95,9 +110,9 @@ export class Drafter {
         error:
           'empty sentence: describe the rule, for example "restart payments when memory stays above 90% for 5 minutes"',
       };
-    if (text.length > MAX_SENTENCE_CHARS)
+    if (text.length > this.maxSentenceChars)
       return {
-        error: `the sentence is ${text.length} characters long; draft one rule per sentence of at most ${MAX_SENTENCE_CHARS}`,
+        error: `the sentence is ${text.length} characters long; draft one rule per sentence of at most ${this.maxSentenceChars} (AUTOGLM_DRAFT_MAX_SENTENCE_CHARS)`,
       };
     const language = detectLanguage(text, this.vocabulary);
     return 'problem' in language ? { error: language.problem } : { language: language.language };
@@ -113,7 +128,7 @@ export class Drafter {
       language === 'zh',
       known,
     );
-    if (intent.confidence < MIN_INTENT_CONFIDENCE) {
+    if (intent.confidence < this.minIntentConfidence) {
       const [a, b] = (Object.entries(intent.probabilities) as Array<[Intent, number]>).sort(
         (x, y) => y[1] - x[1],
       );

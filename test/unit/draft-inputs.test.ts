@@ -54,6 +54,19 @@ describe('rules draft: bad input', () => {
     }
   });
 
+  it('refuses a sentence over the length limit and asks the action under the confidence floor (both knobs)', async () => {
+    const strict = await Drafter.load({ rulesDir, maxSentenceChars: 40, minIntentConfidence: 0.9999 });
+    try {
+      const long = await strict.draft('Restart payments when memory stays above 90% for 5 minutes.');
+      assert.match(long.error ?? '', /at most 40 \(AUTOGLM_DRAFT_MAX_SENTENCE_CHARS\)/);
+      const unsure = await strict.draft('Restart payments when memory > 90%');
+      assert.match(unsure.questions[0]?.question ?? '', /^Which action: restart \(\d+%\) or/);
+      assert.equal(unsure.questions[0]?.slot, 'intent');
+    } finally {
+      await strict.release();
+    }
+  });
+
   it('asks about an unknown metric, naming the known ones', async () => {
     for (const s of [
       'Scale out checkout when queue depth is above 500.',

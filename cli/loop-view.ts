@@ -46,6 +46,7 @@ export interface LoopViewOptions {
 /** Most remediations the status block tracks, and verdicts it shows: bounded however long the run. */
 const MAX_IN_FLIGHT = 200;
 const LAST_VERDICTS = 3;
+const MAX_SEEN = 10_000;
 /** Lines of the status block: counts (two lines), in flight, waiting for approval, last verdicts, rule. */
 const BLOCK_HEIGHT = 6;
 
@@ -64,6 +65,8 @@ export class LoopView {
   private readonly parked = new Map<string, Parked>();
   private readonly inFlight = new Map<string, InFlight>();
   private readonly lastVerdicts: string[] = [];
+  /** Remediations decided while this view runs (bounded): an action of another one is a previous run's. */
+  private readonly seen = new Set<string>();
   private lastSeq = 0;
   /** Verdicts of this run, for the scorecard (the taps are emptied as they are read). */
   private readonly verdicts: Verdict[] = [];
@@ -161,9 +164,13 @@ export class LoopView {
         );
       for (const f of this.inFlight.values())
         if (f.entity === a.entity && f.action === a.action) f.phase = 'verifying';
+      // A remediation a previous run decided, acting now on this run's fleet (Temporal kept it).
+      const earlier = this.seen.has(a.idempotencyKey.replace(/\/(compensate|escalate)$/, ''))
+        ? ''
+        : ' — decided before this run';
       this.emit(
         'acting',
-        `${a.action} on ${a.entity}: ${a.verdict}${a.incidentId ? ` (${a.incidentId})` : ''}`,
+        `${a.action} on ${a.entity}: ${a.verdict}${a.incidentId ? ` (${a.incidentId})` : ''}${earlier}`,
         {
           incident: a.incidentId,
           entity: a.entity,
@@ -197,6 +204,8 @@ export class LoopView {
     const workflowId = workflowIdFor(d);
     const incident = d.incident ? `, classifier ${d.incident.class} ${d.incident.confidence.toFixed(2)}` : '';
     const url = this.workflowUrl(workflowId);
+    this.seen.add(workflowId);
+    if (this.seen.size > MAX_SEEN) this.seen.delete(this.seen.values().next().value!);
     const fields = {
       incident: i?.id,
       entity: d.entity,

@@ -161,6 +161,32 @@ describe('the live view', () => {
     assert.deepEqual(total.slice(0, 9), ['total', '3', '0', '0', '0', '0', '1', '1', '1']);
   });
 
+  it('tells an action of a remediation decided before this run from one of this run', () => {
+    const h = harness();
+    const { cpu } = leftAlone(h);
+    const act = (seq: number, idempotencyKey: string): ActionLogEntry => ({
+      seq,
+      idempotencyKey,
+      decisionId: null,
+      entity: 'batch/pod-2',
+      action: 'scale_out',
+      args: {},
+      at: T0 + 40_000,
+      effective: true,
+      incidentId: null,
+      incidentClass: null,
+      verdict: 'false_positive',
+      changed: {},
+    });
+    h.actions.push(act(1, 'remediate-left-over-from-a-previous-run'), act(2, workflowIdFor(cpu)));
+    h.view.poll();
+    const acting = h.logged.filter((l) => l.fields.step === 'acting').map((l) => l.msg);
+    assert.deepEqual(acting, [
+      'acting scale_out on batch/pod-2: false_positive — decided before this run',
+      'acting scale_out on batch/pod-2: false_positive',
+    ]);
+  });
+
   it('a progress line counts the incidents left alone apart', () => {
     const h = harness({ progressEveryMs: 10_000 });
     leftAlone(h);

@@ -18,6 +18,7 @@ import { ModelConfigError, readModelConfig } from '../services/classifier/model-
 import { ModelLoadError, readModelJson, writeModelFiles } from '../services/classifier/model-files.js';
 import type { GlmModel, LabeledRow, ModelConfig } from '../services/classifier/model-types.js';
 import { monitorReport, parseMonitorMetrics } from '../services/classifier/monitor.js';
+import { modelDraftCommand } from './model-draft-command.js';
 import { PMML_FILE, glmToPmml } from '../services/classifier/pmml-export.js';
 import { generateScenarios, SCENARIO_CLASSES } from '../services/classifier/scenarios.js';
 import { trainGlm } from '../services/classifier/train.js';
@@ -52,6 +53,10 @@ const USAGE = `usage: autoglm model <command>
   export --format pmml [--model ${DEFAULT_MODEL}] [--out <model>/model.pmml]
                           the GLM as PMML 4.4 (a RegressionModel over the model's input vector,
                           like model.onnx), for scoring engines that read PMML
+  draft "<sentence>" [--explain] [--out models/<name>.config.json] [--force] [--json]
+                          a model config from an English or Chinese sentence ("a softmax model over
+                          cpu and memory deviations with strong L1, classes cpu, leak"); what is
+                          missing is asked back, nothing written until nothing is
   inspect [--model ${DEFAULT_MODEL}] [--top 5]
                           the inputs that push each class up or down
   monitor [--model ${DEFAULT_MODEL}] [--metrics-url http://127.0.0.1:9400/metrics] [--data file.jsonl]
@@ -91,6 +96,8 @@ export async function modelCommand(args: readonly string[], io: Io): Promise<num
         return inspectCommand(rest, io);
       case 'export':
         return exportCommand(rest, io);
+      case 'draft':
+        return modelDraftCommand(rest, io);
       case 'monitor':
         return await monitorCommand(rest, io);
       case 'dataset':

@@ -17,7 +17,7 @@ import { findAll, findFirst, normalize, type Found } from './phrases.js';
 /** What the sentence gave, which words gave it, and what is still to be asked. */
 export interface ModelDraft {
   readonly language?: Language;
-  /** The config, when the sentence named everything required (it passes the validation). */
+  /** The config (it passes the validation), once the sentence named features and two classes; complete only without questions. */
   readonly config?: Record<string, unknown>;
   /** Which words filled which field (for --explain). */
   readonly filled: ReadonlyArray<{ readonly field: string; readonly words: string; readonly value: unknown }>;
@@ -141,6 +141,32 @@ const BALANCED_WORDS = [
 ];
 const NAME_WORDS = ['named', 'called', 'name it', '名为', '名叫', '叫做', '命名为'];
 const NAME = /^[a-z0-9][a-z0-9._-]*/;
+const ALL_CLASS_WORDS = Object.values(CLASS_WORDS).flat();
+/** A class's short word, for a config name made of the classes. */
+const SHORT: Record<string, string> = {
+  cpu_saturation: 'cpu',
+  memory_leak: 'leak',
+  bad_deploy: 'deploy',
+  disk_pressure: 'disk',
+  dependency_outage: 'dependency',
+};
+/** Words of the sentence's other fields: an item after "classes" holding one ends the class list. */
+const CLAUSE_WORDS = [
+  ...NAME_WORDS,
+  ...METRICS.flatMap((m) => m.words),
+  ...DEVIATION_WORDS,
+  ...SLOPE_WORDS,
+  ...STATS.flatMap((x) => x.words),
+  ...EVENT_WORDS,
+  ...LINKS.flatMap((l) => l.words),
+  ...PENALTIES.flatMap((p) => p.words),
+  ...STRENGTHS.flatMap((x) => x.words),
+  ...BALANCED_WORDS,
+  'regularization',
+  'regularisation',
+  'penalty',
+  '正则',
+];
 /** Statistics a metric feature may take, the words for them, and how they go in the config. */
 const FEATURE_STATS = [
   { stat: 'deviation', words: DEVIATION_WORDS },
@@ -190,9 +216,28 @@ export function draftModelConfig(sentence: string): ModelDraft {
   const filled: Array<{ field: string; words: string; value: unknown }> = [];
   const questions: string[] = [];
 
+  // The class list runs from "classes" to the first item that is another field (a name, a metric,
+  // a statistic, the penalty); the features are read in the rest of the sentence.
   const classStart = findFirst(text, CLASSES_WORDS);
-  const featurePart = classStart ? text.slice(0, classStart.start) : text;
-  const classPart = classStart ? text.slice(classStart.end) : '';
+  let classEnd = classStart?.end ?? 0;
+  const items: string[] = [];
+  if (classStart) {
+    const re = /[^,;]+/g;
+    const tail = text.slice(classStart.end);
+    for (let m = re.exec(tail); m; m = re.exec(tail)) {
+      const chunk = m[0];
+      const parts = chunk.split(/ and | or |和|与|以及|及/);
+      if (
+        parts.some(
+          (x) => x.trim() && findFirst(x, ALL_CLASS_WORDS) === undefined && findFirst(x, CLAUSE_WORDS),
+        )
+      )
+        break;
+      items.push(...parts.map((x) => x.trim()).filter(Boolean));
+      classEnd = classStart.end + m.index + chunk.length;
+    }
+  }
+  const featurePart = classStart ? `${text.slice(0, classStart.start)} ${text.slice(classEnd)}` : text;
 
   // Features: every metric named before the class list, with the statistics said for them.
   const metrics = dedupe(
@@ -226,33 +271,33 @@ export function draftModelConfig(sentence: string): ModelDraft {
   }
   const unknown = unknownMetric(featurePart);
   if (unknown) questions.push(unknown);
-  if (features.length === 0)
+  if (features.length === 0 && metrics.length === 0 && !unknown)
     questions.push(
       'Which inputs should the model read? Name metrics and a statistic (for example "cpu and memory deviations") or "event text".',
     );
 
-  // Classes: the list after "classes", each item a known class by name or synonym.
+  // Classes: the list after "classes" (up to a name), each item holding a known class by name or synonym.
   const classes: string[] = [];
   if (!classStart)
     questions.push(
       `Which classes should it tell apart? Say "classes …" with some of: ${SCENARIO_CLASSES.join(', ')}.`,
     );
-  for (const item of classPart
-    .split(/,|，|;| and | or |和|与|及|以及/)
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const word = item.replace(/^(the|a|an)\s+/, '').replace(/[.。]$/, '');
-    const cls = classOf(word);
-    if (!cls) {
-      if (classes.length > 0 && !/[a-z\u4e00-\u9fff]/.test(word)) continue;
-      const near = closest(word, Object.values(CLASS_WORDS).flat());
+  for (const item of items) {
+    const found = findAll(item, ALL_CLASS_WORDS);
+    if (found.length === 0) {
+      if (!/[a-z\u4e00-\u9fff]/.test(item)) continue;
+      const word = item.replace(/^(the|a|an)\s+/, '').replace(/[.]$/, '');
+      const near = closest(word, ALL_CLASS_WORDS);
       questions.push(
         `"${word}" is not a class the training data has${near ? ` (did you mean "${classOf(near)}"?)` : ''}; the classes are ${SCENARIO_CLASSES.join(', ')}.`,
       );
       continue;
     }
-    if (!classes.includes(cls)) classes.push(cls);
-    filled.push({ field: 'classes', words: word, value: cls });
+    for (const f of found) {
+      const cls = classOf(f.phrase)!;
+      if (!classes.includes(cls)) classes.push(cls);
+      filled.push({ field: 'classes', words: f.text, value: cls });
+    }
   }
   if (classStart && classes.length === 1)
     questions.push(`Only one class (${classes[0]}) was named: which others should it tell apart?`);
@@ -303,14 +348,14 @@ export function draftModelConfig(sentence: string): ModelDraft {
           .replace(/^["'“]/, ''),
       )?.[0]
     : undefined;
-  const name = said ?? (classes.length > 0 ? classes.map((c) => c.split('_')[0]).join('-') : 'draft');
+  const name = said ?? (classes.length > 0 ? classes.map((c) => SHORT[c] ?? c).join('-') : 'draft');
   filled.push({
     field: 'name',
     words: said ? `${nameAt!.text} ${said}` : '(not said: from the classes)',
     value: name,
   });
 
-  if (questions.length > 0) return { language: lang.language, filled, questions };
+  if (features.length === 0 || classes.length < 2) return { language: lang.language, filled, questions };
   const config = {
     name,
     model_type: 'GLM',
@@ -321,7 +366,9 @@ export function draftModelConfig(sentence: string): ModelDraft {
     ...(balanced ? { class_weight: 'balanced' } : {}),
   };
   const parsed = parseModelConfig(config);
-  if ('problems' in parsed) return { language: lang.language, filled, questions: parsed.problems };
+  if ('problems' in parsed)
+    return { language: lang.language, filled, questions: [...questions, ...parsed.problems] };
+  // With questions left, the config is what the sentence said so far: written only with --force.
   return { language: lang.language, config, filled, questions };
 }
 
@@ -341,7 +388,9 @@ function classOf(word: string): string | undefined {
 
 /** A word in metric position the lexicon does not know ("over gpu deviations"), with the nearest known metric. */
 function unknownMetric(part: string): string | undefined {
-  const m = /\b(?:over|from|on|using|of)\s+([a-z_]+)\s+(?:deviations?|averages?|slopes?|p95)/.exec(part);
+  const m =
+    /\b(?:over|from|on|using|of)\s+([a-z_]+)\s+(?:deviations?|averages?|slopes?|p95)/.exec(part) ??
+    /(?:用|基于|根据|使用)\s*([a-z_]+)\s*的?\s*(?:偏差|偏离|平均|斜率|趋势)/.exec(part);
   if (!m) return undefined;
   const word = m[1]!;
   if (METRICS.some((x) => x.words.includes(word))) return undefined;

@@ -515,7 +515,3 @@ function escalation(text: string, slots: DraftSlots, questions: Question[]): voi
       question: `"${page.text}" whom? Say "the owner" (the catalog's owner of the service) or name a team ("team-payments").`,
     });
 }
-
-export { FAILURE_PHRASES, failureStart };
-export type { Intent };
-export const INTENT_NAMES = Object.keys(INTENTS) as Intent[];

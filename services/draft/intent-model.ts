@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { readModelConfig } from '../classifier/model-config.js';
-import { writeModelFiles } from '../classifier/model-files.js';
+import { ModelLoadError, writeModelFiles } from '../classifier/model-files.js';
 import type { GlmModel, LabeledRow } from '../classifier/model-types.js';
 import { IncidentClassifier } from '../classifier/onnx-session.js';
 import { trainGlm, type TrainReport } from '../classifier/train.js';
@@ -102,7 +102,18 @@ export class IntentModel {
 
   /** Opens models/intent (or `dir`); ModelLoadError names the file and the fix when it cannot. */
   static async load(dir = INTENT_MODEL_DIR): Promise<IntentModel> {
-    const session = await IncidentClassifier.load(dir);
+    let session: IncidentClassifier;
+    try {
+      session = await IncidentClassifier.load(dir);
+    } catch (err) {
+      if (!(err instanceof ModelLoadError)) throw err;
+      // The incident model's fix does not fit: say how to make this one.
+      const error = new Error(
+        `intent model: ${err.problems.join('; ')} (${err.file}); retrain it with autoglm rules draft --train, or set AUTOGLM_INTENT_MODEL_DIR`,
+      );
+      error.name = 'ModelLoadError';
+      throw error;
+    }
     const unknown = session.model.classes.filter((c) => !isIntent(c));
     if (unknown.length > 0)
       throw new Error(

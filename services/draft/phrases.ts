@@ -65,11 +65,6 @@ export function findFirst(
   return findAll(text, phrases, from, to)[0];
 }
 
-/** True when any of `phrases` occurs. */
-export function has(text: string, phrases: readonly string[], from = 0, to = text.length): boolean {
-  return findFirst(text, phrases, from, to) !== undefined;
-}
-
 /** True when a span overlaps any of `spans`. */
 export function overlapsAny(span: Span, spans: readonly Span[]): boolean {
   return spans.some((s) => span.start < s.end && span.end > s.start);

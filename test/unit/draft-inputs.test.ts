@@ -67,6 +67,13 @@ describe('rules draft: bad input', () => {
     }
   });
 
+  it('refuses a missing intent model with the command that makes one', async () => {
+    await assert.rejects(
+      Drafter.load({ rulesDir, modelDir: path.join(tmp, 'no-model') }),
+      /intent model: no such model folder.*autoglm rules draft --train/,
+    );
+  });
+
   it('asks about an unknown metric, naming the known ones', async () => {
     for (const s of [
       'Scale out checkout when queue depth is above 500.',

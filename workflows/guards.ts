@@ -29,20 +29,15 @@ import {
   type EntityGuardSnapshot,
   type Outgoing,
 } from './guard-state.js';
+import { BudgetOutbox } from './budget-outbox.js';
 
 /**
- * The budget sends each answer as soon as it owes it, without waiting for the ones before to be
- * delivered (a signal's delivery takes a workflow-task round trip, seconds on a loaded server);
- * histories from before answered one by one. Budgets started before the patch keep answering one
+ * The budget sends each answer as soon as it owes it, grants and denials first, without waiting
+ * for the ones before to be delivered (a signal's delivery takes a workflow-task round trip, seconds
+ * on a loaded server; `budget-outbox.ts`); histories from before answered one by one, in order. Budgets started before the patch keep answering one
  * by one until their next continue-as-new.
  */
 export const BUDGET_ANSWERS_AT_ONCE_PATCH = 'budget-answers-at-once';
-/**
- * Answers on their way at once, at most: well below Temporal's limit of signals pending per
- * execution (2000 by default), as a change of limits can re-answer a whole queue at once. Part of
- * the command sequence: changing it changes what histories replay to.
- */
-const ANSWERS_IN_FLIGHT = 100;
 
 /** Continue-as-new well before Temporal's history limits; the state is small. */
 const MAX_HISTORY_EVENTS = 5_000;
@@ -104,38 +99,42 @@ export async function actionBudget(
   options?: GuardOptions,
 ): Promise<void> {
   const state = new ActionBudgetState(snapshot);
-  const outbox: Outgoing[] = [];
   const atOnce = patched(BUDGET_ANSWERS_AT_ONCE_PATCH);
-  let inFlight = 0;
+  // Before the patch: a plain list, answered one by one in order (histories replay as they ran).
+  const outbox: Outgoing[] = [];
+  const pipelined = new BudgetOutbox();
+  const owe = (outs: Outgoing[]) => {
+    if (atOnce) pipelined.owe(outs);
+    else outbox.push(...outs);
+  };
   setHandler(acquireSignal, ({ limits, ...req }) => {
-    outbox.push(...state.request(req, limits, Date.now()));
+    owe(state.request(req, limits, Date.now()));
   });
   setHandler(releaseSignal, (rel) => {
-    outbox.push(...state.release(rel.holder, Date.now()));
+    owe(state.release(rel.holder, Date.now()));
   });
   setHandler(guardStatusQuery, () => state.status(Date.now()));
 
   /** Sends an answer without waiting for its delivery; a holder that is gone gives its slot back. */
   const send = (out: Outgoing) => {
-    inFlight++;
     void answer(out).then((delivered) => {
-      inFlight--;
-      if (!delivered && out.answer.result !== 'denied') outbox.push(...state.release(out.holder, Date.now()));
+      pipelined.settled(out);
+      if (!delivered && out.answer.result !== 'denied') owe(state.release(out.holder, Date.now()));
     });
   };
-  const canSend = () => outbox.length > 0 && inFlight < ANSWERS_IN_FLIGHT;
+  const canSend = () => (atOnce ? pipelined.ready() : outbox.length > 0);
+  // Only with nothing owed and nothing on its way: the new run would not know of either.
+  const quiet = () => (atOnce ? pipelined.quiet() : outbox.length === 0);
 
   for (;;) {
-    outbox.push(...state.drain(Date.now()));
-    if (atOnce) while (canSend()) send(outbox.shift()!);
+    owe(state.drain(Date.now()));
+    if (atOnce) for (let out = pipelined.take(); out; out = pipelined.take()) send(out);
     else
       while (outbox.length > 0) {
         const out = outbox.shift()!;
         if (!(await answer(out)) && out.answer.result !== 'denied')
           outbox.push(...state.release(out.holder, Date.now()));
       }
-    // Only with nothing owed and nothing on its way: the new run would not know of either.
-    const quiet = () => inFlight === 0 && outbox.length === 0;
     if (quiet() && shouldContinueAsNew(options))
       await continueAsNew<typeof actionBudget>(state.snapshot(), options);
     const wake = state.msToNextSlot(Date.now());

@@ -499,10 +499,22 @@ export class FleetModel {
     if (now < this.nextScenarioAt) return [];
     this.nextScenarioAt = now + jittered();
     if (this.blockingIncidents() >= this.opts.maxActiveIncidents) return [];
-    const cls = this.pickClass();
-    const entity = this.pickFree(now, cls);
-    if (!entity) return [];
-    return [snapshot(this.start(cls, entity, 'schedule', now), this.opts.recoveryMs)];
+    // The class drawn, else another of the mix the loop would act on somewhere free; else none
+    // this time (an incident the loop would not decide on, its episode still firing, would sit there).
+    const drawn = this.pickClass();
+    for (const cls of [drawn, ...this.opts.mix.map((m) => m.class).filter((c) => c !== drawn)]) {
+      const entity = this.pickWelcome(now, cls);
+      if (entity) return [snapshot(this.start(cls, entity, 'schedule', now), this.opts.recoveryMs)];
+    }
+    return [];
+  }
+
+  /** A free entity the loop would act on for `cls` (not avoided), if any. */
+  private pickWelcome(now: number, cls: FleetScenarioClass): EntityState | undefined {
+    const welcome = this.entityList.filter(
+      (e) => !this.incidentOf(e.id, now) && this.avoidedBecause(e.id, cls) === undefined,
+    );
+    return welcome.length === 0 ? undefined : this.scheduler.pick(welcome);
   }
 
   private pickClass(): FleetScenarioClass {
@@ -516,8 +528,8 @@ export class FleetModel {
   }
 
   /**
-   * A free entity, for `cls` one the loop would act on if any (else a free one all the same: the
-   * loop then says why it does not act, and the incident is parked).
+   * A free entity, for `cls` one the loop would act on if any (else, as asked on demand, a free one
+   * all the same: the loop then says why it does not act).
    */
   private pickFree(now: number, cls?: FleetScenarioClass): EntityState | undefined {
     const free = this.entityList.filter((e) => !this.incidentOf(e.id, now));

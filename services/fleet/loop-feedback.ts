@@ -8,6 +8,7 @@
  *   one in flight is avoided, and so is a scenario whose right action was taken on the entity
  *   within `avoidRecentMs` (the rule's cooldown, or its episode still firing, would hold it back).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import { topicNames, type Config } from '../common/config.js';
 import { decisionSchema, verdictSchema } from '../common/contracts.js';
@@ -43,6 +44,9 @@ export function avoidListOf(remediations: readonly ListedRemediation[]): AvoidLi
   }
   return { entities, actions };
 }
+
+/** Longest the fleet's start waits for Temporal's first list of remediations. */
+const FIRST_POLL_WAIT_MS = 10_000;
 
 /** Most remediations one poll reads: beyond it the oldest are not seen (a bigger fleet than the demo's). */
 const MAX_LISTED = 5000;
@@ -154,8 +158,15 @@ export async function followLoop(
       failing = true;
     }
   };
-  // Not awaited: a Temporal slow to answer does not hold the fleet's start.
+  // Awaited a little, so that the first injection knows what to avoid; a Temporal slow to answer
+  // does not hold the fleet's start longer than that.
   let running = poll();
+  const waited = new AbortController();
+  await Promise.race([
+    running,
+    sleep(FIRST_POLL_WAIT_MS, undefined, { signal: waited.signal }).catch(() => undefined),
+  ]);
+  waited.abort();
   const timer = setInterval(() => {
     running = running.then(poll);
   }, opts.pollMs);

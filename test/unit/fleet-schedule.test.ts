@@ -68,7 +68,7 @@ describe('the fleet schedule and incidents the loop leaves alone', () => {
     assert.equal(f.blockingIncidents(), 0);
   });
 
-  it('avoids the entities and scenarios the guards would hold back, unless nothing else is free', () => {
+  it('on demand, avoids the entities and scenarios the guards would hold back, unless nothing else is free', () => {
     const f = fleet({ services: 2, podsPerService: 2, scenarioEveryMs: 0 });
     f.tick(T0);
     f.avoid(
@@ -86,6 +86,36 @@ describe('the fleet schedule and incidents the loop leaves alone', () => {
     const second = f.inject({ class: 'bad_deploy' }, T0 + 2 * S);
     assert.ok(second.ok, 'then an avoided one all the same (the loop will say why it does not act)');
     assert.notEqual(second.incident.entity, 'search/pod-2');
+  });
+
+  it('the schedule draws another class where the drawn one is avoided everywhere, else waits', () => {
+    const f = fleet({
+      services: 1,
+      podsPerService: 2,
+      mix: [
+        { class: 'bad_deploy', weight: 1000 },
+        { class: 'disk_pressure', weight: 1 },
+      ],
+    });
+    const rolledBack = (entity: string) => ({
+      entity,
+      action: 'rollback',
+      rule: 'rb',
+      running: false,
+      startedAt: T0,
+    });
+    f.avoid(avoidListOf([rolledBack('checkout/pod-1'), rolledBack('checkout/pod-2')]));
+    let t = T0;
+    for (; t < T0 + 15 * S; t += S) f.tick(t);
+    assert.deepEqual(
+      f.incidents().map((i) => i.class),
+      ['disk_pressure'],
+      'not a bad deploy where a rollback was just taken',
+    );
+    // Nothing free that the loop would act on: nothing injected, however long.
+    f.avoid(avoidListOf([{ ...rolledBack('checkout/pod-2'), action: 'clean_disk', running: true }]));
+    for (const end = t + 60 * S; t < end; t += S) f.tick(t);
+    assert.equal(f.incidents().length, 1);
   });
 
   it('reads shadow, approval and absorbed from decisions and verdicts, and says what to do', () => {

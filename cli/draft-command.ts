@@ -7,8 +7,9 @@ import { type Draft, Drafter, type DrafterOptions } from '../services/draft/draf
 import { explainLines } from '../services/draft/explain.js';
 import { writeIntentModel } from '../services/draft/intent-model.js';
 import { readHeldOut, SCORE_TARGETS, scoreDrafts, scoreLines } from '../services/draft/score.js';
+import { ruleFilesIn } from '../services/decide/rule-file.js';
 import { loadRuleSet } from '../services/decide/rule-set.js';
-import { readRuleTestFile, runCase } from '../services/decide/rule-tests.js';
+import { readRuleTestFile, ruleTestFilesIn, runCase } from '../services/decide/rule-tests.js';
 import { type Io, rulesCommand } from './rules-commands.js';
 
 const processIo: Io = {
@@ -138,15 +139,16 @@ async function reportDraft(d: Draft, o: ReportOptions, io: Io): Promise<boolean>
     return false;
   }
   if (o.explain) for (const line of explainLines(d, o.model)) io.out(line);
-  for (const n of d.notes) io.out(`note: ${n}`);
   for (const q of d.questions) io.out(`? ${q.slot}: ${q.question}`);
   if (!d.rule || !d.tests) {
+    for (const n of d.notes) io.out(`note: ${n}`);
     io.out(
       'nothing written: answer the questions above in the sentence (required slots are missing; --force cannot fill them)',
     );
     return false;
   }
   const problems = await checkDraft(d, o.rulesDir);
+  for (const n of d.notes) io.out(`note: ${n}`);
   for (const p of problems) io.out(`✖ ${p}`);
   if (o.print) io.out(JSON.stringify(d.rule, null, 2));
   if ((d.questions.length > 0 || problems.length > 0) && !o.force) {
@@ -172,7 +174,10 @@ async function reportDraft(d: Draft, o: ReportOptions, io: Io): Promise<boolean>
 
 /**
  * What `autoglm rules check <rules folder> <draft>` says of the draft (the very command, on the
- * draft written to a scratch folder), and the draft's own test cases run against it.
+ * draft written to a scratch folder), and the draft's own test cases run against the rules folder
+ * with the draft in it, as `autoglm rules test` will once the draft is moved there. A case that
+ * also fires another rule of the folder gets that rule added to its `expect`, with a note: the
+ * overlap is documented, not hidden.
  */
 export async function checkDraft(d: Draft, rulesDir: string): Promise<string[]> {
   if (!d.rule || !d.tests) return ['no rule was drafted'];
@@ -180,24 +185,57 @@ export async function checkDraft(d: Draft, rulesDir: string): Promise<string[]> 
   try {
     const name = d.rule.name as string;
     const ruleFile = path.join(dir, `${name}.json`);
-    const testFile = path.join(dir, `${name}.test.json`);
     fs.writeFileSync(ruleFile, `${JSON.stringify(d.rule, null, 2)}\n`);
-    fs.writeFileSync(testFile, `${JSON.stringify(d.tests, null, 2)}\n`);
     const lines: string[] = [];
     const capture: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t) };
-    const paths = fs.existsSync(rulesDir) ? [rulesDir, ruleFile] : [ruleFile];
-    const code = await rulesCommand(['check', ...paths], capture);
+    const haveFolder = fs.existsSync(rulesDir);
+    const code = await rulesCommand(['check', ...(haveFolder ? [rulesDir] : []), ruleFile], capture);
     const problems =
       code === 0 ? [] : lines.filter((l) => l.startsWith('✖')).map((l) => `rules check: ${l.slice(2)}`);
     if (problems.length > 0) return problems;
+    // The folder as it will be: its rules and context, and the draft.
+    if (haveFolder) {
+      for (const f of ruleFilesIn(rulesDir)) fs.copyFileSync(f, path.join(dir, path.basename(f)));
+      const context = path.join(rulesDir, 'context');
+      if (fs.existsSync(context)) fs.cpSync(context, path.join(dir, 'context'), { recursive: true });
+    }
+    const testFile = path.join(dir, `${name}.test.json`);
+    fs.writeFileSync(testFile, `${JSON.stringify(d.tests, null, 2)}\n`);
     const set = (await loadRuleSet(dir)).ruleSet;
-    if (!set) return ['rules check passed but the draft did not load as a rule set'];
+    if (!set) return ['rules check passed but the folder with the draft did not load as a rule set'];
     const read = readRuleTestFile(testFile);
     if ('problems' in read) return read.problems.map((p) => `rule test file: ${p}`);
-    for (const c of read.cases) {
-      const result = await runCase(set, testFile, c);
+    const cases = (d.tests as { cases: Array<{ expect: unknown[] }> }).cases;
+    for (const [i, c] of read.cases.entries()) {
+      let result = await runCase(set, testFile, c);
+      const headline = result.details.filter((l) => !l.startsWith(' '));
+      const others = headline.map((l) => /^unexpected decision of "([^"]+)"/.exec(l)?.[1]);
+      if (!result.passed && others.every((o) => o !== undefined)) {
+        const also = others.map((rule) => ({ rule: rule! }));
+        c.expect.push(...also);
+        cases[i]!.expect.push(...also);
+        (d.notes as string[]).push(
+          `the case "${c.name}" also fires ${others.join(', ')} of ${rulesDir}: its expect lists them (two rules for one incident; the higher priority acts first)`,
+        );
+        result = await runCase(set, testFile, c);
+      }
       if (!result.passed) problems.push(`rule test "${c.name}" fails: ${result.details.join('; ')}`);
     }
+    // The folder's own cases with the draft among its rules: which ones the draft would change.
+    const changed: string[] = [];
+    for (const file of haveFolder ? ruleTestFilesIn(rulesDir) : []) {
+      const existing = readRuleTestFile(file);
+      if ('problems' in existing) continue;
+      for (const c of existing.cases) {
+        const result = await runCase(set, file, c);
+        if (!result.passed && result.details.some((l) => l.includes(`"${name}"`)))
+          changed.push(`${path.basename(file)} › ${c.name}`);
+      }
+    }
+    if (changed.length > 0)
+      (d.notes as string[]).push(
+        `moved into ${rulesDir}, this rule also decides in ${changed.length} existing rule test case(s), which then fail until their expect lists it (or the rule is narrowed): ${changed.slice(0, 5).join('; ')}${changed.length > 5 ? '; …' : ''}`,
+      );
     return problems;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -211,6 +211,7 @@ function describe(report: {
     if (!s) continue;
     lines.push(`  ${s.rule}: ${s.action} on ${s.entity}`);
     if (s.waitingFor) lines.push(`  waiting for: ${s.waitingFor}`);
+    for (const rb of s.runbooks ?? []) lines.push(`  runbook: ${rb.title} (${rb.link})`);
     if (s.phase === 'awaiting-approval')
       lines.push(
         `  answer with: autoglm approve|reject ${r.workflowId} --reason "…"${s.approvers?.checked ? ' --key-file <your key>' : ''}`,

@@ -91,6 +91,8 @@ export interface RemediationStatus {
   readonly approvalIdentity?: ApprovalIdentity;
   readonly actedAt?: number;
   readonly verdict?: Verdict;
+  /** What the runbooks say for the incident (the decision's best sections: title and link). */
+  readonly runbooks?: ReadonlyArray<{ readonly title: string; readonly link: string }>;
 }
 
 export const statusQuery = defineQuery<RemediationStatus>('status');

@@ -100,6 +100,8 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     rule: decision.rule,
     action: decision.action,
     waitingFor: 'checks before acting',
+    // A query's answer, not history: old histories replay unchanged.
+    ...(decision.runbooks ? { runbooks: decision.runbooks.map(({ title, link }) => ({ title, link })) } : {}),
   };
   const update = (patch: Partial<RemediationStatus>) => {
     status = { ...status, ...patch };

@@ -298,6 +298,25 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
     await record('verified', handle);
   });
 
+  it("carries the decision's runbook sections into the status query and the verdict", async () => {
+    const entity = unique('rb');
+    const runbooks = [
+      {
+        title: 'CPU saturation › Scale out',
+        runbook: 'cpu-saturation',
+        link: 'runbooks/cpu-saturation.md#scale-out',
+        score: 6.2,
+      },
+    ];
+    const handle = await start(await decisionFor(entity, { runbooks }), settings(scope()));
+    const verdict = await handle.result();
+    assert.deepEqual((await handle.query(statusQuery)).runbooks, [
+      { title: 'CPU saturation › Scale out', link: 'runbooks/cpu-saturation.md#scale-out' },
+    ]);
+    assert.deepEqual(verdict.runbooks, runbooks);
+    assert.deepEqual(published.find((v) => v.workflowId === handle.workflowId)?.runbooks, runbooks);
+  });
+
   it('absorbs a second remediation of an entity while one is in flight, then holds the cooldown', async () => {
     const s = settings(scope());
     const entity = unique('busy');

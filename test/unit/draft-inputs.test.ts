@@ -153,7 +153,12 @@ describe('rules draft: the command', () => {
     const { lines, io } = capture();
     const sentence =
       'scale out checkout when cpu stays far above its normal for 5 minutes, unless it is in maintenance; if it is not back within 10 minutes, scale back in and page the owner';
-    assert.equal(await draftCommand([sentence, '--out', out, '--explain'], io), 0, lines.join('\n'));
+    // A rules folder of its own (the catalog, no other rule): the starter CPU rule would fire on its case too.
+    assert.equal(
+      await draftCommand([sentence, '--out', out, '--rules', out, '--explain'], io),
+      0,
+      lines.join('\n'),
+    );
     assert.ok(
       lines.some((l) => /intent: +scale out \(scale_out\), p = 0\.9/.test(l)),
       lines.join('\n'),
@@ -172,6 +177,29 @@ describe('rules draft: the command', () => {
       tested.lines.some((l) => /3 passed, 0 failed/.test(l)),
       tested.lines.join('\n'),
     );
+  });
+
+  it('names the starter rule that fires on the same case, and the starter cases the draft would change', async () => {
+    const { lines, io } = capture();
+    const out = path.join(tmp, 'overlap');
+    assert.equal(
+      await draftCommand(['Scale out checkout when CPU is far above its normal.', '--out', out], io),
+      0,
+    );
+    assert.ok(
+      lines.some((l) => /also fires cpu-saturation-scale-out/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => /existing rule test case\(s\).*cpu-saturation-scale-out\.test\.json/.test(l)),
+    );
+    const tests = JSON.parse(
+      fs.readFileSync(path.join(out, 'checkout-cpu-deviation-scale-out.test.json'), 'utf8'),
+    );
+    assert.deepEqual(tests.cases[0].expect.map((e: { rule: string }) => e.rule).sort(), [
+      'checkout-cpu-deviation-scale-out',
+      'cpu-saturation-scale-out',
+    ]);
   });
 
   it('drafts a file of sentences, one per line, and reports each', async () => {

@@ -10,8 +10,9 @@
  * fleet has 5 services of ⌈incidents/5⌉ pods; each incident gets an entity of its own (the starter
  * rules' cooldowns never hold one back), each class on a service the starter pack acts on alone.
  * The action budget is opened wide. Prints incidents, kills per step, lost, acted twice, verdicts
- * published and missing, and the machine's load during the run (the 1-minute load average every
- * 5 s: min, median, max); exits 1 on any loss, double action or missing verdict.
+ * published and missing, decisions published stale, and the machine's load during the run (the
+ * 1-minute load average every 5 s: min, median, max); exits 1 on any loss, double action or
+ * missing verdict.
  */
 // First: kafkajs must load with our read_committed filter (see the module).
 import '../services/common/kafkajs-aborted-filter.js';
@@ -146,6 +147,10 @@ say('');
 for (const line of formatScorecard(result.suite.scorecard, 'scorecard')) say(line);
 say('');
 for (const line of formatKillFigures(f)) say(line);
+// Stale decisions (a window older than AUTOGLM_MAX_DECISION_AGE when decided) act on nothing: many
+// of them mean the failovers delayed the windows past the limit.
+const decisions = result.suite.decisions;
+say(`decisions:            ${decisions.length}, published stale ${decisions.filter((d) => d.stale).length}`);
 clearInterval(loadSampler);
 const sorted = [...loads].sort((a, b) => a - b);
 const at = (q: number) =>

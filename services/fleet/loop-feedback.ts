@@ -48,6 +48,9 @@ export function avoidListOf(remediations: readonly ListedRemediation[]): AvoidLi
 /** Longest the fleet's start waits for Temporal's first list of remediations. */
 const FIRST_POLL_WAIT_MS = 10_000;
 
+/** Longest a stop waits for a poll in flight. */
+const STOP_WAIT_MS = 2000;
+
 /** Most remediations one poll reads: beyond it the oldest are not seen (a bigger fleet than the demo's). */
 const MAX_LISTED = 5000;
 
@@ -175,7 +178,13 @@ export async function followLoop(
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await running;
+      // A poll in flight is not waited for long: its answer is not used any more.
+      const gone = new AbortController();
+      await Promise.race([
+        running,
+        sleep(STOP_WAIT_MS, undefined, { signal: gone.signal }).catch(() => undefined),
+      ]);
+      gone.abort();
       await consumer?.stop();
       await client?.connection.close();
     },

@@ -225,6 +225,14 @@ export interface ConsumerOptions {
    */
   readonly onFatal?: (err: Error) => void;
   readonly joinTimeoutMs?: number;
+  /**
+   * A group shared by the loop's processes whose handler heartbeats through long work (sense,
+   * decide): its members use AUTOGLM_KAFKA_SESSION_TIMEOUT, so a killed one's partitions move on
+   * within seconds. Other consumers (taps, feedback, verify's own group) keep kafkajs' 30 s: on a
+   * busy process a short session only drops them and makes them join again (the 200-decision burst
+   * test lost its verdicts' tap that way).
+   */
+  readonly fastFailover?: boolean;
 }
 
 /** A running consumer, joined to its group. */
@@ -301,7 +309,7 @@ export async function whileHeartbeating<T>(
  * held its partitions that long).
  */
 export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
-  const sessionTimeout = sessionOf.get(opts.kafka);
+  const sessionTimeout = opts.fastFailover ? sessionOf.get(opts.kafka) : undefined;
   const consumer = opts.kafka.consumer({
     groupId: opts.groupId,
     allowAutoTopicCreation: false,

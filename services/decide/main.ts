@@ -119,6 +119,7 @@ export async function startDecide({
     onJoin: () => handler.reset(),
     eachBatch: (payload) => handler.handleBatch(payload),
     partitionsConsumedConcurrently: config.topicPartitions,
+    fastFailover: true,
     ...(onFatal ? { onFatal } : {}),
   });
   // Verdicts feed the classifier's live AUC: a verified remediation confirms the class it was given.

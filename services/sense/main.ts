@@ -155,6 +155,7 @@ export async function startSense({
       logger.info({ assignment }, 'sense joined its group');
     },
     eachBatch: (payload) => handler.handle(payload),
+    fastFailover: true,
     ...SENSE_FETCH,
     ...(onFatal ? { onFatal } : {}),
   });

@@ -121,6 +121,7 @@ describe('sense failover after kill -9 (real Kafka)', () => {
       fromBeginning: true,
       logger,
       onJoin: () => joins++,
+      fastFailover: true,
       eachBatch: async ({ batch, heartbeat, resolveOffset }) => {
         if (joins === 1) await whileHeartbeating(heartbeat, sleep(9000)); // 1.5 session timeouts
         for (const m of batch.messages) resolveOffset(m.offset);

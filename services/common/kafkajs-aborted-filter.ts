@@ -46,10 +46,11 @@ export function filterAbortedRecords<R extends FetchedRecord>({
   messages,
   abortedTransactions,
 }: {
-  messages: readonly R[];
+  messages: R[];
   abortedTransactions?: readonly AbortedTransaction[] | null;
 }): R[] {
-  if (!abortedTransactions || abortedTransactions.length === 0) return [...messages];
+  // Every fetch passes here: without aborted transactions (the common case) nothing is copied.
+  if (!abortedTransactions || abortedTransactions.length === 0) return messages;
   const pending = abortedTransactions
     .map((t) => ({ producerId: String(t.producerId), firstOffset: BigInt(String(t.firstOffset)) }))
     .sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
@@ -85,12 +86,15 @@ function install(): boolean {
 }
 
 const installed = install();
+/** Set once the check below passed: createKafka runs it for every client it makes. */
+let checked = false;
 
 /**
  * Throws if kafkajs reads with its own filter (it was loaded before this module): the fix names
  * what to import first. Checked on kafkajs's real Batch with two transactions aborted out of order.
  */
 export function checkAbortedFilter(): void {
+  if (checked) return;
   const Batch = require(BATCH_PATH) as new (
     topic: string,
     fetchedOffset: string,
@@ -120,4 +124,5 @@ export function checkAbortedFilter(): void {
         'and anything that imports it) in this entry point',
     );
   }
+  checked = true;
 }

@@ -1,6 +1,6 @@
 import type { KafkaMessage } from 'kafkajs';
 import { ConfigError, type Config } from '../common/config.js';
-import type { OpsEvent, Refusal } from '../common/contracts.js';
+import { MAX_MESSAGE_BYTES, type OpsEvent, type Refusal } from '../common/contracts.js';
 import { loadMappings, type Mapping } from '../ingest/mapping.js';
 import type { RecordLimits } from '../ingest/records.js';
 import { IngestRefusal } from '../ingest/source.js';
@@ -43,6 +43,10 @@ export class CloudEventsOnKafka {
     message: KafkaMessage,
     now: number,
   ): { ok: true; value: OpsEvent } | { ok: false; refusal: Refusal } {
+    const size = message.value?.length ?? 0;
+    // The same bound as our own event records, before any parsing.
+    if (size > MAX_MESSAGE_BYTES)
+      return refusal('too_large', '', `value is ${size} bytes; the limit is ${MAX_MESSAGE_BYTES}`);
     const contentType = header(message, CONTENT_TYPE) ?? '';
     if (/^application\/cloudevents-batch/i.test(contentType)) {
       return refusal(

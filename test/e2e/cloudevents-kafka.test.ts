@@ -2,8 +2,8 @@
  * CloudEvents 1.0 on the events topic (the Kafka protocol binding), read by the real sense: binary
  * mode (`ce_*` headers, the value is the data) and structured mode (`content-type:
  * application/cloudevents+json`) become events in the entity's windows beside our own event
- * records; one without its required attributes and a batch record go to the dead-letter topic
- * with the reason, and the events after them are still read.
+ * records; one without its required attributes, one over the size limit and a batch record go to
+ * the dead-letter topic with the reason, and the events after them are still read.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -73,6 +73,12 @@ describe('CloudEvents on the events topic (real Kafka, real sense)', () => {
           headers: { ce_specversion: '1.0', ce_id: 'bad-1', ce_source: '/ci', ce_subject: entity },
           value: '{}',
         },
+        // Over the size every event record is held to: refused before it is parsed.
+        {
+          key: entity,
+          headers: ceHeaders('big-1', 'log', t0 + 1500),
+          value: JSON.stringify({ message: 'x'.repeat(70_000) }),
+        },
         // A batch record: the Kafka binding has none.
         {
           key: entity,
@@ -121,7 +127,7 @@ describe('CloudEvents on the events topic (real Kafka, real sense)', () => {
 
     const letters = () => dlq.values<DeadLetter>((d) => d.service === 'sense' && d.topic === events);
     const deadline = Date.now() + 15_000;
-    while (letters().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    while (letters().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const text = letters().map((d) => d.issues.map((i) => i.message).join(' '));
     assert.ok(
       text.some((t) => /lacks type/.test(t)),
@@ -130,6 +136,12 @@ describe('CloudEvents on the events topic (real Kafka, real sense)', () => {
     assert.ok(
       text.some((t) => /no batch mode/.test(t)),
       `a letter refuses the batch: ${text.join(' | ')}`,
+    );
+    assert.ok(
+      letters().some((d) => d.reason === 'too_large'),
+      `a letter refuses the oversized event: ${letters()
+        .map((d) => d.reason)
+        .join(', ')}`,
     );
   });
 });

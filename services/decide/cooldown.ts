@@ -36,6 +36,15 @@ export class CooldownGate {
     return true;
   }
 
+  /**
+   * Lets the next decision of (entity, rule) go on if `decisionId` holds its cooldown: its
+   * remediation ended without acting (stale), so there is nothing to cool down from.
+   */
+  release(entity: string, rule: string, decisionId: string): void {
+    const key = `${entity}\u0000${rule}`;
+    if (this.open.get(key)?.decisionId === decisionId) this.open.delete(key);
+  }
+
   /** Entries held now (for tests and a gauge). */
   get size(): number {
     return this.open.size;

@@ -9,6 +9,7 @@ import { CooldownGate } from './cooldown.js';
 import { decisionIdFor } from './decision-id.js';
 import {
   EpisodeTracker,
+  episodeDecisionId,
   episodeSpecOf,
   type EpisodeChange,
   type EpisodeSpec,
@@ -109,6 +110,15 @@ export class Decider {
     return spec;
   }
 
+  /**
+   * The remediation of `decisionId` ended stale: it never acted, so the incident is still unhandled.
+   * Its cooldown is lifted and its episode decides again on its next matching observation.
+   */
+  staleEnded(entity: string, rule: string, decisionId: string): void {
+    this.cooldowns.release(entity, rule, decisionId);
+    this.episodes.staleEnded(entity, rule, decisionId);
+  }
+
   /** Decides with `ruleSet` from the next observation on. */
   use(ruleSet: RuleSet): void {
     this.current = ruleSet;
@@ -183,7 +193,9 @@ export class Decider {
         continue;
       }
       const episode = step?.kind === 'fire' ? step.state : undefined;
-      let decisionId = decisionIdFor(obs.entity, rule.name, episode?.startWindow ?? obs.window);
+      let decisionId = episode
+        ? episodeDecisionId(obs.entity, rule.name, episode)
+        : decisionIdFor(obs.entity, rule.name, obs.window);
       const cooldownMs = parseDuration(rule.params.cooldown) ?? 0;
       const stale = nowMs - obs.window.end > this.opts.maxDecisionAgeMs;
       if (step?.kind === 'fire' && stale) {

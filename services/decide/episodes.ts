@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../common/duration.js';
+import { decisionIdFor } from './decision-id.js';
 
 /**
  * One decision per episode: a rule that keeps matching an entity's observations is one incident.
@@ -20,6 +21,12 @@ import { parseDuration } from '../common/duration.js';
  * decision id comes from the episode's first matching window, so it does not depend on where a
  * replay begins. Memory is bounded: at most `maxTracked` keys (the least recently seen goes first)
  * and idle keys are swept on each partition's newest event time. Pure: no clock, no I/O.
+ *
+ * A decision whose remediation ended `stale` (the workflow found its input too old and did nothing)
+ * has not acted: `staleEnded` records it, and the next observation of that episode, while it still
+ * fires and still has that decision, opens it again (pending with its start kept, so a match decides
+ * at once: `for` has held). The new decision's id is seeded with the number of such re-openings, so
+ * it starts a new workflow instead of finding the stale one.
  */
 
 /** A rule's episode settings in milliseconds; `null` for a rule that does not opt in. */
@@ -47,6 +54,11 @@ export const episodeStateSchema = z.strictObject({
   decidedWindow: windowSchema.optional(),
   /** The window of the stale decision published for the audit while it waited to act (once per episode). */
   staleWindow: windowSchema.optional(),
+  /**
+   * How many times a remediation of this episode ended stale, without acting, and the episode was
+   * opened again: seeds the next decision's id (absent: never).
+   */
+  reopened: z.number().int().positive().optional(),
   /** The latest matching window's end. */
   lastMatch: z.number().int(),
   /** The newest window end seen for this key: anything at or before it is late. */
@@ -101,6 +113,25 @@ const LATE: EpisodeStep = Object.freeze({ kind: 'late' });
 /** Observations between sweeps of idle keys. */
 const SWEEP_EVERY = 10_000;
 
+/** Most stale remediation ends waiting for their episode's next observation (they are rare). */
+const MAX_STALE_ENDS = 10_000;
+
+/**
+ * The decision id of an episode's decision: from its first matching window, and from how many
+ * times it was opened again after a stale end (a new id each time: a new workflow).
+ */
+export function episodeDecisionId(
+  entity: string,
+  rule: string,
+  state: Pick<EpisodeState, 'startWindow' | 'reopened'>,
+): string {
+  return decisionIdFor(
+    entity,
+    state.reopened ? `${rule}#reopened-${state.reopened}` : rule,
+    state.startWindow,
+  );
+}
+
 /** The per-(entity, rule) episode state machine described at the top of this file. */
 export class EpisodeTracker {
   /** In least recently seen order (a key is moved to the end on each observation). */
@@ -112,6 +143,8 @@ export class EpisodeTracker {
    */
   private readonly perEntity = new Map<string, Map<string, { readonly key: string; state: EpisodeState }>>();
   private readonly newest = new Map<number, number>();
+  /** Decisions whose remediation ended stale, by key, until their episode's next observation. */
+  private readonly staleEnds = new Map<string, string>();
   private sinceSweep = 0;
 
   constructor(readonly limits: EpisodeLimits = DEFAULT_EPISODE_LIMITS) {}
@@ -165,6 +198,7 @@ export class EpisodeTracker {
       this.forget(key, s, 'idle', s.lastSeen, out);
       s = undefined;
     }
+    if (s && this.staleEnds.size > 0) this.reopenIfStale(key, s);
     if (!s || s.phase === 'ended') {
       if (matched) return this.start(key, entity, rule, window, spec, partition, out);
       if (s) this.touch(key, s, t); // in memory only: an ended episode's late replays stay late
@@ -235,6 +269,31 @@ export class EpisodeTracker {
     delete s.decidedWindow;
     if (staleWindow) s.staleWindow = { start: staleWindow.start, end: staleWindow.end };
     this.put(key, s, out);
+  }
+
+  /**
+   * Records that the remediation of `decisionId` ended stale without acting: if it is still the
+   * decision of (entity, rule)'s episode at the episode's next observation, the episode is opened
+   * again there. Kept until then (the key may not be restored yet), at most MAX_STALE_ENDS.
+   */
+  staleEnded(entity: string, rule: string, decisionId: string): void {
+    const key = keyOf(entity, rule);
+    this.staleEnds.delete(key);
+    this.staleEnds.set(key, decisionId);
+    if (this.staleEnds.size > MAX_STALE_ENDS)
+      this.staleEnds.delete(this.staleEnds.keys().next().value as string);
+  }
+
+  /** Opens a firing episode again when its decision's remediation ended stale (see staleEnded). */
+  private reopenIfStale(key: string, s: EpisodeState): void {
+    const stale = this.staleEnds.get(key);
+    if (stale === undefined) return;
+    this.staleEnds.delete(key);
+    if (s.phase !== 'firing' && s.phase !== 'resolving') return; // over, or deciding already
+    if (stale !== episodeDecisionId(s.entity, s.rule, s)) return; // an earlier decision's end
+    s.phase = 'pending';
+    delete s.decidedWindow;
+    s.reopened = (s.reopened ?? 0) + 1;
   }
 
   /** Forgets a key whose changelog record is a tombstone. */

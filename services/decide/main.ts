@@ -14,6 +14,7 @@ import { RunbookIndex } from '../runbooks/runbook-index.js';
 import { DecideHandler } from './decide-handler.js';
 import { Decider } from './decider.js';
 import { restoreEpisodes } from './episode-changelog.js';
+import { followStaleEnds } from './episode-stale-ends.js';
 import { EpisodeTracker } from './episodes.js';
 import { IncidentModel } from './incident-model.js';
 import { RuleLoadError } from './rule-file.js';
@@ -122,6 +123,23 @@ export async function startDecide({
     fastFailover: true,
     ...(onFatal ? { onFatal } : {}),
   });
+  // A remediation that ended stale never acted: its episode decides again (episodes.ts).
+  const staleEnds = await followStaleEnds({
+    kafka,
+    topic: topics.verdicts,
+    groupPrefix: config.groupPrefix,
+    lookbackMs: config.episodeIdle,
+    readTimeoutMs: config.episodeRestoreTimeout,
+    logger,
+    onStale: (v) => {
+      logger.info(
+        { entity: v.entity, rule: v.rule, decisionId: v.decisionId },
+        'remediation ended stale without acting: its episode may decide again',
+      );
+      decider.staleEnded(v.entity, v.rule, v.decisionId);
+    },
+    ...(onFatal ? { onFatal } : {}),
+  });
   // Verdicts feed the classifier's live AUC: a verified remediation confirms the class it was given.
   const feedback = classifier
     ? await runConsumer({
@@ -146,6 +164,7 @@ export async function startDecide({
       await classifier?.stop();
       await consumer.stop();
       await feedback?.stop();
+      await staleEnds.stop();
       await producer.disconnect();
       await client.connection.close();
     },

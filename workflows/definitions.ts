@@ -127,6 +127,11 @@ export interface RemediateSettings {
   readonly actuationTimeoutMs: number;
   /** Bounds on approval answers (AUTOGLM_APPROVAL_MAX_*); absent in workflows started before them: the defaults. */
   readonly approvalLimits?: ApprovalLimits;
+  /**
+   * Task queue of the guard requests (AUTOGLM_GUARD_TASK_QUEUE), served by the act process's guard
+   * worker; absent in workflows started before it: the workflow's own (act) task queue.
+   */
+  readonly guardTaskQueue?: string;
 }
 
 /** The workflow's name as clients start it, and its argument list. */

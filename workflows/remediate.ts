@@ -51,10 +51,10 @@ const publish = proxyActivities<Pick<ActActivities, 'publishVerdict'>>({
 });
 
 // Asking a guard is a signal-with-start: idempotent, so retried freely for a while.
-const guards = proxyActivities<Pick<ActActivities, 'requestLease'>>({
+const GUARD_REQUEST_OPTIONS = {
   startToCloseTimeout: '15s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 10 },
-});
+} as const;
 
 // Who answers an approval is checked by the act worker against its approvers file (the keys never
 // enter history): a quick, pure check, so a short timeout and a few tries.
@@ -65,6 +65,24 @@ const approvers = proxyActivities<Pick<ActActivities, 'approvalPolicy' | 'checkA
 
 /** How long to wait for a guard's answer before asking again (the request is idempotent). */
 const GUARD_ANSWER_WAIT_MS = 30_000;
+/**
+ * Since `BUDGET_WAITS_FOR_ITS_ANSWER_PATCH`, a remediation the budget deferred waits for the
+ * budget's signal (the budget grants by itself when a slot frees) and asks again only this
+ * rarely, a safety net for a budget that lost its queue (terminated by hand): in a storm, hundreds
+ * of re-asks every 30 s filled the act worker's slots ahead of the actions.
+ */
+export const BUDGET_REASK_MS = 5 * 60_000;
+/** Up to this much more per remediation (from its workflow id), so re-asks do not come in waves. */
+export const BUDGET_REASK_JITTER_MS = 60_000;
+/** Marks histories whose budget wait re-asks every `budgetReaskMs` (older ones: every 30 s). */
+export const BUDGET_WAITS_FOR_ITS_ANSWER_PATCH = 'budget-waits-for-its-answer';
+
+/** The interval between a remediation's re-asks of the budget: deterministic, spread by its id. */
+export function budgetReaskMs(workflowId: string): number {
+  let h = 2166136261; // FNV-1a
+  for (let i = 0; i < workflowId.length; i++) h = Math.imul(h ^ workflowId.charCodeAt(i), 16777619);
+  return BUDGET_REASK_MS + ((h >>> 0) % BUDGET_REASK_JITTER_MS);
+}
 /** The entity guard answers at once; after this long without an answer the remediation is absorbed. */
 const ENTITY_GUARD_DEADLINE_MS = 2 * 60_000;
 
@@ -282,16 +300,34 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     budget: actionBudgetId(scope),
   };
   const held = new Set<GuardKind>();
+  // The guard requests run on the guard worker's task queue when the settings name it (workflows
+  // started before it: the act task queue), so a backlog of actions never delays them.
+  const guards = proxyActivities<Pick<ActActivities, 'requestLease'>>({
+    ...GUARD_REQUEST_OPTIONS,
+    ...(settings.guardTaskQueue ? { taskQueue: settings.guardTaskQueue } : {}),
+  });
 
   /** Asks a guard and waits for its answer until `deadline` (workflow time); asks again while waiting. */
   async function lease(kind: GuardKind, deadline: number): Promise<LeaseAnswer> {
     delete answers[kind];
     held.add(kind); // from the first ask: a queued or unanswered request is withdrawn by the release
+    // The budget signals its grant when a slot frees: once it has deferred the request (so holds
+    // it), the remediation waits for that signal and asks again only every few minutes. Without an
+    // answer yet, and in histories from before, it asks again after 30 s.
+    const reaskMs =
+      kind === 'budget' && patched(BUDGET_WAITS_FOR_ITS_ANSWER_PATCH) ? budgetReaskMs(workflowId) : undefined;
+    const final = () => answers[kind] !== undefined && answers[kind]!.result !== 'deferred';
     for (;;) {
       await guards.requestLease({ kind, guardId: guardIds[kind], request: leaseRequest });
-      const wait = Math.min(GUARD_ANSWER_WAIT_MS, deadline - Date.now());
-      if (wait > 0)
-        await condition(() => answers[kind] !== undefined && answers[kind]!.result !== 'deferred', wait);
+      const asked = Date.now();
+      const wait = Math.min(GUARD_ANSWER_WAIT_MS, deadline - asked);
+      if (reaskMs === undefined) {
+        if (wait > 0) await condition(final, wait);
+      } else {
+        if (wait > 0) await condition(() => answers[kind] !== undefined, wait);
+        const queued = Math.min(asked + reaskMs, deadline) - Date.now();
+        if (answers[kind]?.result === 'deferred' && queued > 0) await condition(final, queued);
+      }
       const a = answers[kind];
       if (a && a.result !== 'deferred') {
         if (a.result === 'denied') held.delete(kind); // the guard holds nothing of ours: no release

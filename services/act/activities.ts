@@ -103,6 +103,8 @@ export function createActActivities(deps: {
     /**
      * Asks a guard workflow for a lease by signal-with-start (the guard is created on first use).
      * Idempotent: the guard answers a repeated request from the same remediation the same way.
+     * Runs on the guard worker's own task queue (services/act/main.ts); the guard workflows it
+     * starts run on the act task queue, at priority 1.
      */
     async requestLease(input: { kind: GuardKind; guardId: string; request: LeaseRequest }): Promise<void> {
       const budget = input.kind === 'budget';

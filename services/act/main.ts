@@ -2,13 +2,14 @@
 import '../common/kafkajs-aborted-filter.js';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
-import { topicNames } from '../common/config.js';
+import { guardTaskQueueOf, topicNames } from '../common/config.js';
 import { connectProducer, createKafka, ensureTopics, sendJson } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { connectClient, connectWorker, installTemporalRuntime } from '../common/temporal.js';
 import { runWorker } from '../common/worker.js';
 import { loadApprovers } from '../common/approvers.js';
 import { createActActivities } from './activities.js';
+import { createGuardWorker } from './guard-worker.js';
 import { IDENTITY_NOT_CHECKED } from './approval-activities.js';
 import { VerdictPublishing } from './verdict-publishing.js';
 import { actuatorsFromConfig } from '../actuators/from-config.js';
@@ -18,7 +19,8 @@ const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.m
 
 /**
  * Wires the act step: a Temporal worker running the remediation workflow, the guard workflows
- * (entity guards, the action budget) and the actuators allowed by config.
+ * (entity guards, the action budget) and the actuators allowed by config, and a second worker for
+ * the guard requests alone (`guard-worker.ts`).
  */
 export async function startAct({ config, logger: root, registry }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'act' });
@@ -72,9 +74,22 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
     activities,
   });
   const running = runWorker(worker, connection, (err) => logger.error({ err }, 'act worker stopped'));
+  const guardConnection = await connectWorker(config);
+  const guardWorker = await createGuardWorker({
+    connection: guardConnection,
+    namespace: config.temporalNamespace,
+    taskQueue: guardTaskQueueOf(config),
+    slots: config.guardSlots,
+    activities,
+  });
+  const guardsRunning = runWorker(guardWorker, guardConnection, (err) =>
+    logger.error({ err }, 'act guard worker stopped'),
+  );
   logger.info(
     {
       taskQueue: config.actTaskQueue,
+      guardTaskQueue: guardTaskQueueOf(config),
+      guardSlots: config.guardSlots,
       actuators: actuators.types,
       outlets: outlets?.names ?? [],
       allowedOrigins: config.httpAllowedOrigins,
@@ -84,9 +99,13 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
   );
   return {
     name: 'act',
-    readiness: () => ({ 'act.worker': running.ready(), 'act.verdicts': publishing.healthy() }),
+    readiness: () => ({
+      'act.worker': running.ready(),
+      'act.guards': guardsRunning.ready(),
+      'act.verdicts': publishing.healthy(),
+    }),
     async stop() {
-      await running.stop();
+      await Promise.all([running.stop(), guardsRunning.stop()]);
       await producer.disconnect();
       await client.connection.close();
     },

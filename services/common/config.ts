@@ -41,6 +41,8 @@ const ENV = {
   temporalNamespace: ['TEMPORAL_NAMESPACE', 'default'],
   actTaskQueue: ['AUTOGLM_ACT_TASK_QUEUE', 'autoglm-act'],
   verifyTaskQueue: ['AUTOGLM_VERIFY_TASK_QUEUE', 'autoglm-verify'],
+  guardTaskQueue: ['AUTOGLM_GUARD_TASK_QUEUE', ''],
+  guardSlots: ['AUTOGLM_GUARD_SLOTS', '10'],
   rulesDir: ['AUTOGLM_RULES_DIR', path.join(packageRoot, 'rules')],
   runbooksDir: ['AUTOGLM_RUNBOOKS_DIR', path.join(packageRoot, 'runbooks')],
   runbookHits: ['AUTOGLM_RUNBOOK_HITS', '3'],
@@ -169,6 +171,14 @@ const schema = z.object({
   temporalNamespace: name,
   actTaskQueue: name,
   verifyTaskQueue: name,
+  /**
+   * Task queue of the guard requests (a remediation asking its entity guard and the action budget),
+   * served by a worker of their own in each act process, so a backlog of actions never delays them.
+   * Empty (the default): "<AUTOGLM_ACT_TASK_QUEUE>-guards" (`guardTaskQueueOf`).
+   */
+  guardTaskQueue: z.union([z.literal(''), name]),
+  /** Guard requests the act process runs at once (each a quick signal-with-start). */
+  guardSlots: z.coerce.number().int().min(1, 'must be at least 1').max(1000),
   rulesDir: z.string().min(1),
   /** The runbooks folder decide retrieves sections from for each decision ('' for none). */
   runbooksDir: z.string(),
@@ -496,6 +506,11 @@ function originOf(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** The guard requests' task queue: AUTOGLM_GUARD_TASK_QUEUE, else the act task queue's name + "-guards". */
+export function guardTaskQueueOf(config: Pick<Config, 'actTaskQueue' | 'guardTaskQueue'>): string {
+  return config.guardTaskQueue || `${config.actTaskQueue}-guards`;
 }
 
 /** Topic names derived from the prefix (`autoglm.metrics`, …). */

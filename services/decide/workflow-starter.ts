@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Decision } from '../common/contracts.js';
+import { guardTaskQueueOf } from '../common/config.js';
 import { parseDuration } from '../common/duration.js';
 import {
   ACTION_KEY,
@@ -35,6 +36,8 @@ export class RemediationStarter {
     private readonly client: Client,
     private readonly settings: {
       actTaskQueue: string;
+      /** AUTOGLM_GUARD_TASK_QUEUE ('' or absent: `<actTaskQueue>-guards`), where the guard requests run. */
+      guardTaskQueue?: string;
       verifyTaskQueue: string;
       topicPrefix: string;
       maxDecisionAge: number;
@@ -64,6 +67,11 @@ export class RemediationStarter {
         scope: s.topicPrefix,
         cooldownMs: parseDuration(decision.cooldown) ?? 0,
         verifyTaskQueue: s.verifyTaskQueue,
+        // The act process's guard worker serves them, away from the actions' backlog.
+        guardTaskQueue: guardTaskQueueOf({
+          actTaskQueue: s.actTaskQueue,
+          guardTaskQueue: s.guardTaskQueue ?? '',
+        }),
         maxDecisionAgeMs: s.maxDecisionAge,
         approvalTimeoutMs: s.approvalTimeout,
         actuationTimeoutMs: actuatorTimeout + 5_000,

@@ -15,8 +15,9 @@ import { Worker } from '@temporalio/worker';
 import type { Kafka, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { createActActivities } from '../../services/act/activities.js';
+import { createGuardWorker } from '../../services/act/guard-worker.js';
 import { actuatorsFromConfig } from '../../services/actuators/from-config.js';
-import { topicNames, type Config } from '../../services/common/config.js';
+import { guardTaskQueueOf, topicNames, type Config } from '../../services/common/config.js';
 import type { Observation } from '../../services/common/contracts.js';
 import { connectProducer, createKafka, ensureTopics, sendJson } from '../../services/common/kafka.js';
 import { createLogger } from '../../services/common/logger.js';
@@ -202,14 +203,27 @@ export class LanesHarness {
       activities,
       maxConcurrentActivityTaskExecutions: slots,
     });
+    // The guard requests on their own worker, as services/act/main.ts runs them.
+    const guardConnection = await connectWorker(c);
+    const guards = await createGuardWorker({
+      connection: guardConnection,
+      namespace: c.temporalNamespace,
+      taskQueue: guardTaskQueueOf(c),
+      slots: c.guardSlots,
+      activities,
+    });
+    const guardsRunning = guards.run();
     this.actWorker = { worker, running: worker.run() };
     this.services.push({
       name: 'act',
       readiness: () => ({}),
       stop: async () => {
         if (worker.getState() === 'RUNNING') worker.shutdown();
+        if (guards.getState() === 'RUNNING') guards.shutdown();
         await this.actWorker?.running;
+        await guardsRunning;
         await connection.close();
+        await guardConnection.close();
         await producer.disconnect();
       },
     });

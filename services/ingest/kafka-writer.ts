@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Partitioners, type Kafka, type Message, type Producer, type Transaction } from 'kafkajs';
+import type { Kafka, Message, Producer, Transaction } from 'kafkajs';
 import type { MetricSample, OpsEvent } from '../common/contracts.js';
 import { MAX_SEND_BYTES } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
+import { CachedDefaultPartitioner } from './partitioner.js';
+import { forgetFastProduceRequests, useFastProduceRequests } from './produce-request.js';
 
 /** Kafka did not take a request's records in time (or is down): answer 503 with Retry-After. */
 export class KafkaUnavailable extends Error {
@@ -71,6 +73,7 @@ export class KafkaWriter {
       running: false,
       reconnecting: undefined,
     }));
+    for (const lane of this.lanes) useFastProduceRequests(lane.transactionalId);
   }
 
   /** Connects the transactional producers (start-up fails if Kafka cannot be reached). */
@@ -116,7 +119,10 @@ export class KafkaWriter {
   async stop(): Promise<void> {
     while (this.lanes.some((l) => l.running) || this.queue.length > 0) await sleep(20);
     this.stopped = true;
-    for (const lane of this.lanes) await lane.producer?.disconnect().catch(() => undefined);
+    for (const lane of this.lanes) {
+      await lane.producer?.disconnect().catch(() => undefined);
+      forgetFastProduceRequests(lane.transactionalId);
+    }
   }
 
   private async drain(lane: Lane): Promise<void> {
@@ -222,7 +228,7 @@ export class KafkaWriter {
       // a producer given up on must not write again once Kafka is back, before its successor fences
       // it, leaving aborted transactions that kafkajs readers mis-skip when aborted out of order.
       retry: { retries: 3 },
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: CachedDefaultPartitioner,
     });
     try {
       await producer.connect();

@@ -13,6 +13,8 @@ const TEMPLATE_KEY = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
 const ENTITY_ID = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
 const FEATURE_NAME = /^[a-z][a-z0-9_]*$/;
 const LABEL_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** An empty, "." or ".." segment of a /-separated id. */
+const DOT_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
 /** The mapping file's shape (also a source's default). */
 export const mappingSpecSchema = z.strictObject({
@@ -68,6 +70,7 @@ export class Mapping {
   /** The labels copied onto samples: source key → our label key. */
   readonly labels: ReadonlyArray<readonly [string, string]>;
   private readonly names = new Map<string, string | null>();
+  private readonly dropped = new Map<string, boolean>();
   private readonly dropGlobs: readonly Glob[];
 
   constructor(readonly spec: z.output<typeof mappingSpecSchema>) {
@@ -129,7 +132,15 @@ export class Mapping {
 
   /** True when the mapping drops records of this source metric name (its `drop` globs). */
   drops(name: string): boolean {
-    return this.dropGlobs.length > 0 && this.dropGlobs.some((g) => g.test(name));
+    if (this.dropGlobs.length === 0) return false;
+    // Remembered per name: the same few names come in every request (a glob test allocates).
+    let dropped = this.dropped.get(name);
+    if (dropped === undefined) {
+      dropped = this.dropGlobs.some((g) => g.test(name));
+      if (this.dropped.size >= NAME_CACHE) this.dropped.clear();
+      this.dropped.set(name, dropped);
+    }
+    return dropped;
   }
 
   /** Our metric name for a source's name, or undefined when the mapping neither renames nor passes it through. */
@@ -170,8 +181,7 @@ function entityProblem(id: string): string | undefined {
   if (id.length > 200) return 'is longer than 200 characters';
   if (!ENTITY_ID.test(id))
     return 'has characters an entity id may not have (letters, digits and . _ : / @ -, starting with a letter or digit)';
-  if (id.split('/').some((seg) => seg === '' || seg === '.' || seg === '..'))
-    return 'has an empty, "." or ".." segment';
+  if (DOT_SEGMENT.test(id)) return 'has an empty, "." or ".." segment';
   return undefined;
 }
 

@@ -16,6 +16,8 @@
  */
 // First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
 import '../services/common/kafkajs-aborted-filter.js';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { Registry } from 'prom-client';
 import snappy from 'snappy';
 import { localInfra } from '../infra/infra.js';
@@ -38,6 +40,9 @@ const samples = Number(positional[0] ?? 200_000);
 const entities = Number(positional[1] ?? 1000);
 const senders = Number(positional[2] ?? 8);
 const PER_REQUEST = 2000;
+const profiler = args.includes('--profile') ? new Session() : undefined;
+profiler?.connect();
+await profiler?.post('Profiler.enable');
 
 const memory = () => {
   const m = process.memoryUsage();
@@ -136,6 +141,7 @@ async function sendAll(until: () => boolean): Promise<void> {
   );
 }
 
+await profiler?.post('Profiler.start');
 const start = performance.now();
 const cpuStart = process.cpuUsage();
 if (durationMs !== undefined) {
@@ -154,6 +160,10 @@ if (durationMs !== undefined) {
   await sendAll(() => false);
 }
 const ingestMs = performance.now() - start;
+if (profiler) {
+  const { profile } = await profiler.post('Profiler.stop');
+  await writeFile('ingest.cpuprofile', JSON.stringify(profile));
+}
 const ingestRate = acked / (ingestMs / 1000);
 const cpuOf = (u: NodeJS.CpuUsage) => ((u.user + u.system) / acked).toFixed(1);
 const ingestCpu = cpuOf(process.cpuUsage(cpuStart));

@@ -18,19 +18,23 @@
 import '../services/common/kafkajs-aborted-filter.js';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { localInfra } from '../infra/infra.js';
 import { seededRandom } from '../services/classifier/seeded-random.js';
 import { parseDuration } from '../services/common/duration.js';
-import { createKafka } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
-import { deleteTopicsWithPrefix } from '../services/common/topic-tap.js';
-import { uniqueName } from '../services/common/unique-name.js';
-import type { FleetScenarioClass } from '../services/fleet/fleet-types.js';
 import { formatScorecard } from '../services/fleet/scorecard.js';
 import { formatKillFigures, runKillRun } from '../test/support/kill-run.js';
+import {
+  deleteRunTopics,
+  incidentsOnPods,
+  loadNow,
+  loopRun,
+  sampleLoad,
+  upInfra,
+  type ClassOfService,
+} from './loop-harness.js';
 
 /** Per service of the fleet (in the simulator's order), the class injected on its pods. */
-const CLASS_OF_SERVICE: ReadonlyArray<readonly [string, FleetScenarioClass]> = [
+const CLASS_OF_SERVICE: ClassOfService = [
   ['checkout', 'dependency_outage'],
   // search is tier 2: the rollback needs no approval.
   ['search', 'bad_deploy'],
@@ -90,57 +94,37 @@ if (problems.length > 0) {
   process.exit(2);
 }
 
-const pods = Math.ceil(incidents / CLASS_OF_SERVICE.length);
-const injections = Array.from({ length: incidents }, (_, i) => {
-  const [service, cls] = CLASS_OF_SERVICE[i % CLASS_OF_SERVICE.length]!;
-  return { class: cls, entity: `${service}/pod-${Math.floor(i / CLASS_OF_SERVICE.length) + 1}` };
-});
+const { injections, fleet } = incidentsOnPods(incidents, CLASS_OF_SERVICE);
 
 // Ctrl-C: exit, so the step processes are killed with this one (their topics stay: the id is printed).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-const endpoints = await localInfra().up((line) => process.stderr.write(`infra: ${line}\n`));
-const id = uniqueName('soak');
+const { id, overrides } = loopRun('soak', await upInfra());
 const logger = createLogger('warn');
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const load = () =>
-  os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
 const started = Date.now();
 say(
-  `kill soak ${id}: ${incidents} incidents (one every ${values['inject-every']}) on 5 services × ${pods} pods, ` +
+  `kill soak ${id}: ${incidents} incidents (one every ${values['inject-every']}) on 5 services × ${fleet.pods} pods, ` +
     `a random step killed every ${values.every} for up to ${values['kill-for']}, seed ${seed}`,
 );
-say(`machine: ${os.cpus().length} CPUs, load average ${load()} (1, 5, 15 min)`);
+say(`machine: ${os.cpus().length} CPUs, load average ${loadNow()} (1, 5, 15 min)`);
 // The load the run met, not only at its ends: a figure of a busy machine is not one of a quiet one.
-const loads: number[] = [];
-const loadSampler = setInterval(() => loads.push(os.loadavg()[0]!), 5000).unref();
+const loads = sampleLoad();
 
 const result = await runKillRun({
-  overrides: {
-    kafkaBrokers: endpoints.kafkaBrokers,
-    temporalAddress: endpoints.temporalAddress,
-    topicPrefix: `${id}.autoglm`,
-    groupPrefix: id,
-    actTaskQueue: `${id}-act`,
-    verifyTaskQueue: `${id}-verify`,
-    opsPort: '0',
-    logLevel: 'warn',
-  },
+  overrides,
   logger,
   plan: { kind: 'timer', everyMs: every, forMs: killFor },
   injections,
   injectEveryMs: injectEvery,
-  fleet: { services: CLASS_OF_SERVICE.length, pods },
+  fleet,
   timeoutMs: timeout,
   random: seededRandom(seed),
   ...(values.logs ? { logDir: values.logs } : {}),
   progress: (line) => say(`  ${new Date().toISOString().slice(11, 19)} ${line}`),
 });
 if (values['keep-topics']) say(`topics kept: ${result.suite.config.topicPrefix}.*`);
-else await deleteTopicsWithPrefix(createKafka(result.suite.config, logger), result.suite.config.topicPrefix);
+else await deleteRunTopics(overrides, logger);
 
 const f = result.figures;
 say('');
@@ -151,14 +135,9 @@ for (const line of formatKillFigures(f)) say(line);
 // of them mean the failovers delayed the windows past the limit.
 const decisions = result.suite.decisions;
 say(`decisions:            ${decisions.length}, published stale ${decisions.filter((d) => d.stale).length}`);
-clearInterval(loadSampler);
-const sorted = [...loads].sort((a, b) => a - b);
-const at = (q: number) =>
-  (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN).toFixed(1);
-say(`took ${((Date.now() - started) / 1000).toFixed(0)}s; load average at the end ${load()}`);
-say(
-  `load average (1 min) during the run: min ${at(0)}, median ${at(0.5)}, max ${at(1)} (${loads.length} samples)`,
-);
+const during = loads.stop();
+say(`took ${((Date.now() - started) / 1000).toFixed(0)}s; load average at the end ${loadNow()}`);
+say(`load average (1 min) during the run: ${during}`);
 const ok =
   f.lost.length === 0 &&
   f.actedTwice.length === 0 &&

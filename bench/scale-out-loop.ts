@@ -6,19 +6,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { localInfra } from '../infra/infra.js';
 import { runScenarioSuite, type SuiteResult } from '../cli/scenario-suite.js';
-import { loadConfig } from '../services/common/config.js';
-import { createKafka } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
-import { deleteTopicsWithPrefix } from '../services/common/topic-tap.js';
-import { uniqueName } from '../services/common/unique-name.js';
-import type { FleetScenarioClass } from '../services/fleet/fleet-types.js';
 import { killFigures, STEPS } from '../test/support/kill-run.js';
 import { StepProcesses } from '../test/support/step-processes.js';
+import {
+  deleteRunTopics,
+  incidentsOnPods,
+  loadNow,
+  loopRun,
+  upInfra,
+  type ClassOfService,
+} from './loop-harness.js';
 
 /** Per service of the fleet (in the simulator's order), the class injected on each of its pods. */
-const CLASS_OF_SERVICE: ReadonlyArray<readonly [string, FleetScenarioClass]> = [
+const CLASS_OF_SERVICE: ClassOfService = [
   ['checkout', 'cpu_saturation'],
   ['search', 'bad_deploy'],
   ['payments', 'cpu_saturation'],
@@ -81,37 +83,21 @@ function figuresOf(suite: SuiteResult): LoopFigures {
 
 /** Runs the loop once per count; returns the exit code (1 if an incident was lost or acted on twice). */
 export async function benchLoopScaleOut(opts: { counts: number[]; processes: number }): Promise<number> {
-  const endpoints = await localInfra().up((line) => process.stderr.write(`infra: ${line}\n`));
+  const endpoints = await upInfra();
   const logger = createLogger('warn');
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  const load = () =>
-    os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ');
   say(
     `scale-out loop: ${opts.processes} process(es) of each step, ${opts.counts.join(' then ')} incidents; ` +
-      `${os.cpus().length} CPUs, load ${load()}`,
+      `${os.cpus().length} CPUs, load ${loadNow()}`,
   );
   const results: LoopFigures[] = [];
   let ok = true;
   for (const count of opts.counts) {
-    const id = uniqueName(`bench-loop${count}`);
-    const pods = count / CLASS_OF_SERVICE.length;
-    const injections = Array.from({ length: count }, (_, i) => {
-      const [service, cls] = CLASS_OF_SERVICE[i % CLASS_OF_SERVICE.length]!;
-      return { class: cls, entity: `${service}/pod-${Math.floor(i / CLASS_OF_SERVICE.length) + 1}` };
-    });
+    const { overrides: base } = loopRun(`bench-loop${count}`, endpoints);
+    const { injections, fleet } = incidentsOnPods(count, CLASS_OF_SERVICE);
     const overrides = {
-      kafkaBrokers: endpoints.kafkaBrokers,
-      temporalAddress: endpoints.temporalAddress,
-      topicPrefix: `${id}.autoglm`,
-      groupPrefix: id,
-      actTaskQueue: `${id}-act`,
-      verifyTaskQueue: `${id}-verify`,
+      ...base,
       topicPartitions: '4',
-      opsPort: '0',
-      logLevel: 'warn',
       // The blast-radius budget opened wide: what is measured is how fast it answers, not its limits.
       maxConcurrentPerAction: '1000',
       maxConcurrentPerRule: '1000',
@@ -126,7 +112,7 @@ export async function benchLoopScaleOut(opts: { counts: number[]; processes: num
         logger,
         injections,
         injectEveryMs: 200,
-        fleet: { services: CLASS_OF_SERVICE.length, pods },
+        fleet,
         timeoutMs: 300_000,
         external: STEPS,
         awaitVerdicts: true,
@@ -148,7 +134,7 @@ export async function benchLoopScaleOut(opts: { counts: number[]; processes: num
       if (f.lost > 0 || f.actedTwice > 0) ok = false;
       const s = (xs: number[], q: number) => quantile(xs, q).toFixed(1);
       say(
-        `  ${count} incidents (${((Date.now() - started) / 1000).toFixed(0)}s, load ${load()}): ` +
+        `  ${count} incidents (${((Date.now() - started) / 1000).toFixed(0)}s, load ${loadNow()}): ` +
           `${f.actedOnce} acted on exactly once, ${f.lost} lost, ${f.actedTwice} acted twice; ` +
           `${f.verdicts} verdicts (${[...outcomes].map(([o, n]) => `${o} ${n}`).join(', ')}), ${f.verdictsMissing} missing; time to act from the decision ` +
           `p50 ${s(f.fromDecision, 0.5)}s p95 ${s(f.fromDecision, 0.95)}s, from the incident's start ` +
@@ -159,9 +145,7 @@ export async function benchLoopScaleOut(opts: { counts: number[]; processes: num
       say(`  ${count} incidents: FAILED: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       await Promise.all(sets.map((set) => set.stopAll()));
-      await deleteTopicsWithPrefix(createKafka(loadConfig(process.env, overrides), logger), id).catch(
-        () => undefined,
-      );
+      await deleteRunTopics(overrides, logger).catch(() => undefined);
     }
   }
   const [first] = results;

@@ -36,6 +36,15 @@ export class StepProcesses {
     for (const child of this.children.values()) child.kill('SIGKILL');
   };
 
+  /**
+   * SIGTERM (the test runner ending a file past its timeout) fires no 'exit': kill ours, then let
+   * the signal end this process as it would have.
+   */
+  private readonly onTerm = () => {
+    this.killAllNow();
+    if (process.listenerCount('SIGTERM') === 0) process.kill(process.pid, 'SIGTERM');
+  };
+
   constructor(
     private readonly config: Config,
     /** Settings on top of the config's (e.g. the act step's actuator URL through a proxy). */
@@ -45,6 +54,7 @@ export class StepProcesses {
     private readonly logDir?: string,
   ) {
     process.once('exit', this.killAllNow);
+    process.once('SIGTERM', this.onTerm);
   }
 
   /** Starts `step`'s process (a step already running is left alone). */
@@ -105,6 +115,7 @@ export class StepProcesses {
   async stopAll(): Promise<void> {
     this.stopped = true;
     process.off('exit', this.killAllNow);
+    process.off('SIGTERM', this.onTerm);
     const exits: Promise<unknown>[] = [];
     for (const child of this.children.values()) {
       if (child.exitCode !== null || child.signalCode !== null) continue;

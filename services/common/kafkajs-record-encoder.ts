@@ -10,7 +10,8 @@
  * timestamp delta that is not a safe integer, or a key or value other than a Buffer, a string or
  * null go to kafkajs' own encoder, as before.
  *
- * Its grouping of a send's records by partition copies the partition's array once per record
+ * Its partitioner's murmur2 hash of each key goes through 64-bit `Long` objects: replaced by the
+ * same hash in 32-bit arithmetic. Its grouping of a send's records by partition copies the partition's array once per record
  * (quadratic in a request's records): replaced too, by a linear one with the same result.
  *
  * kafkajs takes the function with `require` when its produce request is loaded, so it is put in
@@ -225,3 +226,54 @@ export const groupingInstalled = (() => {
 
 /** kafkajs' own encoder, for tests that compare the bytes. */
 export const kafkajsRecordEncoder: RecordEncoder = kafkajsRecord;
+
+const MURMUR2_PATH = require.resolve('kafkajs/src/producer/partitioners/default/murmur2.js');
+
+/**
+ * Java's murmur2 of a record key (the hash kafkajs' default partitioner, and Java clients, place
+ * keyed records by) in 32-bit integer arithmetic: kafkajs computes it with 64-bit `Long` objects,
+ * a dozen allocations per key, for only the low 32 bits. The same result for every key.
+ */
+export function murmur2(key: unknown): number {
+  const data = Buffer.isBuffer(key) ? key : Buffer.from(String(key));
+  const length = data.length;
+  const m = 0x5bd1e995;
+  let h = 0x9747b28c ^ length;
+  const words = length >>> 2;
+  for (let i = 0; i < words; i++) {
+    const at = i * 4;
+    let k =
+      (data[at] as number) |
+      ((data[at + 1] as number) << 8) |
+      ((data[at + 2] as number) << 16) |
+      ((data[at + 3] as number) << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const tail = length & ~3;
+  const rest = length & 3;
+  if (rest > 0) {
+    if (rest === 3) h ^= (data[tail + 2] as number) << 16;
+    if (rest >= 2) h ^= (data[tail + 1] as number) << 8;
+    h ^= data[tail] as number;
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+/** kafkajs' own murmur2, for tests that compare the two. */
+export const kafkajsMurmur2 = require(MURMUR2_PATH) as (key: unknown) => number;
+
+/** Whether kafkajs' default partitioner will hash with ours (false: kafkajs was loaded before). */
+export const murmur2Installed = (() => {
+  const loadedBefore =
+    require.cache[require.resolve('kafkajs/src/producer/partitioners/default/index.js')] !== undefined;
+  const cached = require.cache[MURMUR2_PATH];
+  if (cached) cached.exports = murmur2;
+  return !loadedBefore && cached !== undefined;
+})();

@@ -7,7 +7,10 @@ import {
   groupingInstalled,
   groupMessagesPerPartition,
   kafkajsGroupMessagesPerPartition,
+  kafkajsMurmur2,
   kafkajsRecordEncoder,
+  murmur2,
+  murmur2Installed,
   recordEncoderInstalled,
   type RecordInput,
 } from '../../services/common/kafkajs-record-encoder.js';
@@ -125,5 +128,30 @@ describe('kafkajs grouping of messages by partition', () => {
     assert.deepEqual(groupMessagesPerPartition({ ...args, partitionMetadata: [] }), {});
     assert.equal(groupingInstalled, true);
     assert.equal(require('kafkajs/src/producer/groupMessagesPerPartition.js'), groupMessagesPerPartition);
+  });
+});
+
+describe('kafkajs default partitioner hash', () => {
+  it('is Java’s murmur2 as kafkajs computes it, for string and Buffer keys of every length', () => {
+    const rand = random(5);
+    for (let i = 0; i < 5000; i++) {
+      const key = Array.from({ length: i % 37 }, () =>
+        String.fromCharCode(32 + Math.floor(rand() * 600)),
+      ).join('');
+      assert.equal(murmur2(key), kafkajsMurmur2(key), JSON.stringify(key));
+      assert.equal(murmur2(Buffer.from(key)), kafkajsMurmur2(Buffer.from(key)));
+    }
+    // Values of Kafka's Java client (Utils.murmur2, its UtilsTest).
+    const java: Array<[string, number]> = [
+      ['21', -973932308],
+      ['foobar', -790332482],
+      ['a-little-bit-long-string', -985981536],
+      ['a-little-bit-longer-string', -1486304829],
+      ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+      ['abc', 479470107],
+    ];
+    for (const [key, hash] of java) assert.equal(murmur2(key), hash, key);
+    assert.equal(murmur2Installed, true);
+    assert.equal(require('kafkajs/src/producer/partitioners/default/murmur2.js'), murmur2);
   });
 });

@@ -132,8 +132,10 @@ async function sense(run: number): Promise<{ rate: number; observations: number 
   const produced = registry.getSingleMetric('autoglm_sense_observations_total');
   const read = async () => {
     const values = (await messages?.get())?.values ?? [];
+    // Every result counts, `duplicate` too: a sample sent again (same entity, metric, time and
+    // value; the NAB series hold 17) is handled as a duplicate since sense keeps such a sample once.
     const handled = values
-      .filter((v) => v.labels.topic === topics.metrics && v.labels.result !== 'duplicate')
+      .filter((v) => v.labels.topic === topics.metrics)
       .reduce((total, v) => total + v.value, 0);
     const closed = values.find((v) => v.labels.result === 'observation')?.value ?? 0;
     const acked = (await produced?.get())?.values[0]?.value ?? 0;

@@ -3,12 +3,14 @@ import type { Config } from '../common/config.js';
 import type { Decision, MetricSample, Observation, OpsEvent } from '../common/contracts.js';
 import { NO_CONTEXT_FACTS } from '../common/context/context-files.js';
 import { factReader, isFeatureFact, plainFeatures, type FactReader } from '../common/facts.js';
+import type { CompiledRules } from '../decide/compiled-rules.js';
 import { Decider } from '../decide/decider.js';
 import { EpisodeTracker, type EpisodeOutput } from '../decide/episodes.js';
 import type { RuleSet } from '../decide/rule-set.js';
 import { BaselineStore } from '../sense/baseline.js';
 import { baselineOptionsOf, windowOptionsOf } from '../sense/sense-options.js';
 import { EntityWindows } from '../sense/windows.js';
+import { BOUND_ALWAYS_FACT, boundBeyondClassifier } from './classifier-bound.js';
 
 /** The settings a backtest reads: the services' own, from the same environment variables. */
 export type BacktestConfig = Pick<
@@ -103,6 +105,7 @@ export async function runBacktest(
   });
   const episodeSink: EpisodeOutput = { changes: [], ended: [] };
   const inert = new Inert(decider.ruleSet);
+  const bound = Inert.beyondClassifier(decider.ruleSet);
   const decisions: BacktestDecision[] = [];
   const refused: Record<string, number> = {};
   const suppressed: Record<string, number> = {};
@@ -119,7 +122,7 @@ export async function runBacktest(
     if (!opts.classifier) return { incidents: undefined, cleared: undefined };
     if (!inert.canClearUnclassified)
       return { incidents: await opts.classifier.classify(batch), cleared: undefined };
-    const cleared = batch.map((obs) => inert.testUnclassified(obs));
+    const cleared = batch.map((obs) => bound?.test(obs, null) === true || inert.testUnclassified(obs));
     const asked = batch.filter((_, i) => !cleared[i]);
     const answers = asked.length > 0 ? await opts.classifier.classify(asked) : [];
     const incidents: (IncidentFact | null)[] = new Array<IncidentFact | null>(batch.length).fill(null);
@@ -245,9 +248,12 @@ class Inert {
   /** Whether testUnclassified can clear anything: no rule reads the whole `incident` fact. */
   readonly canClearUnclassified: boolean;
 
-  constructor(private readonly set: RuleSet) {
-    const names = set.compiled.factNames;
-    this.readers = names.map(factReader);
+  constructor(
+    private readonly set: RuleSet,
+    private readonly compiled: CompiledRules = set.compiled,
+  ) {
+    const names = compiled.factNames;
+    this.readers = names.map((n) => (n === BOUND_ALWAYS_FACT ? () => true : factReader(n)));
     const slots = names.map((_, s) => s);
     this.featureSlots = slots.filter((s) => isFeatureFact(names[s]!));
     this.featureSlotOf = new Map(this.featureSlots.map((s) => [names[s]!, s]));
@@ -259,7 +265,13 @@ class Inert {
   }
 
   test(obs: Observation, incident: IncidentFact | null): boolean {
-    return this.read(obs, incident) && this.set.compiled.cannotMatch(this.values);
+    return this.read(obs, incident) && this.compiled.cannotMatch(this.values);
+  }
+
+  /** An Inert over boundBeyondClassifier's rules: what it clears needs no classifier; undefined where that is not exact. */
+  static beyondClassifier(set: RuleSet): Inert | undefined {
+    const bound = boundBeyondClassifier(set.rules);
+    return bound && new Inert(set, bound);
   }
 
   /**
@@ -268,7 +280,7 @@ class Inert {
    * makes this unusable, see canClearUnclassified).
    */
   testUnclassified(obs: Observation): boolean {
-    return this.read(obs, null) && this.set.compiled.cannotMatch(this.values, this.unknown);
+    return this.read(obs, null) && this.compiled.cannotMatch(this.values, this.unknown);
   }
 
   /** Fills `values` as factsFor would hold each fact; false when the features are not plain. */

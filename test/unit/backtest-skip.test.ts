@@ -12,6 +12,7 @@ import type { IncidentFact } from '../../services/classifier/model-types.js';
 import type { Observation } from '../../services/common/contracts.js';
 import { NO_CONTEXT_FACTS, type ContextFacts } from '../../services/common/context/context-files.js';
 import { factOf, factsFor, plainFeatures } from '../../services/common/facts.js';
+import { BOUND_ALWAYS_FACT, boundBeyondClassifier } from '../../services/backtest/classifier-bound.js';
 import { CompiledRules, type RuleInput } from '../../services/decide/compiled-rules.js';
 import { loadRuleSet } from '../../services/decide/rule-set.js';
 
@@ -247,5 +248,70 @@ describe('the backtest skip: factOf and CompiledRules.cannotMatch', () => {
     assert.ok(starter.matched > 100 && hand.matched > 100 && throwing.failed > 100, said);
     assert.ok(starter.cleared > 4 * starter.maybe && hand.cleared > 4 * hand.maybe, said);
     assert.ok(starter.clearedUnclassified > 100 && hand.clearedUnclassified > 100, said);
+  });
+
+  it('boundBeyondClassifier clears only facts on which no classifier answer matches or fails a rule', async () => {
+    const { ruleSet } = await loadRuleSet(path.resolve(import.meta.dirname, '..', '..', 'rules'));
+    // A classifier condition under `not` is replaced by false: the rule may still match.
+    const negated: RuleInput = {
+      name: 'hot-unless-known',
+      priority: 1,
+      conditions: {
+        all: [
+          { fact: 'cpu.avg', operator: 'greaterThan', value: 90 },
+          { not: { fact: 'incident.class', operator: 'equal', value: 'cpu_saturation' } },
+          { fact: 'incident.confidence', operator: 'lessThan', value: { fact: 'cpu.deviation' } },
+        ],
+      },
+    };
+    const sets = [ruleSet!.rules, [...HAND_MADE, negated], THROWING];
+    const answers: (IncidentFact | null)[] = [null];
+    for (const cls of ['memory_leak', 'cpu_saturation', 'none'])
+      for (const confidence of [0, 0.65, 0.95, 1])
+        answers.push({ class: cls, confidence, probabilities: {}, modelVersion: 'm1' });
+    const gen = new Gen(seed + 2);
+    const counts = sets.map(() => ({ bound: 0, unknown: 0 }));
+    for (const [k, rules] of sets.entries()) {
+      const bound = boundBeyondClassifier(rules);
+      assert.ok(bound, `set ${k} has a bound`);
+      const compiled = new CompiledRules(rules);
+      const names = compiled.factNames;
+      const unknown = names.map((n) => n === 'incident.class' || n === 'incident.confidence');
+      for (let n = 0; n < 3000; n++) {
+        const obs = gen.observation();
+        const context = gen.context();
+        const values = bound.factNames.map((name) =>
+          name === BOUND_ALWAYS_FACT ? true : factOf(name, obs, context, null),
+        );
+        if (
+          compiled.cannotMatch(
+            names.map((name) => factOf(name, obs, context, null)),
+            unknown,
+          )
+        )
+          counts[k]!.unknown++;
+        if (!bound.cannotMatch(values)) continue;
+        counts[k]!.bound++;
+        for (const incident of answers) {
+          const got = await compiled.evaluate(factsFor(obs, context, incident));
+          assert.deepEqual(
+            { matched: got.matched, errors: got.errors.map((e) => e.rule) },
+            { matched: [], errors: [] },
+            `seed ${seed}: bound cleared ${JSON.stringify({ features: obs.features, context, incident })}`,
+          );
+        }
+      }
+    }
+    // At least what the unknown-facts check clears, and more where a classifier rule fails on
+    // other facts that are defined (the hand-made leak rule at mem.avg ≤ 80).
+    const said = JSON.stringify(counts);
+    assert.ok(counts.every((c) => c.bound >= c.unknown) && counts[1]!.bound > counts[1]!.unknown, said);
+    // No bound where it would not be exact: a rule reading the whole `incident`.
+    const whole: RuleInput = {
+      name: 'whole',
+      priority: 1,
+      conditions: { all: [{ fact: 'incident', operator: 'notEqual', value: null }] },
+    };
+    assert.equal(boundBeyondClassifier([...HAND_MADE, whole]), undefined);
   });
 });

@@ -6,10 +6,12 @@
  *
  *   npx tsx bench/nab-sweep.ts [--deviation 3.5,4.5,6] [--keep 4h,8h,16h]
  *                              [--env AUTOGLM_BASELINE_HALF_LIFE=1h,3h,6h …]
+ *                              [--add-rule bench/candidates/cpu-collapse-page.json,…]
  *
  * `--deviation` sets every `cpu.deviation ≥ t` condition of the CPU rule whose t is the rule's own
  * deviation threshold (copies of the rules folder, AUTOGLM_RULES_DIR or rules/, in a temporary
- * folder); `--keep` sets its keepFiringFor; each `--env NAME=v1,v2` replays with each value of an
+ * folder); `--keep` sets its keepFiringFor; `--add-rule` replays without and with each rule file
+ * given added to the folder (a candidate starter rule); each `--env NAME=v1,v2` replays with each value of an
  * AUTOGLM_* setting (baselines, windows). The grid is every combination; the first row is the
  * settings as given (the shipped ones by default). Prints per setting NAB standard, low-FP and
  * low-FN on all series and standard on each half, windows caught and decisions outside windows;
@@ -52,6 +54,7 @@ interface Axis {
 const axes: Axis[] = [
   { name: 'deviation', values: [undefined, ...(valuesOf('--deviation')[0] ?? [])] },
   { name: 'keepFiringFor', values: [undefined, ...(valuesOf('--keep')[0] ?? [])] },
+  { name: 'addRule', values: [undefined, ...(valuesOf('--add-rule')[0] ?? [])] },
   ...valuesOf('--env').map(([spec = '', ...more]) => {
     const [name, first] = spec.split('=');
     if (!name?.startsWith('AUTOGLM_') || first === undefined)
@@ -111,9 +114,14 @@ function setDeviation(c: Condition, from: number, to: number): void {
 
 /** A rules folder with the CPU rule changed as `g` says (the given folder itself when unchanged). */
 function rulesFor(g: Record<string, string | undefined>, k: number): string {
-  if (g.deviation === undefined && g.keepFiringFor === undefined) return baseConfig.rulesDir;
+  if (g.deviation === undefined && g.keepFiringFor === undefined && g.addRule === undefined)
+    return baseConfig.rulesDir;
   const dir = path.join(tmp, `rules-${k}`);
   fs.cpSync(baseConfig.rulesDir, dir, { recursive: true });
+  if (g.addRule !== undefined) {
+    if (!fs.existsSync(g.addRule)) throw new Error(`--add-rule: no such file ${g.addRule}`);
+    fs.copyFileSync(g.addRule, path.join(dir, path.basename(g.addRule)));
+  }
   const rule = structuredClone(cpuRule);
   if (g.deviation !== undefined) {
     if (shippedDeviation === undefined) throw new Error(`${CPU_RULE} has no cpu.deviation ≥ condition`);
@@ -153,7 +161,7 @@ try {
     const setting =
       Object.entries(g)
         .filter(([, v]) => v !== undefined)
-        .map(([n, v]) => `${n.replace('AUTOGLM_', '')}=${v}`)
+        .map(([n, v]) => (n === 'addRule' ? `+${path.basename(v!)}` : `${n.replace('AUTOGLM_', '')}=${v}`))
         .join(' ') || 'as given';
     const l = report.labels!;
     const line = `${setting.padEnd(52)} ${pct(all.standard)}  ${pct(all.reward_low_FP_rate)}  ${pct(all.reward_low_FN_rate)} | ${pct(a)} ${pct(b)} | ${`${l.caught}/${l.windows}`.padStart(6)}  ${String(l.outside).padStart(7)} (${l.outsidePerEntityDay.toFixed(2)})`;

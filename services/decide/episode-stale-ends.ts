@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { verdictSchema, type Verdict } from '../common/contracts.js';
 import { runConsumer } from '../common/kafka.js';
-import { readPartitions } from '../common/kafka-read.js';
 import type { Logger } from '../common/logger.js';
 
 /**
@@ -10,7 +9,7 @@ import type { Logger } from '../common/logger.js';
  * decision never acted decides again (episodes.ts, `staleEnded`). Every decide process reads every
  * verdict (the episode is wherever its observations' partition is, which another process may own
  * now or after a rebalance): a consumer group of its own that commits nothing (Kafka drops it once
- * empty), and on start the verdicts of the last `lookbackMs` read back, for the episodes this process
+ * empty, and it is deleted on stop), which starts `lookbackMs` back, for the episodes this process
  * restores from the changelog.
  */
 export interface StaleEnds {
@@ -37,8 +36,6 @@ export async function followStaleEnds(opts: {
   groupPrefix: string;
   /** How far back to read on start (the episodes' idle time: older episodes are over anyway). */
   lookbackMs: number;
-  /** Longest the read-back may take. */
-  readTimeoutMs: number;
   logger: Logger;
   onStale: (verdict: Verdict) => void;
   onFatal?: (err: Error) => void;
@@ -49,8 +46,6 @@ export async function followStaleEnds(opts: {
     if (verdict) opts.onStale(verdict);
   };
   const groupId = `${opts.groupPrefix}-decide-stale-ends-${randomUUID()}`;
-  // First the live consumer (from the end as of its join), then the read-back up to the end as of
-  // now: they overlap rather than leave a gap, and a stale end seen twice changes nothing more.
   const live = await runConsumer({
     kafka,
     groupId,
@@ -63,26 +58,15 @@ export async function followStaleEnds(opts: {
     },
     ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
   });
+  // Joined (alone in its group: every partition is its own): go back `lookbackMs`, for the
+  // episodes restored from the changelog. Read again from there if it had begun: a stale end
+  // seen twice changes nothing more.
   const admin = kafka.admin();
   await admin.connect();
   try {
     const since = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - opts.lookbackMs);
-    const from = new Map(
-      since.filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, BigInt(p.offset)] as const),
-    );
-    const read = await readPartitions(
-      kafka,
-      topic,
-      from,
-      (_, message) => seen(message),
-      { maxMessages: Number.MAX_SAFE_INTEGER, timeoutMs: opts.readTimeoutMs },
-      `${opts.groupPrefix}-decide-stale-ends-read`,
-    );
-    if (!read.complete)
-      logger.warn(
-        { topic, ...read },
-        'verdicts not fully read back: a stale end before the start may be missed',
-      );
+    for (const p of since)
+      if (Number(p.offset) >= 0) live.consumer.seek({ topic, partition: p.partition, offset: p.offset });
   } finally {
     await admin.disconnect();
   }

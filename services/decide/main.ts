@@ -123,13 +123,13 @@ export async function startDecide({
     fastFailover: true,
     ...(onFatal ? { onFatal } : {}),
   });
-  // A remediation that ended stale never acted: its episode decides again (episodes.ts).
-  const staleEnds = await followStaleEnds({
+  // A remediation that ended stale never acted: its episode decides again (episodes.ts). Started
+  // beside the rest, not before it: stale ends are rare, and one read later still re-opens.
+  const staleEnds = followStaleEnds({
     kafka,
     topic: topics.verdicts,
     groupPrefix: config.groupPrefix,
     lookbackMs: config.episodeIdle,
-    readTimeoutMs: config.episodeRestoreTimeout,
     logger,
     onStale: (v) => {
       logger.info(
@@ -139,6 +139,10 @@ export async function startDecide({
       decider.staleEnded(v.entity, v.rule, v.decisionId);
     },
     ...(onFatal ? { onFatal } : {}),
+  });
+  staleEnds.catch((err: unknown) => {
+    logger.error({ err }, 'cannot follow the verdicts for stale ends: episodes they spent stay spent');
+    onFatal?.(err instanceof Error ? err : new Error(String(err)));
   });
   // Verdicts feed the classifier's live AUC: a verified remediation confirms the class it was given.
   const feedback = classifier
@@ -164,7 +168,7 @@ export async function startDecide({
       await classifier?.stop();
       await consumer.stop();
       await feedback?.stop();
-      await staleEnds.stop();
+      await (await staleEnds.catch(() => undefined))?.stop();
       await producer.disconnect();
       await client.connection.close();
     },

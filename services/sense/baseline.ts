@@ -152,6 +152,14 @@ export class BaselineStore {
   private readonly opts: BaselineOptions;
   private readonly aHour: number;
   private readonly aDay: number;
+  /**
+   * The learning rates of the last gap between samples (`decayDt`): most series are sampled at a
+   * fixed step, so three Math.pow per sample become a comparison (same values: a pure function of dt).
+   */
+  private decayDt = Number.NaN;
+  private decayLevel = 0;
+  private decayHour = 0;
+  private decayDay = 0;
 
   constructor(opts: Partial<BaselineOptions> = {}) {
     this.opts = { ...DEFAULT_BASELINE_OPTIONS, ...opts };
@@ -378,16 +386,20 @@ export class BaselineStore {
       return;
     }
     if (Math.abs(z) < opts.freezeDeviation / 2) f[p + SHIFT_FOR] = Number.NaN;
-    const a = Math.min(0.5, Math.max(1 - 2 ** (-dt / opts.halfLifeMs), 1 / n));
+    if (dt !== this.decayDt) {
+      this.decayDt = dt;
+      this.decayLevel = 1 - 2 ** (-dt / opts.halfLifeMs);
+      this.decayHour = Math.min(0.5, 1 - 2 ** (-dt * this.aHour));
+      this.decayDay = Math.min(0.5, 1 - 2 ** (-dt * this.aDay));
+    }
+    const a = Math.min(0.5, Math.max(this.decayLevel, 1 / n));
     const clip = n > 5 ? CLIP * spread : Infinity;
     const rc = r > clip ? clip : r < -clip ? -clip : r;
     d[o + LEVEL] = level + a * rc;
     f[p + ABSDEV] = absdev + a * (Math.min(Math.abs(r), clip) - absdev);
     if (!warm) return;
-    if (opts.daily)
-      f[hourAt] = (f[hourAt] as number) + Math.min(0.5, 1 - 2 ** (-dt * this.aHour)) * (1 - a) * rc;
-    if (opts.weekly)
-      f[dayAt] = (f[dayAt] as number) + Math.min(0.5, 1 - 2 ** (-dt * this.aDay)) * (1 - a) * rc;
+    if (opts.daily) f[hourAt] = (f[hourAt] as number) + this.decayHour * (1 - a) * rc;
+    if (opts.weekly) f[dayAt] = (f[dayAt] as number) + this.decayDay * (1 - a) * rc;
   }
 
   /** A new state for `metric` of `entity`; -1 when maxStates are held or too many metric names. */

@@ -66,7 +66,7 @@ const approvers = proxyActivities<Pick<ActActivities, 'approvalPolicy' | 'checkA
 /** How long to wait for a guard's answer before asking again (the request is idempotent). */
 const GUARD_ANSWER_WAIT_MS = 30_000;
 /**
- * Since `BUDGET_WAITS_FOR_ITS_ANSWER_PATCH`, a remediation the budget deferred waits for the
+ * Since `GUARDS_WAIT_FOR_THEIR_ANSWER_PATCH`, a remediation the budget deferred waits for the
  * budget's signal (the budget grants by itself when a slot frees) and asks again only this
  * rarely, a safety net for a budget that lost its queue (terminated by hand): in a storm, hundreds
  * of re-asks every 30 s filled the act worker's slots ahead of the actions.
@@ -74,8 +74,11 @@ const GUARD_ANSWER_WAIT_MS = 30_000;
 export const BUDGET_REASK_MS = 5 * 60_000;
 /** Up to this much more per remediation (from its workflow id), so re-asks do not come in waves. */
 export const BUDGET_REASK_JITTER_MS = 60_000;
-/** Marks histories whose budget wait re-asks every `budgetReaskMs` (older ones: every 30 s). */
-export const BUDGET_WAITS_FOR_ITS_ANSWER_PATCH = 'budget-waits-for-its-answer';
+/**
+ * Marks histories whose budget wait re-asks every `budgetReaskMs` and whose entity guard has 30 s
+ * from the request's delivery (older ones: every 30 s, the deadline counted from the first ask).
+ */
+export const GUARDS_WAIT_FOR_THEIR_ANSWER_PATCH = 'guards-wait-for-their-answer';
 
 /** The interval between a remediation's re-asks of the budget: deterministic, spread by its id. */
 export function budgetReaskMs(workflowId: string): number {
@@ -311,29 +314,26 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
   async function lease(kind: GuardKind, deadline: number): Promise<LeaseAnswer> {
     delete answers[kind];
     held.add(kind); // from the first ask: a queued or unanswered request is withdrawn by the release
-    // The budget signals its grant when a slot frees: once it has deferred the request (so holds
-    // it), the remediation waits for that signal and asks again only every few minutes. Without an
-    // answer yet, and in histories from before, it asks again after 30 s.
-    const reaskMs =
-      kind === 'budget' && patched(BUDGET_WAITS_FOR_ITS_ANSWER_PATCH) ? budgetReaskMs(workflowId) : undefined;
-    const final = () => answers[kind] !== undefined && answers[kind]!.result !== 'deferred';
-    for (;;) {
+    // The budget signals its grant when a slot frees, and holds the request once the signal is in
+    // (the activity returned): the remediation waits for that answer and asks again only every few
+    // minutes, in case the budget lost its queue. And the entity guard gets at least 30 s from the
+    // request's delivery, however long it waited for a guard worker. Histories from before asked
+    // again every 30 s, within a deadline counted from the first ask.
+    const waits = patched(GUARDS_WAIT_FOR_THEIR_ANSWER_PATCH);
+    const waitMs = kind === 'budget' && waits ? budgetReaskMs(workflowId) : GUARD_ANSWER_WAIT_MS;
+    let end = deadline;
+    for (let first = true; ; first = false) {
       await guards.requestLease({ kind, guardId: guardIds[kind], request: leaseRequest });
-      const asked = Date.now();
-      const wait = Math.min(GUARD_ANSWER_WAIT_MS, deadline - asked);
-      if (reaskMs === undefined) {
-        if (wait > 0) await condition(final, wait);
-      } else {
-        if (wait > 0) await condition(() => answers[kind] !== undefined, wait);
-        const queued = Math.min(asked + reaskMs, deadline) - Date.now();
-        if (answers[kind]?.result === 'deferred' && queued > 0) await condition(final, queued);
-      }
+      if (waits && first && kind === 'entity') end = Math.max(end, Date.now() + GUARD_ANSWER_WAIT_MS);
+      const wait = Math.min(waitMs, end - Date.now());
+      if (wait > 0)
+        await condition(() => answers[kind] !== undefined && answers[kind]!.result !== 'deferred', wait);
       const a = answers[kind];
       if (a && a.result !== 'deferred') {
         if (a.result === 'denied') held.delete(kind); // the guard holds nothing of ours: no release
         return a;
       }
-      if (Date.now() >= deadline) {
+      if (Date.now() >= end) {
         // Still queued, or no answer: stay in `held` so the release withdraws whatever the guard has.
         return {
           guard: kind,

@@ -287,6 +287,19 @@ export class LanesHarness {
     }
   }
 
+  /**
+   * How many remediations have ended (Temporal's visibility, read at most every 5 s): in an
+   * overloaded storm some end without reaching the budget (absorbed, stale).
+   */
+  async ended(): Promise<number> {
+    if (Date.now() - this.endedRead.at < 5_000) return this.endedRead.count;
+    const query = `TaskQueue = "${this.config.actTaskQueue}" AND WorkflowType = "remediate" AND ExecutionStatus != "Running"`;
+    const { count } = await this.client.workflow.count(query).catch(() => ({ count: this.endedRead.count }));
+    this.endedRead = { at: Date.now(), count };
+    return count;
+  }
+  private endedRead = { at: 0, count: 0 };
+
   /** Polls (real time) until `ok`; fails with `what` after `ms`. */
   async until(ok: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
     const deadline = Date.now() + ms;

@@ -7,6 +7,8 @@ export interface BoundedReadLimits {
   readonly maxMessages: number;
   /** Longest the read may take. */
   readonly timeoutMs: number;
+  /** Ends the read at once, incomplete, when aborted: a service that stops does not wait for it. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -25,11 +27,13 @@ export async function readPartitions(
   limits: BoundedReadLimits,
   groupPrefix: string,
 ): Promise<{ messages: number; complete: boolean; partitionsLeft: number[] }> {
+  if (limits.signal?.aborted) return { messages: 0, complete: false, partitionsLeft: [...from.keys()] };
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `${groupPrefix}-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
   let messages = 0;
+  let onAbort: (() => void) | undefined;
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
     const ends = new Map(offsets.map((p) => [p.partition, BigInt(p.high)]));
@@ -46,6 +50,16 @@ export async function readPartitions(
     const finished = new Promise<void>((resolve) => (done = resolve));
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: false });
+    /** A partition is read once a batch reached its end (with or without messages to hand out). */
+    const reached = (partition: number, lastOffset: string) => {
+      if (BigInt(lastOffset) + 1n >= (ends.get(partition) ?? 0n)) pending.delete(partition);
+      if (pending.size === 0 || messages >= limits.maxMessages) done();
+    };
+    // A batch of only control records or aborted records reaches no handler, only this event: a
+    // partition that ends with a transaction's commit marker is read to its end all the same.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      if (e.payload.topic === topic) reached(e.payload.partition, String(e.payload.lastOffset));
+    });
     consumer.on(consumer.events.GROUP_JOIN, () => {
       // Partitions not asked for start at their end: nothing is fetched from them.
       for (const [partition, end] of ends) {
@@ -63,17 +77,22 @@ export async function readPartitions(
           resolveOffset(message.offset);
           onMessage(batch.partition, message);
         }
-        const last = batch.messages.at(-1);
-        if (last && BigInt(last.offset) + 1n >= end) pending.delete(batch.partition);
-        if (pending.size === 0 || messages >= limits.maxMessages) done();
+        // The batch's last offset, not its last message's: a control record ends it unseen.
+        reached(batch.partition, batch.lastOffset());
       },
     });
     const timedOut = await Promise.race([
       finished.then(() => false),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(true), limits.timeoutMs).unref()),
+      new Promise<boolean>((resolve) => {
+        onAbort = () => resolve(true);
+        if (limits.signal?.aborted) resolve(true);
+        limits.signal?.addEventListener('abort', onAbort, { once: true });
+      }),
     ]);
     return { messages, complete: !timedOut && pending.size === 0, partitionsLeft: [...pending] };
   } finally {
+    if (onAbort) limits.signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect().catch(() => undefined);
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect();

@@ -50,6 +50,21 @@ export async function startSense({
   const producer = await connectProducer(kafka);
   const admin = kafka.admin();
   await admin.connect();
+  // Aborted by stop: the changelog and events reads of a join end at once. kafkajs's admin connects
+  // again when used after its disconnect, and such a connection, opened by a rebuild that ran on after
+  // stop, kept a stopped process alive until the broker's idle timeout (10 minutes).
+  const stopping = new AbortController();
+  const inFlight = new Set<Promise<unknown>>();
+  const tracked = <T>(work: () => Promise<T>): Promise<T> => {
+    if (stopping.signal.aborted) return Promise.reject(new Error('sense is stopping'));
+    const p = work();
+    inFlight.add(p);
+    void p.then(
+      () => inFlight.delete(p),
+      () => inFlight.delete(p),
+    );
+    return p;
+  };
   const newBaselines = () => new BaselineStore(baselineOptionsOf(config));
   let baselineStore = newBaselines();
   const newWindows = () => new EntityWindows(windowOptionsOf(config, baselineStore));
@@ -61,13 +76,19 @@ export async function startSense({
           topic: topics.baselines,
           idleMs: config.baselineIdle,
           restore: (partition) =>
-            restoreBaselines(
-              kafka,
-              topics.baselines,
-              partition,
-              baselineStore,
-              { maxMessages: Number.MAX_SAFE_INTEGER, timeoutMs: config.baselineRestoreTimeout },
-              config.groupPrefix,
+            tracked(() =>
+              restoreBaselines(
+                kafka,
+                topics.baselines,
+                partition,
+                baselineStore,
+                {
+                  maxMessages: Number.MAX_SAFE_INTEGER,
+                  timeoutMs: config.baselineRestoreTimeout,
+                  signal: stopping.signal,
+                },
+                config.groupPrefix,
+              ),
             ),
         }
       : undefined;
@@ -90,7 +111,7 @@ export async function startSense({
   const consumerReady = new Promise<RunningConsumer>((resolve) => (setConsumer = resolve));
   const port: SenseConsumerPort = {
     async committed(topic, partition) {
-      committedOffsets ??= fetchCommitted();
+      committedOffsets ??= tracked(fetchCommitted);
       return (await committedOffsets).get(`${topic}/${partition}`) ?? {};
     },
     async seek(topic, partition, offset) {
@@ -100,19 +121,25 @@ export async function startSense({
       const { consumer } = await consumerReady;
       await consumer.commitOffsets([{ topic, partition, offset: String(offset), metadata }]);
     },
-    async read(topic, partition, from, onMessage) {
-      // From the oldest offset kept at the earliest: a reader sent before it would wait for nothing.
-      const kept = (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition);
-      const start = BigInt(Math.max(from, Number(kept?.low ?? 0)));
-      // Bounded like the changelog restore (AUTOGLM_BASELINE_RESTORE_TIMEOUT): both run on a join.
-      return readPartitions(
-        kafka,
-        topic,
-        new Map([[partition, start]]),
-        (_, message) => onMessage(message),
-        { maxMessages: Number.MAX_SAFE_INTEGER, timeoutMs: config.baselineRestoreTimeout },
-        `${config.groupPrefix}-sense-rebuild`,
-      );
+    read(topic, partition, from, onMessage) {
+      return tracked(async () => {
+        // From the oldest offset kept at the earliest: a reader sent before it would wait for nothing.
+        const kept = (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition);
+        const start = BigInt(Math.max(from, Number(kept?.low ?? 0)));
+        // Bounded like the changelog restore (AUTOGLM_BASELINE_RESTORE_TIMEOUT): both run on a join.
+        return readPartitions(
+          kafka,
+          topic,
+          new Map([[partition, start]]),
+          (_, message) => onMessage(message),
+          {
+            maxMessages: Number.MAX_SAFE_INTEGER,
+            timeoutMs: config.baselineRestoreTimeout,
+            signal: stopping.signal,
+          },
+          `${config.groupPrefix}-sense-rebuild`,
+        );
+      });
     },
   };
   const handler = new SenseHandler({
@@ -145,6 +172,7 @@ export async function startSense({
     // round robin only while a group still has members that know nothing else (a rolling upgrade).
     partitionAssigners: [coPartitionedAssigner, PartitionAssigners.roundRobin],
     onJoin: (assignment) => {
+      if (stopping.signal.aborted) return; // a join while stopping: nothing to rebuild
       // A new generation: rebuild every partition this process now owns from its rebuild offset,
       // and its baselines from the changelog.
       baselineStore = newBaselines();
@@ -166,7 +194,12 @@ export async function startSense({
     readiness: () => ({ 'sense.consumer': consumer.joined() }),
     liveness: () => ({ 'sense.consumer': consumer.alive() }),
     async stop() {
+      // Nothing more applied, reads in flight cut short, the batch in hand finished, and only then
+      // the clients closed, once nothing can use them again.
+      handler.stop();
+      stopping.abort();
       await consumer.stop();
+      await Promise.allSettled([...inFlight]);
       await producer.disconnect();
       await admin.disconnect();
     },

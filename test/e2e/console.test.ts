@@ -316,8 +316,19 @@ describe('the console in a browser, fed by a running loop', () => {
     await page.goto(`${origin()}/entity?id=${encodeURIComponent(ENTITY)}&x=1`);
     await page.selectOption('#range', '900000');
     const chart = '.chart[data-metric="cpu"]';
-    const marked = `['decision', 'action', 'verdict'].every((k) => (document.querySelector('${chart}')?.dataset.markers ?? '').split(',').includes(k))`;
-    await page.waitForFunction(marked, undefined, { timeout: 20_000 });
+    // A function, not a string: Playwright evaluates a string expression again on every poll, which
+    // the page's CSP (no 'unsafe-eval') refuses once the first poll finds the marks not drawn yet; a
+    // function is evaluated once, by the first poll.
+    await page.waitForFunction(
+      (selector: string) => {
+        type Doc = { querySelector(s: string): { dataset: Record<string, string | undefined> } | null };
+        const doc = (globalThis as unknown as { document: Doc }).document;
+        const markers = (doc.querySelector(selector)?.dataset.markers ?? '').split(',');
+        return ['decision', 'action', 'verdict'].every((k) => markers.includes(k));
+      },
+      chart,
+      { timeout: 20_000 },
+    );
     const drawn = (await page.evaluate(`(() => {
       const c = window.consoleCharts.cpu;
       const nn = (a) => a.filter((x) => x !== null);

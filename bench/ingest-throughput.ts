@@ -122,7 +122,7 @@ const perBody = bodies.map((_, i) =>
  */
 const SENDERS_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { url, bodies, perBody, senders, until } = workerData;
+const { url, bodies, perBody, senders } = workerData;
 let acked = 0, refused = 0, next = 0;
 async function post(body) {
   for (;;) {
@@ -138,40 +138,48 @@ async function post(body) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
-const report = setInterval(() => parentPort.postMessage({ acked, refused }), 100);
-Promise.all(
-  Array.from({ length: senders }, async () => {
-    while (until === undefined || Date.now() < until) {
-      const i = next++ % bodies.length;
-      if (until === undefined && next > bodies.length) return;
-      await post(bodies[i]);
-      acked += perBody[i];
-    }
-  }),
-).then(() => {
-  clearInterval(report);
-  parentPort.postMessage({ acked, refused, done: true });
+parentPort.postMessage({ ready: true });
+// Ready; the clock starts with the message that says go.
+parentPort.once('message', ({ until }) => {
+  const report = setInterval(() => parentPort.postMessage({ acked, refused }), 100);
+  Promise.all(
+    Array.from({ length: senders }, async () => {
+      while (until === undefined || Date.now() < until) {
+        const i = next++ % bodies.length;
+        if (until === undefined && next > bodies.length) return;
+        await post(bodies[i]);
+        acked += perBody[i];
+      }
+    }),
+  ).then(() => {
+    clearInterval(report);
+    parentPort.postMessage({ acked, refused, done: true });
+  });
 });
 `;
 
-/** Runs the senders in a worker thread, as Prometheus is another process (they ran on ingest's own event loop before). */
-async function sendAll(
-  url: string,
-  until: number | undefined,
-  progress: (acked: number, refused: number) => void,
-): Promise<void> {
-  const worker = new Worker(SENDERS_SOURCE, {
-    eval: true,
-    workerData: { url, bodies, perBody, senders, until },
-  });
+/** The senders in a worker thread, as Prometheus is another process (they ran on ingest's own event loop before); started before the clock. */
+async function startSenders(url: string): Promise<{
+  send: (until: number | undefined, progress: (acked: number, refused: number) => void) => Promise<void>;
+}> {
+  const worker = new Worker(SENDERS_SOURCE, { eval: true, workerData: { url, bodies, perBody, senders } });
   await new Promise<void>((resolve, reject) => {
-    worker.on('error', reject);
-    worker.on('message', (m: { acked: number; refused: number; done?: boolean }) => {
-      progress(m.acked, m.refused);
-      if (m.done) resolve();
-    });
+    worker.once('error', reject);
+    worker.once('message', () => resolve());
   });
-  await worker.terminate();
+  return {
+    send: async (until, progress) => {
+      await new Promise<void>((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('message', (m: { acked: number; refused: number; done?: boolean }) => {
+          progress(m.acked, m.refused);
+          if (m.done) resolve();
+        });
+        worker.postMessage({ until });
+      });
+      await worker.terminate();
+    },
+  };
 }
 
 const cpuOf = (u: NodeJS.CpuUsage, n: number) => ((u.user + u.system) / n).toFixed(1);
@@ -191,6 +199,7 @@ async function ingestRun(run: number): Promise<{ rate: number; acked: number }> 
     acked = a;
     refused = r;
   };
+  const pool = await startSenders(url);
   if (run === 1) await profiler?.post('Profiler.start');
   const start = performance.now();
   const cpuStart = process.cpuUsage();
@@ -204,10 +213,10 @@ async function ingestRun(run: number): Promise<{ rate: number; acked: number }> 
       );
       last = { at: now, acked };
     }, 60_000);
-    await sendAll(url, end, progress);
+    await pool.send(end, progress);
     clearInterval(timer);
   } else {
-    await sendAll(url, undefined, progress);
+    await pool.send(undefined, progress);
   }
   const ms = performance.now() - start;
   const cpu = cpuOf(process.cpuUsage(cpuStart), acked);

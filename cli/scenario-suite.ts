@@ -51,6 +51,8 @@ export interface SuiteOptions {
   readonly injectEveryMs?: number;
   /** The simulated fleet's size (5 services of 2 pods: the SUITE_ENTITIES and a healthy rest). */
   readonly fleet?: { readonly services: number; readonly pods: number };
+  /** Fleet settings beside those (AUTOGLM_FLEET_* keys of loadFleetConfig), e.g. another metric set. */
+  readonly fleetSettings?: Parameters<typeof loadFleetConfig>[1];
   /** Also wait until every remediation started has its verdict on the verdicts topic. */
   readonly awaitVerdicts?: boolean;
   /** How long the fleet runs before the first injection: baselines warm up (30 samples). */
@@ -146,6 +148,7 @@ export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult>
         scenarioEvery: 'off',
         recovery: '5s',
         port: '0',
+        ...opts.fleetSettings,
       },
     ),
   );

@@ -6,7 +6,8 @@
  * baseline facts included once an entity has history. Deterministic: the same options give the
  * same rows.
  */
-import type { MetricSample, Observation } from '../common/contracts.js';
+import type { Observation } from '../common/contracts.js';
+import { applyMetricSet, type MetricSet } from '../fleet/metric-set.js';
 import { FleetModel } from '../fleet/fleet-model.js';
 import type { FleetScenarioClass } from '../fleet/fleet-types.js';
 import { BaselineStore } from '../sense/baseline.js';
@@ -69,9 +70,11 @@ export function fleetDataset(opts: FleetDatasetOptions): FleetRow[] {
   const pods = opts.podsPerService ?? 5;
   const historyMs = opts.historyMs ?? 2 * 3_600_000;
   const sampleAt = (opts.sampleAtS ?? [45, 90, 150, 210]).map((s) => s * 1000);
-  const drop = new Set(opts.dropMetrics ?? []);
-  const scale = opts.scale ?? {};
-  const rename = opts.rename ?? {};
+  const metricSet: MetricSet = {
+    drop: opts.dropMetrics ?? [],
+    scale: opts.scale ?? {},
+    rename: opts.rename ?? {},
+  };
   const fleet = new FleetModel({
     services,
     podsPerService: pods,
@@ -98,19 +101,13 @@ export function fleetDataset(opts: FleetDatasetOptions): FleetRow[] {
     for (; now <= until; now += step) {
       const out = fleet.tick(now);
       if (!history) for (const e of out.events) windows.addEvent(e);
-      for (const s of out.samples) {
-        if (drop.has(s.metric)) continue;
-        const sample: MetricSample = {
-          ...s,
-          metric: rename[s.metric] ?? s.metric,
-          value: s.value * (scale[s.metric] ?? 1),
-        };
+      for (const sample of applyMetricSet(out.samples, metricSet)) {
         if (history) {
           baselines.update(sample.entity, sample.metric, sample.ts, sample.value);
           continue;
         }
         const r = windows.addSample(sample);
-        if (r.kind === 'observation') latest.set(s.entity, r.observation);
+        if (r.kind === 'observation') latest.set(sample.entity, r.observation);
       }
     }
   };

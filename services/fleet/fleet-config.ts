@@ -9,7 +9,9 @@ import { hmacKeyOf } from '../actuators/from-config.js';
 import { ConfigError, parseEnvSettings } from '../common/config.js';
 import { parseDuration } from '../common/duration.js';
 import type { MixEntry } from './fleet-model.js';
+import { EVENT_WORDINGS } from './event-wording.js';
 import { FLEET_SCENARIO_CLASSES, type FleetScenarioClass } from './fleet-types.js';
+import { parseMetricSet, type MetricSet } from './metric-set.js';
 
 /** Each setting, the environment variable it comes from, and its default. */
 const ENV = {
@@ -42,6 +44,16 @@ const ENV = {
   avoidRecent: ['AUTOGLM_FLEET_AVOID_RECENT', '8h'],
   /** How often Temporal's remediations are read for that. */
   loopPoll: ['AUTOGLM_FLEET_LOOP_POLL', '10s'],
+  /**
+   * Another fleet's metric set (services/fleet/metric-set.ts): metrics it does not report
+   * (`upstream_errors,restarts`), names it reports some under (`errors=http_5xx_rate`) and units
+   * (`latency=0.001`: seconds). Applied to the samples on the metrics topic; a scrape only drops.
+   */
+  dropMetrics: ['AUTOGLM_FLEET_DROP_METRICS', ''],
+  renameMetrics: ['AUTOGLM_FLEET_RENAME_METRICS', ''],
+  metricScale: ['AUTOGLM_FLEET_METRIC_SCALE', ''],
+  /** `ours`, or `other`: events worded as another fleet's software words them (event-wording.ts). */
+  eventWording: ['AUTOGLM_FLEET_EVENT_WORDING', 'ours'],
 } as const;
 
 /** Most entities one simulator runs (services × pods): beyond it a tick is no longer cheap. */
@@ -106,6 +118,12 @@ const schema = z.object({
   followLoop: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true'),
   avoidRecent: duration('8h', 0, 7 * 86_400_000, true),
   loopPoll: duration('10s', 1000, 600_000),
+  dropMetrics: z.string(),
+  renameMetrics: z.string(),
+  metricScale: z.string(),
+  eventWording: z.enum(EVENT_WORDINGS, {
+    error: 'must be "ours" or "other" (events worded as another fleet does)',
+  }),
   samples: z.enum(['kafka', 'scrape'], {
     error:
       'must be "kafka" (samples to the metrics topic) or "scrape" (only on GET /metrics, for Prometheus)',
@@ -114,7 +132,11 @@ const schema = z.object({
 
 /** The fleet's settings; durations are milliseconds, `scenarioEvery` 0 means on demand only. */
 export type FleetConfig = Readonly<
-  Omit<z.infer<typeof schema>, 'scenarios'> & { scenarios: readonly MixEntry[] }
+  Omit<z.infer<typeof schema>, 'scenarios' | 'dropMetrics' | 'renameMetrics' | 'metricScale'> & {
+    scenarios: readonly MixEntry[];
+    /** The metric set the fleet reports (every metric, our names and units by default). */
+    metricSet: MetricSet;
+  }
 >;
 
 /**
@@ -125,7 +147,28 @@ export function loadFleetConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<Record<keyof typeof ENV, string>> = {},
 ): FleetConfig {
-  const { raw, data: config } = parseEnvSettings(ENV, schema, env, overrides);
+  const metricSetOf = (text: { drop: string; rename: string; scale: string }) =>
+    parseMetricSet(text, {
+      drop: ENV.dropMetrics[0],
+      rename: ENV.renameMetrics[0],
+      scale: ENV.metricScale[0],
+    });
+  let settings: ReturnType<typeof parseEnvSettings<keyof typeof ENV, typeof schema>>;
+  try {
+    settings = parseEnvSettings(ENV, schema, env, overrides);
+  } catch (err) {
+    // Every problem at once: the metric set's too, though another setting was refused.
+    if (!(err instanceof ConfigError)) throw err;
+    const value = (k: 'dropMetrics' | 'renameMetrics' | 'metricScale') =>
+      overrides[k] ?? (env[ENV[k][0]] || undefined) ?? ENV[k][1];
+    const set = metricSetOf({
+      drop: value('dropMetrics'),
+      rename: value('renameMetrics'),
+      scale: value('metricScale'),
+    });
+    throw 'problems' in set ? new ConfigError([...err.problems, ...set.problems]) : err;
+  }
+  const { raw, data: config } = settings;
   const problems: string[] = [];
   if (config.services * config.pods > MAX_FLEET_ENTITIES)
     problems.push(
@@ -135,10 +178,14 @@ export function loadFleetConfig(
     problems.push(
       `AUTOGLM_FLEET_SCENARIO_EVERY (${raw.scenarioEvery}) must not be shorter than AUTOGLM_FLEET_TICK (${raw.tick})`,
     );
-  if (problems.length > 0) throw new ConfigError(problems);
+  const { dropMetrics, renameMetrics, metricScale, ...rest } = config;
+  const parsed = metricSetOf({ drop: dropMetrics, rename: renameMetrics, scale: metricScale });
+  if ('problems' in parsed) problems.push(...parsed.problems);
+  if (problems.length > 0 || !('set' in parsed)) throw new ConfigError(problems);
   return Object.freeze({
-    ...config,
+    ...rest,
     scenarios: Object.freeze(config.scenarios.map((m) => Object.freeze(m))),
+    metricSet: parsed.set,
   });
 }
 

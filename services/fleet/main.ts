@@ -9,6 +9,8 @@ import { loadFleetConfig, readHmacKey, type FleetConfig } from './fleet-config.j
 import { FleetEntityMetrics } from './entity-metrics.js';
 import { FleetMetrics } from './fleet-metrics.js';
 import { FleetModel } from './fleet-model.js';
+import { wordEvents } from './event-wording.js';
+import { applyMetricSet, isFullMetricSet } from './metric-set.js';
 import { followLoop, type LoopFeedback } from './loop-feedback.js';
 
 /** A running fleet simulator: a Service, plus its model (ground truth) and control API address. */
@@ -116,7 +118,14 @@ export async function startFleet(
       const now = Math.max(Date.now(), last);
       last = now;
       const out = model.tick(now);
-      entityMetrics.update(out.samples);
+      // Another fleet's metric set and wording, when configured: what the loop sees, not the truth.
+      const samples = applyMetricSet(out.samples, settings.metricSet);
+      const events = wordEvents(out.events, settings.eventWording);
+      entityMetrics.update(
+        settings.metricSet.drop.length === 0
+          ? out.samples
+          : out.samples.filter((s) => !settings.metricSet.drop.includes(s.metric)),
+      );
       for (const incident of out.injected) {
         metrics.incidentInjected(incident);
         logger.info({ incident }, `injected ${incident.class} on ${incident.entity} (${incident.id})`);
@@ -133,13 +142,13 @@ export async function startFleet(
           sendJson(
             producer,
             topics.metrics,
-            samplesToKafka ? out.samples.map((s) => ({ key: s.entity, value: s })) : [],
+            samplesToKafka ? samples.map((s) => ({ key: s.entity, value: s })) : [],
           ),
           sendJson(
             producer,
             topics.events,
             // Fed by Prometheus, the alerts are Alertmanager's (through ingest), not simulated ones.
-            out.events
+            events
               .filter((e) => samplesToKafka || e.kind !== 'alert')
               .map((e) => ({ key: e.entity, value: e })),
           ),
@@ -175,6 +184,8 @@ export async function startFleet(
       control: api.actuateUrl,
       signed: hmacKey !== undefined,
       samples: samplesToKafka ? topics.metrics : `${api.origin}/metrics`,
+      ...(isFullMetricSet(settings.metricSet) ? {} : { metricSet: settings.metricSet }),
+      ...(settings.eventWording === 'ours' ? {} : { eventWording: settings.eventWording }),
     },
     `fleet simulator running: ${model.entityIds.length} entities, actions on ${api.actuateUrl}`,
   );

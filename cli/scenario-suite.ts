@@ -240,14 +240,20 @@ async function terminateRun(config: Config, decisions: readonly Decision[], enti
       ...entities.map((e) => entityGuardId(scope, e)),
       actionBudgetId(scope),
     ]);
-    for (const id of ids)
-      await client.workflow
-        .getHandle(id)
-        .terminate('the scenario run is over')
-        .catch((err: unknown) => {
-          if (err instanceof WorkflowNotFoundError || /already completed/i.test(String(err))) return;
-          throw err;
-        });
+    // 16 at a time: a run of 100 incidents leaves ~300 ids, one by one took minutes on a busy server.
+    const all = [...ids];
+    for (let i = 0; i < all.length; i += 16)
+      await Promise.all(
+        all.slice(i, i + 16).map((id) =>
+          client.workflow
+            .getHandle(id)
+            .terminate('the scenario run is over')
+            .catch((err: unknown) => {
+              if (err instanceof WorkflowNotFoundError || /already completed/i.test(String(err))) return;
+              throw err;
+            }),
+        ),
+      );
   } finally {
     await client.connection.close();
   }

@@ -43,7 +43,7 @@ const PER_STEP = 2;
 /** 20 pods per service of 5: 100 incidents, one entity each. */
 const PODS = 20;
 /** After the last injection, how long the run may take to settle (the file stays under 5 minutes). */
-const SETTLE_MS = 150_000;
+const SETTLE_MS = 130_000;
 /** Per service of the fleet (in the simulator's order), the class injected on each of its pods. */
 const CLASS_OF_SERVICE: ReadonlyArray<readonly [string, FleetScenarioClass]> = [
   ['checkout', 'cpu_saturation'],

@@ -27,6 +27,7 @@ const TOP_KEYS = [
   'class_weight',
   'split',
   'abstain',
+  'augment',
 ];
 const DEFAULT_SPLIT = { test: 0.2, seed: 42 } as const;
 
@@ -69,6 +70,7 @@ export function parseModelConfig(
   const classWeight = parseClassWeight(json.class_weight, classes, problem);
   const split = parseSplit(json.split, problem);
   const abstain = parseAbstain(json.abstain, problem);
+  const augment = parseAugment(json.augment, problem);
 
   if (problems.length > 0 || !regularization || !features || !classes) return { problems };
   const config: ModelConfig = {
@@ -81,6 +83,7 @@ export function parseModelConfig(
     ...(classWeight !== undefined ? { class_weight: classWeight } : {}),
     split: split ?? DEFAULT_SPLIT,
     ...(abstain !== undefined ? { abstain } : {}),
+    ...(augment !== undefined ? { augment } : {}),
   };
   return { config: deepFreeze(config) };
 }
@@ -315,6 +318,24 @@ function parseAbstain(value: unknown, problem: Problem): ModelConfig['abstain'] 
     return undefined;
   }
   return { min_confidence: min };
+}
+
+function parseAugment(value: unknown, problem: Problem): ModelConfig['augment'] {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) {
+    problem('augment', 'must be an object such as {"copies": 1, "seed": 11}');
+    return undefined;
+  }
+  for (const key of Object.keys(value))
+    if (key !== 'copies' && key !== 'seed')
+      problem(`augment.${key}`, 'is not an augment field; the fields are copies and seed');
+  const { copies, seed } = value;
+  const okCopies = Number.isInteger(copies) && (copies as number) >= 0 && (copies as number) <= 20;
+  const okSeed = Number.isInteger(seed);
+  if (!okCopies)
+    problem('augment.copies', `is ${show(copies)}: must be a whole number of copies per row from 0 to 20`);
+  if (!okSeed) problem('augment.seed', `is ${show(seed)}: must be a whole number (for example 11)`);
+  return okCopies && okSeed ? { copies: copies as number, seed: seed as number } : undefined;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -26,6 +26,8 @@ export interface ModelConfig {
   readonly split?: { readonly test: number; readonly seed: number };
   /** When the model says `unknown`: below this top-class probability (default 0.5). */
   readonly abstain?: { readonly min_confidence: number };
+  /** Perturbed copies of each training row as other fleets would show it (augment.ts); default none. */
+  readonly augment?: { readonly copies: number; readonly seed: number };
 }
 
 /** One labeled example: the observation's features and recent events, and its class. */

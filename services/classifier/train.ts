@@ -26,6 +26,7 @@ import type {
 } from './model-types.js';
 import { seededRandom, shuffleInPlace } from './seeded-random.js';
 import { abstainThresholds } from './abstain.js';
+import { augmentRows } from './augment.js';
 import { columnCount, columnsOf, eventText, hashToken, tokenize, vectorize } from './vectorize.js';
 
 /** What training did, for the CLI and the model card. */
@@ -89,8 +90,10 @@ export function trainGlm(
     warnings.push('the test split is empty: add rows or raise split.test to evaluate the model');
 
   const outputs = config.link_function === 'logit' ? 1 : classes.length;
+  // Augmented copies train; the split, the report and the abstain thresholds keep the rows given.
+  const fitRows = config.augment ? augmentRows(train, config.augment) : train;
   const examples: Example[] = [
-    ...train.map((row) => ({ input: row, label: classIndex.get(row.label)!, negative: false })),
+    ...fitRows.map((row) => ({ input: row, label: classIndex.get(row.label)!, negative: false })),
     ...negatives.map((row) => ({ input: row, label: classIndex.get(row.notClass)!, negative: true })),
   ];
   const { design, mean, bucketTokens } = buildDesign(config.features, examples, warnings);

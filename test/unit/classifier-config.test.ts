@@ -104,7 +104,7 @@ describe('model config', () => {
     const { regularization, ...rest } = valid();
     const json = { ...rest, regularisation: regularization, class_weight: { leak: 2 } };
     assert.deepEqual(problemsOf(json), [
-      'incident.config.json: regularisation: is not a config field; the fields are name, model_type, link_function, regularization, features, classes, class_weight, split, abstain',
+      'incident.config.json: regularisation: is not a config field; the fields are name, model_type, link_function, regularization, features, classes, class_weight, split, abstain, augment',
       'incident.config.json: regularization: must be an object such as {"alpha": 0.5, "lambda": "auto"}',
       'incident.config.json: class_weight.leak: is not a class; the classes are healthy, memory_leak, cpu_saturation',
     ]);

@@ -12,6 +12,7 @@ import { predict } from './predict.js';
 import { generateScenarios } from './scenarios.js';
 import { UNKNOWN_CLASS } from './abstain.js';
 import { trainGlm } from './train.js';
+import { otherPhrasing } from '../fleet/event-wording.js';
 
 /** One way the scored fleet differs from the simulator as it runs. */
 export interface CrossVariant {
@@ -24,34 +25,8 @@ export interface CrossVariant {
   readonly otherPhrasing?: boolean;
 }
 
-/**
- * Another fleet's wording of the same events (no phrase of the classifier's scenarios): whatever
- * the model learned from our words alone does not carry over, the metrics have to.
- */
-const OTHER_PHRASING: ReadonlyArray<readonly [RegExp, string]> = [
-  [/^dial tcp .*connection refused$/, 'ECONNREFUSED while calling backend'],
-  [/^upstream timeout (.*)$/, 'backend $1 not answering (deadline exceeded)'],
-  [/^CPUThrottlingHigh$/, 'processor throttled for 40% of periods'],
-  [/^HPA at max replicas$/, 'autoscaler cannot add pods: limit reached'],
-  [/^OOMKilled$/, 'process killed: out of memory'],
-  [/^container restarted$/, 'pod restarted'],
-  [/^Back-off restarting failed container$/, 'crash loop back-off'],
-  [/^GC overhead.*$/, 'heap nearly exhausted'],
-  [/^deployed (.*)$/, 'rollout of $1 finished'],
-  [/^5xx spike on (.*)$/, 'http 500 rate high on $1'],
-  [/^NullPointerException.*$/, 'TypeError: cannot read properties of undefined'],
-  [/^write failed: no space left on device$/, 'ENOSPC: could not write file'],
-  [/^node condition DiskPressure$/, 'volume almost full'],
-  [/^disk full$/, 'volume full'],
-  [/^evicting pods$/, 'pods evicted by kubelet'],
-];
-
-/** `message` as the other fleet words it. */
-export function otherPhrasing(message: string): string {
-  for (const [pattern, replacement] of OTHER_PHRASING)
-    if (pattern.test(message)) return message.replace(pattern, replacement);
-  return message;
-}
+/** Another fleet's wording of the same events (services/fleet/event-wording.ts). */
+export { otherPhrasing };
 
 /** The fleet variants the forward direction is scored on. */
 export const CROSS_VARIANTS: readonly CrossVariant[] = [
@@ -91,6 +66,11 @@ export interface CrossOptions {
   readonly historyMs?: number;
   /** Lambda of the reverse model (0.01; "auto" cross-validates, slower). */
   readonly reverseLambda?: number | 'auto';
+  /**
+   * Augmented copies per fleet row the reverse model trains on (1): the fleet's traces share one
+   * metric set, history and wording, as one fleet's own recorded rows do (`augment` of the config).
+   */
+  readonly reverseAugment?: number;
   /** Variants to score (all of CROSS_VARIANTS). */
   readonly variants?: readonly CrossVariant[];
 }
@@ -181,6 +161,7 @@ export function crossEvaluate(model: GlmModel, config: ModelConfig, opts: CrossO
     ...config,
     regularization: { ...config.regularization, lambda: opts.reverseLambda ?? 0.01 },
     split: { test: 0.01, seed },
+    augment: { copies: opts.reverseAugment ?? 1, seed: seed + 11 },
   };
   const { model: reverseModel, train } = trainGlm(reverseConfig, fleetRows);
   const scenarios = generateScenarios({ rows: opts.reverseRows ?? 5000, seed: seed + 7919 });

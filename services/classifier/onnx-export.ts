@@ -58,18 +58,28 @@ export function shapeProblems(model: GlmModel): { path: (string | number)[]; mes
   return problems;
 }
 
-/** A float32 initializer; raw little-endian bytes keep the file small and the load fast. */
-function floatTensor(name: string, dims: number[], values: Iterable<number>): onnxProto.onnx.ITensorProto {
+/**
+ * A float64 initializer (raw little-endian bytes keep the load fast): the graph computes in double precision (inputs and outputs stay float32),
+ * so a sharply fitted model's probabilities match the float64 reference within float32 rounding.
+ */
+function doubleTensor(name: string, dims: number[], values: Iterable<number>): onnxProto.onnx.ITensorProto {
   const list = Array.from(values);
-  const bytes = new Uint8Array(list.length * 4);
+  const bytes = new Uint8Array(list.length * 8);
   const view = new DataView(bytes.buffer);
   list.forEach((v, i) => {
-    if (!Number.isFinite(Math.fround(v)))
+    if (!Number.isFinite(v) || !Number.isFinite(Math.fround(v)))
       throw new RangeError(`${name}[${i}] = ${v} is not a finite float32; the model cannot be exported`);
-    view.setFloat32(i * 4, v, true);
+    view.setFloat64(i * 8, v, true);
   });
-  return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: bytes };
+  return { name, dims, dataType: onnx.TensorProto.DataType.DOUBLE, rawData: bytes };
 }
+
+/** Cast's `to` attribute. */
+const castTo = (type: number): onnxProto.onnx.IAttributeProto => ({
+  name: 'to',
+  type: onnx.AttributeProto.AttributeType.INT,
+  i: type,
+});
 
 /** A float32 tensor value of shape [batch, width]. */
 function batchOf(name: string, width: number): onnxProto.onnx.IValueInfoProto {
@@ -106,8 +116,9 @@ function versionNumber(version: string): number {
 }
 
 /**
- * The model as a serialized ONNX ModelProto: x [batch, C] → Sub mean → Div scale → MatMul W → Add b →
- * Sigmoid (then [1 − p, p] by Sub and Concat) or Softmax(axis 1) → probabilities [batch, K].
+ * The model as a serialized ONNX ModelProto: x [batch, C] float32 → Cast to double → Sub mean → Div
+ * scale → MatMul W → Add b → Sigmoid (then [1 − p, p] by Sub and Concat) or Softmax(axis 1) → Cast
+ * to float32 → probabilities [batch, K].
  */
 export function glmToOnnx(model: GlmModel): Uint8Array {
   const problems = shapeProblems(model);
@@ -118,27 +129,30 @@ export function glmToOnnx(model: GlmModel): Uint8Array {
   const width = model.columns.length;
   const outputs = outputsOf(model);
   const initializer = [
-    floatTensor('mean', [width], model.mean),
-    floatTensor('scale', [width], model.scale),
-    floatTensor('W', [width, outputs], model.weights.flat()),
-    floatTensor('b', [outputs], model.intercepts),
+    doubleTensor('mean', [width], model.mean),
+    doubleTensor('scale', [width], model.scale),
+    doubleTensor('W', [width, outputs], model.weights.flat()),
+    doubleTensor('b', [outputs], model.intercepts),
   ];
+  const { FLOAT, DOUBLE } = onnx.TensorProto.DataType;
   const nodes = [
-    node('Sub', [ONNX_IO.input, 'mean'], 'centered'),
+    node('Cast', [ONNX_IO.input], 'x64', [castTo(DOUBLE)]),
+    node('Sub', ['x64', 'mean'], 'centered'),
     node('Div', ['centered', 'scale'], 'z'),
     node('MatMul', ['z', 'W'], 'zw'),
     node('Add', ['zw', 'b'], 'logits'),
   ];
   if (model.link === 'logit') {
-    initializer.push(floatTensor('one', [1], [1]));
+    initializer.push(doubleTensor('one', [1], [1]));
     nodes.push(
       node('Sigmoid', ['logits'], 'p_positive'),
       node('Sub', ['one', 'p_positive'], 'p_negative'),
-      node('Concat', ['p_negative', 'p_positive'], ONNX_IO.output, [axis1]),
+      node('Concat', ['p_negative', 'p_positive'], 'p64', [axis1]),
     );
   } else {
-    nodes.push(node('Softmax', ['logits'], ONNX_IO.output, [axis1]));
+    nodes.push(node('Softmax', ['logits'], 'p64', [axis1]));
   }
+  nodes.push(node('Cast', ['p64'], ONNX_IO.output, [castTo(FLOAT)]));
   const proto = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],

@@ -57,6 +57,8 @@ export function scenarioFeatureNames(): string[] {
 const WINDOW_MS = 30_000;
 const SCRAPE_MS = 5_000;
 const POINTS = WINDOW_MS / SCRAPE_MS + 1;
+/** Share of CPU saturations and disk pressures whose onset (a step, a fast fill) is in the window. */
+const ONSET_IN_WINDOW = 0.3;
 /** Share of entities without dependencies, which report no upstream_errors. */
 const NO_UPSTREAM = 0.05;
 
@@ -330,6 +332,14 @@ class Simulator {
     cpu.level = Math.max(cpu.level, Math.min(100, lerp(62, 99, s) + this.normal(0, 3)));
     cpu.slope = this.normal(lerp(0, 0.25, s), 0.1);
     cpu.noise = lerp(4, 2, s);
+    // The first windows of a saturation hold its onset: the loop classifies every few seconds.
+    if (this.chance(ONSET_IN_WINDOW)) {
+      const before = clamp(this.normal(36, 13), 3, 82);
+      cpu.stepAt = 1 + Math.floor(this.random() * (POINTS - 2));
+      cpu.stepFactor = cpu.level / before;
+      cpu.level = before;
+      cpu.slope = 0;
+    }
     series.latency!.level *= lerp(1.05, 2.2, s) * this.uniform(0.9, 1.1);
     series.errors!.level *= lerp(1, 2.5, s);
     if (this.chance(lerp(0.2, 0.7, s))) events.push({ kind: 'alert', message: 'CPUThrottlingHigh' });
@@ -357,6 +367,8 @@ class Simulator {
     if (this.chance(lerp(0.15, 0.6, s))) events.push({ kind: 'k8s', message: 'OOMKilled' });
     if (this.chance(lerp(0.15, 0.5, s))) events.push({ kind: 'k8s', message: 'container restarted' });
     if (this.chance(0.08)) events.push({ kind: 'k8s', message: 'Back-off restarting failed container' });
+    // A leaking runtime's collector works ever harder before the OOM kill.
+    if (this.chance(lerp(0.1, 0.45, s))) events.push({ kind: 'log', message: 'GC overhead limit exceeded' });
   }
 
   private badDeploy(series: Record<string, Series>, s: number, events: Event[]): void {
@@ -378,6 +390,11 @@ class Simulator {
     disk.level = clamp(lerp(78, 97, s) + this.normal(0, 3), 65, 99.5);
     disk.slope = lerp(0.002, 0.05, s) * this.uniform(0.5, 1.5);
     disk.noise = 0.2;
+    // A disk filled fast (a log flood, a runaway export): points per second, not per hour.
+    if (this.chance(ONSET_IN_WINDOW)) {
+      disk.slope = this.uniform(0.2, 2.5);
+      disk.level = Math.max(5, disk.level - disk.slope * (WINDOW_MS / 1000) * this.uniform(0.3, 1));
+    }
     series.errors!.level *= lerp(1, 4, s);
     series.latency!.level *= lerp(1, 1.4, s);
     if (this.chance(lerp(0.15, 0.6, s)))
@@ -531,6 +548,10 @@ const PHRASINGS: Readonly<Record<string, ReadonlyArray<() => string>>> = {
     () => 'Reason: OOMKilled, exit code 137',
   ],
   'container restarted': [() => 'Started container app', () => 'restart count increased'],
+  'GC overhead limit exceeded': [
+    () => 'heap near its limit, collector running hot',
+    () => 'long GC pauses: 2.1s',
+  ],
   'Back-off restarting failed container': [() => 'CrashLoopBackOff'],
   '5xx spike on checkout': [() => 'ErrorRateHigh firing', () => 'error budget burn rate alert'],
   'NullPointerException in OrderService': [

@@ -42,7 +42,7 @@ const ENV = {
   actTaskQueue: ['AUTOGLM_ACT_TASK_QUEUE', 'autoglm-act'],
   verifyTaskQueue: ['AUTOGLM_VERIFY_TASK_QUEUE', 'autoglm-verify'],
   guardTaskQueue: ['AUTOGLM_GUARD_TASK_QUEUE', ''],
-  guardSlots: ['AUTOGLM_GUARD_SLOTS', '4'],
+  guardSlots: ['AUTOGLM_GUARD_SLOTS', '16'],
   rulesDir: ['AUTOGLM_RULES_DIR', path.join(packageRoot, 'rules')],
   runbooksDir: ['AUTOGLM_RUNBOOKS_DIR', path.join(packageRoot, 'runbooks')],
   runbookHits: ['AUTOGLM_RUNBOOK_HITS', '3'],

@@ -12,6 +12,8 @@
  * Time to act: from producing an incident's observation to the target's log of its action. Prints
  * p50/p95 per lane and run; the goal is the urgent lane's p95 in the storm at most 2x the calm one.
  */
+// First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
+import '../services/common/kafkajs-aborted-filter.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { localInfra } from '../infra/infra.js';
 import { LanesHarness } from '../test/support/lanes-harness.js';

@@ -20,6 +20,7 @@
  * the same bytes.
  */
 import { createRequire } from 'node:module';
+import { sizeOfVarInt, writeVarInt } from './varint.js';
 
 const require = createRequire(import.meta.url);
 const RECORD_PATH = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js');
@@ -49,27 +50,6 @@ const produceLoadedBefore = require.cache[PRODUCE_PATH] !== undefined;
 const EncoderClass = require(ENCODER_PATH) as { prototype: object };
 /** kafkajs' own record encoder (its module loads only the Encoder and the header encoder). */
 const kafkajsRecord = require(RECORD_PATH) as RecordEncoder;
-
-/** Bytes of a zig-zag varint (32-bit), as kafkajs counts them. */
-function sizeOfVarInt(value: number): number {
-  let v = (value << 1) ^ (value >> 31);
-  let bytes = 1;
-  while ((v & 0xffffff80) !== 0) {
-    bytes++;
-    v >>>= 7;
-  }
-  return bytes;
-}
-
-function writeVarInt(buf: Buffer, offset: number, value: number): number {
-  let v = (value << 1) ^ (value >> 31);
-  while ((v & 0xffffff80) !== 0) {
-    buf[offset++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  buf[offset++] = v & 0x7f;
-  return offset;
-}
 
 /** Largest timestamp delta written here: its zig-zag form (2|v|+1) stays an exact double. */
 const MAX_DELTA = 2 ** 51;

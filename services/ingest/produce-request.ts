@@ -14,6 +14,7 @@
  * effect whenever it is installed, whatever loaded kafkajs first.
  */
 import { createRequire } from 'node:module';
+import { sizeOfVarInt, writeVarInt } from '../common/varint.js';
 import { crc32c } from './crc32c.js';
 
 const require = createRequire(import.meta.url);
@@ -67,11 +68,16 @@ const Long = require('kafkajs/src/utils/long.js') as {
 
 /** Transactional ids whose produce requests are encoded here. */
 const registered = new Set<string>();
+/** Which requests are encoded here: each user of the encoder adds its own test. */
+const takers = new Set<(args: ProduceArgs) => boolean>();
 let installed = false;
 
-/** Encodes the produce requests of `transactionalId` here from now on (see the module). */
-export function useFastProduceRequests(transactionalId: string): void {
-  registered.add(transactionalId);
+/**
+ * Encodes here, from now on, every produce request `takes` accepts (see the module): one wrapper of
+ * kafkajs's lookup for every user (ingest's transactional producers, sense's outputs).
+ */
+export function encodeProduceRequestsWhen(takes: (args: ProduceArgs) => boolean): void {
+  takers.add(takes);
   if (installed) return;
   installed = true;
   const original = definition.protocol;
@@ -80,39 +86,29 @@ export function useFastProduceRequests(transactionalId: string): void {
     if (version < 3 || version > 7) return make;
     return (args) => {
       const made = make(args);
-      if (args.transactionalId && registered.has(args.transactionalId)) {
+      for (const taken of takers) {
+        if (!taken(args)) continue;
         const kafkajsEncode = made.request.encode;
         made.request.encode = async () => encodeProduceRequest(args) ?? kafkajsEncode();
+        break;
       }
       return made;
     };
   };
 }
 
+const isRegistered = (args: ProduceArgs): boolean =>
+  !!args.transactionalId && registered.has(args.transactionalId);
+
+/** Encodes the produce requests of `transactionalId` here from now on (see the module). */
+export function useFastProduceRequests(transactionalId: string): void {
+  registered.add(transactionalId);
+  encodeProduceRequestsWhen(isRegistered);
+}
+
 /** No longer encodes `transactionalId`'s requests here (its producer is gone). */
 export function forgetFastProduceRequests(transactionalId: string): void {
   registered.delete(transactionalId);
-}
-
-/** Bytes of a zig-zag varint (32-bit), as kafkajs writes it. */
-function sizeOfVarInt(value: number): number {
-  let v = (value << 1) ^ (value >> 31);
-  let bytes = 1;
-  while ((v & 0xffffff80) !== 0) {
-    bytes++;
-    v >>>= 7;
-  }
-  return bytes;
-}
-
-function writeVarInt(buf: Buffer, offset: number, value: number): number {
-  let v = (value << 1) ^ (value >> 31);
-  while ((v & 0xffffff80) !== 0) {
-    buf[offset++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  buf[offset++] = v & 0x7f;
-  return offset;
 }
 
 /** The byte length of a key or value (-1: null), or undefined when kafkajs must encode it. */

@@ -55,8 +55,9 @@ export async function readPartitions(
       if (BigInt(lastOffset) + 1n >= (ends.get(partition) ?? 0n)) pending.delete(partition);
       if (pending.size === 0 || messages >= limits.maxMessages) done();
     };
-    // A batch of only control records or aborted records reaches no handler, only this event: a
-    // partition that ends with a transaction's commit marker is read to its end all the same.
+    // After every batch, handed out or not (one of only control records or aborted records reaches
+    // no handler, only this event), at the batch's last offset, not its last message's: a partition
+    // that ends with a transaction's commit marker is read to its end.
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       if (e.payload.topic === topic) reached(e.payload.partition, String(e.payload.lastOffset));
     });
@@ -77,8 +78,6 @@ export async function readPartitions(
           resolveOffset(message.offset);
           onMessage(batch.partition, message);
         }
-        // The batch's last offset, not its last message's: a control record ends it unseen.
-        reached(batch.partition, batch.lastOffset());
       },
     });
     const timedOut = await Promise.race([

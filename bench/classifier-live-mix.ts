@@ -22,7 +22,7 @@ import '../services/common/kafkajs-aborted-filter.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { runScenarioSuite } from '../cli/scenario-suite.js';
+import { runOverrides, runScenarioSuite } from '../cli/scenario-suite.js';
 import { repoRoot } from '../infra/paths.js';
 import { loadConfig, topicNames } from '../services/common/config.js';
 import type { Decision, Observation } from '../services/common/contracts.js';
@@ -88,12 +88,7 @@ const injections = [
 const logger = createLogger('warn');
 const id = uniqueName('live-mix');
 const overrides = {
-  topicPrefix: `${id}.autoglm`,
-  groupPrefix: id,
-  actTaskQueue: `${id}-act`,
-  verifyTaskQueue: `${id}-verify`,
-  opsPort: '0',
-  logLevel: 'warn',
+  ...runOverrides(id),
   // The action budget's default (20 per 10 minutes) would defer the last 5 of 25 remediations past
   // the decision age (stale): the guard working, not what this bench measures.
   maxActionsPerPeriod: '60',

@@ -4,6 +4,7 @@
  * the fleet simulator's five services, the machine's load, and the clean-up of the run's topics.
  */
 import os from 'node:os';
+import { runOverrides } from '../cli/scenario-suite.js';
 import { localInfra, type InfraEndpoints } from '../infra/infra.js';
 import { loadConfig } from '../services/common/config.js';
 import { createKafka } from '../services/common/kafka.js';
@@ -36,16 +37,7 @@ export function loopRun(prefix: string, endpoints: InfraEndpoints): LoopRun {
   const id = uniqueName(prefix);
   return {
     id,
-    overrides: {
-      kafkaBrokers: endpoints.kafkaBrokers,
-      temporalAddress: endpoints.temporalAddress,
-      topicPrefix: `${id}.autoglm`,
-      groupPrefix: id,
-      actTaskQueue: `${id}-act`,
-      verifyTaskQueue: `${id}-verify`,
-      opsPort: '0',
-      logLevel: 'warn',
-    },
+    overrides: runOverrides(id, endpoints),
   };
 }
 

@@ -38,6 +38,27 @@ export const SUITE_ENTITIES: Readonly<Record<FleetScenarioClass, string>> = {
   noisy_healthy: 'search/pod-2',
 };
 
+/**
+ * The overrides of a run of the loop named `id`: its own topic prefix, group prefix and task queues,
+ * a random ops port, warnings only; on `endpoints` when given (else the environment's).
+ */
+export function runOverrides(
+  id: string,
+  endpoints?: { readonly kafkaBrokers: string; readonly temporalAddress: string },
+): NonNullable<Parameters<typeof loadConfig>[1]> {
+  return {
+    ...(endpoints
+      ? { kafkaBrokers: endpoints.kafkaBrokers, temporalAddress: endpoints.temporalAddress }
+      : {}),
+    topicPrefix: `${id}.autoglm`,
+    groupPrefix: id,
+    actTaskQueue: `${id}-act`,
+    verifyTaskQueue: `${id}-verify`,
+    opsPort: '0',
+    logLevel: 'warn',
+  };
+}
+
 export interface SuiteOptions {
   /** Settings of the run (topics and groups of its own); the suite sets rules, actuator and windows. */
   readonly overrides: Parameters<typeof loadConfig>[1];

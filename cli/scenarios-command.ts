@@ -5,7 +5,7 @@ import { createKafka } from '../services/common/kafka.js';
 import { createLogger } from '../services/common/logger.js';
 import { uniqueName } from '../services/common/unique-name.js';
 import { formatScorecard } from '../services/fleet/scorecard.js';
-import { runScenarioSuite, type SuiteResult } from './scenario-suite.js';
+import { runOverrides, runScenarioSuite, type SuiteResult } from './scenario-suite.js';
 
 /**
  * `autoglm scenarios [--rules-only-timeout 150s]`: the scenario suite by hand. Brings the infra up,
@@ -27,16 +27,7 @@ export async function scenariosCommand(args: readonly string[]): Promise<number>
     const id = uniqueName(rulesOnly ? 'suite-rules' : 'suite');
     say(`\n${rulesOnly ? 'rules only' : 'with the classifier'}: topics ${id}.autoglm.*`);
     const result = await runScenarioSuite({
-      overrides: {
-        kafkaBrokers: endpoints.kafkaBrokers,
-        temporalAddress: endpoints.temporalAddress,
-        topicPrefix: `${id}.autoglm`,
-        groupPrefix: id,
-        actTaskQueue: `${id}-act`,
-        verifyTaskQueue: `${id}-verify`,
-        opsPort: '0',
-        logLevel: 'warn',
-      },
+      overrides: runOverrides(id, endpoints),
       logger,
       rulesOnly,
       timeoutMs,

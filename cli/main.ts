@@ -124,6 +124,12 @@ main(process.argv.slice(2)).then(
       'KafkaAccessError',
       'TemporalAccessError',
     ];
+    // node:util parseArgs's refusals (an unknown option, a missing value) are usage mistakes of
+    // every command: its message names the option, and the usage says what there is.
+    if (String((err as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS_')) {
+      process.stderr.write(`autoglm: ${error.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
     process.stderr.write(
       `autoglm: ${known.includes(error.name) ? error.message : (error.stack ?? error.message)}\n`,
     );

@@ -191,6 +191,21 @@ describe('autoglm rules check', () => {
     );
     assert.equal(viaBinary, 1);
   });
+
+  it('answers an unknown option with the option and the usage, exit 2, no stack trace', async () => {
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [path.join(repoRoot, 'bin/autoglm.js'), 'approve', 'some-id', '--bogus'],
+        { cwd: repoRoot },
+        (err, _stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
+      ),
+    );
+    assert.equal(code, 2);
+    assert.match(stderr, /^autoglm: Unknown option '--bogus'/);
+    assert.match(stderr, /usage: autoglm <command>/);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  });
 });
 
 describe('autoglm rules test', () => {

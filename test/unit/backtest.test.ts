@@ -142,7 +142,13 @@ describe('backtest', () => {
 
   it('--baseline <git ref>: the rules as committed there, against the current ones, gained and lost exactly', async () => {
     const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'backtest-baseline-'));
+    // A temp folder of this test's own: CI runs this file on two nodes at once over one /tmp, and
+    // "nothing extracted is left behind" must not see the other run's extraction.
+    const ownTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'backtest-tmp-'));
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = ownTmp;
     try {
+      assert.equal(os.tmpdir(), ownTmp);
       const rules = path.join(repo, 'policy');
       fs.mkdirSync(rules);
       const rule = (threshold: number) => {
@@ -227,6 +233,9 @@ describe('backtest', () => {
       // Nothing extracted is left behind.
       assert.deepEqual(extracted(), before);
     } finally {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+      fs.rmSync(ownTmp, { recursive: true, force: true });
       fs.rmSync(repo, { recursive: true, force: true });
     }
   });

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import snappy from 'snappy';
+import { uncompressSnappyBlock } from './snappy-block.js';
 import { IngestRefusal } from './source.js';
 
 const gunzip = promisify(zlib.gunzip);
@@ -77,7 +77,7 @@ export async function decodeBody(
     if (length > maxDecoded)
       throw tooLarge(length, maxDecoded, 'AUTOGLM_INGEST_MAX_DECODED_BYTES', '', 'decoded ');
     try {
-      return snappy.uncompressSync(body, { asBuffer: true }) as Buffer;
+      return uncompressSnappyBlock(body, maxDecoded);
     } catch (err) {
       throw new IngestRefusal(
         400,

@@ -230,7 +230,10 @@ export class KafkaWriter {
       // A send is retried a few times only (~2 s), not for ever (kafkajs's default for idempotence):
       // a producer given up on must not write again once Kafka is back, before its successor fences
       // it, leaving aborted transactions that kafkajs readers mis-skip when aborted out of order.
-      retry: { retries: 3 },
+      // The first retry comes soon: a transaction begun right after the last commit is often refused
+      // with CONCURRENT_TRANSACTIONS while the coordinator writes that commit's markers (a few ms), and
+      // kafkajs's default first wait (300 ms) stalled a lane's requests that long (Java waits 20 ms).
+      retry: { retries: 6, initialRetryTime: 30 },
       createPartitioner: CachedDefaultPartitioner,
     });
     try {

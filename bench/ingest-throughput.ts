@@ -2,14 +2,16 @@
  * How fast ingest takes Prometheus remote-write into Kafka, against how fast sense reads the same
  * samples back, measured in the same run (ingest must never be the loop's bottleneck).
  *
- *   npx tsx bench/ingest-throughput.ts [samples=200000] [entities=1000] [senders=8] [--runs 3] [--duration 10m] [--profile]
+ *   npx tsx bench/ingest-throughput.ts [samples=200000] [entities=1000] [senders=8] [--runs 3] [--duration 10m] [--profile] [--no-warmup]
  *
  * Encodes the samples as remote-write requests of 2,000 samples (Prometheus's max_samples_per_send:
  * one sample per entity per second of event time, ending now, a series per entity and metric),
  * then `senders` concurrent clients (Prometheus's shards) POST them, snappy-compressed, to an
  * ingest on topics of its run; the rate counts samples answered 2xx (in Kafka, acks=all). Then sense
  * reads that metrics topic from the start in a group of its own, timed from the join to the last
- * sample handled. Ingest and sense alternate `--runs` times (the machine's load shifts); prints
+ * sample handled. First both are warmed up alike, untimed: an ingest run and a sense run of the
+ * same samples on topics of their own (V8 compiles the hot paths of both sides then, not inside a
+ * timed run; `--no-warmup` leaves it out). Ingest and sense alternate `--runs` times (the machine's load shifts); prints
  * each run's rates and ratio, the median ratio, and this process's memory (RSS, heap) at the start
  * and end of each ingest run. With `--duration`, one ingest run sends the requests over and over
  * for that long, printing the rate and the memory every minute (is memory flat?), and leaves sense
@@ -47,6 +49,7 @@ const entities = Number(positional[1] ?? 1000);
 const senders = Number(positional[2] ?? 8);
 const runsAt = args.indexOf('--runs');
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
+const warmup = !args.includes('--no-warmup');
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a whole number of runs such as 3');
 const PER_REQUEST = 2000;
 const profiler = args.includes('--profile') ? new Session() : undefined;
@@ -203,7 +206,7 @@ async function ingestRun(run: number): Promise<{ rate: number; acked: number }> 
   if (run === 1) await profiler?.post('Profiler.start');
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  if (durationMs !== undefined) {
+  if (durationMs !== undefined && run > 0) {
     const end = Date.now() + durationMs;
     let last = { at: performance.now(), acked: 0 };
     const timer = setInterval(() => {
@@ -259,6 +262,12 @@ async function senseRun(run: number, acked: number): Promise<number> {
   return rate;
 }
 
+if (warmup) {
+  // Both sides once, untimed, on run 0's topics: the JIT's warm-up out of the timed runs, alike for both.
+  console.log('warm-up (untimed, ingest and sense alike):');
+  const { acked } = await ingestRun(0);
+  await senseRun(0, acked);
+}
 if (durationMs !== undefined) {
   await ingestRun(1);
 } else {

@@ -17,7 +17,9 @@ import { anomalyScore } from '../common/facts-reference.js';
  *   they stay near 0, so they cost nothing in accuracy.
  * - An ongoing incident is not learned: at |deviation| ≥ `freezeDeviation` nothing is updated.
  *   A deviation that keeps its sign for `adaptAfterMs` is a new normal (a deploy, a resize): the
- *   level jumps to the recent values and learning resumes.
+ *   level moves by the run's recent residual and learning resumes. (It used to jump to the run's
+ *   recent values minus this hour's offsets: on a seasonal metric those values span several hours,
+ *   so each adaptation put the offsets' change over the run into the level as an error.)
  * - Facts are withheld until `warmupSamples` samples: the caller reports the metric as warming up.
  * Deterministic: the result depends only on the samples in arrival order; a sample at or before a
  * state's newest time changes nothing, so replaying samples the state already saw is harmless.
@@ -107,7 +109,7 @@ const COUNT = 31;
 const EXPECTED = 32; // the newest sample's expected value
 const DEVIATION = 33; // and its deviation
 const ABSDEV = 34; // weighted mean absolute residual
-const CANDIDATE = 35; // the recent level while a one-sided high deviation runs
+const CANDIDATE = 35; // the run's recent residual while a one-sided deviation runs (format 2: its recent level)
 const SHIFT_FOR = 36; // seconds that run has lasted; NaN when none runs
 const AGE = 37; // seconds since the first sample, capped past learnMs
 const SINCE_CHECKPOINT = 38; // seconds of event time since the state was last due; -Infinity while queued
@@ -123,7 +125,9 @@ const DAY_MS = 24 * HOUR_MS;
 const MAX_COUNT = 16_000_000; // exact in a float
 /** Distinct metric names one store knows; a new name beyond it gets no baseline. */
 const MAX_METRIC_NAMES = 65_536;
-const FORMAT = 2;
+const FORMAT = 3;
+/** The format before the candidate held a residual: restored by converting it. */
+const FORMAT_LEVEL_CANDIDATE = 2;
 /** Bytes of a changelog value: format byte, 7 bytes padding, the doubles, then the floats but the metric id. */
 export const BASELINE_RECORD_BYTES = 8 + F64 * 8 + (F32 - 1) * 4;
 
@@ -280,8 +284,9 @@ export class BaselineStore {
    * state of this format (the state is then learned again from scratch), undefined when restored.
    */
   restore(entity: string, metric: string, value: Buffer, partition: number): string | undefined {
-    if (value.length !== BASELINE_RECORD_BYTES || value.readUInt8(0) !== FORMAT)
-      return `not a baseline state of format ${FORMAT} (${value.length} bytes, expected ${BASELINE_RECORD_BYTES})`;
+    const format = value.length === BASELINE_RECORD_BYTES ? value.readUInt8(0) : undefined;
+    if (format !== FORMAT && format !== FORMAT_LEVEL_CANDIDATE)
+      return `not a baseline state of format ${FORMAT} or ${FORMAT_LEVEL_CANDIDATE} (${value.length} bytes, expected ${BASELINE_RECORD_BYTES})`;
     const lastTs = value.readDoubleLE(8 + LAST_TS * 8);
     if (!Number.isFinite(lastTs)) return 'baseline state has no finite newest time';
     const e = this.entities.get(entity);
@@ -294,6 +299,9 @@ export class BaselineStore {
     const p = (slot & (CHUNK - 1)) * F32;
     for (let i = 0; i < F64; i++) d[o + i] = value.readDoubleLE(8 + i * 8);
     for (let i = 0; i < F32 - 1; i++) f[p + i] = value.readFloatLE(8 + F64 * 8 + i * 4);
+    // Format 2 kept a running deviation's recent level: its residual is that minus the expected value.
+    if (format === FORMAT_LEVEL_CANDIDATE && !Number.isNaN(f[p + SHIFT_FOR] as number))
+      f[p + CANDIDATE] = (f[p + CANDIDATE] as number) - (f[p + EXPECTED] as number);
     f[p + SINCE_CHECKPOINT] = 0;
     this.entities.get(entity)![0] = partition;
     return undefined;
@@ -369,17 +377,17 @@ export class BaselineStore {
     d[o + LAST_TS] = ts;
 
     if (warm && age * 1000 >= opts.learnMs && Math.abs(z) >= opts.freezeDeviation) {
-      // Frozen: track the run of one-sided high deviation; a long one is the new normal.
+      // Frozen: track the run of one-sided deviation (its recent residual); a long one is the new normal.
       const shiftFor = f[p + SHIFT_FOR] as number;
       const candidate = f[p + CANDIDATE] as number;
-      if (Number.isNaN(shiftFor) || Math.sign(candidate - expected) !== Math.sign(r)) {
+      if (Number.isNaN(shiftFor) || Math.sign(candidate) !== Math.sign(r)) {
         f[p + SHIFT_FOR] = 0;
-        f[p + CANDIDATE] = x;
+        f[p + CANDIDATE] = r;
       } else {
-        f[p + CANDIDATE] = candidate + 0.1 * (x - candidate);
+        f[p + CANDIDATE] = candidate + 0.1 * (r - candidate);
         f[p + SHIFT_FOR] = shiftFor + dt / 1000;
         if ((shiftFor + dt / 1000) * 1000 >= opts.adaptAfterMs) {
-          d[o + LEVEL] = (f[p + CANDIDATE] as number) - season;
+          d[o + LEVEL] = level + (f[p + CANDIDATE] as number);
           f[p + SHIFT_FOR] = Number.NaN;
         }
       }

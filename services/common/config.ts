@@ -107,6 +107,7 @@ const ENV = {
   baselineMaxStates: ['AUTOGLM_BASELINE_MAX_STATES', '500000'],
   baselineIdle: ['AUTOGLM_BASELINE_IDLE', '14d'],
   baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
+  senseEventsWait: ['AUTOGLM_SENSE_EVENTS_WAIT', '30s'],
   modelDir: ['AUTOGLM_MODEL_DIR', path.join(packageRoot, 'models', 'incident')],
   ingestPort: ['AUTOGLM_INGEST_PORT', '9480'],
   ingestHost: ['AUTOGLM_INGEST_HOST', '127.0.0.1'],
@@ -318,6 +319,14 @@ const schema = z.object({
   baselineIdle: duration('14d'),
   /** Longest the read-back of one changelog partition may take before its rest warms up again. */
   baselineRestoreTimeout: duration('2m'),
+  /**
+   * Longest sense holds a metrics partition's samples back while its co-partitioned events partition
+   * is read behind them (the event-time join); then it goes on without the events. 0: no hold.
+   */
+  senseEventsWait: duration('30s').refine(
+    (ms) => ms <= 600_000,
+    'must be at most 10m, such as "30s" (or "0s": no hold)',
+  ),
   /** The incident classifier's folder (model.onnx, model.json, card); "off" runs decide rules-only. */
   modelDir: z.string().min(1, 'name the model folder, or "off" for rules-only'),
   /** Port of ingest's HTTP server (remote-write, OTLP, CloudEvents, …); 0 picks a free one. */

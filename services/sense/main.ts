@@ -154,6 +154,7 @@ export async function startSense({
       maxClockSkewMs: config.maxClockSkew,
       maxAbsValue: config.maxAbsValue,
       maxObservationBytes: config.maxObservationBytes,
+      eventsWaitMs: config.senseEventsWait,
     },
     logger,
     registry,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Batch, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
@@ -17,6 +18,7 @@ import { unreadableBatchLetter } from '../common/unreadable-batches.js';
 import type { BaselineCheckpoint, BaselineStore } from './baseline.js';
 import { baselineKey, type BaselineRestore } from './baseline-changelog.js';
 import { isCloudEvent, type CloudEventsOnKafka } from './cloudevents-message.js';
+import { EventsJoin } from './events-join.js';
 import { useFastProduceFor } from './fast-produce.js';
 import { publishRecords, type SerializedRecord } from './observation-output.js';
 import { PartitionProgress } from './partition-progress.js';
@@ -48,7 +50,15 @@ export interface SenseSettings {
   readonly maxAbsValue: number;
   /** Largest observation sent (AUTOGLM_MAX_OBSERVATION_BYTES); the windows keep them under it already. */
   readonly maxObservationBytes: number;
+  /**
+   * Longest a metrics partition is held while its events partition is read behind it
+   * (AUTOGLM_SENSE_EVENTS_WAIT; 0: never held). See EventsJoin.
+   */
+  readonly eventsWaitMs: number;
 }
+
+/** A pause after a held batch, before kafkajs fetches the partition again: no busy loop of fetches. */
+const HOLD_PAUSE_MS = 100;
 
 type Outputs = {
   /**
@@ -102,6 +112,9 @@ export class SenseHandler {
   private generation = 0;
   /** Set by `stop`: no batch is handled any more. */
   private stopped = false;
+  /** Each metrics partition joined with its events partition on event time. */
+  private readonly join: EventsJoin;
+  private readonly joinHolds: Counter<'result'>;
   private readonly messages: Counter<'topic' | 'result'>;
   private readonly observationsOut: Counter;
   private readonly batchSeconds: Histogram;
@@ -126,7 +139,14 @@ export class SenseHandler {
   ) {
     // Its observations and changelog records: encoded in one pass (the same bytes as kafkajs').
     useFastProduceFor([deps.topics.observations, ...(deps.baselines ? [deps.baselines.topic] : [])]);
+    this.join = new EventsJoin(deps.settings.eventsWaitMs);
     const registers = [deps.registry];
+    this.joinHolds = new Counter({
+      name: 'autoglm_sense_events_join_holds_total',
+      help: 'Metrics batches held until their events partition is read to their event time (held), and holds given up after AUTOGLM_SENSE_EVENTS_WAIT (timed_out)',
+      labelNames: ['result'],
+      registers,
+    });
     this.messages = new Counter({
       name: 'autoglm_sense_messages_total',
       help: 'Input messages by topic and result (observation, buffered, late, event, refused, replayed, duplicate)',
@@ -242,6 +262,7 @@ export class SenseHandler {
    */
   assigned(assignment: Record<string, number[]>): void {
     const partitions = assignment[this.deps.topics.events] ?? [];
+    this.join.reset(partitions);
     const generation = this.generation;
     const rebuilt = Promise.all(partitions.map((p) => this.rebuildEvents(p, generation)));
     this.eventsRebuilt = rebuilt.then(() => undefined);
@@ -273,15 +294,20 @@ export class SenseHandler {
     const now = Date.now();
     const out: Outputs = { observations: [], emitters: [], letters: [], checkpoints: [] };
     let newest = -Infinity;
+    // Events past the committed offset: the group's consumer brings them, and until it has read
+    // them the metrics partition of the same number is held at their time.
+    let beyond = false;
     const { complete } = await this.deps.consumer.read(topic, partition, rebuildFrom, (message) => {
       const offset = Number(message.offset);
+      if (offset >= emitFrom) beyond = true;
       if (generation !== this.generation || offset >= emitFrom || !progress.shouldApply(offset)) return;
-      const ts = this.apply(batch, message, now, true, out);
+      const ts = this.apply(batch, message, now, true, out) ?? undefined;
       progress.applied(offset, ts);
       if (ts !== undefined && ts > newest) newest = ts;
     });
     if (generation !== this.generation) return;
     if (newest > -Infinity) this.advanceClock(batch, newest);
+    this.join.eventsRead(partition, newest, complete && !beyond);
     this.flushTally(topic);
     const log = { topic, partition, from: String(rebuildFrom), emitFrom: String(emitFrom) };
     if (complete) this.deps.logger.info(log, 'events rebuilt from the committed rebuild offset');
@@ -315,9 +341,16 @@ export class SenseHandler {
     const out: Outputs = { observations: [], emitters: [], letters: [], checkpoints: [] };
     const now = Date.now();
     let newest = -Infinity;
+    const isMetrics = batch.topic === this.deps.topics.metrics;
+    // Live samples newer than what this partition's events are read to wait for them (EventsJoin).
+    const join = isMetrics ? this.join.limit(batch.partition, now) : undefined;
+    const limit = join?.limit ?? Infinity;
+    let held = false;
+    let handled = false;
     // Checked once: the loop is synchronous, so neither can change while it runs (and isStale
     // builds a string key on each call).
     if (isRunning() && !isStale()) {
+      handled = true;
       for (const message of batch.messages) {
         const offset = Number(message.offset);
         if (!progress.shouldApply(offset)) {
@@ -325,10 +358,24 @@ export class SenseHandler {
           continue;
         }
         const replay = progress.isReplay(offset);
-        const ts = this.apply(batch, message, now, replay, out);
+        const ts = this.apply(batch, message, now, replay, out, replay ? Infinity : limit);
+        if (ts === HELD) {
+          held = true;
+          break;
+        }
         progress.applied(offset, ts);
         if (ts !== undefined && ts > newest) newest = ts;
       }
+    }
+    if (join?.timedOut) this.gaveUpWaiting(batch.partition);
+    if (isMetrics && handled) {
+      if (held) {
+        this.join.held(batch.partition, now);
+        this.joinHolds.inc({ result: 'held' });
+      } else this.join.released(batch.partition);
+    } else if (handled) {
+      // Read to the partition's end as of this fetch (control records counted): nothing to wait for.
+      this.join.eventsRead(batch.partition, newest, Number(batch.offsetLag()) <= 0);
     }
     if (newest > -Infinity) this.advanceClock(batch, newest);
     this.flushTally(batch.topic);
@@ -348,8 +395,19 @@ export class SenseHandler {
     );
     this.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     this.evictIdle();
+    // Fetched again from the held sample: after a pause, so the events partition is read meanwhile.
+    if (held) await sleep(HOLD_PAUSE_MS);
     await heartbeat();
     stop();
+  }
+
+  /** A hold ran past AUTOGLM_SENSE_EVENTS_WAIT: the samples go on without the events of their time. */
+  private gaveUpWaiting(partition: number): void {
+    this.joinHolds.inc({ result: 'timed_out' });
+    this.deps.logger.warn(
+      { partition, waitedMs: this.deps.settings.eventsWaitMs },
+      'events partition still read behind its metrics after AUTOGLM_SENSE_EVENTS_WAIT: samples go on without the events of their time',
+    );
   }
 
   private count(result: string): void {
@@ -361,14 +419,18 @@ export class SenseHandler {
     this.tally.clear();
   }
 
-  /** Applies one message to the windows; returns its event time when it had a valid one. */
+  /**
+   * Applies one message to the windows; returns its event time when it had a valid one, or HELD
+   * (nothing applied) for a sample newer than `limit`, the event time its events are read to.
+   */
   private apply(
     batch: Pick<Batch, 'topic' | 'partition'>,
     message: KafkaMessage,
     now: number,
     replay: boolean,
     out: Outputs,
-  ): number | undefined {
+    limit = Infinity,
+  ): number | undefined | typeof HELD {
     const { topics, settings } = this.deps;
     const windows = this.deps.windows();
     // A batch no codec could read arrives as one marker: dead-letter its offset range, read on.
@@ -400,6 +462,7 @@ export class SenseHandler {
           ],
         });
       }
+      if (sample.ts > limit) return HELD;
       const outcome = windows.addSample(sample, batch.partition);
       if (outcome.kind === 'refused') {
         return this.refuse(batch, message, replay, out, {
@@ -568,6 +631,9 @@ export class SenseHandler {
     return baselines.store().evictIdle(now, baselines.idleMs);
   }
 }
+
+/** What `apply` returns for a sample held back by the event-time join. */
+const HELD = null;
 
 /** An observation as the record that carries it: keyed by its entity, its JSON as the value. */
 function serialized(o: Observation): SerializedRecord {

@@ -386,13 +386,17 @@ export class SenseHandler {
     }
     await this.send(key, out);
     // Tells kafkajs where this partition's next fetch starts; the commit below makes it durable.
-    if (progress.nextOffset > 0) resolveOffset(String(progress.nextOffset - 1));
-    await this.deps.consumer.commit(
-      batch.topic,
-      batch.partition,
-      progress.nextOffset,
-      String(progress.rebuildOffset()),
-    );
+    // Nothing applied in this generation yet (its first sample held): nothing to commit, and a
+    // commit of offset 0 would send the next owner back to the partition's start.
+    if (progress.nextOffset > 0) {
+      resolveOffset(String(progress.nextOffset - 1));
+      await this.deps.consumer.commit(
+        batch.topic,
+        batch.partition,
+        progress.nextOffset,
+        String(progress.rebuildOffset()),
+      );
+    }
     this.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     this.evictIdle();
     // Fetched again from the held sample: after a pause, so the events partition is read meanwhile.

@@ -163,6 +163,11 @@ export interface LeaseAnswer {
   readonly guard: GuardKind;
   readonly result: 'granted' | 'denied' | 'deferred';
   readonly reason: string;
+  /**
+   * On a budget grant that holds less urgent lanes back: signal `acted` to the budget once the
+   * action reached its target, so they may go. Absent on every other answer, and before the hold.
+   */
+  readonly reportActed?: boolean;
 }
 
 /** The end of a lease, signalled by its holder (also withdraws a queued request). */
@@ -182,11 +187,18 @@ export interface BudgetLimits {
   readonly periodMs: number;
   /** Requests that may wait for a slot; beyond that a request is denied at once. */
   readonly maxDeferred: number;
+  /**
+   * How long a grant made while less urgent lanes wait holds them back, at most, until its action
+   * is reported acted (AUTOGLM_LANE_HOLD); 0, or absent (act workers from before it): no hold.
+   */
+  readonly laneHoldMs?: number;
 }
 
 export const acquireSignal = defineSignal<[LeaseRequest & { limits?: BudgetLimits }]>('acquire');
 export const releaseSignal = defineSignal<[LeaseRelease]>('release');
 export const leaseAnswerSignal = defineSignal<[LeaseAnswer]>('leaseAnswer');
+/** A remediation whose grant said `reportActed` tells the budget its action reached the target. */
+export const actedSignal = defineSignal<[{ holder: string }]>('acted');
 
 /** A request waiting for the action budget, as its status shows it. */
 export interface DeferredRequest {

@@ -145,6 +145,17 @@ type Waiting = { -readonly [K in keyof DeferredRequest]: DeferredRequest[K] };
 /** The lane of requests from before lanes: Temporal's default priority key. */
 const DEFAULT_LANE = 3;
 
+/**
+ * A grant that holds less urgent lanes back until its remediation reports it acted (`acted`), or
+ * until `BudgetLimits.laneHoldMs` has passed since the grant.
+ */
+export interface Unacted {
+  readonly holder: string;
+  readonly lane: number;
+  /** When it was granted (workflow time, epoch ms). */
+  readonly since: number;
+}
+
 /** The action budget's state, serialisable for continue-as-new. */
 export interface ActionBudgetSnapshot {
   readonly limits: BudgetLimits;
@@ -156,6 +167,8 @@ export interface ActionBudgetSnapshot {
   readonly lastServed?: Record<string, number>;
   /** Grants so far, the clock `lastServed` is read on. */
   readonly served?: number;
+  /** Urgent grants not yet reported acted that hold less urgent lanes back; absent before the hold. */
+  readonly unacted?: Unacted[];
 }
 
 /** A signal the budget owes a remediation. */
@@ -171,6 +184,12 @@ export interface Outgoing {
  * by lane (1 first), then, within a lane, the fairness key (service) least recently served, then
  * age; a request granted before one that waited longer is recorded on the one it overtook. Requests
  * from before lanes all have lane 3 and one key: first come, first served, as before.
+ *
+ * A grant is not yet an action: a signal, a workflow task and an activity lie between them, and in
+ * a loaded storm that path took longer than the gap between two grants, so routine actions granted
+ * after an urgent one reached the target first. So, with `limits.laneHoldMs` set, a grant made while
+ * less urgent requests wait holds those lanes back (not its own) until its remediation reports it
+ * acted, or `laneHoldMs` after the grant (a lost remediation cannot starve them), or its release.
  */
 export class ActionBudgetState {
   private limits: BudgetLimits;
@@ -180,6 +199,7 @@ export class ActionBudgetState {
   private readonly recentDenials: Array<{ holder: string; reason: string; at: number }>;
   private readonly lastServed: Record<string, number>;
   private served: number;
+  private unacted: Unacted[];
 
   constructor(snapshot: ActionBudgetSnapshot | { limits: BudgetLimits }) {
     const s = snapshot as Partial<ActionBudgetSnapshot> & { limits: BudgetLimits };
@@ -190,6 +210,7 @@ export class ActionBudgetState {
     this.recentDenials = [...(s.recentDenials ?? [])];
     this.lastServed = { ...(s.lastServed ?? {}) };
     this.served = s.served ?? 0;
+    this.unacted = [...(s.unacted ?? [])];
   }
 
   /**
@@ -199,7 +220,13 @@ export class ActionBudgetState {
   request(req: LeaseRequest, limits: BudgetLimits | undefined, now: number): Outgoing[] {
     if (limits) this.limits = limits;
     if (this.active.some((a) => a.holder === req.holder)) {
-      return [{ holder: req.holder, answer: { guard: 'budget', result: 'granted', reason: 'holds a slot' } }];
+      const report = this.unacted.some((u) => u.holder === req.holder) ? { reportActed: true } : {};
+      return [
+        {
+          holder: req.holder,
+          answer: { guard: 'budget', result: 'granted', reason: 'holds a slot', ...report },
+        },
+      ];
     }
     const isNew = !this.queue.some((q) => q.holder === req.holder);
     if (isNew) {
@@ -244,6 +271,13 @@ export class ActionBudgetState {
     if (a >= 0) this.active.splice(a, 1);
     const q = this.queue.findIndex((x) => x.holder === holder);
     if (q >= 0) this.queue.splice(q, 1);
+    this.unacted = this.unacted.filter((u) => u.holder !== holder);
+    return this.drain(now);
+  }
+
+  /** The holder's action reached its target: the lanes its grant held back may go. */
+  acted(holder: string, now: number): Outgoing[] {
+    this.unacted = this.unacted.filter((u) => u.holder !== holder);
     return this.drain(now);
   }
 
@@ -256,11 +290,17 @@ export class ActionBudgetState {
     this.grants = this.grants.filter((t) => t > now - this.limits.periodMs);
     if (this.queue.every((q) => q.lane === undefined && q.fairnessKey === undefined))
       return this.drainInArrivalOrder(now, asker);
+    const holdMs = this.limits.laneHoldMs ?? 0;
+    this.unacted = this.unacted.filter((u) => now - u.since < holdMs);
     const out: Outgoing[] = [];
     for (;;) {
       let next: Waiting | undefined;
       for (const q of this.queue)
-        if ((next === undefined || this.goesBefore(q, next)) && this.blockedBecause(q) === undefined)
+        if (
+          (next === undefined || this.goesBefore(q, next)) &&
+          this.blockedBecause(q) === undefined &&
+          this.heldBy(q, now) === undefined
+        )
           next = q;
       if (next === undefined) break;
       const at = this.queue.indexOf(next);
@@ -275,13 +315,23 @@ export class ActionBudgetState {
       });
       this.grants.push(now);
       this.lastServed[next.fairnessKey ?? ''] = ++this.served;
+      const lane = next.lane ?? DEFAULT_LANE;
+      const holds = holdMs > 0 && this.queue.some((q) => (q.lane ?? DEFAULT_LANE) > lane);
+      if (holds) this.unacted.push({ holder: next.holder, lane, since: now });
       out.push({
         holder: next.holder,
-        answer: { guard: 'budget', result: 'granted', reason: 'within the budget' },
+        answer: {
+          guard: 'budget',
+          result: 'granted',
+          reason: 'within the budget',
+          ...(holds ? { reportActed: true } : {}),
+        },
       });
     }
     for (const q of this.queue) {
-      const reason = this.blockedBecause(q)!;
+      // A request the hold alone keeps keeps the reason it was told (its first: the hold), so a hold
+      // that starts and ends does not send every waiting remediation two answers.
+      const reason = this.blockedBecause(q) ?? (q.reason || this.holdReason(q, this.heldBy(q, now)!));
       if (reason !== q.reason || q.holder === asker) {
         q.reason = reason;
         out.push({ holder: q.holder, answer: { guard: 'budget', result: 'deferred', reason } });
@@ -344,17 +394,38 @@ export class ActionBudgetState {
     };
   }
 
+  /** The urgent grant, not yet acted nor timed out, that holds `q` back (the oldest), if one does. */
+  private heldBy(q: Waiting, now: number): Unacted | undefined {
+    const lane = q.lane ?? DEFAULT_LANE;
+    const holdMs = this.limits.laneHoldMs ?? 0;
+    return this.unacted.find((u) => u.lane < lane && now - u.since < holdMs);
+  }
+
+  private holdReason(q: Waiting, by: Unacted): string {
+    const s = Math.round((this.limits.laneHoldMs ?? 0) / 1000);
+    return `lane ${by.lane} ${by.holder} acts first, before lane ${q.lane ?? DEFAULT_LANE} (AUTOGLM_LANE_HOLD=${s}s)`;
+  }
+
   /** Keeps `lastServed` to the keys with requests waiting or in flight (bounded by those). */
   private forgetIdleKeys(): void {
     const live = new Set([...this.queue, ...this.active].map((q) => q.fairnessKey ?? ''));
     for (const key of Object.keys(this.lastServed)) if (!live.has(key)) delete this.lastServed[key];
   }
 
-  /** When a period slot frees for a waiting request (ms from now), if the period limit is what blocks. */
+  /**
+   * When a waiting request may fit again (ms from now): a period slot frees, if the period limit is
+   * what blocks, or a lane hold times out.
+   */
   msToNextSlot(now: number): number | undefined {
-    if (this.queue.length === 0 || this.grants.length < this.limits.maxActionsPerPeriod) return undefined;
+    if (this.queue.length === 0) return undefined;
+    const holdEnd =
+      this.unacted.length === 0
+        ? undefined
+        : Math.max(1, Math.min(...this.unacted.map((u) => u.since)) + (this.limits.laneHoldMs ?? 0) - now);
+    if (this.grants.length < this.limits.maxActionsPerPeriod) return holdEnd;
     const oldest = Math.min(...this.grants);
-    return Math.max(1, oldest + this.limits.periodMs - now);
+    const slot = Math.max(1, oldest + this.limits.periodMs - now);
+    return holdEnd === undefined ? slot : Math.min(slot, holdEnd);
   }
 
   snapshot(): ActionBudgetSnapshot {
@@ -365,6 +436,7 @@ export class ActionBudgetState {
       queue: this.queue.map((q) => ({ ...q })),
       recentDenials: [...this.recentDenials],
       ...(this.served > 0 ? { lastServed: { ...this.lastServed }, served: this.served } : {}),
+      ...(this.unacted.length > 0 ? { unacted: [...this.unacted] } : {}),
     };
   }
 
@@ -373,7 +445,11 @@ export class ActionBudgetState {
       kind: 'budget',
       holders: [...this.active],
       cooldowns: [],
-      deferred: this.queue.map((q) => ({ ...q })),
+      // A request the hold alone keeps says so (its answer kept the reason it was told first).
+      deferred: this.queue.map((q) => {
+        const by = this.blockedBecause(q) === undefined ? this.heldBy(q, now) : undefined;
+        return by ? { ...q, reason: this.holdReason(q, by) } : { ...q };
+      }),
       recentDenials: [...this.recentDenials],
       limits: this.limits,
       grantsInPeriod: this.grants.filter((t) => t > now - this.limits.periodMs).length,

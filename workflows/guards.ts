@@ -16,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import {
   acquireSignal,
+  actedSignal,
   guardStatusQuery,
   leaseAnswerSignal,
   releaseSignal,
@@ -112,6 +113,10 @@ export async function actionBudget(
   });
   setHandler(releaseSignal, (rel) => {
     owe(state.release(rel.holder, Date.now()));
+  });
+  // An urgent grant's action reached its target: the lanes it held back may go (no signal before the hold).
+  setHandler(actedSignal, ({ holder }) => {
+    owe(state.acted(holder, Date.now()));
   });
   setHandler(guardStatusQuery, () => state.status(Date.now()));
 

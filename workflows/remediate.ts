@@ -14,6 +14,7 @@ import type { ActActivities, ActuationResult } from '../services/act/activities.
 import type { Decision, FollowUp, Verdict, VerdictOutcome } from '../services/common/contracts.js';
 import type { VerifyActivities } from '../services/verify/activities.js';
 import {
+  actedSignal,
   actionBudgetId,
   approvalUpdate,
   approveSignal,
@@ -88,6 +89,12 @@ export function budgetReaskMs(workflowId: string): number {
 }
 /** The entity guard answers at once; after this long without an answer the remediation is absorbed. */
 const ENTITY_GUARD_DEADLINE_MS = 2 * 60_000;
+
+/**
+ * Marks histories that told the budget their action reached the target (`actedSignal`), as a grant
+ * that holds less urgent lanes back asks (`LeaseAnswer.reportActed`); older ones never did.
+ */
+export const REPORTS_ACTED_PATCH = 'reports-acted-to-the-budget';
 
 /** Marks histories whose approvals `workflows/approval.ts` checks (older ones took any non-blank who and why). */
 const APPROVAL_CHECKS_PATCH = 'approval-checks';
@@ -404,6 +411,13 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     update({ phase: 'acting', waitingFor: undefined });
     acted = await actuate(decision, workflowId, true);
     evidence.acted = acted;
+    // The budget holds less urgent lanes until this action is in: tell it (not awaited: verify goes on).
+    if (budget.reportActed && patched(REPORTS_ACTED_PATCH))
+      getExternalWorkflowHandle(guardIds.budget)
+        .signal(actedSignal, { holder: workflowId })
+        .catch((err: unknown) =>
+          log.warn('could not tell the budget the action is in', { error: errorText(err) }),
+        );
     update({ phase: 'verifying', actedAt: acted.at });
     const verify = proxyActivities<VerifyActivities>({
       ...lane,

@@ -59,6 +59,7 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
       maxActionsPerPeriod: config.maxActionsPerPeriod,
       periodMs: config.actionsPeriod,
       maxDeferred: config.maxDeferred,
+      laneHoldMs: config.laneHold,
     },
     logger,
     registry,

@@ -84,6 +84,7 @@ const ENV = {
   maxActionsPerPeriod: ['AUTOGLM_MAX_ACTIONS_PER_PERIOD', '20'],
   actionsPeriod: ['AUTOGLM_ACTIONS_PERIOD', '10m'],
   maxDeferred: ['AUTOGLM_MAX_DEFERRED', '100'],
+  laneHold: ['AUTOGLM_LANE_HOLD', '60s'],
   startTimeout: ['AUTOGLM_START_TIMEOUT', '10s'],
   maxStartFailures: ['AUTOGLM_MAX_START_FAILURES', '3'],
   decideStartConcurrency: ['AUTOGLM_DECIDE_START_CONCURRENCY', '32'],
@@ -270,6 +271,15 @@ const schema = z.object({
   maxActionsPerPeriod: z.coerce.number().int().min(1, 'must be at least 1').max(1_000_000),
   actionsPeriod: duration('10m'),
   maxDeferred: z.coerce.number().int().min(0).max(10_000),
+  /**
+   * How long an urgent grant holds less urgent lanes back while its action is on its way to the
+   * target (until its remediation reports it acted); bounds the wait when that remediation is lost.
+   * "0s": no hold (grants go in lane order, but a later routine grant may reach the target first).
+   */
+  laneHold: duration('60s').refine(
+    (ms) => ms <= 3_600_000,
+    'must be at most 1h, such as "60s" (or "0s": no hold)',
+  ),
   startTimeout: duration('10s'),
   maxStartFailures: z.coerce.number().int().min(1, 'must be at least 1').max(1000),
   decideStartConcurrency: z.coerce.number().int().min(1, 'must be at least 1').max(1024),

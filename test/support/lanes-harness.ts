@@ -190,6 +190,7 @@ export class LanesHarness {
         maxActionsPerPeriod: c.maxActionsPerPeriod,
         periodMs: c.actionsPeriod,
         maxDeferred: c.maxDeferred,
+        laneHoldMs: c.laneHold,
       },
       logger: this.logger,
       registry: new Registry(),

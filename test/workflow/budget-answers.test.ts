@@ -11,42 +11,24 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
-import {
-  ACTION_BUDGET_WORKFLOW,
   acquireSignal,
   guardStatusQuery,
-  leaseAnswerSignal,
   releaseSignal,
   type BudgetLimits,
   type LeaseAnswer,
 } from '../../workflows/definitions.js';
-import { unique } from '../support/config.js';
-import { createTimeSkippingEnv } from '../support/time-skipping.js';
+import { BudgetEnv, eventually, NARROW_LIMITS } from '../support/budget-env.js';
 
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 const historiesDir = fileURLToPath(new URL('../fixtures/histories/guards/', import.meta.url));
 /** A budget history with lanes whose answers went one per workflow task (before the patch). */
 const ONE_BY_ONE = 'budget-answers-one-by-one.pb';
 const History = proto.temporal.api.history.v1.History;
 const EventType = proto.temporal.api.enums.v1.EventType;
 
-const narrow: BudgetLimits = {
-  maxConcurrentPerAction: 1,
-  maxConcurrentPerRule: 100,
-  maxActionsPerPeriod: 1000,
-  periodMs: 600_000,
-  maxDeferred: 100,
-};
+const narrow: BudgetLimits = NARROW_LIMITS;
 
 type Events = proto.temporal.api.history.v1.IHistoryEvent[];
 
@@ -63,59 +45,19 @@ function mostAnswersInOneTask(events: Events): number {
 }
 
 describe('the action budget answers a drain at once (time-skipping test server)', () => {
-  let env: TestWorkflowEnvironment;
-  let client: Client;
-  let worker: Worker;
-  let bundle: WorkflowBundleWithSourceMap;
-  let running: Promise<void>;
-  const queue = unique('wf-answers');
-  const nowhere = unique('wf-nowhere');
-  const started: WorkflowHandle[] = [];
+  let b: BudgetEnv;
 
   before(async () => {
-    env = await createTimeSkippingEnv();
-    client = new Client({ connection: env.connection });
-    bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: queue,
-      workflowBundle: bundle,
-    });
-    running = worker.run();
+    b = await BudgetEnv.start();
   });
 
   after(async () => {
-    await Promise.allSettled(started.map((h) => h.terminate('test over')));
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    await env?.teardown();
+    await b?.stop();
   });
 
-  /** A remediation that is alive (open, takes signals) but never runs. */
-  async function liveHolder(name: string): Promise<string> {
-    const handle = await client.workflow.start('remediate', { taskQueue: nowhere, workflowId: unique(name) });
-    started.push(handle);
-    return handle.workflowId;
-  }
-
-  async function answers(holder: string): Promise<LeaseAnswer['result'][]> {
-    const { events } = await client.workflow.getHandle(holder).fetchHistory();
-    return (events ?? []).flatMap((e) => {
-      const s = e.workflowExecutionSignaledEventAttributes;
-      if (s?.signalName !== leaseAnswerSignal.name) return [];
-      return [defaultPayloadConverter.fromPayload<LeaseAnswer>(s.input!.payloads![0]!).result];
-    });
-  }
-
-  async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const v = await read();
-      if (ok(v)) return v;
-      assert.ok(Date.now() < deadline, `${what}; last: ${JSON.stringify(v).slice(0, 300)}`);
-      await sleep(50);
-    }
-  }
+  const liveHolder = (name: string) => b.liveHolder(name);
+  const answers = async (holder: string): Promise<LeaseAnswer['result'][]> =>
+    (await b.answers(holder)).map((a) => a.result);
 
   const request = (holder: string, i: number, limits: BudgetLimits) => ({
     holder,
@@ -129,12 +71,7 @@ describe('the action budget answers a drain at once (time-skipping test server)'
   });
 
   it('grants what a wider limit lets through in one workflow task, every holder told once', async () => {
-    const budget = await client.workflow.start(ACTION_BUDGET_WORKFLOW, {
-      taskQueue: queue,
-      workflowId: unique('budget-answers'),
-      args: [{ limits: narrow }],
-    });
-    started.push(budget);
+    const budget = await b.startBudget(narrow, 'budget-answers');
     const holders = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => liveHolder(`remediate-h${i}`)));
     for (const [i, h] of holders.entries()) await budget.signal(acquireSignal, request(h, i, narrow));
     await eventually(
@@ -164,7 +101,7 @@ describe('the action budget answers a drain at once (time-skipping test server)'
       );
     // Two go, the narrow limit is back: nothing more is granted until the five others are down to one.
     for (const h of holders.slice(0, 2))
-      await budget.signal(releaseSignal, { holder: h, endedAt: await env.currentTimeMs(), acted: true });
+      await budget.signal(releaseSignal, { holder: h, endedAt: await b.env.currentTimeMs(), acted: true });
     await eventually(
       () => budget.query(guardStatusQuery),
       (s) => s.holders.length === 4,
@@ -187,12 +124,7 @@ describe('the action budget answers a drain at once (time-skipping test server)'
   });
 
   it('answers a queue of 130 with at most 100 answers on their way at once, each holder once', async () => {
-    const budget = await client.workflow.start(ACTION_BUDGET_WORKFLOW, {
-      taskQueue: queue,
-      workflowId: unique('budget-rounds'),
-      args: [{ limits: narrow }],
-    });
-    started.push(budget);
+    const budget = await b.startBudget(narrow, 'budget-rounds');
     const holders = await Promise.all(Array.from({ length: 130 }, (_, i) => liveHolder(`remediate-r${i}`)));
     const deep = { ...narrow, maxDeferred: 1000 };
     await Promise.all(holders.map((h, i) => budget.signal(acquireSignal, request(h, i, deep))));
@@ -235,12 +167,7 @@ describe('the action budget answers a drain at once (time-skipping test server)'
 
   it('stays exact while answering at once: never more in flight, nor per period, than the limits', async () => {
     const limits: BudgetLimits = { ...narrow, maxConcurrentPerAction: 3, maxActionsPerPeriod: 7 };
-    const budget = await client.workflow.start(ACTION_BUDGET_WORKFLOW, {
-      taskQueue: queue,
-      workflowId: unique('budget-exact'),
-      args: [{ limits }],
-    });
-    started.push(budget);
+    const budget = await b.startBudget(limits, 'budget-exact');
     const holders = await Promise.all(Array.from({ length: 12 }, (_, i) => liveHolder(`remediate-x${i}`)));
     // Every request at once, as a storm of remediations sends them.
     await Promise.all(holders.map((h, i) => budget.signal(acquireSignal, request(h, i, limits))));
@@ -254,7 +181,7 @@ describe('the action budget answers a drain at once (time-skipping test server)'
       if (current)
         await budget.signal(releaseSignal, {
           holder: current.holder,
-          endedAt: await env.currentTimeMs(),
+          endedAt: await b.env.currentTimeMs(),
           acted: true,
         });
       await sleep(300);
@@ -287,7 +214,7 @@ describe('the action budget answers a drain at once (time-skipping test server)'
       'its requests carry lanes',
     );
     const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, [
+    for await (const result of Worker.runReplayHistories({ workflowBundle: b.bundle }, [
       { workflowId: ONE_BY_ONE, history },
     ]))
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);

@@ -9,105 +9,38 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  Worker,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
-import {
-  ACTION_BUDGET_WORKFLOW,
   acquireSignal,
   guardStatusQuery,
-  leaseAnswerSignal,
   releaseSignal,
   type BudgetLimits,
-  type LeaseAnswer,
   type LeaseRequest,
 } from '../../workflows/definitions.js';
-import { unique } from '../support/config.js';
-import { createTimeSkippingEnv } from '../support/time-skipping.js';
+import { BudgetEnv, eventually, NARROW_LIMITS } from '../support/budget-env.js';
 
-const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 const History = proto.temporal.api.history.v1.History;
 /** One clean_disk at a time: the queue's order is the grant order, driven by releases. */
-const limits: BudgetLimits = {
-  maxConcurrentPerAction: 1,
-  maxConcurrentPerRule: 100,
-  maxActionsPerPeriod: 1000,
-  periodMs: 600_000,
-  maxDeferred: 100,
-};
+const limits: BudgetLimits = NARROW_LIMITS;
 
 describe('the action budget’s lanes (time-skipping test server)', () => {
-  let env: TestWorkflowEnvironment;
-  let client: Client;
-  let worker: Worker;
-  let bundle: WorkflowBundleWithSourceMap;
-  let running: Promise<void>;
-  const queue = unique('wf-lanes');
-  const nowhere = unique('wf-nowhere');
-  const started: WorkflowHandle[] = [];
+  let b: BudgetEnv;
 
   before(async () => {
-    env = await createTimeSkippingEnv();
-    client = new Client({ connection: env.connection });
-    bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: queue,
-      workflowBundle: bundle,
-    });
-    running = worker.run();
+    b = await BudgetEnv.start();
   });
 
   after(async () => {
-    await Promise.allSettled(started.map((h) => h.terminate('test over')));
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    await env?.teardown();
+    await b?.stop();
   });
 
-  /** A remediation that is alive (open, takes signals) but never runs. */
-  async function liveHolder(name: string): Promise<string> {
-    const handle = await client.workflow.start('remediate', { taskQueue: nowhere, workflowId: unique(name) });
-    started.push(handle);
-    return handle.workflowId;
-  }
-
-  async function lastAnswer(holder: string): Promise<LeaseAnswer['result'] | undefined> {
-    const { events } = await client.workflow.getHandle(holder).fetchHistory();
-    const answers = (events ?? []).flatMap((e) => {
-      const s = e.workflowExecutionSignaledEventAttributes;
-      if (s?.signalName !== leaseAnswerSignal.name) return [];
-      return [defaultPayloadConverter.fromPayload<LeaseAnswer>(s.input!.payloads![0]!).result];
-    });
-    return answers.at(-1);
-  }
-
-  async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const v = await read();
-      if (ok(v)) return v;
-      assert.ok(Date.now() < deadline, `${what}; last: ${JSON.stringify(v)}`);
-      await sleep(50);
-    }
-  }
+  const liveHolder = (name: string) => b.liveHolder(name);
+  const lastAnswer = async (holder: string) => (await b.answers(holder)).at(-1)?.result;
 
   async function startBudget() {
-    const budget = await client.workflow.start(ACTION_BUDGET_WORKFLOW, {
-      taskQueue: queue,
-      workflowId: unique('budget-lanes'),
-      args: [{ limits }],
-    });
-    started.push(budget);
+    const budget = await b.startBudget(limits, 'budget-lanes');
     const request = (
       holder: string,
       lane: number,
@@ -132,7 +65,7 @@ describe('the action budget’s lanes (time-skipping test server)', () => {
       const [current] = await holder();
       await budget.signal(releaseSignal, {
         holder: current!,
-        endedAt: await env.currentTimeMs(),
+        endedAt: await b.env.currentTimeMs(),
         acted: true,
       });
       const [granted] = await eventually(
@@ -218,7 +151,7 @@ describe('the action budget’s lanes (time-skipping test server)', () => {
       ),
       'the old budget history holds requests (without lanes)',
     );
-    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories))
+    for await (const result of Worker.runReplayHistories({ workflowBundle: b.bundle }, histories))
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     assert.deepEqual(failures, []);
   });

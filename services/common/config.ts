@@ -106,6 +106,7 @@ const ENV = {
   baselineAnomalyDeviation: ['AUTOGLM_BASELINE_ANOMALY_DEVIATION', '4.5'],
   baselineSeasonality: ['AUTOGLM_BASELINE_SEASONALITY', 'daily,weekly'],
   baselineMaxStates: ['AUTOGLM_BASELINE_MAX_STATES', '500000'],
+  baselineMinSpread: ['AUTOGLM_BASELINE_MIN_SPREAD', 'cpu=0.3'],
   baselineIdle: ['AUTOGLM_BASELINE_IDLE', '14d'],
   baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
   senseEventsWait: ['AUTOGLM_SENSE_EVENTS_WAIT', '30s'],
@@ -325,6 +326,26 @@ const schema = z.object({
     )
     .pipe(z.array(z.enum(['daily', 'weekly'], 'list "daily", "weekly" or "off", comma-separated'))),
   baselineMaxStates: z.coerce.number().int().min(1, 'must be at least 1').max(50_000_000),
+  /** Smallest baseline spread per metric, in its own unit: `cpu=0.3,latency_ms=5` ("off": none). */
+  baselineMinSpread: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter((p) => p && p !== 'off'),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^[a-z][a-z0-9_]*=(\d+(\.\d+)?|\.\d+)$/,
+            'list metric=spread pairs, comma-separated, such as "cpu=0.3" (or "off")',
+          ),
+      ),
+    )
+    .transform((pairs) => Object.fromEntries(pairs.map((p) => [p.split('=')[0]!, Number(p.split('=')[1])]))),
   /** A baseline whose entity sent nothing for this long in event time is forgotten (and deleted from the changelog). */
   baselineIdle: duration('14d'),
   /** Longest the read-back of one changelog partition may take before its rest warms up again. */

@@ -53,6 +53,13 @@ export interface BaselineOptions {
   readonly seasonHalfLifeMs: number;
   /** Smallest spread, as a fraction of |expected| (0.02): a flat series is not alarmed by a blip. */
   readonly minSpreadRatio: number;
+  /**
+   * Smallest spread per metric name, in the metric's own unit (AUTOGLM_BASELINE_MIN_SPREAD, cpu 0.3
+   * percentage points): a metric that sits at one value (0 disk writes, a CPU pinned at 0.1%) learns
+   * a spread near 0, and the relative floor is near 0 too when the value is near 0, so a blip of a
+   * fraction of a percent scored a deviation of 1e8 and every burst was an incident.
+   */
+  readonly minSpread: Readonly<Record<string, number>>;
   /** States one process keeps (AUTOGLM_BASELINE_MAX_STATES); beyond it a metric gets no baseline. */
   readonly maxStates: number;
   /** A state is due for the changelog when it moved this far in event time since it last was. */
@@ -70,6 +77,7 @@ export const DEFAULT_BASELINE_OPTIONS: BaselineOptions = {
   weekly: true,
   seasonHalfLifeMs: 2 * 3_600_000,
   minSpreadRatio: 0.02,
+  minSpread: { cpu: 0.3 },
   maxStates: 500_000,
   checkpointEveryMs: 15_000,
 };
@@ -153,6 +161,8 @@ export class BaselineStore {
   private readonly dirty = new Map<number, number[]>();
   private readonly metricIds = new Map<string, number>();
   private readonly metricNames: string[] = [];
+  /** Each metric id's smallest spread (opts.minSpread by name, 0 when not named). */
+  private readonly minSpreadOf: number[] = [];
   private readonly opts: BaselineOptions;
   private readonly aHour: number;
   private readonly aDay: number;
@@ -179,6 +189,10 @@ export class BaselineStore {
     }
     if (!(this.opts.freezeDeviation > 0 && this.opts.anomalyDeviation > 0))
       throw new RangeError('freezeDeviation and anomalyDeviation must be positive');
+    this.opts = { ...this.opts, minSpread: this.opts.minSpread ?? DEFAULT_BASELINE_OPTIONS.minSpread };
+    for (const [metric, v] of Object.entries(this.opts.minSpread))
+      if (!(Number.isFinite(v) && v >= 0))
+        throw new RangeError(`minSpread of ${metric} must be 0 or more, got ${v}`);
     // Rates per ms spent in the bucket: an hour bucket's half-life is seasonHalfLifeMs of its own
     // time (2h: about 2 days); a day bucket's is 6 times that, half of one visit, since a weekday comes once a week.
     this.aHour = 1 / this.opts.seasonHalfLifeMs;
@@ -241,7 +255,7 @@ export class BaselineStore {
     if ((f[p + COUNT] as number) < this.opts.warmupSamples) return undefined;
     const deviation = f[p + DEVIATION] as number;
     const baseline = f[p + EXPECTED] as number;
-    const spread = this.spreadOf(f[p + ABSDEV] as number, baseline);
+    const spread = this.spreadOf(f[p + ABSDEV] as number, baseline, f[p + METRIC_ID] as number);
     return { baseline, deviation, anomaly: this.anomalyOf(deviation), spread };
   }
 
@@ -256,9 +270,14 @@ export class BaselineStore {
     return anomalyScore(deviation, this.opts.anomalyDeviation);
   }
 
-  /** The spread deviations are measured in: robust, and never below minSpreadRatio of |expected|. */
-  private spreadOf(absdev: number, expected: number): number {
-    return Math.max(SPREAD_PER_ABSDEV * absdev, this.opts.minSpreadRatio * Math.abs(expected), 1e-9);
+  /** The spread deviations are measured in: robust, never below minSpreadRatio of |expected| nor the metric's minSpread. */
+  private spreadOf(absdev: number, expected: number, metricId: number): number {
+    return Math.max(
+      SPREAD_PER_ABSDEV * absdev,
+      this.opts.minSpreadRatio * Math.abs(expected),
+      this.minSpreadOf[metricId] ?? 0,
+      1e-9,
+    );
   }
 
   /** The states of `partition` due for the changelog since the last call, encoded; marks them written. */
@@ -367,7 +386,7 @@ export class BaselineStore {
     const level = d[o + LEVEL] as number;
     const absdev = f[p + ABSDEV] as number;
     const expected = level + season;
-    const spread = this.spreadOf(absdev, expected);
+    const spread = this.spreadOf(absdev, expected, f[p + METRIC_ID] as number);
     const r = x - expected;
     const z = r / spread;
     f[p + EXPECTED] = expected;
@@ -419,6 +438,7 @@ export class BaselineStore {
       id = this.metricNames.length;
       this.metricNames.push(metric);
       this.metricIds.set(metric, id);
+      this.minSpreadOf.push(this.opts.minSpread[metric] ?? 0);
     }
     let slot = this.freeSlots.pop();
     if (slot === undefined) {

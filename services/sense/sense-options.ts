@@ -17,6 +17,7 @@ export function baselineOptionsOf(config: Config): Partial<BaselineOptions> {
     daily: config.baselineSeasonality.includes('daily'),
     weekly: config.baselineSeasonality.includes('weekly'),
     maxStates: config.baselineMaxStates,
+    minSpread: config.baselineMinSpread,
     checkpointEveryMs: checkpointEveryMs(config.window, config.emitEvery),
   };
 }

@@ -221,6 +221,24 @@ describe('baseline on generated series with known ground truth (21 days of 5-min
     }
   });
 
+  it('a metric that sits at 0 keeps a spread of its minSpread: a blip of 0.4 is not 1e8 deviations', () => {
+    // Disk writes or a CPU pinned at 0 learn a spread near 0 and the relative floor is 0 at 0: without
+    // a floor (a metric minSpread does not name), the first blip after hours of zeros is an "incident".
+    const store = new BaselineStore({ minSpread: { cpu: 0.3 } });
+    const t0 = Date.UTC(2026, 0, 5);
+    for (let i = 0; i < 500; i++) {
+      store.update('e', 'cpu', t0 + i * 300_000, 0);
+      store.update('e', 'disk', t0 + i * 300_000, 0);
+    }
+    store.update('e', 'cpu', t0 + 500 * 300_000, 0.4);
+    store.update('e', 'disk', t0 + 500 * 300_000, 0.4);
+    const cpu = store.facts('e', 'cpu')!;
+    assert.ok(Math.abs(cpu.deviation - 0.4 / 0.3) < 1e-6, `cpu deviation ${cpu.deviation}`);
+    assert.equal(cpu.spread, 0.3);
+    assert.ok(store.facts('e', 'disk')!.deviation > 1e6, 'no floor for a metric it does not name');
+    assert.throws(() => new BaselineStore({ minSpread: { cpu: -1 } }), /minSpread of cpu must be 0 or more/);
+  });
+
   it('a changelog value that is not a state is refused with the reason', () => {
     const store = new BaselineStore();
     assert.match(

@@ -143,7 +143,17 @@ async function post(body) {
 }
 parentPort.postMessage({ ready: true });
 // Ready; the clock starts with the message that says go.
+// This thread's CPU in ms (Linux: /proc/thread-self/stat's utime + stime, in 10 ms ticks), else undefined.
+const threadCpuMs = () => {
+  try {
+    const f = require('node:fs').readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+};
 parentPort.once('message', ({ until }) => {
+  const cpuStart = threadCpuMs();
   const report = setInterval(() => parentPort.postMessage({ acked, refused }), 100);
   Promise.all(
     Array.from({ length: senders }, async () => {
@@ -156,14 +166,20 @@ parentPort.once('message', ({ until }) => {
     }),
   ).then(() => {
     clearInterval(report);
-    parentPort.postMessage({ acked, refused, done: true });
+    const cpuEnd = threadCpuMs();
+    const cpuMs = cpuStart === undefined || cpuEnd === undefined ? undefined : cpuEnd - cpuStart;
+    parentPort.postMessage({ acked, refused, cpuMs, done: true });
   });
 });
 `;
 
 /** The senders in a worker thread, as Prometheus is another process (they ran on ingest's own event loop before); started before the clock. */
 async function startSenders(url: string): Promise<{
-  send: (until: number | undefined, progress: (acked: number, refused: number) => void) => Promise<void>;
+  /** Sends; resolves with the senders' own CPU in ms (undefined off Linux). */
+  send: (
+    until: number | undefined,
+    progress: (acked: number, refused: number) => void,
+  ) => Promise<number | undefined>;
 }> {
   const worker = new Worker(SENDERS_SOURCE, { eval: true, workerData: { url, bodies, perBody, senders } });
   await new Promise<void>((resolve, reject) => {
@@ -172,15 +188,16 @@ async function startSenders(url: string): Promise<{
   });
   return {
     send: async (until, progress) => {
-      await new Promise<void>((resolve, reject) => {
+      const cpuMs = await new Promise<number | undefined>((resolve, reject) => {
         worker.on('error', reject);
-        worker.on('message', (m: { acked: number; refused: number; done?: boolean }) => {
+        worker.on('message', (m: { acked: number; refused: number; cpuMs?: number; done?: boolean }) => {
           progress(m.acked, m.refused);
-          if (m.done) resolve();
+          if (m.done) resolve(m.cpuMs);
         });
         worker.postMessage({ until });
       });
       await worker.terminate();
+      return cpuMs;
     },
   };
 }
@@ -188,7 +205,7 @@ async function startSenders(url: string): Promise<{
 const cpuOf = (u: NodeJS.CpuUsage, n: number) => ((u.user + u.system) / n).toFixed(1);
 
 /** One run of ingest: every body once (or over and over for `--duration`); its rate in samples/s. */
-async function ingestRun(run: number): Promise<{ rate: number; acked: number }> {
+async function ingestRun(run: number): Promise<{ rate: number; acked: number; cpu: number | undefined }> {
   const ingest = await startIngest({
     config: configOf(run, `${id}-r${run}`),
     logger,
@@ -206,6 +223,8 @@ async function ingestRun(run: number): Promise<{ rate: number; acked: number }> 
   if (run === 1) await profiler?.post('Profiler.start');
   const start = performance.now();
   const cpuStart = process.cpuUsage();
+  const eluStart = performance.eventLoopUtilization();
+  let sendersMs: number | undefined;
   if (durationMs !== undefined && run > 0) {
     const end = Date.now() + durationMs;
     let last = { at: performance.now(), acked: 0 };
@@ -216,34 +235,44 @@ async function ingestRun(run: number): Promise<{ rate: number; acked: number }> 
       );
       last = { at: now, acked };
     }, 60_000);
-    await pool.send(end, progress);
+    sendersMs = await pool.send(end, progress);
     clearInterval(timer);
+    // The last stretch (the timer's tenth tick falls just after a 10-minute run ends).
+    const now = performance.now();
+    console.log(
+      `${((now - start) / 60_000).toFixed(1)} min (end): ${Math.round((acked - last.acked) / ((now - last.at) / 1000))} samples/s, ${memory()}`,
+    );
   } else {
-    await pool.send(undefined, progress);
+    sendersMs = await pool.send(undefined, progress);
   }
   const ms = performance.now() - start;
-  const cpu = cpuOf(process.cpuUsage(cpuStart), acked);
+  const used = process.cpuUsage(cpuStart);
+  const busy = performance.eventLoopUtilization(eluStart).utilization;
+  const cpu = cpuOf(used, acked);
+  // The process's CPU less the senders' thread: ingest's own (with kafkajs and the HTTP server).
+  const own = sendersMs === undefined ? undefined : (used.user + used.system - sendersMs * 1000) / acked;
   if (run === 1 && profiler) {
     const { profile } = await profiler.post('Profiler.stop');
     await writeFile('ingest.cpuprofile', JSON.stringify(profile));
   }
   const rate = acked / (ms / 1000);
   console.log(
-    `run ${run} ingest: ${acked} samples in ${(ms / 1000).toFixed(1)}s = ${Math.round(rate)} samples/s (${senders} senders, ${refused} requests answered 503/429 and retried), ${cpu} µs CPU per sample (senders included)`,
+    `run ${run} ingest: ${acked} samples in ${(ms / 1000).toFixed(1)}s = ${Math.round(rate)} samples/s (${senders} senders, ${refused} requests answered 503/429 and retried), ${cpu} µs CPU per sample with the senders, ${own === undefined ? '?' : own.toFixed(1)} without; event loop busy ${(busy * 100).toFixed(0)}%`,
   );
   await ingest.stop();
   console.log(`memory at end: ${memory()}`);
-  return { rate, acked };
+  return { rate, acked, cpu: own };
 }
 
 /** sense on run `run`'s samples, from its group's join to the last one handled; its rate in samples/s. */
-async function senseRun(run: number, acked: number): Promise<number> {
+async function senseRun(run: number, acked: number): Promise<{ rate: number; cpu: number }> {
   const registry = new Registry();
   const config = configOf(run, `${id}-r${run}-sense`);
   const metrics = topicNames(config).metrics;
   const service = await startSense({ config, logger, registry });
   const joined = performance.now();
   const cpuStart = process.cpuUsage();
+  const eluStart = performance.eventLoopUtilization();
   const counted = registry.getSingleMetric('autoglm_sense_messages_total');
   for (;;) {
     const values = (await counted?.get())?.values ?? [];
@@ -254,12 +283,13 @@ async function senseRun(run: number, acked: number): Promise<number> {
   }
   const ms = performance.now() - joined;
   const rate = acked / (ms / 1000);
-  const cpu = cpuOf(process.cpuUsage(cpuStart), acked);
+  const used = process.cpuUsage(cpuStart);
+  const busy = performance.eventLoopUtilization(eluStart).utilization;
   await service.stop();
   console.log(
-    `run ${run} sense: ${acked} samples in ${(ms / 1000).toFixed(1)}s = ${Math.round(rate)} samples/s, ${cpu} µs CPU per sample`,
+    `run ${run} sense: ${acked} samples in ${(ms / 1000).toFixed(1)}s = ${Math.round(rate)} samples/s, ${cpuOf(used, acked)} µs CPU per sample; event loop busy ${(busy * 100).toFixed(0)}%`,
   );
-  return rate;
+  return { rate, cpu: (used.user + used.system) / acked };
 }
 
 if (warmup) {
@@ -273,16 +303,23 @@ if (durationMs !== undefined) {
 } else {
   // Ingest then sense, run after run (the machine's load shifts over a run; medians over the runs).
   const ratios: number[] = [];
+  const cpus: number[] = [];
   for (let run = 1; run <= runs; run++) {
-    const { rate, acked } = await ingestRun(run);
-    const senseRate = await senseRun(run, acked);
-    ratios.push(rate / senseRate);
-    console.log(`run ${run}: ingest / sense = ${(rate / senseRate).toFixed(2)}×`);
+    const ingest = await ingestRun(run);
+    const sense = await senseRun(run, ingest.acked);
+    ratios.push(ingest.rate / sense.rate);
+    if (ingest.cpu !== undefined) cpus.push(sense.cpu / ingest.cpu);
+    console.log(`run ${run}: ingest / sense = ${(ingest.rate / sense.rate).toFixed(2)}×`);
   }
-  const sorted = [...ratios].sort((x, y) => x - y);
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)]!;
   console.log(
-    `ingest / sense = ${sorted[Math.floor((sorted.length - 1) / 2)]!.toFixed(2)}× median of ${runs} runs (${ratios.map((r) => r.toFixed(2)).join(', ')}; target ≥ 1.0×)`,
+    `ingest / sense = ${median(ratios).toFixed(2)}× median of ${runs} runs (${ratios.map((r) => r.toFixed(2)).join(', ')}; target ≥ 1.0×)`,
   );
+  // Load-independent: samples per CPU-second, ingest's own (senders left out) over sense's.
+  if (cpus.length > 0)
+    console.log(
+      `per CPU-second, ingest / sense = ${median(cpus).toFixed(2)}× median (${cpus.map((r) => r.toFixed(2)).join(', ')})`,
+    );
 }
 await deleteTopicsWithPrefix(kafka, id);
 process.exit(0);

@@ -106,6 +106,7 @@ export async function runBacktest(
   const episodeSink: EpisodeOutput = { changes: [], ended: [] };
   const inert = new Inert(decider.ruleSet);
   const bound = Inert.beyondClassifier(decider.ruleSet);
+  const readers = Inert.beyondClassifier(decider.ruleSet, { onlyReaders: true });
   const decisions: BacktestDecision[] = [];
   const refused: Record<string, number> = {};
   const suppressed: Record<string, number> = {};
@@ -116,17 +117,21 @@ export async function runBacktest(
   let pending: Observation[] = [];
   const refuse = (reason: string) => (refused[reason] = (refused[reason] ?? 0) + 1);
 
-  // The classifier's answers for a batch, asked only for the observations the rules do not clear
-  // whatever it answers (`cleared`: those, told apart before it runs), in one call as decide does.
+  // The classifier's answers for a batch, asked only for the observations where its answer could
+  // change what the rules match or fail, in one call as decide does. `cleared`: those the rules
+  // clear whatever it answers (told apart before it runs). Of the rest, those on which no rule that
+  // reads it could match or fail whatever it answers (`readers`) are decided without an answer:
+  // the same decisions (see boundBeyondClassifier's onlyReaders).
   const classify = async (batch: readonly Observation[]) => {
     if (!opts.classifier) return { incidents: undefined, cleared: undefined };
     if (!inert.canClearUnclassified)
       return { incidents: await opts.classifier.classify(batch), cleared: undefined };
     const cleared = batch.map((obs) => bound?.test(obs, null) === true || inert.testUnclassified(obs));
-    const asked = batch.filter((_, i) => !cleared[i]);
+    const ask = cleared.map((c, i) => !c && readers?.test(batch[i] as Observation, null) !== true);
+    const asked = batch.filter((_, i) => ask[i]);
     const answers = asked.length > 0 ? await opts.classifier.classify(asked) : [];
     const incidents: (IncidentFact | null)[] = new Array<IncidentFact | null>(batch.length).fill(null);
-    for (let i = 0, k = 0; i < batch.length; i++) if (!cleared[i]) incidents[i] = answers[k++] ?? null;
+    for (let i = 0, k = 0; i < batch.length; i++) if (ask[i]) incidents[i] = answers[k++] ?? null;
     return { incidents, cleared };
   };
 
@@ -234,10 +239,8 @@ export async function runBacktest(
  * cannot clear goes through the Decider.
  */
 class Inert {
-  /** The slots of the facts read from the features, and their names. */
-  private readonly featureSlots: readonly number[];
-  /** Feature fact name → its slot. */
-  private readonly featureSlotOf: ReadonlyMap<string, number>;
+  /** Writes the facts read from the features into their slots. */
+  private readonly loadFeatures: FeatureLoader;
   /** The other slots (the entity, its events, context and classifier facts), and their readers. */
   private readonly namedSlots: readonly number[];
   private readonly namedReaders: readonly FactReader[];
@@ -255,8 +258,12 @@ class Inert {
     const names = compiled.factNames;
     this.readers = names.map((n) => (n === BOUND_ALWAYS_FACT ? () => true : factReader(n)));
     const slots = names.map((_, s) => s);
-    this.featureSlots = slots.filter((s) => isFeatureFact(names[s]!));
-    this.featureSlotOf = new Map(this.featureSlots.map((s) => [names[s]!, s]));
+    const featureSlots = slots.filter((s) => isFeatureFact(names[s]!));
+    this.loadFeatures = featureLoader(
+      featureSlots.map((s) => names[s]!),
+      featureSlots,
+      featureSlots.map((s) => this.readers[s]!),
+    );
     this.namedSlots = slots.filter((s) => !isFeatureFact(names[s]!));
     this.namedReaders = this.namedSlots.map((s) => this.readers[s]!);
     this.values = new Array<unknown>(names.length);
@@ -269,8 +276,8 @@ class Inert {
   }
 
   /** An Inert over boundBeyondClassifier's rules: what it clears needs no classifier; undefined where that is not exact. */
-  static beyondClassifier(set: RuleSet): Inert | undefined {
-    const bound = boundBeyondClassifier(set.rules);
+  static beyondClassifier(set: RuleSet, opts: { readonly onlyReaders?: boolean } = {}): Inert | undefined {
+    const bound = boundBeyondClassifier(set.rules, opts);
     return bound && new Inert(set, bound);
   }
 
@@ -286,25 +293,64 @@ class Inert {
   /** Fills `values` as factsFor would hold each fact; false when the features are not plain. */
   private read(obs: Observation, incident: IncidentFact | null): boolean {
     if (!plainFeatures(obs)) return false;
-    const { values, featureSlots, featureSlotOf, namedSlots, namedReaders } = this;
-    const features = obs.features;
-    // Inline for numbers and absent features (factReader's own fast case), the reader otherwise.
-    // The observation's own features, each looked up once (a handful), rather than every feature
-    // fact of the rules looked up on it (mostly absent): what a keyed load of each would give.
-    for (let i = 0; i < featureSlots.length; i++) values[featureSlots[i]!] = undefined;
-    for (const name in features) {
-      const s = featureSlotOf.get(name);
-      if (s === undefined) continue;
-      const value = features[name];
-      values[s] =
-        typeof value === 'number' || value === undefined
-          ? value
-          : this.readers[s]!(obs, NO_CONTEXT_FACTS, incident);
-    }
+    const { values, namedSlots, namedReaders } = this;
+    this.loadFeatures(obs.features, values, obs, incident);
     if (namedSlots.length === 0) return true;
     const context = this.set.context.factsFor(obs.entity, obs.window.end);
     for (let i = 0; i < namedSlots.length; i++)
       values[namedSlots[i]!] = namedReaders[i]!(obs, context, incident);
     return true;
+  }
+}
+
+/** Writes the feature facts the rules read from `features` into `values` at their slots. */
+type FeatureLoader = (
+  features: Readonly<Record<string, unknown>>,
+  values: unknown[],
+  obs: Observation,
+  incident: IncidentFact | null,
+) => void;
+
+/**
+ * A FeatureLoader with each fact name written into its own read (`f["cpu.avg"]`), as
+ * classifier/vectorize.ts's numericWriter does: such a read keeps an inline cache of the few
+ * feature shapes a fleet's observations have, and answers an absent name (most of the rules'
+ * facts) from it too, where a read by a name held in a variable goes megamorphic (it was the
+ * largest cost of the replay's skip). Numbers and absent features are taken as read (factReader's
+ * own fast case: Object.prototype holds no numbers), anything else through the fact's reader. The
+ * names enter the source as JSON string literals; where code generation is disallowed the loop
+ * reads by name.
+ */
+function featureLoader(
+  names: readonly string[],
+  slots: readonly number[],
+  readers: readonly FactReader[],
+): FeatureLoader {
+  const byName: FeatureLoader = (features, values, obs, incident) => {
+    for (let i = 0; i < slots.length; i++) {
+      const value = features[names[i]!];
+      values[slots[i]!] =
+        typeof value === 'number' || value === undefined
+          ? value
+          : readers[i]!(obs, NO_CONTEXT_FACTS, incident);
+    }
+  };
+  const body = slots
+    .map(
+      (slot, i) =>
+        `v = f[${JSON.stringify(names[i])}]; ` +
+        `values[${slot}] = typeof v === 'number' || v === undefined ? v : readers[${i}](obs, none, incident);`,
+    )
+    .join('\n');
+  try {
+    return new Function(
+      'readers',
+      'none',
+      `'use strict';\nreturn function (f, values, obs, incident) {\nlet v;\n${body}\n};`,
+    )(readers, NO_CONTEXT_FACTS) as FeatureLoader;
+  } catch (err) {
+    // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
+    if (err instanceof EvalError) return byName;
+    throw err;
   }
 }

@@ -21,16 +21,28 @@ export const BOUND_ALWAYS_FACT = '__backtest_always';
  * facts on which it cannotMatch (with BOUND_ALWAYS_FACT true) match and fail no rule whatever the
  * classifier answers. Undefined where that would not be exact: a rule reads the whole `incident`,
  * runs in json-rules-engine, or has a condition that always throws (which a replaced one may be).
+ *
+ * `onlyReaders`: the bound of only the rules that read `incident.class` or `incident.confidence`.
+ * Facts it clears are facts on which the answer changes nothing that is evaluated: those rules
+ * neither match nor fail whatever it is, and the others do not read it. Decide's decisions then
+ * differ by answer only in what is built from it (the decision's `incident`, templated args,
+ * runbooks), none of which a backtest reports, so the replay decides those without asking.
  */
-export function boundBeyondClassifier(rules: readonly RuleInput[]): CompiledRules | undefined {
+export function boundBeyondClassifier(
+  rules: readonly RuleInput[],
+  opts: { readonly onlyReaders?: boolean } = {},
+): CompiledRules | undefined {
   const inputs: RuleInput[] = [];
   for (const r of rules) {
     let readsIncident = false;
+    let readsClassifier = false;
     const c = compileConditions(r.conditions, (fact) => {
       if (fact === 'incident') readsIncident = true;
+      if (CLASSIFIER_FACTS.has(fact)) readsClassifier = true;
       return 0;
     });
     if (readsIncident || 'reason' in c || c.compiled.alwaysCareful) return undefined;
+    if (opts.onlyReaders && !readsClassifier) continue;
     inputs.push({
       name: r.name,
       priority: r.priority,

@@ -9,15 +9,14 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
-import snappy from 'snappy';
 import { topicNames, type Config } from '../../services/common/config.js';
 import type { MetricSample } from '../../services/common/contracts.js';
 import { createKafka } from '../../services/common/kafka.js';
 import { createLogger } from '../../services/common/logger.js';
 import { startIngest, type IngestService } from '../../services/ingest/main.js';
-import { encodeWriteRequest } from '../../services/ingest/proto/remote-write.js';
 import { testConfig, unique } from '../support/config.js';
 import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';
+import { postRemoteWrite, remoteWriteBody } from '../support/remote-write.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -93,32 +92,18 @@ describe('ingest under a Kafka outage (through a proxy; the shared broker keeps 
     const t0 = Date.now() - 60_000;
     const PER_REQUEST = 25;
     const bodyOf = (n: number) =>
-      snappy.compressSync(
-        Buffer.from(
-          encodeWriteRequest({
-            timeseries: [
-              {
-                labels: [
-                  { name: '__name__', value: 'cpu' },
-                  { name: 'namespace', value: ns },
-                  { name: 'pod', value: pod },
-                ],
-                // Each sample's value names its request and place: found again exactly once, or not.
-                samples: Array.from({ length: PER_REQUEST }, (_, j) => ({
-                  value: n * 1000 + j,
-                  timestamp: t0 + n,
-                })),
-              },
-            ],
-          }),
-        ),
-      );
+      remoteWriteBody([
+        {
+          labels: { __name__: 'cpu', namespace: ns, pod },
+          // Each sample's value names its request and place: found again exactly once, or not.
+          samples: Array.from({ length: PER_REQUEST }, (_, j) => ({
+            value: n * 1000 + j,
+            timestamp: t0 + n,
+          })),
+        },
+      ]);
     const send = async (n: number) => {
-      const res = await fetch(`http://127.0.0.1:${ingest.port}/api/v1/write`, {
-        method: 'POST',
-        headers: { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf' },
-        body: bodyOf(n),
-      });
+      const res = await postRemoteWrite(`http://127.0.0.1:${ingest.port}/api/v1/write`, bodyOf(n));
       return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text() };
     };
     const acked = new Set<number>();

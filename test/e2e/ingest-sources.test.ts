@@ -19,17 +19,16 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
-import snappy from 'snappy';
 import { topicNames, type Config } from '../../services/common/config.js';
 import type { DeadLetter, MetricSample, Observation, OpsEvent } from '../../services/common/contracts.js';
 import { createKafka } from '../../services/common/kafka.js';
 import { createLogger } from '../../services/common/logger.js';
 import type { Service } from '../../services/common/service.js';
 import { startIngest, type IngestService } from '../../services/ingest/main.js';
-import { encodeWriteRequest } from '../../services/ingest/proto/remote-write.js';
 import { startSense } from '../../services/sense/main.js';
 import { testConfig, unique } from '../support/config.js';
 import { deleteTopicsWithPrefix, TopicTap } from '../support/kafka.js';
+import { postRemoteWrite, remoteWriteBody } from '../support/remote-write.js';
 
 const TOKEN = 'e2e-ingest-token';
 
@@ -172,35 +171,14 @@ describe('ingest: real payloads through real Kafka', () => {
   it('takes a remote-write request into samples that sense observes, and dead-letters an unmapped series', async () => {
     const ns = unique('shop');
     const t0 = Date.now() - 20_000;
-    const body = encodeWriteRequest({
-      timeseries: [
-        {
-          labels: [
-            { name: '__name__', value: 'cpu' },
-            { name: 'namespace', value: ns },
-            { name: 'pod', value: 'web-1' },
-          ],
-          samples: Array.from({ length: 40 }, (_, i) => ({ value: 50 + (i % 5), timestamp: t0 + i * 500 })),
-        },
-        {
-          labels: [
-            { name: '__name__', value: 'cpu' },
-            { name: 'instance', value: `${ns}:9100` },
-          ],
-          samples: [{ value: 1, timestamp: t0 }],
-        },
-      ],
-    });
-    const res = await fetch(`${base}/api/v1/write`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${TOKEN}`,
-        'content-type': 'application/x-protobuf',
-        'content-encoding': 'snappy',
-        'x-prometheus-remote-write-version': '0.1.0',
+    const body = remoteWriteBody([
+      {
+        labels: { __name__: 'cpu', namespace: ns, pod: 'web-1' },
+        samples: Array.from({ length: 40 }, (_, i) => ({ value: 50 + (i % 5), timestamp: t0 + i * 500 })),
       },
-      body: snappy.compressSync(Buffer.from(body)),
-    });
+      { labels: { __name__: 'cpu', instance: `${ns}:9100` }, samples: [{ value: 1, timestamp: t0 }] },
+    ]);
+    const res = await postRemoteWrite(`${base}/api/v1/write`, body, { authorization: `Bearer ${TOKEN}` });
     assert.equal(res.status, 400);
     assert.match(await res.text(), /accepted 40 samples .* refused 1 \(no_entity: no "namespace", "pod"/);
     const entity = `${ns}/web-1`;

@@ -25,23 +25,18 @@ import {
   type RunningIngestServer,
 } from '../../services/ingest/server.js';
 import { SOURCES } from '../../services/ingest/sources/index.js';
+import { postRemoteWrite, remoteWriteBody } from '../support/remote-write.js';
 
 const TOKEN = 'rw-token-1';
 const now = Date.now();
 
-function writeRequest(labels: Record<string, string>, values: number[]): Buffer {
-  const body = encodeWriteRequest({
-    timeseries: [
-      {
-        labels: Object.entries(labels).map(([name, value]) => ({ name, value })),
-        samples: values.map((value, i) => ({ value, timestamp: now + i })),
-      },
-    ],
-  });
-  return snappy.compressSync(Buffer.from(body));
-}
-
-const good = () => writeRequest({ __name__: 'cpu', namespace: 'shop', pod: 'web-1' }, [10, 20]);
+const good = () =>
+  remoteWriteBody([
+    {
+      labels: { __name__: 'cpu', namespace: 'shop', pod: 'web-1' },
+      samples: [10, 20].map((value, i) => ({ value, timestamp: now + i })),
+    },
+  ]);
 
 describe('ingest HTTP edge', () => {
   let dir: string;
@@ -87,16 +82,7 @@ describe('ingest HTTP edge', () => {
   });
 
   const post = (body: Buffer, headers: Record<string, string> = {}, to = url) =>
-    fetch(to, {
-      method: 'POST',
-      body,
-      headers: {
-        'content-encoding': 'snappy',
-        'content-type': 'application/x-protobuf',
-        authorization: `Bearer ${TOKEN}`,
-        ...headers,
-      },
-    });
+    postRemoteWrite(to, body, { authorization: `Bearer ${TOKEN}`, ...headers });
   const counter = async (name: string, labels: Record<string, string>) => {
     const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
     const v = m?.values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l));
@@ -220,29 +206,21 @@ describe('ingest HTTP edge', () => {
 
   it('refuses samples whose labels map to no entity: 400 naming the missing label, dead-lettered, counted; the rest written', async () => {
     const before = written.length;
-    const body = encodeWriteRequest({
-      timeseries: [
+    const res = await post(
+      remoteWriteBody([
         {
-          labels: [
-            { name: '__name__', value: 'mem' },
-            { name: 'namespace', value: 'shop' },
-            { name: 'pod', value: 'web-2' },
-          ],
+          labels: { __name__: 'mem', namespace: 'shop', pod: 'web-2' },
           samples: [{ value: 5, timestamp: now }],
         },
         {
-          labels: [
-            { name: '__name__', value: 'mem' },
-            { name: 'instance', value: 'h:9100' },
-          ],
+          labels: { __name__: 'mem', instance: 'h:9100' },
           samples: [
             { value: 1, timestamp: now },
             { value: 2, timestamp: now + 1 },
           ],
         },
-      ],
-    });
-    const res = await post(snappy.compressSync(Buffer.from(body)));
+      ]),
+    );
     assert.equal(res.status, 400);
     assert.match(
       await res.text(),

@@ -17,6 +17,26 @@ export function writeMetricFeatures(
   values: Float64Array,
   n: number,
 ): number {
+  const stats = STATS;
+  metricStats(ts, values, n, stats, 0);
+  let dropped = 0;
+  for (let i = 0; i < FEATURE_STATS.length; i++) dropped += put(out, names[i], stats[i] as number);
+  return dropped;
+}
+
+const STATS = new Float64Array(FEATURE_STATS.length);
+
+/**
+ * The same statistics as writeMetricFeatures, in FEATURE_STATS order into `out[at..at+7)`, finite
+ * or not: for a caller that builds its features object in one go (sense's windows).
+ */
+export function metricStats(
+  ts: Float64Array,
+  values: Float64Array,
+  n: number,
+  out: Float64Array,
+  at: number,
+): void {
   const t0 = ts[0] as number;
   let sum = 0;
   let sumT = 0;
@@ -33,16 +53,13 @@ export function writeMetricFeatures(
   // Values near the float limit overflow the sum; the mean of scaled values does not.
   if (!Number.isFinite(avg)) avg = scaledMean(values, n);
   const slope = slopePerSecond(ts, values, n, sumT / n, avg, Math.max(Math.abs(min), Math.abs(max)));
-  const last = values[n - 1] as number;
-  return (
-    put(out, names[0], avg) +
-    put(out, names[1], min) +
-    put(out, names[2], max) +
-    put(out, names[3], last) +
-    put(out, names[4], p95(values, n)) +
-    put(out, names[5], n) +
-    put(out, names[6], slope)
-  );
+  out[at] = avg;
+  out[at + 1] = min;
+  out[at + 2] = max;
+  out[at + 3] = values[n - 1] as number;
+  out[at + 4] = p95(values, n);
+  out[at + 5] = n;
+  out[at + 6] = slope;
 }
 
 /** Sets `out[name] = v` when v is finite; returns 1 when it was not (left out), else 0. */

@@ -1,7 +1,7 @@
 import type { MetricSample, Observation, OpsEvent } from '../common/contracts.js';
 import { BASELINE_STATS, METRIC_STATS } from '../common/facts-reference.js';
 import type { BaselineStore } from './baseline.js';
-import { FEATURE_STATS, writeMetricFeatures } from './features.js';
+import { FEATURE_STATS, metricStats } from './features.js';
 import { MetricRing } from './metric-ring.js';
 import { PointPool } from './point-pool.js';
 import { FiringAlerts } from './firing-alerts.js';
@@ -72,7 +72,28 @@ interface EntityState {
   events: WindowEvent[] | undefined;
   /** The alerts firing for it (from `alert` events), allocated on the first. */
   alerts?: FiringAlerts;
+  /** The layout of its last observation's features (see FeatureLayout), or undefined. */
+  layout?: FeatureLayout | undefined;
 }
+
+/**
+ * The features of one observation in one go: its metrics (the rings' names, in order) and which
+ * of them carry baseline facts, with a function that builds the object from the statistics as one
+ * object literal (`{"cpu.avg": s[0], …}`: every property in place at once, the same shape for the
+ * same layout) rather than a property added at a time by a name held in a variable (megamorphic
+ * stores, the backing store grown as it goes: the largest cost of a snapshot). Undefined `build`:
+ * code generation is disallowed, the features are written one by one.
+ */
+interface FeatureLayout {
+  readonly metrics: readonly string[];
+  readonly warm: readonly boolean[];
+  readonly build: ((stats: Float64Array) => Record<string, number>) | undefined;
+}
+
+/** Statistics kept per metric while a snapshot is built: FEATURE_STATS, then the 4 baseline facts. */
+const PER_METRIC = METRIC_STATS.length;
+/** Feature layouts remembered (shared by entities with the same metrics); beyond it, built one by one. */
+const MAX_LAYOUTS = 1024;
 
 const MAX_EVENT_TEXT = 256;
 const BUFFERED = { kind: 'buffered' } as const;
@@ -119,6 +140,10 @@ const EMPTY: MetricRing[] = [];
 export class EntityWindows {
   private readonly entities = new Map<string, EntityState>();
   private readonly featureNames = new Map<string, readonly string[]>();
+  private readonly layouts = new Map<string, FeatureLayout>();
+  private stats = new Float64Array(4 * PER_METRIC);
+  /** Per metric of the snapshot being built: whether it has baseline facts. */
+  private warm: boolean[] = [];
   private readonly pool = new PointPool();
   private scratchTs = new Float64Array(64);
   private scratchValues = new Float64Array(64);
@@ -296,46 +321,106 @@ export class EntityWindows {
   private snapshot(entity: string, w: EntityState): Observation {
     const end = w.watermark;
     const start = end - this.windowMs;
-    const features: Record<string, number> = {};
     const rings = w.rings;
     const baselines = this.baselines;
     let warmingUp: string[] | undefined;
     let keep = 0;
+    if (this.stats.length < rings.length * PER_METRIC)
+      this.stats = new Float64Array(
+        Math.max(rings.length, (2 * this.stats.length) / PER_METRIC) * PER_METRIC,
+      );
+    const stats = this.stats;
+    const warm = this.warm;
+    let finite = true;
     for (const ring of rings) {
       ring.dropThrough(start); // an emptied ring has given its block back
       if (ring.length === 0) continue;
+      const at = keep * PER_METRIC;
       rings[keep++] = ring;
       if (this.scratchTs.length < ring.length) {
         this.scratchTs = new Float64Array(this.maxPoints);
         this.scratchValues = new Float64Array(this.maxPoints);
       }
       const n = ring.copyTo(this.scratchTs, this.scratchValues);
-      const names = this.namesOf(ring.name);
-      this.dropped += writeMetricFeatures(features, names, this.scratchTs, this.scratchValues, n);
-      if (baselines === undefined) continue;
-      const facts = baselines.facts(entity, ring.name);
+      metricStats(this.scratchTs, this.scratchValues, n, stats, at);
+      for (let i = at; i < at + FEATURE_STATS.length; i++) if (!Number.isFinite(stats[i])) finite = false;
+      const facts = baselines?.facts(entity, ring.name);
+      warm[keep - 1] = facts !== undefined;
       if (facts === undefined) {
-        if (baselines.has(entity, ring.name)) (warmingUp ??= []).push(ring.name);
+        if (baselines?.has(entity, ring.name)) (warmingUp ??= []).push(ring.name);
         continue;
       }
-      const at = FEATURE_STATS.length;
-      features[names[at] as string] = facts.baseline;
-      features[names[at + 1] as string] = facts.deviation;
-      features[names[at + 2] as string] = facts.anomaly;
-      features[names[at + 3] as string] = facts.spread;
+      const b = at + FEATURE_STATS.length;
+      stats[b] = facts.baseline;
+      stats[b + 1] = facts.deviation;
+      stats[b + 2] = facts.anomaly;
+      stats[b + 3] = facts.spread;
     }
     if (keep < rings.length) rings.length = keep;
+    const build = finite ? this.layoutOf(w, keep).build : undefined;
     const observation: Observation = {
       entity,
       seq: Math.floor(end / this.emitEveryMs),
       window: { start, end },
-      features,
+      features: build !== undefined ? build(stats) : this.featuresOneByOne(rings, keep),
       events: this.eventsWithin(w, start, end),
       ts: end,
     };
     if (warmingUp !== undefined) observation.warmingUp = warmingUp;
     if (w.alerts?.size) observation.alerts = w.alerts.list();
     return observation;
+  }
+
+  /** The features from `stats`, a property at a time: a statistic that is not finite is left out (counted). */
+  private featuresOneByOne(rings: readonly MetricRing[], count: number): Record<string, number> {
+    const features: Record<string, number> = {};
+    const stats = this.stats;
+    for (let k = 0; k < count; k++) {
+      const names = this.namesOf((rings[k] as MetricRing).name);
+      const at = k * PER_METRIC;
+      for (let i = 0; i < FEATURE_STATS.length; i++) {
+        const v = stats[at + i] as number;
+        if (Number.isFinite(v)) features[names[i] as string] = v;
+        else this.dropped++;
+      }
+      if (!this.warm[k]) continue;
+      for (let i = FEATURE_STATS.length; i < PER_METRIC; i++)
+        features[names[i] as string] = stats[at + i] as number;
+    }
+    return features;
+  }
+
+  /** The layout of the entity's first `count` rings as they are now (remembered on the entity while it holds). */
+  private layoutOf(w: EntityState, count: number): FeatureLayout {
+    const rings = w.rings;
+    const warm = this.warm;
+    const last = w.layout;
+    if (last !== undefined && last.metrics.length === count) {
+      let same = true;
+      for (let k = 0; k < count && same; k++)
+        same = last.metrics[k] === (rings[k] as MetricRing).name && last.warm[k] === warm[k];
+      if (same) return last;
+    }
+    let key = '';
+    for (let k = 0; k < count; k++) key += `${warm[k] ? '+' : '-'}${(rings[k] as MetricRing).name}\n`;
+    let layout = this.layouts.get(key);
+    if (layout === undefined) {
+      const metrics = rings.slice(0, count).map((r) => r.name);
+      const flags = warm.slice(0, count);
+      layout = { metrics, warm: flags, build: undefined };
+      if (this.layouts.size < MAX_LAYOUTS) {
+        layout = {
+          metrics,
+          warm: flags,
+          build: literalBuilder(
+            metrics.map((m, k) => this.namesOf(m).slice(0, flags[k] ? PER_METRIC : FEATURE_STATS.length)),
+          ),
+        };
+        this.layouts.set(key, layout);
+      }
+    }
+    w.layout = layout;
+    return layout;
   }
 
   private eventsWithin(w: EntityState, start: number, end: number): Observation['events'] {
@@ -420,4 +505,22 @@ function insertRing(rings: MetricRing[], ring: MetricRing): MetricRing[] {
   }
   rings[at] = ring;
   return rings;
+}
+
+/**
+ * `(stats) => ({"<name>": stats[i], …})` for the feature names of each metric (metric k's at
+ * `k * PER_METRIC`), or undefined where code generation is disallowed. The names enter the source
+ * as JSON string literals; none is `__proto__` (every feature name is `<metric>.<stat>`).
+ */
+function literalBuilder(names: readonly (readonly string[])[]): FeatureLayout['build'] {
+  const props = names.flatMap((list, k) =>
+    list.map((name, i) => `${JSON.stringify(name)}: s[${k * PER_METRIC + i}]`),
+  );
+  try {
+    return new Function('s', `'use strict';\nreturn {${props.join(', ')}};`) as FeatureLayout['build'];
+  } catch (err) {
+    // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
+    if (err instanceof EvalError) return undefined;
+    throw err;
+  }
 }

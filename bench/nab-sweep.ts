@@ -15,7 +15,8 @@
  * AUTOGLM_* setting (baselines, windows). The grid is every combination; the first row is the
  * settings as given (the shipped ones by default). Prints per setting NAB standard, low-FP and
  * low-FN on all series and standard on each half, windows caught and decisions outside windows;
- * then the cross-validation, and the per-series table of the first row.
+ * then the cross-validation, each half's standard and low-FP scores, windows caught and decisions
+ * outside windows per entity-day for the first row, and its per-series table.
  * AUTOGLM_MODEL_DIR=off skips the classifier (the CPU rule does not read it) for a faster sweep.
  */
 import fs from 'node:fs';
@@ -135,6 +136,7 @@ function rulesFor(g: Record<string, string | undefined>, k: number): string {
 const pct = (x: number) => x.toFixed(1).padStart(6);
 const results: (SettingScore & { line: string })[] = [];
 let firstTable: string[] = [];
+const halfLines: string[] = [];
 try {
   console.log(`halves: A ${A.join(' ')}\n        B ${B.join(' ')}`);
   console.log(
@@ -167,17 +169,34 @@ try {
     const line = `${setting.padEnd(52)} ${pct(all.standard)}  ${pct(all.reward_low_FP_rate)}  ${pct(all.reward_low_FN_rate)} | ${pct(a)} ${pct(b)} | ${`${l.caught}/${l.windows}`.padStart(6)}  ${String(l.outside).padStart(7)} (${l.outsidePerEntityDay.toFixed(2)})`;
     console.log(line);
     results.push({ setting, all: all.standard, A: a, B: b, line });
-    if (k === 0)
+    if (k === 0) {
+      // Each half on its own: both profiles, windows caught, decisions outside per entity-day.
+      for (const [name, half] of [
+        ['A', A],
+        ['B', B],
+      ] as const) {
+        const h = scoreSubset(series, half);
+        const rowsOf = l.entities.filter((e) => half.includes(e.entity));
+        const sum = (f: (e: (typeof rowsOf)[number]) => number) => rowsOf.reduce((n, e) => n + f(e), 0);
+        const days = sum((e) => e.days);
+        halfLines.push(
+          `  half ${name}: standard ${h.standard.toFixed(1)}, low-FP ${h.reward_low_FP_rate.toFixed(1)}, windows caught ${sum((e) => e.caught)}/${sum((e) => e.windows)}, decisions outside ${sum((e) => e.outside)} (${(days > 0 ? sum((e) => e.outside) / days : 0).toFixed(2)} per entity-day over ${days.toFixed(1)})`,
+        );
+      }
       firstTable = l.entities.map(
         (e) =>
           `${(A.includes(e.entity) ? 'A ' : 'B ') + e.entity.padEnd(36)} ${`${e.caught}/${e.windows}`.padStart(5)} ${String(e.outside).padStart(8)} ${e.nabRawStandard.toFixed(2).padStart(8)}`,
       );
+    }
   }
   const cv = crossValidate(results);
   console.log('');
   console.log(
     `cross-validation: best on A "${cv.chosenOnA.setting}" (A ${cv.chosenOnA.A.toFixed(1)}) scores ${cv.chosenOnA.B.toFixed(1)} on B; best on B "${cv.chosenOnB.setting}" (B ${cv.chosenOnB.B.toFixed(1)}) scores ${cv.chosenOnB.A.toFixed(1)} on A; held-out mean ${cv.heldOut.toFixed(1)}`,
   );
+  console.log('');
+  console.log(`each half, ${results[0]!.setting}:`);
+  for (const line of halfLines) console.log(line);
   console.log('');
   console.log(`per series, ${results[0]!.setting}:`);
   console.log(`  ${'entity'.padEnd(36)} caught  outside  NAB raw`);

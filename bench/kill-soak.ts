@@ -67,7 +67,7 @@ if (values.help) {
       '  --timeout <d>        longest the run may take to settle (10m)',
       '  --seed <n>           the random kills and steps (random; printed)',
       "  --logs <folder>      each step's stderr in <folder>/<step>.log",
-      "  --keep-topics        keep the run's topics (to read a loss back); deleted by default",
+      "  --keep-topics        keep the run's topics (to read a loss back: bench/soak-deploys.ts <id>); deleted by default",
       '',
     ].join('\n'),
   );
@@ -123,7 +123,10 @@ const result = await runKillRun({
   ...(values.logs ? { logDir: values.logs } : {}),
   progress: (line) => say(`  ${new Date().toISOString().slice(11, 19)} ${line}`),
 });
-if (values['keep-topics']) say(`topics kept: ${result.suite.config.topicPrefix}.*`);
+if (values['keep-topics'])
+  say(
+    `topics kept: ${result.suite.config.topicPrefix}.* (each deploy's windows: npx tsx bench/soak-deploys.ts ${id})`,
+  );
 else await deleteRunTopics(overrides, logger);
 
 const f = result.figures;

@@ -1,16 +1,13 @@
 import type { IncidentFact } from '../classifier/model-types.js';
 import type { Config } from '../common/config.js';
 import type { Decision, MetricSample, Observation, OpsEvent } from '../common/contracts.js';
-import { NO_CONTEXT_FACTS } from '../common/context/context-files.js';
-import { factReader, isFeatureFact, plainFeatures, type FactReader } from '../common/facts.js';
-import type { CompiledRules } from '../decide/compiled-rules.js';
 import { Decider } from '../decide/decider.js';
 import { EpisodeTracker, type EpisodeOutput } from '../decide/episodes.js';
 import type { RuleSet } from '../decide/rule-set.js';
 import { BaselineStore } from '../sense/baseline.js';
 import { baselineOptionsOf, windowOptionsOf } from '../sense/sense-options.js';
 import { EntityWindows } from '../sense/windows.js';
-import { BOUND_ALWAYS_FACT, boundBeyondClassifier } from './classifier-bound.js';
+import { Inert } from './inert.js';
 
 /** The settings a backtest reads: the services' own, from the same environment variables. */
 export type BacktestConfig = Pick<
@@ -228,129 +225,4 @@ export async function runBacktest(
     stale,
     elapsedMs: performance.now() - started,
   };
-}
-
-/**
- * Tells when the Decider, given an observation, would decide nothing, hold nothing back and fail
- * no rule: the compiled rules clear it from the facts they name alone (CompiledRules.cannotMatch,
- * each fact as factsFor would give it, read once per fact name). Such an observation changes the Decider's cooldowns not at
- * all (they change on matches only) and its episodes as a non-match of every rule, so the replay
- * steps the episodes and skips building its facts. Exact, not a heuristic: anything the check
- * cannot clear goes through the Decider.
- */
-class Inert {
-  /** Writes the facts read from the features into their slots. */
-  private readonly loadFeatures: FeatureLoader;
-  /** The other slots (the entity, its events, context and classifier facts), and their readers. */
-  private readonly namedSlots: readonly number[];
-  private readonly namedReaders: readonly FactReader[];
-  private readonly readers: readonly FactReader[];
-  private readonly values: unknown[];
-  /** The facts the classifier gives, by slot. */
-  private readonly unknown: readonly boolean[];
-  /** Whether testUnclassified can clear anything: no rule reads the whole `incident` fact. */
-  readonly canClearUnclassified: boolean;
-
-  constructor(
-    private readonly set: RuleSet,
-    private readonly compiled: CompiledRules = set.compiled,
-  ) {
-    const names = compiled.factNames;
-    this.readers = names.map((n) => (n === BOUND_ALWAYS_FACT ? () => true : factReader(n)));
-    const slots = names.map((_, s) => s);
-    const featureSlots = slots.filter((s) => isFeatureFact(names[s]!));
-    this.loadFeatures = featureLoader(
-      featureSlots.map((s) => names[s]!),
-      featureSlots,
-      featureSlots.map((s) => this.readers[s]!),
-    );
-    this.namedSlots = slots.filter((s) => !isFeatureFact(names[s]!));
-    this.namedReaders = this.namedSlots.map((s) => this.readers[s]!);
-    this.values = new Array<unknown>(names.length);
-    this.unknown = names.map((n) => n === 'incident.class' || n === 'incident.confidence');
-    this.canClearUnclassified = !names.includes('incident');
-  }
-
-  test(obs: Observation, incident: IncidentFact | null): boolean {
-    return this.read(obs, incident) && this.compiled.cannotMatch(this.values);
-  }
-
-  /** An Inert over boundBeyondClassifier's rules: what it clears needs no classifier; undefined where that is not exact. */
-  static beyondClassifier(set: RuleSet, opts: { readonly onlyReaders?: boolean } = {}): Inert | undefined {
-    const bound = boundBeyondClassifier(set.rules, opts);
-    return bound && new Inert(set, bound);
-  }
-
-  /**
-   * The same before the classifier ran: true only when no answer of it could make a rule match
-   * or fail (its class and confidence are primitives; a rule reading the whole `incident` fact
-   * makes this unusable, see canClearUnclassified).
-   */
-  testUnclassified(obs: Observation): boolean {
-    return this.read(obs, null) && this.compiled.cannotMatch(this.values, this.unknown);
-  }
-
-  /** Fills `values` as factsFor would hold each fact; false when the features are not plain. */
-  private read(obs: Observation, incident: IncidentFact | null): boolean {
-    if (!plainFeatures(obs)) return false;
-    const { values, namedSlots, namedReaders } = this;
-    this.loadFeatures(obs.features, values, obs, incident);
-    if (namedSlots.length === 0) return true;
-    const context = this.set.context.factsFor(obs.entity, obs.window.end);
-    for (let i = 0; i < namedSlots.length; i++)
-      values[namedSlots[i]!] = namedReaders[i]!(obs, context, incident);
-    return true;
-  }
-}
-
-/** Writes the feature facts the rules read from `features` into `values` at their slots. */
-type FeatureLoader = (
-  features: Readonly<Record<string, unknown>>,
-  values: unknown[],
-  obs: Observation,
-  incident: IncidentFact | null,
-) => void;
-
-/**
- * A FeatureLoader with each fact name written into its own read (`f["cpu.avg"]`), as
- * classifier/vectorize.ts's numericWriter does: such a read keeps an inline cache of the few
- * feature shapes a fleet's observations have, and answers an absent name (most of the rules'
- * facts) from it too, where a read by a name held in a variable goes megamorphic (it was the
- * largest cost of the replay's skip). Numbers and absent features are taken as read (factReader's
- * own fast case: Object.prototype holds no numbers), anything else through the fact's reader. The
- * names enter the source as JSON string literals; where code generation is disallowed the loop
- * reads by name.
- */
-function featureLoader(
-  names: readonly string[],
-  slots: readonly number[],
-  readers: readonly FactReader[],
-): FeatureLoader {
-  const byName: FeatureLoader = (features, values, obs, incident) => {
-    for (let i = 0; i < slots.length; i++) {
-      const value = features[names[i]!];
-      values[slots[i]!] =
-        typeof value === 'number' || value === undefined
-          ? value
-          : readers[i]!(obs, NO_CONTEXT_FACTS, incident);
-    }
-  };
-  const body = slots
-    .map(
-      (slot, i) =>
-        `v = f[${JSON.stringify(names[i])}]; ` +
-        `values[${slot}] = typeof v === 'number' || v === undefined ? v : readers[${i}](obs, none, incident);`,
-    )
-    .join('\n');
-  try {
-    return new Function(
-      'readers',
-      'none',
-      `'use strict';\nreturn function (f, values, obs, incident) {\nlet v;\n${body}\n};`,
-    )(readers, NO_CONTEXT_FACTS) as FeatureLoader;
-  } catch (err) {
-    // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
-    if (err instanceof EvalError) return byName;
-    throw err;
-  }
 }

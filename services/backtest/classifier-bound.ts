@@ -32,6 +32,15 @@ export function boundBeyondClassifier(
   rules: readonly RuleInput[],
   opts: { readonly onlyReaders?: boolean } = {},
 ): CompiledRules | undefined {
+  const inputs = boundRules(rules, opts);
+  return inputs && new CompiledRules(inputs);
+}
+
+/** The rules boundBeyondClassifier compiles (see there), or undefined where that is not exact. */
+export function boundRules(
+  rules: readonly RuleInput[],
+  opts: { readonly onlyReaders?: boolean } = {},
+): RuleInput[] | undefined {
   const inputs: RuleInput[] = [];
   for (const r of rules) {
     let readsIncident = false;
@@ -49,7 +58,7 @@ export function boundBeyondClassifier(
       conditions: withoutClassifier(r.conditions, true) as Record<string, unknown>,
     });
   }
-  return new CompiledRules(inputs);
+  return inputs;
 }
 
 /** `node` with each condition reading a classifier fact replaced by `positive` (flipped under `not`). */

@@ -13,6 +13,8 @@ import type { Observation } from '../../services/common/contracts.js';
 import { NO_CONTEXT_FACTS, type ContextFacts } from '../../services/common/context/context-files.js';
 import { factOf, factsFor, plainFeatures } from '../../services/common/facts.js';
 import { BOUND_ALWAYS_FACT, boundBeyondClassifier } from '../../services/backtest/classifier-bound.js';
+import { Inert } from '../../services/backtest/inert.js';
+import type { RuleSet } from '../../services/decide/rule-set.js';
 import { CompiledRules, type RuleInput } from '../../services/decide/compiled-rules.js';
 import { loadRuleSet } from '../../services/decide/rule-set.js';
 
@@ -366,5 +368,63 @@ describe('the backtest skip: factOf and CompiledRules.cannotMatch', () => {
     const said = JSON.stringify(counts);
     assert.ok(counts.every((c) => c.cleared > 100) && counts[1]!.matchedCleared > 100, said);
     assert.ok(counts[1]!.differ > 50 && counts[2]!.differ > 50, said);
+  });
+
+  it("the replay's Inert answers as cannotMatch on every fact read with factOf, for the rules, their bound and the classifier readers' bound", async () => {
+    const { ruleSet } = await loadRuleSet(path.resolve(import.meta.dirname, '..', '..', 'rules'));
+    const sets = [ruleSet!.rules, HAND_MADE, THROWING];
+    const gen = new Gen(seed + 4);
+    const counts = sets.map(() => ({ cleared: 0, kept: 0, bound: 0, readers: 0 }));
+    for (const [k, rules] of sets.entries()) {
+      let context: ContextFacts = NO_CONTEXT_FACTS;
+      const compiled = new CompiledRules(rules);
+      const set = { rules, compiled, context: { factsFor: () => context } } as unknown as RuleSet;
+      const inert = new Inert(set);
+      const bound = Inert.beyondClassifier(set)!;
+      const readers = Inert.beyondClassifier(set, { onlyReaders: true })!;
+      const boundCompiled = boundBeyondClassifier(rules)!;
+      const readersCompiled = boundBeyondClassifier(rules, { onlyReaders: true })!;
+      const unknown = compiled.factNames.map((n) => n === 'incident.class' || n === 'incident.confidence');
+      const valuesOf = (c: CompiledRules, incident: IncidentFact | null) =>
+        c.factNames.map((name) => (name === BOUND_ALWAYS_FACT ? true : factOf(name, obs, context, incident)));
+      let obs = gen.observation();
+      for (let n = 0; n < 3000; n++) {
+        obs = gen.observation();
+        context = gen.context();
+        const incident = gen.incident();
+        const said = `seed ${seed}: set ${k} ${JSON.stringify({ features: obs.features, context, incident })}`;
+        const cleared = inert.test(obs, incident);
+        assert.equal(cleared, compiled.cannotMatch(valuesOf(compiled, incident)), said);
+        assert.equal(
+          inert.testUnclassified(obs),
+          compiled.cannotMatch(valuesOf(compiled, null), unknown),
+          said,
+        );
+        assert.equal(bound.test(obs, null), boundCompiled.cannotMatch(valuesOf(boundCompiled, null)), said);
+        assert.equal(
+          readers.test(obs, null),
+          readersCompiled.cannotMatch(valuesOf(readersCompiled, null)),
+          said,
+        );
+        if (cleared) {
+          counts[k]!.cleared++;
+          const got = await compiled.evaluate(factsFor(obs, context, incident));
+          assert.deepEqual(
+            { matched: got.matched, errors: got.errors.length },
+            { matched: [], errors: 0 },
+            said,
+          );
+        } else counts[k]!.kept++;
+        if (bound.test(obs, null)) counts[k]!.bound++;
+        if (readers.test(obs, null)) counts[k]!.readers++;
+      }
+    }
+    const said = JSON.stringify(counts);
+    // The throwing set is never cleared (its careful rule may throw): the others are, often.
+    assert.ok(
+      counts.every((c) => c.kept > 100) && counts[0]!.cleared > 100 && counts[1]!.cleared > 100,
+      said,
+    );
+    assert.ok(counts[0]!.bound > 100 && counts[1]!.bound > 100, said);
   });
 });

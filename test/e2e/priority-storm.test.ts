@@ -5,7 +5,9 @@
  * after the storm has queued at the budget, 5 urgent ones (bad deploys on a tier-1 service, lane 1),
  * with the act worker (4 activities) and the budget (one action per 2 s) deliberately narrow.
  * Every urgent remediation acts before every routine one that was still waiting in the budget's
- * queue when it arrived there, by the target's own log.
+ * queue when it arrived there, by the target's own log. On a loaded machine the way from a grant
+ * to the action (signal, workflow task, activity) is longer than the 2 s between grants: the
+ * budget's lane hold (AUTOGLM_LANE_HOLD) keeps routine grants back until the urgent action is in.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -80,6 +80,12 @@ export interface SuiteOptions {
   readonly warmupMs?: number;
   /** The run ends when every incident is settled, or at this deadline after the injections. */
   readonly timeoutMs?: number;
+  /**
+   * The run also ends when no incident advanced (an action reached the fleet, a verdict was
+   * published, an incident was accounted for) for this long after the injections: a stalled run
+   * fails soon, a slow one that keeps advancing gets up to `timeoutMs`.
+   */
+  readonly stallMs?: number;
   /** Called with progress lines. */
   readonly progress?: (line: string) => void;
   /** Steps that run elsewhere (their own processes, which `during` starts): the loop here runs the others. */
@@ -210,6 +216,7 @@ export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult>
       say(`injected ${cls} on ${injected.incident.entity} (${injected.incident.id})`);
     }
     const deadline = Date.now() + (opts.timeoutMs ?? 5 * 60_000);
+    let advanced = { at: Date.now(), mark: '' };
     for (;;) {
       const card = scoreRun(fleet.model.incidents(), fleet.model.actionLog, verdicts.values<Verdict>());
       const open = card.total.incidents - card.total.accounted - countNoisy(fleet.model.incidents());
@@ -217,6 +224,14 @@ export async function runScenarioSuite(opts: SuiteOptions): Promise<SuiteResult>
         ? missingVerdicts(decisions.values<Decision>(), verdicts.values<Verdict>()).length
         : 0;
       if ((open <= 0 && unheard === 0) || Date.now() > deadline) break;
+      const mark = `${fleet.model.actionLog.length}/${verdicts.values().length}/${card.total.accounted}`;
+      if (mark !== advanced.mark) advanced = { at: Date.now(), mark };
+      else if (opts.stallMs !== undefined && Date.now() - advanced.at > opts.stallMs) {
+        say(
+          `stalled: no incident advanced for ${Math.round(opts.stallMs / 1000)}s (${open} open, ${unheard} verdicts unheard)`,
+        );
+        break;
+      }
       await sleep(1000);
     }
     settled.abort();

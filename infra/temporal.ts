@@ -22,6 +22,15 @@ export const SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_KEYS.map((k) => k.name);
  */
 export const DEV_SERVER_DYNAMIC_CONFIG = ['matching.useNewMatcher=true', 'matching.enableFairness=true'];
 
+/**
+ * SQLite settings of the dev server's file: a write-ahead log, synced at checkpoints (a machine
+ * crash may lose the last moments; a process crash loses nothing). With the default rollback
+ * journal every state change fsyncs: 40 concurrent workflow starts took 2.0-2.4 s on a fresh file
+ * at load 10-15 here, 0.5-0.9 s with these, and a 100-incident scale-out run acted on none of 100
+ * within 2 minutes on the day's 677 MB file (all 100 in 110 s on a fresh WAL file).
+ */
+export const DEV_SERVER_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+
 export interface TemporalOptions {
   home: string;
   /** TEMPORAL_ADDRESS from the environment: use it, start nothing. */
@@ -133,6 +142,7 @@ export function temporalComponent(opts: TemporalOptions): Component & { readonly
         '--log-level',
         'warn',
         ...DEV_SERVER_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
+        ...DEV_SERVER_SQLITE_PRAGMAS.flatMap((v) => ['--sqlite-pragma', v]),
       ],
       paths.log,
       paths.pid,

@@ -65,7 +65,8 @@ export class Inert {
   private readonly hazards: readonly RuleHazards[] | undefined;
   /** Named slots whose type is part of the key (two bits each: array, object or symbol). */
   private readonly typed: readonly number[];
-  private readonly killerBits: number;
+  /** The key's first bit for the typed facts (after the killer features'). */
+  private readonly typedBit: number;
   private readonly subsets = new Map<number, Subset>();
   private readonly whole: Subset;
 
@@ -118,7 +119,7 @@ export class Inert {
       });
     }
     this.typed = [...typed];
-    this.killerBits = bitOf.size;
+    this.typedBit = 2 ** bitOf.size;
     this.hazards = bitOf.size + 2 * typed.size <= MAX_KEY_BITS && bitOf.size <= 30 ? hazards : undefined;
     this.loadFeatures = featureLoader(
       featureSlots.map((s) => names[s]!),
@@ -163,7 +164,7 @@ export class Inert {
     if (this.hazards === undefined || undefinedKillers < 0) return this.whole;
     // The key: which killer features are undefined, then each typed fact's type.
     let key = undefinedKillers;
-    let bit = 2 ** this.killerBits;
+    let bit = this.typedBit;
     for (const s of this.typed) {
       const v = values[s];
       if (typeof v === 'function') return this.whole;

@@ -185,6 +185,7 @@ export class EpisodeTracker {
     const rules = this.perEntity.get(entity);
     if (!matched && rules === undefined) return NONE;
     const held = rules?.get(rule);
+    if (!matched && held === undefined) return NONE; // no key built for a rule the entity has no state of
     const key = held?.key ?? keyOf(entity, rule);
     let s = held?.state;
     if (s && t <= s.lastSeen) {

@@ -120,10 +120,10 @@ describe('fleet traces as labeled rows', () => {
     assert.ok(recall('dependency_outage') >= 0.9, `dependency_outage recall ${recall('dependency_outage')}`);
   });
 
-  it('hold in the reverse direction: trained on the fleet traces, macro AUC ≥ 0.88 on the generator (was 0.84)', () => {
+  it('hold in the reverse direction: trained on the fleet traces from their onset, macro AUC ≥ 0.91 on the generator (was 0.84, then 0.891 from 45 s on)', () => {
     const config = readModelConfig(path.join(repoRoot, 'models', 'incident.config.json'));
     const result = crossEvaluate(readModelJson(MODEL_DIR), config, { variants: [] });
-    assert.ok(result.reverse.evaluation.macroAuc >= 0.88, `reverse ${result.reverse.evaluation.macroAuc}`);
+    assert.ok(result.reverse.evaluation.macroAuc >= 0.91, `reverse ${result.reverse.evaluation.macroAuc}`);
     assert.ok(result.reverse.evaluation.ece <= 0.05, `reverse ECE ${result.reverse.evaluation.ece}`);
   });
 });

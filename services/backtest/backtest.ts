@@ -143,8 +143,9 @@ export async function runBacktest(
       if (cleared?.[i] || inert.test(obs, incident)) {
         for (const r of episodic)
           decider.episodes.observe(obs.entity, r.name, false, obs.window, r.spec, 0, episodeSink);
-        episodeSink.changes.length = 0;
-        episodeSink.ended.length = 0;
+        // Emptied only when written (setting an array's length costs a call even when it is 0).
+        if (episodeSink.changes.length > 0) episodeSink.changes.length = 0;
+        if (episodeSink.ended.length > 0) episodeSink.ended.length = 0;
         continue;
       }
       const maybe = decider.decide(obs, obs.window.end, incident);

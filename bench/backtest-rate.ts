@@ -3,14 +3,17 @@
  * and in the same run: the real NAB series of data/nab (13 series, about 79,000 samples, each as a
  * percentage of its own maximum, as bench/real-series.ts replays them) with the starter rules.
  *
- *   npx tsx bench/backtest-rate.ts [--runs 3]
+ *   npx tsx bench/backtest-rate.ts [--runs 3] [--warmup 3]
  *
  * - backtest: runBacktest (sense's windows and baselines, the classifier of AUTOGLM_MODEL_DIR,
  *   decide's Decider) over the recording in memory, in a process of its own as `autoglm backtest`
  *   runs (not beside a sense service and its Kafka clients), timed from the first sample to the
- *   last decision; the reading of the files and one warm-up replay are left out, and the median of
- *   three replays is the run's rate (also printed per second of the replay process's CPU time, which
- *   other work on a shared machine changes less than the wall clock).
+ *   last decision; the reading of the files and `--warmup` replays (3) are left out, and the median
+ *   of three replays is the run's rate (also printed per second of the replay process's CPU time,
+ *   which other work on a shared machine changes less than the wall clock). Why 3: the replay
+ *   process is new each run and one replay of these samples takes a fraction of a second, so V8's
+ *   optimizing compiler is still at work after one (on a loaded machine the 2nd to 4th replays
+ *   differed up to 2×), while the sense side runs in this bench's own process, warm from run 2.
  * - sense: the same samples produced once, with their own timestamps and keyed by entity, to a
  *   metrics topic of this run's own, then read by the real sense service (validation, windows,
  *   baselines, observations produced with acks=all, offsets committed after them) in a new
@@ -39,7 +42,10 @@ import { startSense } from '../services/sense/main.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
-const runs = Math.max(1, Number(argv[argv.indexOf('--runs') + 1] ?? 3) || 3);
+const flag = (name: string, fallback: number) =>
+  argv.includes(name) ? Number(argv[argv.indexOf(name) + 1]) : fallback;
+const runs = Math.max(1, flag('--runs', 3) || 3);
+const warmup = Math.max(0, Math.floor(flag('--warmup', 3)) || 0);
 const folders = ['realAWSCloudwatch', 'realKnownCause'].map((f) => path.join(root, 'data', 'nab', f));
 const recording = percentOfMax(readRecording(folders, { metric: 'cpu' }));
 const samples = recording.samples;
@@ -64,7 +70,7 @@ if (argv.includes('--replay')) {
     const used = process.cpuUsage(cpu);
     return { run, cpuRate: samples.length / ((used.user + used.system) / 1e6) };
   };
-  await replay();
+  for (let i = 0; i < warmup; i++) await replay();
   const runs = [await replay(), await replay(), await replay()];
   const last = runs.at(-1)!.run;
   const rate = median(runs.map((r) => samples.length / (r.run.elapsedMs / 1000)));
@@ -111,7 +117,7 @@ console.log(
 function backtest(): { rate: number; cpuRate: number; decisions: number; observations: number } {
   const out = execFileSync(
     process.execPath,
-    [...process.execArgv, fileURLToPath(import.meta.url), '--replay'],
+    [...process.execArgv, fileURLToPath(import.meta.url), '--replay', '--warmup', String(warmup)],
     {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -186,7 +192,7 @@ try {
   }
   const ratio = median(replayRates) / median(senseRates);
   console.log(
-    `backtest-rate: backtest median ${k(median(replayRates))} samples/s, sense live ingest median ${k(median(senseRates))} samples/s, ratio ${ratio.toFixed(1)}× (target ≥ 10×) over ${runs} runs of ${samples.length.toLocaleString('en-US')} samples`,
+    `backtest-rate: backtest median ${k(median(replayRates))} samples/s, sense live ingest median ${k(median(senseRates))} samples/s, ratio ${ratio.toFixed(1)}× (target ≥ 10×) over ${runs} runs of ${samples.length.toLocaleString('en-US')} samples (${warmup} warm-up replays)`,
   );
   // Per second of CPU time: what a busy shared machine changes least (the wall-clock ratio falls
   // with load, as the CPU-bound replay loses more of its core than the sense service waiting on Kafka).

@@ -46,9 +46,10 @@ const PER_STEP = 2;
  * `AUTOGLM_SCALE_OUT_PODS=20` for the issue's 100. What bounds a 100 run is the Temporal server's
  * writes, not the loop's slots: on a fresh dev server with a write-ahead log (as `infra up` starts
  * it) all 100 were acted on once in 110 s at load 10–18; on a day-old 677 MB rollback-journal file
- * at load 17 one budget grant took minutes and 4 of 100 were acted on (the rest went stale, by
- * design). CI stays at 20 while bad deploys are sometimes scaled out by the CPU rule (#17): with 20
- * bad deploys in the 100, a run may have one such wrong action (two runs here did).
+ * at load 13–18 the remediations waited minutes for the one action budget's answers and 20 of 100
+ * were acted on in 9 minutes (none twice) before the run stalled. CI stays at 20 while bad deploys
+ * are sometimes scaled out by the CPU rule (#17): with 20 bad deploys in the 100, a run may have
+ * one such wrong action (two runs here did).
  */
 const PODS = scaleOutPods(process.env.AUTOGLM_SCALE_OUT_PODS);
 /**

@@ -17,17 +17,7 @@ import { Inert } from '../../services/backtest/inert.js';
 import type { RuleSet } from '../../services/decide/rule-set.js';
 import { CompiledRules, type RuleInput } from '../../services/decide/compiled-rules.js';
 import { loadRuleSet } from '../../services/decide/rule-set.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as mulberry32 } from '../../services/classifier/seeded-random.js';
 
 const FEATURES = ['cpu.avg', 'cpu.deviation', 'cpu.count', 'mem.avg', 'errors.rate', 'entity', 'tier'];
 const NAMES = [

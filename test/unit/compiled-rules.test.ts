@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { Engine, Fact, Rule } from 'json-rules-engine';
 import { CompiledRules, type RuleInput, type RuleSetMatch } from '../../services/decide/compiled-rules.js';
 import { RuleLoadError } from '../../services/decide/rule-file.js';
+import { seededRandom as mulberry32 } from '../../services/classifier/seeded-random.js';
 
 type Facts = Record<string, unknown>;
 
@@ -328,18 +329,6 @@ describe('CompiledRules', () => {
     assert.equal(JSON.stringify(conditions), before);
   });
 });
-
-/** mulberry32: a tiny seeded generator, so a failing run reproduces from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FACT_NAMES = [
   'cpu.avg',

@@ -10,6 +10,7 @@ import {
   useFastProduceRequests,
   type ProduceArgs,
 } from '../../services/ingest/produce-request.js';
+import { seededRandom as random } from '../../services/classifier/seeded-random.js';
 
 const require = createRequire(import.meta.url);
 type Encoded = { buf: Buffer; offset: number };
@@ -24,16 +25,6 @@ const produce = require('kafkajs/src/protocol/requests/produce/index.js') as {
 };
 const Long = require('kafkajs/src/utils/long.js') as { fromString(s: string): unknown };
 const bytes = (e: Encoded) => Buffer.from(e.buf.subarray(0, e.offset));
-
-/** A deterministic pseudo-random generator (mulberry32), so a failure can be run again. */
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = random(20);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import protobuf from 'protobufjs';
 import { decodeWriteRequest, encodeWriteRequest, int64 } from '../../services/ingest/proto/remote-write.js';
+import { seededRandom as random } from '../../services/classifier/seeded-random.js';
 
 // prompb's messages with the fields of later versions ingest skips (metadata, exemplars, histograms).
 const root = protobuf.parse(
@@ -33,15 +34,6 @@ function reference(body: Uint8Array) {
   };
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so a failure can be run again. */
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = random(20);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const text = () =>

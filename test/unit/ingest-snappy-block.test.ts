@@ -4,16 +4,7 @@ import { describe, it } from 'node:test';
 import snappy from 'snappy';
 import { encodeWriteRequest } from '../../services/ingest/proto/remote-write.js';
 import { uncompressSnappyBlock } from '../../services/ingest/snappy-block.js';
-
-/** A deterministic pseudo-random generator (mulberry32), so a failure can be run again. */
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../services/classifier/seeded-random.js';
 
 /** Bytes with runs, repeats and noise, so the encoder writes literals of every length and copies of every kind. */
 function sample(next: () => number): Buffer {

@@ -14,19 +14,10 @@ import {
   recordEncoderInstalled,
   type RecordInput,
 } from '../../services/common/kafkajs-record-encoder.js';
+import { seededRandom as random } from '../../services/classifier/seeded-random.js';
 
 const require = createRequire(import.meta.url);
 const bytes = (e: { buf: Buffer; offset: number }) => Buffer.from(e.buf.subarray(0, e.offset));
-
-/** A deterministic pseudo-random generator (mulberry32), so a failure can be run again. */
-function random(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('kafkajs record encoder', () => {
   it('writes the same bytes as kafkajs for keys, values and timestamps of every size and sign', () => {

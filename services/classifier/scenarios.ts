@@ -112,6 +112,8 @@ interface Series {
 interface Event {
   kind: string;
   message: string;
+  /** The PHRASINGS key of a message that names a service (the name varies, its wordings do not). */
+  phrasing?: string;
 }
 
 const DEPENDENCIES = ['payments', 'inventory', 'auth', 'postgres', 'redis', 'search'];
@@ -242,8 +244,8 @@ class Simulator {
 
   /** One event as this fleet's software might word it: one of a few phrasings of the same thing. */
   private reword(e: Event): Event {
-    const ways = PHRASINGS[e.message];
-    if (ways === undefined || this.chance(0.4)) return e;
+    const ways = PHRASINGS[e.phrasing ?? e.message];
+    if (ways === undefined || this.chance(0.4)) return { kind: e.kind, message: e.message };
     return { kind: e.kind, message: this.pick(ways)() };
   }
 
@@ -381,7 +383,14 @@ class Simulator {
     latency.stepFactor = lerp(1.05, 1.8, s);
     series.cpu!.level *= lerp(1, 1.15, s);
     if (this.chance(0.7)) events.push(this.deployEvent()); // versions vary: the version is no tell
-    if (this.chance(lerp(0.15, 0.6, s))) events.push({ kind: 'alert', message: '5xx spike on checkout' });
+    // The service is no tell: outages name the same services as their dependency (a fleet's bad
+    // deploys on `search` alerted `... on search`, and that token alone made them outages).
+    if (this.chance(lerp(0.15, 0.6, s)))
+      events.push({
+        kind: 'alert',
+        message: `5xx spike on ${this.pick(['checkout', ...DEPENDENCIES])}`,
+        phrasing: '5xx spike on checkout',
+      });
     if (this.chance(0.15)) events.push({ kind: 'log', message: 'NullPointerException in OrderService' });
   }
 

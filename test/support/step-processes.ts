@@ -53,6 +53,8 @@ export class StepProcesses {
     /** When set, each step's stderr (its warnings and errors) is appended to `<logDir>/<step>.log`. */
     private readonly logDir?: string,
   ) {
+    // A folder named on the command line (kill-soak --logs) need not exist yet.
+    if (logDir) fs.mkdirSync(logDir, { recursive: true });
     process.once('exit', this.killAllNow);
     process.once('SIGTERM', this.onTerm);
   }

@@ -46,7 +46,9 @@ describe('generateScenarios', () => {
   });
 
   it('carries each class in its events and metrics, with misleading healthy ones', () => {
-    const rows = generateScenarios({ rows: 6000, seed: 8 });
+    // 24,000 rows (about 2,900 per class): a share's spread over seeds is then about 0.01, so the
+    // bounds below test the generator, not the luck of one seed's stream.
+    const rows = generateScenarios({ rows: 24000, seed: 8 });
     const text = (label: string) =>
       rows
         .filter((r) => r.label === label)
@@ -54,8 +56,7 @@ describe('generateScenarios', () => {
     const share = (label: string, pattern: RegExp) =>
       text(label).filter((t) => pattern.test(t)).length / text(label).length;
     // Events are worded one of several ways, and a sixth or so of fleets collect none.
-    // 0.348 since the 5xx alert names a service (one more draw per bad deploy shifts the stream).
-    assert.ok(share('memory_leak', /OOMKilled|container restarted|memory limit|OutOfMemoryError/) > 0.33);
+    assert.ok(share('memory_leak', /OOMKilled|container restarted|memory limit|OutOfMemoryError/) > 0.35);
     assert.ok(share('bad_deploy', /v2\.\d+\.\d+/) > 0.5);
     assert.ok(share('bad_deploy', /deploy:deployed v2\.\d+\.\d+/) > 0.12);
     assert.ok(share('bad_deploy', /5xx spike|ErrorRateHigh|burn rate/) > 0.15);

@@ -112,7 +112,7 @@ describe('the console in a browser, fed by a running loop', () => {
       ctx(base),
       loadFleetConfig(
         {},
-        { services: '1', pods: '1', port: '0', scenarios: 'none', tick: '500ms', recovery: '2s' },
+        { services: '1', pods: '1', port: '0', scenarios: 'none', tick: '250ms', recovery: '2s' },
       ),
     );
     const config = testConfig({
@@ -171,11 +171,19 @@ describe('the console in a browser, fed by a running loop', () => {
   });
 
   it('shows an injected incident with its stages, the approval with who may answer, and approves from the page', async () => {
-    // The band needs a warm baseline: wait for the entity's CPU normal before the incident.
+    // The band needs a warm baseline: wait for the entity's CPU normal before the incident, and for
+    // 45 s of samples (180). A baseline only just warm learns at 1/samples: at 30 samples the 15 s
+    // ramp, learned while under the freeze deviation, widened the spread fivefold (the band held it).
     const warm = await waitUntil(
-      async () =>
-        consoleApp.state.series.chart(ENTITY, 0)?.metrics.cpu?.baseline.some((b) => b !== null) === true,
-      60_000,
+      async () => {
+        const cpu = consoleApp.state.series.chart(ENTITY, 0)?.metrics.cpu;
+        return (
+          cpu !== undefined &&
+          cpu.baseline.some((b) => b !== null) &&
+          cpu.values.filter((v) => v !== null).length >= 45
+        );
+      },
+      90_000,
       250,
     );
     assert.ok(warm.ok, 'the console has the CPU baseline of the entity');
@@ -288,6 +296,18 @@ describe('the console in a browser, fed by a running loop', () => {
     assert.equal(still.approval, undefined);
     assert.equal(still.refusedApprovals, undefined);
 
+    // The ramp takes 15 s to its plateau (≥ 97%), the rule decides on the way up (avg > 85): on a
+    // quick machine an answer before the plateau would end the saturation before the chart could hold it.
+    const plateau = await waitUntil(
+      async () =>
+        (consoleApp.state.series.chart(ENTITY, 0)?.metrics.cpu?.values ?? []).some(
+          (v) => v !== null && v > 95,
+        ),
+      30_000,
+      250,
+    );
+    assert.ok(plateau.ok, 'the saturation reaches its plateau while the remediation waits for approval');
+
     // Approve from the page: token, who and why.
     await page.fill('#token', token);
     const form = `form[data-workflow="${workflowId}"]`;
@@ -344,7 +364,7 @@ describe('the console in a browser, fed by a running loop', () => {
     );
     assert.ok(
       drawn.values.some((v, i) => drawn.hiAt[i] !== null && v > drawn.hiAt[i]!),
-      'the incident leaves the band',
+      `the incident leaves the band (value/hi: ${drawn.values.map((v, i) => `${v.toFixed(1)}/${drawn.hiAt[i]?.toFixed(1)}`).join(' ')})`,
     );
     assert.equal(await page.locator(`${chart} canvas`).count(), 1);
     const links = await page.getAttribute('#markers li[data-kind="verdict"] a', 'href');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { BASELINE_RECORD_BYTES, BaselineStore } from '../../services/sense/baseline.js';
 import { EntityWindows } from '../../services/sense/windows.js';
@@ -219,6 +220,33 @@ describe('baseline on generated series with known ground truth (21 days of 5-min
       }
       assert.ok(error < 2.5, `onset at ${onsetHour}h: ${error.toFixed(2)} off on average after adapting`);
     }
+  });
+
+  it('day-of-week offsets stay bounded on a real weekly series: nyc_taxi’s baseline does not run away', () => {
+    // NAB's nyc_taxi (30-minute taxi counts, 8 to 39,197): busy weekend nights, quiet weekday ones,
+    // which the additive hour + day model cannot hold. Unbounded, each weekend's adaptation and the
+    // way back down ratcheted the offsets week after week: the baseline reached −57,386.
+    const text = fs.readFileSync(
+      new URL('../../data/nab/realKnownCause/nyc_taxi.csv', import.meta.url),
+      'utf8',
+    );
+    const store = new BaselineStore();
+    let lo = Infinity;
+    let hi = -Infinity;
+    let lowest = Infinity;
+    for (const line of text.trim().split('\n').slice(1)) {
+      const [t, v] = line.split(',');
+      const x = Number(v);
+      lo = Math.min(lo, x);
+      hi = Math.max(hi, x);
+      store.update('nyc', 'cpu', Date.parse(`${t!.replace(' ', 'T')}Z`), x);
+      const f = store.facts('nyc', 'cpu');
+      if (f) lowest = Math.min(lowest, f.baseline);
+    }
+    assert.ok(
+      lowest > lo - (hi - lo) / 2,
+      `the baseline went down to ${lowest.toFixed(0)} (series ${lo}..${hi})`,
+    );
   });
 
   it('a metric that sits at 0 keeps a spread of its minSpread: a blip of 0.4 is not 1e8 deviations', () => {

@@ -156,6 +156,34 @@ export interface LeaseRequest {
   readonly lane?: number;
   /** Its service (or entity): within a lane the budget serves the key least recently served first. */
   readonly fairnessKey?: string;
+  /**
+   * The end of the asking decision's input window (epoch ms): the entity guard denies a request whose
+   * input ended before the entity's last remediation that acted ended. Absent before the act memory.
+   */
+  readonly inputEnd?: number;
+  /**
+   * How long the entity guard remembers this remediation's act after it ends (ms): its stale-input
+   * limit (AUTOGLM_MAX_DECISION_AGE) plus its wait for the guard's answer, past which no input from
+   * before the act can reach the guard fresh enough to act anyway.
+   */
+  readonly rememberActMs?: number;
+}
+
+/**
+ * Marks histories whose remediations tell the entity guard their input's end (`LeaseRequest.inputEnd`),
+ * and whose entity guards remember the last remediation that acted; older ones do neither.
+ */
+export const ACT_MEMORY_PATCH = 'entity-guard-remembers-acts';
+
+/** The entity's last remediation that acted, as its entity guard remembers it. */
+export interface LastAct {
+  readonly holder: string;
+  readonly rule: string;
+  readonly action: string;
+  /** When it ended (epoch ms, its release): an input window that ended before this predates its fix. */
+  readonly endedAt: number;
+  /** Until when the guard remembers it (epoch ms): `endedAt` plus the holder's `rememberActMs`. */
+  readonly until: number;
 }
 
 /** A guard's answer, signalled to the remediation. `deferred` means "queued; wait". */
@@ -168,6 +196,11 @@ export interface LeaseAnswer {
    * action reached its target, so they may go. Absent on every other answer, and before the hold.
    */
   readonly reportActed?: boolean;
+  /**
+   * On an entity denial because the request's input ended before the entity's last remediation that
+   * acted ended: that remediation. The episode decides again on fresh input (services/decide).
+   */
+  readonly inputBeforeAct?: LastAct & { readonly inputEnd: number };
 }
 
 /** The end of a lease, signalled by its holder (also withdraws a queued request). */
@@ -231,6 +264,8 @@ export interface GuardStatus {
   readonly cooldowns: ReadonlyArray<{ rule: string; until: number; after: string }>;
   readonly deferred: ReadonlyArray<DeferredRequest>;
   readonly recentDenials: ReadonlyArray<{ holder: string; reason: string; at: number }>;
+  /** The entity guard's memory of the last remediation that acted, while it lasts. */
+  readonly lastAct?: LastAct;
   readonly limits?: BudgetLimits;
   readonly grantsInPeriod?: number;
 }

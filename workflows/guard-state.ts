@@ -9,6 +9,7 @@ import type {
   BudgetLimits,
   DeferredRequest,
   GuardStatus,
+  LastAct,
   LeaseAnswer,
   LeaseRelease,
   LeaseRequest,
@@ -24,6 +25,8 @@ interface Held {
   readonly action: string;
   readonly since: number;
   readonly cooldownMs: number;
+  /** How long the guard remembers its act after it ends (its request's `rememberActMs`); absent before. */
+  readonly rememberActMs?: number;
 }
 
 /** The entity guard's state, serialisable for continue-as-new. */
@@ -31,20 +34,37 @@ export interface EntityGuardSnapshot {
   readonly holder?: Held;
   readonly cooldowns: Record<string, { until: number; after: string }>;
   readonly recentDenials: Array<{ holder: string; reason: string; at: number }>;
+  /** The last remediation that acted, while remembered; absent before the act memory. */
+  readonly lastAct?: LastAct;
+}
+
+/** How the entity guard runs; `remembersActs` is false in guards whose history is from before the act memory. */
+export interface EntityGuardOptions {
+  readonly remembersActs: boolean;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** One remediation in flight per entity; a rule that acted cools down after it ends. */
+/**
+ * One remediation in flight per entity; a rule that acted cools down after it ends. And the guard
+ * remembers the last remediation that acted (until its stale-input limit has passed after it ended):
+ * a request whose input window ended before that remediation ended was decided on what the entity
+ * looked like before the fix, so it is denied (any rule, not only the one cooling down); its episode
+ * decides again on fresh input, so a problem that outlives the fix still gets its action.
+ */
 export class EntityGuardState {
   private holder: Held | undefined;
   private readonly cooldowns: Record<string, { until: number; after: string }>;
   private readonly recentDenials: Array<{ holder: string; reason: string; at: number }>;
+  private lastAct: LastAct | undefined;
+  private readonly remembersActs: boolean;
 
-  constructor(snapshot?: EntityGuardSnapshot) {
+  constructor(snapshot?: EntityGuardSnapshot, options: EntityGuardOptions = { remembersActs: true }) {
     this.holder = snapshot?.holder;
     this.cooldowns = { ...(snapshot?.cooldowns ?? {}) };
     this.recentDenials = [...(snapshot?.recentDenials ?? [])];
+    this.lastAct = snapshot?.lastAct;
+    this.remembersActs = options.remembersActs;
   }
 
   /** Grants the lease, or denies it with the reason. Asking again with the same holder gets the same answer. */
@@ -57,6 +77,21 @@ export class EntityGuardState {
         req,
         now,
         `remediation ${this.holder.holder} (${this.holder.rule}: ${this.holder.action}) of ${req.entity} is in flight since ${iso(this.holder.since)}`,
+      );
+    }
+    const last = this.lastAct;
+    if (
+      this.remembersActs &&
+      last &&
+      last.until > now &&
+      req.inputEnd !== undefined &&
+      req.inputEnd < last.endedAt
+    ) {
+      return this.deny(
+        req,
+        now,
+        `its input ended at ${iso(req.inputEnd)}, before remediation ${last.holder} (${last.rule}: ${last.action}) of ${req.entity} acted and ended at ${iso(last.endedAt)}: decided on the entity as it was before that fix (the episode decides again on fresh input)`,
+        { inputBeforeAct: { ...last, inputEnd: req.inputEnd } },
       );
     }
     const cooldown = this.cooldowns[req.rule];
@@ -73,28 +108,44 @@ export class EntityGuardState {
       action: req.action,
       since: now,
       cooldownMs: req.cooldownMs,
+      ...(this.remembersActs && req.rememberActMs !== undefined ? { rememberActMs: req.rememberActMs } : {}),
     };
     return { guard: 'entity', result: 'granted', reason: 'no other remediation of the entity in flight' };
   }
 
-  /** Ends the holder's lease; when it acted, its rule cools down from `endedAt`. Unknown holders are ignored. */
+  /**
+   * Ends the holder's lease; when it acted, its rule cools down from `endedAt` and the guard
+   * remembers the act (see the class). Unknown holders are ignored.
+   */
   release(rel: LeaseRelease): void {
-    if (this.holder?.holder !== rel.holder) return;
-    if (rel.acted && this.holder.cooldownMs > 0) {
-      this.cooldowns[this.holder.rule] = { until: rel.endedAt + this.holder.cooldownMs, after: rel.holder };
+    const held = this.holder;
+    if (held?.holder !== rel.holder) return;
+    if (rel.acted && held.cooldownMs > 0) {
+      this.cooldowns[held.rule] = { until: rel.endedAt + held.cooldownMs, after: rel.holder };
+    }
+    if (
+      rel.acted &&
+      held.rememberActMs !== undefined &&
+      rel.endedAt >= (this.lastAct?.endedAt ?? -Infinity)
+    ) {
+      const { holder, rule, action } = held;
+      this.lastAct = { holder, rule, action, endedAt: rel.endedAt, until: rel.endedAt + held.rememberActMs };
     }
     this.holder = undefined;
   }
 
-  /** True when nothing is held and no cooldown is running: the guard may end. */
+  /** True when nothing is held, no cooldown runs and no act is remembered: the guard may end. */
   idle(now: number): boolean {
     this.dropExpired(now);
-    return this.holder === undefined && Object.keys(this.cooldowns).length === 0;
+    return (
+      this.holder === undefined && Object.keys(this.cooldowns).length === 0 && this.lastAct === undefined
+    );
   }
 
-  /** Milliseconds until the next cooldown ends (so the guard can wake and end), if any runs. */
+  /** Milliseconds until the next cooldown or act memory ends (so the guard can wake and end), if any runs. */
   msToNextExpiry(now: number): number | undefined {
     const untils = Object.values(this.cooldowns).map((c) => c.until - now);
+    if (this.lastAct) untils.push(this.lastAct.until - now);
     return untils.length === 0 ? undefined : Math.max(1, Math.min(...untils));
   }
 
@@ -103,6 +154,7 @@ export class EntityGuardState {
       ...(this.holder ? { holder: this.holder } : {}),
       cooldowns: { ...this.cooldowns },
       recentDenials: [...this.recentDenials],
+      ...(this.lastAct ? { lastAct: this.lastAct } : {}),
     };
   }
 
@@ -114,19 +166,26 @@ export class EntityGuardState {
       cooldowns: Object.entries(this.cooldowns).map(([rule, c]) => ({ rule, ...c })),
       deferred: [],
       recentDenials: [...this.recentDenials],
+      ...(this.lastAct ? { lastAct: this.lastAct } : {}),
     };
   }
 
-  private deny(req: LeaseRequest, now: number, reason: string): LeaseAnswer {
+  private deny(
+    req: LeaseRequest,
+    now: number,
+    reason: string,
+    extra: Pick<LeaseAnswer, 'inputBeforeAct'> = {},
+  ): LeaseAnswer {
     if (!this.recentDenials.some((d) => d.holder === req.holder)) {
       this.recentDenials.push({ holder: req.holder, reason, at: now });
       if (this.recentDenials.length > MAX_DENIALS_KEPT) this.recentDenials.shift();
     }
-    return { guard: 'entity', result: 'denied', reason };
+    return { guard: 'entity', result: 'denied', reason, ...extra };
   }
 
   private dropExpired(now: number): void {
     for (const [rule, c] of Object.entries(this.cooldowns)) if (c.until <= now) delete this.cooldowns[rule];
+    if (this.lastAct && this.lastAct.until <= now) this.lastAct = undefined;
   }
 }
 

@@ -15,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  ACT_MEMORY_PATCH,
   acquireSignal,
   actedSignal,
   guardStatusQuery,
@@ -64,9 +65,13 @@ async function answer(out: Outgoing): Promise<boolean> {
   }
 }
 
-/** One remediation in flight per entity, then the rule's cooldown; ends when idle. */
+/**
+ * One remediation in flight per entity, then the rule's cooldown; and no remediation whose input
+ * ended before the last one that acted ended (remembered for its stale-input limit plus the guard wait). Ends
+ * when idle. Guards whose history is from before the act memory (`ACT_MEMORY_PATCH`) run without it.
+ */
 export async function entityGuard(snapshot?: EntityGuardSnapshot, options?: GuardOptions): Promise<void> {
-  const state = new EntityGuardState(snapshot);
+  const state = new EntityGuardState(snapshot, { remembersActs: patched(ACT_MEMORY_PATCH) });
   const outbox: Array<Outgoing & { granted: boolean }> = [];
   let changes = 0;
   setHandler(acquireSignal, (req) => {

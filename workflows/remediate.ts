@@ -14,6 +14,7 @@ import type { ActActivities, ActuationResult } from '../services/act/activities.
 import type { Decision, FollowUp, Verdict, VerdictOutcome } from '../services/common/contracts.js';
 import type { VerifyActivities } from '../services/verify/activities.js';
 import {
+  ACT_MEMORY_PATCH,
   actedSignal,
   actionBudgetId,
   approvalUpdate,
@@ -304,6 +305,15 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     ...(decision.priority
       ? { lane: decision.priority.lane, fairnessKey: decision.priority.fairnessKey }
       : {}),
+    // The entity guard refuses an input from before the entity's last fix, and remembers this one's
+    // act as long as an input from before it could still pass the age check and reach the guard
+    // (the stale-input limit, plus the wait for the guard's answer). Histories from before: neither.
+    ...(patched(ACT_MEMORY_PATCH)
+      ? {
+          inputEnd: decision.window.end,
+          rememberActMs: settings.maxDecisionAgeMs + ENTITY_GUARD_DEADLINE_MS,
+        }
+      : {}),
   };
   const guardIds: Record<GuardKind, string> = {
     entity: entityGuardId(scope, decision.entity),
@@ -370,7 +380,11 @@ export async function remediate(decision: Decision, settings: RemediateSettings)
     checkAge('before the guards');
     update({ waitingFor: 'entity guard' });
     const entity = await lease('entity', Date.now() + ENTITY_GUARD_DEADLINE_MS);
-    if (entity.result !== 'granted') throw new Halt('absorbed', entity.reason);
+    if (entity.result !== 'granted') {
+      // Decided before another remediation fixed the entity: decide opens the episode again.
+      if (entity.inputBeforeAct) evidence.inputBeforeAct = entity.inputBeforeAct;
+      throw new Halt('absorbed', entity.reason);
+    }
 
     if (decision.approval === 'required') {
       update({

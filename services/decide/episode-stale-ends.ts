@@ -16,7 +16,12 @@ export interface StaleEnds {
   stop(): Promise<void>;
 }
 
-/** A verdict message that says a remediation ended stale; undefined for anything else. */
+/**
+ * A verdict message that says a remediation ended stale, or was absorbed because its input ended
+ * before another remediation of the entity acted and ended (`evidence.inputBeforeAct`: decided on
+ * the entity as it was before that fix, so the episode decides again on fresh input, as after a
+ * stale end); undefined for anything else.
+ */
 export function staleVerdictOf(message: Pick<KafkaMessage, 'value'>): Verdict | undefined {
   if (!message.value) return undefined;
   let json: unknown;
@@ -26,7 +31,11 @@ export function staleVerdictOf(message: Pick<KafkaMessage, 'value'>): Verdict | 
     return undefined;
   }
   const parsed = verdictSchema.safeParse(json);
-  return parsed.success && parsed.data.outcome === 'stale' ? parsed.data : undefined;
+  if (!parsed.success) return undefined;
+  const { outcome, evidence } = parsed.data;
+  return outcome === 'stale' || (outcome === 'absorbed' && evidence.inputBeforeAct !== undefined)
+    ? parsed.data
+    : undefined;
 }
 
 /** Follows the verdicts topic from `lookbackMs` ago on, calling `onStale` for each stale end. */

@@ -148,6 +148,25 @@ describe('Decider after a stale remediation end', () => {
     const message = (v: unknown) => ({ value: Buffer.from(JSON.stringify(v)) });
     assert.equal(staleVerdictOf(message(verdict))?.decisionId, 'd1');
     assert.equal(staleVerdictOf(message({ ...verdict, outcome: 'verified' })), undefined);
+    // Absorbed because its input predates another remediation's fix: decided again, like a stale end.
+    const beforeAct = {
+      holder: 'w0',
+      rule: 'q',
+      action: 'restart',
+      endedAt: T0,
+      until: T0 + 1,
+      inputEnd: T0 - 1,
+    };
+    assert.equal(
+      staleVerdictOf(message({ ...verdict, outcome: 'absorbed', evidence: { inputBeforeAct: beforeAct } }))
+        ?.decisionId,
+      'd1',
+    );
+    assert.equal(
+      staleVerdictOf(message({ ...verdict, outcome: 'absorbed', evidence: { reason: 'in flight' } })),
+      undefined,
+      'absorbed while another is in flight, or by a cooldown: the episode stays spent',
+    );
     assert.equal(staleVerdictOf({ value: Buffer.from('{') }), undefined);
     assert.equal(staleVerdictOf({ value: null }), undefined);
   });

@@ -71,6 +71,79 @@ describe('EntityGuardState', () => {
     assert.equal(g.request(req('b'), T0 + LEASE_TTL_MS).result, 'denied');
     assert.equal(g.request(req('b'), T0 + LEASE_TTL_MS + 1).result, 'granted');
   });
+
+  describe('remembers the last remediation that acted', () => {
+    const AGE = 180_000;
+    /** A request of `rule` whose input window ended at `inputEnd`. */
+    const fresh = (holder: string, rule: string, inputEnd: number): LeaseRequest => ({
+      ...req(holder, rule, rule === 'cpu' ? 'scale_out' : 'restart'),
+      inputEnd,
+      rememberActMs: AGE,
+    });
+    const acted = () => {
+      const g = new EntityGuardState();
+      assert.equal(g.request(fresh('a', 'cpu', T0), T0).result, 'granted');
+      g.release({ holder: 'a', endedAt: T0 + 60_000, acted: true });
+      return g;
+    };
+
+    it('denies any rule whose input ended before that act ended, naming it; a later input goes through', () => {
+      const g = acted();
+      const before = g.request(fresh('b', 'mem', T0 + 59_000), T0 + 70_000);
+      assert.equal(before.result, 'denied');
+      assert.match(
+        before.reason,
+        /its input ended at .*, before remediation a \(cpu: scale_out\) of web-1 acted and ended at .*: decided on the entity as it was before that fix/,
+      );
+      assert.deepEqual(before.inputBeforeAct, {
+        holder: 'a',
+        rule: 'cpu',
+        action: 'scale_out',
+        endedAt: T0 + 60_000,
+        until: T0 + 60_000 + AGE,
+        inputEnd: T0 + 59_000,
+      });
+      assert.equal(g.status(T0 + 70_000).lastAct?.holder, 'a');
+      const after = g.request(fresh('c', 'mem', T0 + 61_000), T0 + 70_000);
+      assert.equal(after.result, 'granted', 'a problem seen after the fix is a new one');
+      assert.equal(after.inputBeforeAct, undefined);
+    });
+
+    it('checks before the cooldown, and not requests without an input end (remediations from before)', () => {
+      const g = acted();
+      assert.ok(
+        g.request(fresh('b', 'cpu', T0), T0 + 70_000).inputBeforeAct,
+        'the same rule: the fix, not the cooldown',
+      );
+      assert.match(g.request(req('c'), T0 + 70_000).reason, /cooling down/);
+      assert.equal(g.request(req('d', 'mem', 'restart'), T0 + 70_000).result, 'granted');
+    });
+
+    it('keeps the memory for rememberActMs after the end, then is idle; survives a snapshot', () => {
+      const g = new EntityGuardState();
+      g.request({ ...fresh('a', 'cpu', T0), cooldownMs: 0 }, T0);
+      g.release({ holder: 'a', endedAt: T0 + 60_000, acted: true });
+      assert.equal(g.idle(T0 + 60_000), false, 'no cooldown, but the act is remembered');
+      assert.equal(g.msToNextExpiry(T0 + 60_000), AGE);
+      const copy = new EntityGuardState(JSON.parse(JSON.stringify(g.snapshot())));
+      assert.equal(copy.request(fresh('b', 'mem', T0), T0 + 60_000 + AGE - 1).result, 'denied');
+      assert.equal(copy.idle(T0 + 60_000 + AGE), true);
+      assert.equal(copy.status(T0 + 60_000 + AGE).lastAct, undefined);
+    });
+
+    it('remembers nothing of a remediation that never acted, nor in a guard from before the memory', () => {
+      const g = new EntityGuardState();
+      g.request(fresh('a', 'cpu', T0), T0);
+      g.release({ holder: 'a', endedAt: T0 + 60_000, acted: false });
+      assert.equal(g.request(fresh('b', 'mem', T0), T0 + 70_000).result, 'granted');
+
+      const old = new EntityGuardState(undefined, { remembersActs: false });
+      old.request(fresh('a', 'cpu', T0), T0);
+      old.release({ holder: 'a', endedAt: T0 + 60_000, acted: true });
+      assert.equal(old.request(fresh('b', 'mem', T0), T0 + 70_000).result, 'granted');
+      assert.equal(old.snapshot().lastAct, undefined);
+    });
+  });
 });
 
 const limits = (over: Partial<BudgetLimits> = {}): BudgetLimits => ({

@@ -110,6 +110,7 @@ const ENV = {
   baselineIdle: ['AUTOGLM_BASELINE_IDLE', '14d'],
   baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
   senseEventsWait: ['AUTOGLM_SENSE_EVENTS_WAIT', '30s'],
+  senseEventsReplay: ['AUTOGLM_SENSE_EVENTS_REPLAY', '15m'],
   modelDir: ['AUTOGLM_MODEL_DIR', path.join(packageRoot, 'models', 'incident')],
   ingestPort: ['AUTOGLM_INGEST_PORT', '9480'],
   ingestHost: ['AUTOGLM_INGEST_HOST', '127.0.0.1'],
@@ -357,6 +358,15 @@ const schema = z.object({
   senseEventsWait: duration('30s').refine(
     (ms) => ms <= 600_000,
     'must be at most 10m, such as "30s" (or "0s": no hold)',
+  ),
+  /**
+   * How far back (event time) a new owner of an events partition replays its events, after a
+   * restart or a rebalance: the entity's last deploy (`deploy.ageSeconds`) is known again up to
+   * this age (the rollback rules read up to 10m). Never less than the windows' own rebuild span.
+   */
+  senseEventsReplay: duration('15m').refine(
+    (ms) => ms <= 86_400_000,
+    'must be at most 24h, such as "15m" (a replay reads that much of the events topic again)',
   ),
   /** The incident classifier's folder (model.onnx, model.json, card); "off" runs decide rules-only. */
   modelDir: z.string().min(1, 'name the model folder, or "off" for rules-only'),

@@ -125,6 +125,11 @@ export const observationSchema = z.object({
   warmingUp: z.array(z.string()).optional(),
   /** The alerts firing for the entity now (until resolved, whatever the window); absent when none. */
   alerts: z.array(firingAlertSchema).max(10).optional(),
+  /**
+   * Event time (epoch ms) of the entity's newest `deploy` event sense knows, in the window or
+   * before it (the `deploy.ageSeconds` fact); absent when none is known.
+   */
+  lastDeploy: z.number().int().optional(),
 });
 export type Observation = z.infer<typeof observationSchema>;
 
@@ -541,7 +546,10 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
  */
 export function fastObservation(json: unknown): Observation | undefined {
   if (json === null || typeof json !== 'object') return undefined;
-  const { entity, seq, window, features, events, ts, warmingUp, alerts } = json as Record<string, unknown>;
+  const { entity, seq, window, features, events, ts, warmingUp, alerts, lastDeploy } = json as Record<
+    string,
+    unknown
+  >;
   // Rare (an entity with alerts firing): the schema checks those.
   if (alerts !== undefined) return undefined;
   if (typeof entity !== 'string' || entity.length > 200 || !ENTITY_ID.test(entity)) return undefined;
@@ -567,6 +575,7 @@ export function fastObservation(json: unknown): Observation | undefined {
   }
   if (warmingUp !== undefined && !(Array.isArray(warmingUp) && warmingUp.every((m) => typeof m === 'string')))
     return undefined;
+  if (lastDeploy !== undefined && !isInt(lastDeploy)) return undefined;
   return {
     entity,
     seq,
@@ -575,5 +584,6 @@ export function fastObservation(json: unknown): Observation | undefined {
     events: checked,
     ts,
     ...(warmingUp !== undefined ? { warmingUp: warmingUp as string[] } : {}),
+    ...(lastDeploy !== undefined ? { lastDeploy } : {}),
   };
 }

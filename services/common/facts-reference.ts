@@ -37,6 +37,8 @@ export const CONTEXT_FACTS: Readonly<Record<string, string>> = {
   entity: 'the entity id',
   events: 'recent events of the entity: [{kind, message, ts}]',
   eventKinds: 'the distinct kinds of the recent events, for example ["deploy", "alert"]',
+  'deploy.ageSeconds':
+    "seconds from the entity's newest deploy event to the window's end, also once that event has left the window (sense keeps the time per entity, replayed on a restart); null when sense knows no deploy of it",
   alerts:
     'the alerts firing for the entity now, from Alertmanager through ingest: [{name, severity, since, labels}], longest-firing first; [] when none',
   'alerts.firing': 'how many alerts fire for the entity now (until Alertmanager resolves them); 0 when none',
@@ -87,6 +89,8 @@ export function sampleFact(name: string): unknown {
       return [{ kind: 'deploy', message: 'sample', ts: 0 }];
     case 'eventKinds':
       return ['deploy'];
+    case 'deploy.ageSeconds':
+      return 60;
     case 'alerts':
       return [{ name: 'SampleAlert', severity: 'critical', since: 0, labels: { namespace: 'sample' } }];
     case 'alerts.names':

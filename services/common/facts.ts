@@ -4,7 +4,8 @@ import { type ContextFacts, NO_CONTEXT_FACTS } from './context/context-files.js'
 
 /**
  * The facts rules and verify conditions see for one observation: every window feature by its
- * name (`cpu.avg`, …), the entity, recent events and their kinds, and the entity's context facts
+ * name (`cpu.avg`, …), the entity, recent events and their kinds, how long ago it was last
+ * deployed, and the entity's context facts
  * (service, owner, tier, labels, dependencies, maintenance) from the catalog and the windows, and
  * the classifier's incident (null when decide runs rules-only).
  */
@@ -19,6 +20,7 @@ export function factsFor(
   facts.entity = obs.entity;
   facts.events = obs.events;
   facts.eventKinds = kindsOf(obs.events);
+  facts['deploy.ageSeconds'] = deployAgeSeconds(obs);
   const alerts = obs.alerts ?? [];
   facts.alerts = alerts;
   facts['alerts.firing'] = alerts.length;
@@ -45,6 +47,14 @@ function kindsOf(events: Observation['events']): string[] {
   return kinds;
 }
 
+/**
+ * Seconds from the entity's newest known deploy to the observation's window end (the deploy may
+ * have left the window: sense keeps its time per entity); null when no deploy is known.
+ */
+function deployAgeSeconds(obs: Observation): number | null {
+  return obs.lastDeploy === undefined ? null : (obs.window.end - obs.lastDeploy) / 1000;
+}
+
 /** The distinct names of the alerts firing, longest-firing first. */
 function alertNames(alerts: NonNullable<Observation['alerts']>): string[] {
   return [...new Set(alerts.map((a) => a.name))];
@@ -65,6 +75,7 @@ const NAMED_READERS: Readonly<Record<string, FactReader>> = {
   entity: (o) => o.entity,
   events: (o) => o.events,
   eventKinds: (o) => kindsOf(o.events),
+  'deploy.ageSeconds': deployAgeSeconds,
   alerts: (o) => o.alerts ?? [],
   'alerts.firing': (o) => o.alerts?.length ?? 0,
   'alerts.names': (o) => alertNames(o.alerts ?? []),

@@ -47,6 +47,11 @@ const caseSchema = z.strictObject({
   events: z
     .array(z.strictObject({ kind: z.string(), message: z.string().default(''), ts: instant }))
     .default([]),
+  /**
+   * When the entity was last deployed, also before the window (the observation's `lastDeploy`,
+   * the `deploy.ageSeconds` fact); a deploy in `events` counts too, as sense counts it.
+   */
+  lastDeploy: instant.optional(),
   context: z.record(z.string(), z.unknown()).optional(),
   /** The classifier's answer to assume (rule tests do not depend on a model's version). */
   incident: z
@@ -101,6 +106,9 @@ export function readRuleTestFile(file: string): { cases: RuleTestCase[] } | { pr
 
 /** The observation a case stands for: a 30 s window ending at `at` (or `end`, for the earlier ones of a held case). */
 export function observationOf(c: RuleTestCase, end = c.at): Observation {
+  let lastDeploy = c.lastDeploy !== undefined && c.lastDeploy <= end ? c.lastDeploy : undefined;
+  for (const e of c.events)
+    if (e.kind === 'deploy' && e.ts <= end && !(e.ts <= (lastDeploy ?? -Infinity))) lastDeploy = e.ts;
   return {
     entity: c.entity,
     seq: 0,
@@ -108,6 +116,7 @@ export function observationOf(c: RuleTestCase, end = c.at): Observation {
     features: c.facts,
     events: c.events.map((e) => ({ kind: e.kind, message: e.message, ts: e.ts })),
     ts: end,
+    ...(lastDeploy !== undefined ? { lastDeploy } : {}),
   };
 }
 

@@ -155,6 +155,7 @@ export async function startSense({
       maxAbsValue: config.maxAbsValue,
       maxObservationBytes: config.maxObservationBytes,
       eventsWaitMs: config.senseEventsWait,
+      eventsReplayMs: config.senseEventsReplay,
     },
     logger,
     registry,

@@ -55,6 +55,12 @@ export interface SenseSettings {
    * (AUTOGLM_SENSE_EVENTS_WAIT; 0: never held). See EventsJoin.
    */
   readonly eventsWaitMs: number;
+  /**
+   * How far back (event time) an events partition is replayed by a new owner
+   * (AUTOGLM_SENSE_EVENTS_REPLAY; at least the windows' rebuild span): an entity's last deploy
+   * time outlives its window (the `deploy.ageSeconds` fact) and a restart up to this age.
+   */
+  readonly eventsReplayMs?: number;
 }
 
 /** A pause after a held batch, before kafkajs fetches the partition again: no busy loop of fetches. */
@@ -283,7 +289,7 @@ export class SenseHandler {
     const committed = await this.deps.consumer.committed(topic, partition);
     if (generation !== this.generation) return;
     const rebuildFrom = rebuildOffsetOf(committed.metadata);
-    const progress = this.newProgress();
+    const progress = this.newProgress(topic);
     this.progress.set(key, progress);
     // The group's consumer goes on from the committed offset: it is not sent back.
     progress.begin(committed.offset, rebuildFrom, committed.offset ?? 0);
@@ -314,9 +320,12 @@ export class SenseHandler {
     else this.deps.logger.error(log, 'events not fully read back: windows may miss some of them');
   }
 
-  private newProgress(): PartitionProgress {
-    const { windowMs, emitEveryMs } = this.deps.settings;
-    return new PartitionProgress(rebuildSpanMs(windowMs, emitEveryMs), emitEveryMs);
+  /** The progress of a partition of `topic`: an events partition keeps `eventsReplayMs` for a new owner to replay. */
+  private newProgress(topic: string): PartitionProgress {
+    const { windowMs, emitEveryMs, eventsReplayMs = 0 } = this.deps.settings;
+    const span = rebuildSpanMs(windowMs, emitEveryMs);
+    const keep = topic === this.deps.topics.events ? Math.max(span, eventsReplayMs) : span;
+    return new PartitionProgress(keep, emitEveryMs);
   }
 
   /** Handles one batch; resolves once its outputs are acknowledged and its offsets committed. */
@@ -562,7 +571,7 @@ export class SenseHandler {
     if (generation !== this.generation) return undefined;
     let progress = this.progress.get(key);
     if (progress?.started) return progress;
-    progress = this.newProgress();
+    progress = this.newProgress(batch.topic);
     this.progress.set(key, progress);
     if (batch.topic === this.deps.topics.metrics && this.deps.baselines) await this.restore(batch.partition);
     if (generation !== this.generation) return undefined;

@@ -74,6 +74,11 @@ interface EntityState {
   alerts?: FiringAlerts;
   /** The layout of its last observation's features (see FeatureLayout), or undefined. */
   layout?: FeatureLayout | undefined;
+  /**
+   * Event time of its newest `deploy` event, kept after the event leaves the window (one number
+   * per entity, forgotten with the entity): observations carry it as `lastDeploy`.
+   */
+  lastDeploy?: number;
 }
 
 /**
@@ -103,10 +108,11 @@ const EVENT = { kind: 'event' } as const;
 const MAX_CACHED_NAMES = 4096;
 /** The longest JSON text of a finite double (`-2.2250738585072014e-308`). */
 const MAX_NUMBER_TEXT = 24;
-/** An observation's JSON without its entity, features and events: keys, four numbers, brackets. */
+/** An observation's JSON without its entity, features and events: keys, five numbers, brackets. */
 const OBSERVATION_BYTES =
-  '{"entity":"","seq":,"window":{"start":,"end":},"features":{},"events":[],"ts":,"warmingUp":[]}'.length +
-  4 * MAX_NUMBER_TEXT;
+  '{"entity":"","seq":,"window":{"start":,"end":},"features":{},"events":[],"ts":,"warmingUp":[],"lastDeploy":}'
+    .length +
+  5 * MAX_NUMBER_TEXT;
 /** What a metric adds besides its name: per statistic `"."` `:` a number `,`, and `""` `,` in warmingUp. */
 const METRIC_FIXED_BYTES = METRIC_STATS.reduce((n, stat) => n + stat.length + 5 + MAX_NUMBER_TEXT, 3);
 
@@ -133,7 +139,9 @@ const EMPTY: MetricRing[] = [];
  * never on history: replaying one window length of samples rebuilds a window that emits exactly
  * what an uninterrupted run emits (what the edge does after a restart or a rebalance; exact
  * when emitEveryMs ≤ windowMs, nothing was refused, and the replay also covers how far samples
- * arrive out of order).
+ * arrive out of order). The entity's last deploy time (`lastDeploy`) outlives the window: a
+ * replay rebuilds it from the events it covers (sense replays its events partitions for
+ * AUTOGLM_SENSE_EVENTS_REPLAY, longer than a window, for that).
  * Samples at or below the watermark are buffered in time order and never emit; samples older
  * than the window's reach are late and change nothing. Deterministic; no clock, no I/O.
  */
@@ -199,7 +207,10 @@ export class EntityWindows {
     return { kind: 'observation', observation: this.snapshot(entity, w) };
   }
 
-  /** Adds an event; it rides along in the entity's observations while inside the window. */
+  /**
+   * Adds an event; it rides along in the entity's observations while inside the window. A `deploy`
+   * event's time is also kept after that (the observations' `lastDeploy`).
+   */
   addEvent(event: OpsEvent): EventOutcome {
     let w = this.entities.get(event.entity);
     if (w === undefined) {
@@ -208,6 +219,14 @@ export class EntityWindows {
     }
     if (event.kind === 'alert' && event.attrs?.fingerprint !== undefined)
       (w.alerts ??= new FiringAlerts()).apply(event);
+    const outcome = this.keepEvent(event, w);
+    if (outcome === EVENT && event.kind === 'deploy' && !(event.ts <= (w.lastDeploy ?? -Infinity)))
+      w.lastDeploy = event.ts;
+    return outcome;
+  }
+
+  /** Keeps an event in the entity's time-sorted list while it may be in a window, unless refused. */
+  private keepEvent(event: OpsEvent, w: EntityState): EventOutcome {
     const events = (w.events ??= []);
     let at = events.length;
     while (at > 0 && (events[at - 1] as WindowEvent).ts > event.ts) at--;
@@ -368,6 +387,8 @@ export class EntityWindows {
     };
     if (warmingUp !== undefined) observation.warmingUp = warmingUp;
     if (w.alerts?.size) observation.alerts = w.alerts.list();
+    const lastDeploy = lastDeployAt(w, end);
+    if (lastDeploy !== undefined) observation.lastDeploy = lastDeploy;
     return observation;
   }
 
@@ -470,6 +491,22 @@ export class EntityWindows {
       message: `entity "${entity}" already has ${this.maxMetrics} metrics in its window, the limit set by AUTOGLM_MAX_METRICS_PER_ENTITY`,
     };
   }
+}
+
+/**
+ * The newest deploy time an observation ending at `end` may carry: the entity's last deploy if it
+ * is not after `end`; else the newest deploy event still kept at or before `end` (a deploy newer
+ * than the window, from a partition read ahead, is not shown early, as in the window's events).
+ */
+function lastDeployAt(w: EntityState, end: number): number | undefined {
+  const last = w.lastDeploy;
+  if (last === undefined || last <= end) return last;
+  const events = w.events ?? [];
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i] as WindowEvent;
+    if (e.kind === 'deploy' && e.ts <= end) return e.ts;
+  }
+  return undefined;
 }
 
 function positive(name: string, v: number): number {

@@ -194,6 +194,11 @@ function describe(report: {
         lines.push(`  in flight: ${h.holder} (${h.rule}: ${h.action}) since ${when(h.since)}`);
       for (const c of g.cooldowns)
         lines.push(`  cooldown: rule ${c.rule} until ${when(c.until)} (after ${c.after})`);
+      const a = g.lastAct;
+      if (a)
+        lines.push(
+          `  last act: ${a.holder} (${a.rule}: ${a.action}) ended ${when(a.endedAt)}; inputs from before it are absorbed until ${when(a.until)}`,
+        );
       for (const d of g.recentDenials.slice(-3)) lines.push(`  absorbed: ${d.holder}: ${d.reason}`);
     }
     const b = report.budget;

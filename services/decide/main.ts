@@ -133,8 +133,10 @@ export async function startDecide({
     logger,
     onStale: (v) => {
       logger.info(
-        { entity: v.entity, rule: v.rule, decisionId: v.decisionId },
-        'remediation ended stale without acting: its episode may decide again',
+        { entity: v.entity, rule: v.rule, decisionId: v.decisionId, outcome: v.outcome },
+        v.outcome === 'stale'
+          ? 'remediation ended stale without acting: its episode may decide again'
+          : 'remediation absorbed: its input predates a fix of the entity; its episode may decide again',
       );
       decider.staleEnded(v.entity, v.rule, v.decisionId);
     },

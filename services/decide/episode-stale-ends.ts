@@ -5,8 +5,9 @@ import { runConsumer } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
 
 /**
- * Feeds decide the remediations that ended `stale` (on the verdicts topic), so an episode whose one
- * decision never acted decides again (episodes.ts, `staleEnded`). Every decide process reads every
+ * Feeds decide the remediations that ended `stale`, or were absorbed because their input predates a
+ * fix of the entity (on the verdicts topic), so an episode whose one decision never acted decides
+ * again on fresh input (episodes.ts, `staleEnded`). Every decide process reads every
  * verdict (the episode is wherever its observations' partition is, which another process may own
  * now or after a rebalance): a consumer group of its own that commits nothing (Kafka drops it once
  * empty, and it is deleted on stop), which starts `lookbackMs` back, for the episodes this process

@@ -110,6 +110,11 @@ describe('a bad deploy whose rollback went stale is decided again after its depl
     assert.equal(factOf('deploy.ageSeconds', late), 300, 'the backtest reads what decide reads');
     assert.ok(observationSchema.parse(JSON.parse(JSON.stringify(late))).lastDeploy === deployAt);
     assert.equal(unknownFact('deploy.ageSeconds'), undefined, 'a fact rules may name');
+    // A lastDeploy that is not a time goes to the schema, which names it.
+    const bad = { ...JSON.parse(JSON.stringify(late)), lastDeploy: 'yesterday' };
+    assert.equal(fastObservation(bad), undefined);
+    const refused = observationSchema.safeParse(bad);
+    assert.ok(!refused.success && refused.error.issues.some((i) => i.path[0] === 'lastDeploy'));
     // A newer deploy takes over.
     w.addEvent({ entity: ENTITY, kind: 'deploy', message: 'v3', ts: T0 + 401_000 });
     const next = tick(w, T0 + 405_000, 0.2)!;

@@ -79,6 +79,15 @@ export class EntityGuardState {
         `remediation ${this.holder.holder} (${this.holder.rule}: ${this.holder.action}) of ${req.entity} is in flight since ${iso(this.holder.since)}`,
       );
     }
+    const cooldown = this.cooldowns[req.rule];
+    if (cooldown && cooldown.until > now) {
+      return this.deny(
+        req,
+        now,
+        `rule ${req.rule} is cooling down on ${req.entity} until ${iso(cooldown.until)} after ${cooldown.after}`,
+      );
+    }
+    // A rule cooling down keeps the cooldown as its reason (as before the memory); then the last act.
     const last = this.lastAct;
     if (
       this.remembersActs &&
@@ -92,14 +101,6 @@ export class EntityGuardState {
         now,
         `its input ended at ${iso(req.inputEnd)}, before remediation ${last.holder} (${last.rule}: ${last.action}) of ${req.entity} acted and ended at ${iso(last.endedAt)}: decided on the entity as it was before that fix (the episode decides again on fresh input)`,
         { inputBeforeAct: { ...last, inputEnd: req.inputEnd } },
-      );
-    }
-    const cooldown = this.cooldowns[req.rule];
-    if (cooldown && cooldown.until > now) {
-      return this.deny(
-        req,
-        now,
-        `rule ${req.rule} is cooling down on ${req.entity} until ${iso(cooldown.until)} after ${cooldown.after}`,
       );
     }
     this.holder = {

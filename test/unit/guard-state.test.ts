@@ -109,14 +109,19 @@ describe('EntityGuardState', () => {
       assert.equal(after.inputBeforeAct, undefined);
     });
 
-    it('checks before the cooldown, and not requests without an input end (remediations from before)', () => {
+    it('leaves a rule cooling down to its cooldown, and requests without an input end to the rest', () => {
       const g = acted();
-      assert.ok(
-        g.request(fresh('b', 'cpu', T0), T0 + 70_000).inputBeforeAct,
-        'the same rule: the fix, not the cooldown',
-      );
-      assert.match(g.request(req('c'), T0 + 70_000).reason, /cooling down/);
+      const same = g.request(fresh('b', 'cpu', T0), T0 + 70_000);
+      assert.match(same.reason, /rule cpu is cooling down/);
+      assert.equal(same.inputBeforeAct, undefined, 'the cooldown holds it, as before the memory');
       assert.equal(g.request(req('d', 'mem', 'restart'), T0 + 70_000).result, 'granted');
+    });
+
+    it('checks the same rule against the memory when it has no cooldown', () => {
+      const g = new EntityGuardState();
+      g.request({ ...fresh('a', 'cpu', T0), cooldownMs: 0 }, T0);
+      g.release({ holder: 'a', endedAt: T0 + 60_000, acted: true });
+      assert.ok(g.request(fresh('b', 'cpu', T0 + 1), T0 + 70_000).inputBeforeAct);
     });
 
     it('keeps the memory for rememberActMs after the end, then is idle; survives a snapshot', () => {

@@ -91,8 +91,30 @@ describe('one actuation per entity, within the fleet limits (real services)', ()
       const starter = new RemediationStarter(h.client, h.config);
       const now = Date.now();
       const peakBefore = h.target.maxInFlight;
-      await Promise.all(fleet.map((e) => starter.start(h.decision(e, now))));
-      for (const e of fleet) await h.verdicts.waitFor<Verdict>((v) => v.entity === e, 90_000);
+      // CPU back to normal on all five, as sense would publish it: each remediation holds its slot
+      // until its verdict, and is verified 1 s after its action instead of expiring (2 s + a 6 s grace).
+      let cooling = true;
+      const cool = (async () => {
+        for (let seq = 0; cooling; seq++) {
+          const end = Date.now();
+          await produce(
+            h.producer,
+            h.topics.observations,
+            fleet.map((e) => ({
+              key: e,
+              value: { ...hotObservations(e, [end])[0]!, seq, features: { 'cpu.avg': 40, 'cpu.count': 6 } },
+            })),
+          );
+          await sleep(250);
+        }
+      })();
+      try {
+        await Promise.all(fleet.map((e) => starter.start(h.decision(e, now))));
+        for (const e of fleet) await h.verdicts.waitFor<Verdict>((v) => v.entity === e, 90_000);
+      } finally {
+        cooling = false;
+        await cool;
+      }
       for (const e of fleet) assert.equal(h.callsFor(e).length, 1, `one action for ${e}`);
       assert.ok(peakBefore <= 2);
       assert.equal(h.target.maxInFlight, 2, 'never more than 2 actions at the target at once');

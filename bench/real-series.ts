@@ -4,6 +4,7 @@
  * settings: the measuring instrument for calibrating the baselines and the rules on real data.
  *
  *   npx tsx bench/real-series.ts [--raw] [--repeat 3] [--reference [python]]
+ *                                [--nab ../shared/nab --folders realTraffic,realAdExchange]
  *
  * Each series is replayed as the metric `cpu` of the entity named by its file, on its own
  * timestamps, through runBacktest (sense's windows and baselines, the classifier of
@@ -17,7 +18,9 @@
  * windows per entity-day, the NAB standard and low-FP scores of the project's scorer, and the
  * replay rate (samples/s, the median of `--repeat` replays). `--reference [python]` also scores the same decisions with NAB's own
  * scorer (../shared/nab/score.py; python with pandas, default .autoglm/nab-venv/bin/python) and
- * prints both scores and their difference.
+ * prints both scores and their difference. `--nab <dir>` reads the series and labels of a NAB
+ * checkout instead (its data/ and labels/ folders) and `--folders` names the folders to replay: a
+ * check on series nothing was tuned on.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,10 +35,22 @@ import { formatReport } from '../services/backtest/report.js';
 import { backtestReport, loadBacktestClassifier, loadBacktestRules } from '../services/backtest/run.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dataDir = path.join(root, 'data', 'nab');
-const folders = ['realAWSCloudwatch', 'realKnownCause'].map((f) => path.join(dataDir, f));
-const labelsFile = path.join(dataDir, 'labels', 'combined_windows.json');
 const argv = process.argv.slice(2);
+/** The value after `flag`, or undefined when the flag is absent; a flag without a value is an error. */
+function valueOf(flag: string): string | undefined {
+  const at = argv.indexOf(flag);
+  if (at < 0) return undefined;
+  const v = argv[at + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
+  return v;
+}
+// `--nab <dir>`: a NAB checkout (data/<folder>/*.csv, labels/combined_windows.json) instead of data/nab.
+const nabRoot = valueOf('--nab');
+const dataDir = nabRoot ? path.resolve(nabRoot, 'data') : path.join(root, 'data', 'nab');
+const labelsDir = nabRoot ? path.resolve(nabRoot, 'labels') : path.join(dataDir, 'labels');
+const folderNames = (valueOf('--folders') ?? 'realAWSCloudwatch,realKnownCause').split(',').filter(Boolean);
+const folders = folderNames.map((f) => path.join(dataDir, f));
+const labelsFile = path.join(labelsDir, 'combined_windows.json');
 const raw = argv.includes('--raw');
 const refAt = argv.indexOf('--reference');
 
@@ -84,15 +99,24 @@ function reference(
   const work = fs.mkdtempSync(path.join(root, '.autoglm', 'nab-ref-'));
   try {
     for (const f of ['score.py', 'nab', 'config']) fs.symlinkSync(path.join(nab, f), path.join(work, f));
-    fs.symlinkSync(dataDir, path.join(work, 'data'));
-    fs.symlinkSync(path.join(dataDir, 'labels'), path.join(work, 'labels'));
+    // Only the replayed folders and their labels: score.py scores every series under data/ and
+    // walks it without following symlinked folders, so the series are copied.
+    for (const f of folderNames)
+      fs.cpSync(path.join(dataDir, f), path.join(work, 'data', f), { recursive: true });
+    const allLabels = JSON.parse(fs.readFileSync(labelsFile, 'utf8')) as Record<string, unknown>;
+    const keys = Object.keys(allLabels).filter((k) => folderNames.includes(path.dirname(k)));
+    fs.mkdirSync(path.join(work, 'labels'));
+    fs.writeFileSync(
+      path.join(work, 'labels', 'combined_windows.json'),
+      JSON.stringify(Object.fromEntries(keys.map((k) => [k, allLabels[k]]))),
+    );
     const byEntity = new Map<string, Set<number>>();
     for (const d of decisions) {
       const s = byEntity.get(d.entity) ?? new Set<number>();
       s.add(d.ts);
       byEntity.set(d.entity, s);
     }
-    for (const key of Object.keys(JSON.parse(fs.readFileSync(labelsFile, 'utf8')) as object)) {
+    for (const key of keys) {
       const lines = fs.readFileSync(path.join(dataDir, key), 'utf8').trim().split(/\r?\n/);
       const times = byEntity.get(entityOfFile(key)) ?? new Set<number>();
       const marked = new Set<number>();

@@ -75,11 +75,18 @@ interface EntityState {
   /** The layout of its last observation's features (see FeatureLayout), or undefined. */
   layout?: FeatureLayout | undefined;
   /**
-   * Event time of its newest `deploy` event, kept after the event leaves the window (one number
-   * per entity, forgotten with the entity): observations carry it as `lastDeploy`.
+   * Times of its `deploy` events, ascending: the newest at or before the last observation's end
+   * (kept after the event leaves the window: observations carry it as `lastDeploy`) and any newer
+   * ones read ahead of the samples; at most MAX_DEPLOYS, forgotten with the entity.
    */
-  lastDeploy?: number;
+  deploys?: number[];
 }
+
+/**
+ * Deploy times kept per entity: the one the windows are at and those read ahead of the samples (an
+ * events partition read ahead of its metrics: a backlog, a restart). Beyond it the oldest goes.
+ */
+const MAX_DEPLOYS = 8;
 
 /**
  * The features of one observation in one go: its metrics (the rings' names, in order) and which
@@ -220,8 +227,7 @@ export class EntityWindows {
     if (event.kind === 'alert' && event.attrs?.fingerprint !== undefined)
       (w.alerts ??= new FiringAlerts()).apply(event);
     const outcome = this.keepEvent(event, w);
-    if (outcome === EVENT && event.kind === 'deploy' && !(event.ts <= (w.lastDeploy ?? -Infinity)))
-      w.lastDeploy = event.ts;
+    if (outcome === EVENT && event.kind === 'deploy') keepDeploy((w.deploys ??= []), event.ts);
     return outcome;
   }
 
@@ -493,20 +499,28 @@ export class EntityWindows {
   }
 }
 
+/** Adds deploy time `ts` to the ascending `deploys` (once), keeping the newest MAX_DEPLOYS. */
+function keepDeploy(deploys: number[], ts: number): void {
+  let at = deploys.length;
+  while (at > 0 && (deploys[at - 1] as number) > ts) at--;
+  if (at > 0 && deploys[at - 1] === ts) return;
+  if (at === 0 && deploys.length >= MAX_DEPLOYS) return; // older than every kept one
+  deploys.splice(at, 0, ts);
+  if (deploys.length > MAX_DEPLOYS) deploys.shift();
+}
+
 /**
- * The newest deploy time an observation ending at `end` may carry: the entity's last deploy if it
- * is not after `end`; else the newest deploy event still kept at or before `end` (a deploy newer
- * than the window, from a partition read ahead, is not shown early, as in the window's events).
+ * The entity's newest deploy at or before `end` (a deploy read ahead of the samples is not shown
+ * early, as in the window's events); the older ones are dropped, as the windows only move on.
  */
 function lastDeployAt(w: EntityState, end: number): number | undefined {
-  const last = w.lastDeploy;
-  if (last === undefined || last <= end) return last;
-  const events = w.events ?? [];
-  for (let i = events.length - 1; i >= 0; i--) {
-    const e = events[i] as WindowEvent;
-    if (e.kind === 'deploy' && e.ts <= end) return e.ts;
-  }
-  return undefined;
+  const deploys = w.deploys;
+  if (deploys === undefined) return undefined;
+  let at = deploys.length;
+  while (at > 0 && (deploys[at - 1] as number) > end) at--;
+  if (at === 0) return undefined;
+  if (at > 1) deploys.splice(0, at - 1);
+  return deploys[0];
 }
 
 function positive(name: string, v: number): number {

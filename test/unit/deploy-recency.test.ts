@@ -121,6 +121,27 @@ describe('a bad deploy whose rollback went stale is decided again after its depl
     assert.equal(next.lastDeploy, T0 + 401_000);
   });
 
+  it('events read ahead of the samples (a backlog) show each deploy from its own time on, as in time order', () => {
+    const deploys = [T0 + 60_000, T0 + 200_000, T0 + 300_000];
+    const ahead = newWindows();
+    for (const ts of deploys) ahead.addEvent({ entity: ENTITY, kind: 'deploy', message: 'v', ts });
+    const inOrder = newWindows();
+    const got: Array<[number, number | undefined, number | undefined]> = [];
+    for (let ts = T0; ts < T0 + 400_000; ts += 1000) {
+      for (const d of deploys)
+        if (d === ts) inOrder.addEvent({ entity: ENTITY, kind: 'deploy', message: 'v', ts });
+      const a = tick(ahead, ts, 0.2);
+      const b = tick(inOrder, ts, 0.2);
+      if (a || b) got.push([ts, a?.lastDeploy, b?.lastDeploy]);
+    }
+    const at = (ts: number) => got.find((g) => g[0] === ts)!;
+    assert.deepEqual(at(T0 + 55_000), [T0 + 55_000, undefined, undefined]);
+    assert.deepEqual(at(T0 + 150_000), [T0 + 150_000, T0 + 60_000, T0 + 60_000], 'not the deploy read ahead');
+    assert.deepEqual(at(T0 + 250_000), [T0 + 250_000, T0 + 200_000, T0 + 200_000]);
+    assert.deepEqual(at(T0 + 395_000), [T0 + 395_000, T0 + 300_000, T0 + 300_000]);
+    for (const [ts, a, b] of got) assert.equal(a, b, `${ts - T0}`);
+  });
+
   it('decides once, again after the stale end (deploy 200 s old, not in the window), under a new id', async () => {
     const deployAt = T0 + 60_000;
     const got = await run(set, {

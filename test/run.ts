@@ -10,7 +10,7 @@
  * `--unit` selects the unit tests only, `--workflow` the workflow tests only (both: either).
  * Other arguments are file filters: `npm test -- e2e`. No matching file is an error (exit 1).
  * `--test-timeout` caps each test AND each whole test file (files run as subprocesses, and the
- * file inherits the limit): 5 minutes (the longest file takes ~1.5), or AUTOGLM_TEST_TIMEOUT_MS.
+ * file inherits the limit): 5 minutes (the longest take 1.5–3), or AUTOGLM_TEST_TIMEOUT_MS.
  * A file that needs longer has a limit of its own in FILE_TIMEOUT_MS (the larger of it and the
  * default applies): Node's runner has one limit per run, so the selected files run in order, in
  * one `node --test` per stretch of files with the same limit, each told its limit in

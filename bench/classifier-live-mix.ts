@@ -184,6 +184,8 @@ console.log(
     `actions: right ${t.right}, wrong ${t.wrong}, on healthy entities ${t.falsePositives}, missed ${t.missed}; healthy entities decided: ${healthyDecided.size} ` +
     `(${((Date.now() - started) / 1000).toFixed(0)}s)`,
 );
+for (const d of result.decisions.filter((d) => !incidentEntities.has(d.entity)))
+  console.log(`  decided on an entity with no incident: ${d.entity} by ${d.rule} (${d.mode}, ${d.action})`);
 if (values.out) {
   const { decisions, verdicts, incidents, actions } = result;
   fs.writeFileSync(values.out, JSON.stringify({ decisions, verdicts, incidents, actions, rows }, null, 1));

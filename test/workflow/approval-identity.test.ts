@@ -16,7 +16,6 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { Client, type WorkflowHandle } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   bundleWorkflowCode,
@@ -42,12 +41,12 @@ import {
   type RemediationStatus,
 } from '../../workflows/definitions.js';
 import { unique } from '../support/config.js';
+import { replayWithCommitted, type FetchedHistory } from '../support/histories.js';
 import { startActionTarget, type ActionTarget } from '../support/target.js';
 import { createTimeSkippingEnv } from '../support/time-skipping.js';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 const fixturesDir = fileURLToPath(new URL('../fixtures/histories/approval-identity/', import.meta.url));
-const History = proto.temporal.api.history.v1.History;
 const HMAC_KEY = Buffer.from('approval-identity-test-hmac-key-0123');
 
 /** An `assert.rejects` matcher: the answer was refused, with a message matching `pattern`. */
@@ -69,7 +68,7 @@ describe('approver identity (time-skipping test server)', () => {
   const uncheckedQueue = unique('wf-appr-unchecked');
   const verifyQueue = unique('wf-appr-verify');
   const keys: Record<'alice' | 'bob' | 'eve', SigningKey> = {} as never;
-  const histories = new Map<string, Awaited<ReturnType<WorkflowHandle['fetchHistory']>>>();
+  const histories = new Map<string, FetchedHistory>();
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'approval-identity-'));
@@ -399,25 +398,8 @@ describe('approver identity (time-skipping test server)', () => {
 
   it('replays the histories of this run and the committed ones with the current code', async () => {
     assert.deepEqual([...histories.keys()].sort(), ['signed-approve', 'signed-reject', 'unchecked-approve']);
-    if (process.env.AUTOGLM_RECORD_HISTORIES === '1') {
-      fs.mkdirSync(fixturesDir, { recursive: true });
-      for (const [name, history] of histories) {
-        const file = path.join(fixturesDir, `${name}.pb`);
-        if (!fs.existsSync(file)) fs.writeFileSync(file, History.encode(history).finish());
-      }
-    }
-    const committed = fs.readdirSync(fixturesDir).filter((f) => f.endsWith('.pb'));
-    assert.deepEqual(committed.sort(), ['signed-approve.pb', 'signed-reject.pb', 'unchecked-approve.pb']);
-    const all = [
-      ...[...histories].map(([workflowId, history]) => ({ workflowId, history })),
-      ...committed.map((f) => ({
-        workflowId: `committed/${f}`,
-        history: History.decode(fs.readFileSync(path.join(fixturesDir, f))),
-      })),
-    ];
-    const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, all))
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    const { committed, failures } = await replayWithCommitted(bundle, fixturesDir, histories);
+    assert.deepEqual(committed, ['signed-approve.pb', 'signed-reject.pb', 'unchecked-approve.pb']);
     assert.deepEqual(failures, [], 'replays without a nondeterminism error');
   });
 });

@@ -9,13 +9,9 @@
  * histories of these paths are committed in test/fixtures/histories/act-memory and replay.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import proto from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import type { Verdict } from '../../services/common/contracts.js';
 import { staleVerdictOf } from '../../services/decide/episode-stale-ends.js';
 import {
@@ -26,9 +22,9 @@ import {
 } from '../../workflows/definitions.js';
 import { BudgetEnv, eventually, NARROW_LIMITS } from '../support/budget-env.js';
 import { unique } from '../support/config.js';
+import { replayWithCommitted, type FetchedHistory } from '../support/histories.js';
 
 const historiesDir = fileURLToPath(new URL('../fixtures/histories/act-memory/', import.meta.url));
-const History = proto.temporal.api.history.v1.History;
 /** The paths whose histories are committed (`AUTOGLM_RECORD_HISTORIES=1` writes the missing ones). */
 const PATHS = ['absorbed-before-act', 'acted-then-remembered', 'guard-forgets-after-memory'];
 const MINUTE = 60_000;
@@ -38,7 +34,7 @@ const GUARD_WAIT_MS = 2 * MINUTE;
 
 describe('the entity guard remembers the last act on its entity (time-skipping test server)', () => {
   let b: BudgetEnv;
-  const histories = new Map<string, Awaited<ReturnType<WorkflowHandle['fetchHistory']>>>();
+  const histories = new Map<string, FetchedHistory>();
   const record = async (name: string, handle: WorkflowHandle) =>
     histories.set(name, await handle.fetchHistory());
 
@@ -146,29 +142,8 @@ describe('the entity guard remembers the last act on its entity (time-skipping t
       );
       assert.equal(markers.length, 1, `${name} runs with ${ACT_MEMORY_PATCH}`);
     }
-    if (process.env.AUTOGLM_RECORD_HISTORIES === '1') {
-      fs.mkdirSync(historiesDir, { recursive: true });
-      for (const [name, history] of histories) {
-        const file = path.join(historiesDir, `${name}.pb`);
-        if (!fs.existsSync(file)) fs.writeFileSync(file, History.encode(history).finish());
-      }
-    }
-    const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.pb'));
-    assert.deepEqual(
-      files.sort(),
-      PATHS.map((p) => `${p}.pb`).sort(),
-      `committed histories in ${historiesDir}`,
-    );
-    const all = [
-      ...[...histories].map(([name, history]) => ({ workflowId: `${name} (this run)`, history })),
-      ...files.map((f) => ({
-        workflowId: f,
-        history: History.decode(fs.readFileSync(path.join(historiesDir, f))),
-      })),
-    ];
-    const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: b.bundle }, all))
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    const { committed, failures } = await replayWithCommitted(b.bundle, historiesDir, histories);
+    assert.deepEqual(committed, PATHS.map((p) => `${p}.pb`).sort(), `committed histories in ${historiesDir}`);
     assert.deepEqual(failures, [], 'replays without a nondeterminism error');
   });
 });

@@ -17,6 +17,7 @@ import type { Decider } from './decider.js';
 import { episodeMessages, type EpisodeRestore } from './episode-changelog.js';
 import type { EpisodeChange, EpisodeOutput, EpisodeState } from './episodes.js';
 import type { IncidentModel } from './incident-model.js';
+import { FreshDecisions } from './fresh-decisions.js';
 import { StartSlots } from './start-slots.js';
 import { DEFAULT_LANE } from './urgency.js';
 import type { RemediationStarter } from './workflow-starter.js';
@@ -47,6 +48,13 @@ export interface DecideEpisodes {
   readonly restore: (partition: number, out: EpisodeOutput) => Promise<EpisodeRestore>;
 }
 
+/** Adds `d` to its entity's chain of starts. */
+function chainOf(chains: Map<string, Decision[]>, d: Decision): void {
+  const chain = chains.get(d.entity);
+  if (chain) chain.push(d);
+  else chains.set(d.entity, [d]);
+}
+
 /** Delay before retrying a failed start: doubling from 500 ms up to 5 s. */
 const retryDelay = (attempt: number) => Math.min(5_000, 500 * 2 ** attempt);
 
@@ -74,6 +82,10 @@ export class DecideHandler {
   /** Partitions whose episodes were read back in this consumer generation. */
   private readonly restored = new Set<number>();
   private readonly published = new RecentIds(50_000);
+  /** Enforced decisions published fresh lately, by this process or (read back) another. */
+  private readonly fresh: FreshDecisions;
+  /** The read-back of fresh decisions in this consumer generation, once a replay needs it. */
+  private readBack: Promise<void> | undefined;
   private readonly lastRuleErrorLog = new Map<string, number>();
   private failedStartsInARow = 0;
   /** Start concurrency, shared by lane across batches (set in the constructor). */
@@ -95,11 +107,24 @@ export class DecideHandler {
       startConcurrency: number;
       /** The episodes' changelog; absent: episodes live in memory only (tests). */
       episodes?: DecideEpisodes;
+      /**
+       * Reads back the enforced decisions published fresh within `lookbackMs` (fresh-decisions.ts),
+       * by any process; absent: only this process's own of the last hour are known (tests).
+       */
+      freshDecisions?: {
+        lookbackMs: number;
+        read: () => Promise<{
+          decisions: ReadonlyArray<{ id: string; at: number }>;
+          messages: number;
+          complete: boolean;
+        }>;
+      };
       logger: Logger;
       registry: Registry;
     },
   ) {
     this.slots = new StartSlots(deps.startConcurrency);
+    this.fresh = new FreshDecisions(deps.freshDecisions?.lookbackMs ?? 3_600_000);
     const registers = [deps.registry];
     this.startFailures = new Counter({
       name: 'autoglm_decide_start_failures_total',
@@ -209,14 +234,22 @@ export class DecideHandler {
     for (let i = 0; i < decoded.length; i++) {
       const { source, obs } = decoded[i]!;
       const maybe = this.deps.decider.decide(obs, now, incidents?.[i] ?? null, batch.partition);
-      const { decisions, suppressed, failures, held, ...episodes } =
+      const { decisions, replayed, suppressed, failures, held, ...episodes } =
         maybe instanceof Promise ? await maybe : maybe;
       for (const h of held) this.episodeMatches.inc({ rule: h.rule, result: h.reason });
       for (const c of episodes.episodeChanges) episodeChanges.push(c);
       for (const e of episodes.episodesEnded) this.episodeEnded(e);
       for (const f of failures) letters.push({ source, refusal: this.ruleFailed(f.rule, f.message) });
       for (const s of suppressed) this.decisions.inc({ rule: s.rule, mode: 'enforce', result: 'suppressed' });
+      for (const d of replayed) {
+        if (await this.publishedFresh(d.decisionId, payload)) this.startAgain(d, chains);
+        else this.episodeMatches.inc({ rule: d.rule, result: 'late' }); // published too long ago
+      }
       for (const d of decisions) {
+        if (d.mode === 'enforce' && d.stale && (await this.publishedFresh(d.decisionId, payload))) {
+          this.startAgain(d, chains);
+          continue;
+        }
         if (!this.published.has(d.decisionId)) toPublish.push(d);
         if (d.mode === 'shadow') this.decisions.inc({ rule: d.rule, mode: d.mode, result: 'shadow' });
         else if (d.stale) {
@@ -229,9 +262,7 @@ export class DecideHandler {
         } else {
           // Its verdict will confirm or refute the class the model gave (live AUC).
           if (d.incident?.probabilities) this.deps.classifier?.expectVerdict(d.decisionId, d.incident);
-          const chain = chains.get(d.entity);
-          if (chain) chain.push(d);
-          else chains.set(d.entity, [d]);
+          chainOf(chains, d);
         }
       }
     }
@@ -252,7 +283,10 @@ export class DecideHandler {
           })
         : undefined,
     ]);
-    for (const d of toPublish) this.published.add(d.decisionId);
+    for (const d of toPublish) {
+      this.published.add(d.decisionId);
+      if (d.mode === 'enforce' && !d.stale) this.fresh.add(d.decisionId, now);
+    }
     await this.startAll([...chains.values()], payload);
     payload.resolveOffset(last.offset);
     await payload.commitOffsetsIfNecessary({
@@ -269,6 +303,7 @@ export class DecideHandler {
   /** A new consumer generation: episodes are read back from the changelog, partition by partition. */
   reset(): void {
     this.restored.clear();
+    this.readBack = undefined;
     this.deps.decider.episodes.clear();
   }
 
@@ -286,6 +321,47 @@ export class DecideHandler {
       this.deps.logger.error(log, 'episode changelog not fully read back: its episodes start again');
     } else if (result.refused > 0) this.deps.logger.warn(log, 'episode changelog records refused');
     else this.deps.logger.info(log, 'episodes restored from the changelog');
+  }
+
+  /**
+   * A decision published fresh before (by this process, or another: read back from the decisions
+   * topic once per consumer generation, when a replay first needs it), now re-decided stale.
+   */
+  private async publishedFresh(decisionId: string, payload: DecideBatch): Promise<boolean> {
+    if (this.fresh.has(decisionId) || !this.deps.freshDecisions) return this.fresh.has(decisionId);
+    let read = this.readBack;
+    if (!read) {
+      read = this.deps.freshDecisions.read().then(
+        ({ decisions, messages, complete }) => {
+          for (const d of decisions) this.fresh.add(d.id, d.at);
+          const log = { messages, complete };
+          if (complete) this.deps.logger.info(log, 'fresh decisions read back for a replay');
+          else this.deps.logger.warn(log, 'fresh decisions not fully read back: a replay may miss some');
+        },
+        (err: unknown) => {
+          // Tried again at the next stale decision; meanwhile it is taken as never published fresh.
+          this.readBack = undefined;
+          this.deps.logger.warn({ err }, 'cannot read back the fresh decisions for a replay');
+        },
+      );
+      this.readBack = read;
+    }
+    await whileHeartbeating(payload.heartbeat, read, { abandon: false });
+    return this.fresh.has(decisionId);
+  }
+
+  /**
+   * A decision published fresh, replayed after a crash or a rebalance and stale now: its workflow
+   * may never have started. It is started again (not published again): a workflow already there
+   * stays the only one, and one that never started ends `stale` at once with its verdict, which
+   * lifts its cooldown and opens its episode again (episode-stale-ends.ts).
+   */
+  private startAgain(d: Decision, chains: Map<string, Decision[]>): void {
+    this.deps.logger.info(
+      { entity: d.entity, rule: d.rule, decisionId: d.decisionId, windowEnd: d.window.end },
+      'decision published fresh before, stale on replay: starting it again so it gets its verdict',
+    );
+    chainOf(chains, d);
   }
 
   /** Counts and logs an episode that decided and is now over (its record stays in the changelog). */

@@ -56,6 +56,15 @@ export interface Held {
  */
 export interface Decided {
   readonly decisions: Decision[];
+  /**
+   * Decisions an episode made already, fresh (its deciding window replayed after a restart or a
+   * rebalance, the episode read back from the changelog), now past the decision age. They were
+   * published then, and the crash may have come before their workflow started: the handler starts
+   * each again if it was published lately (idempotent: a workflow already there stays the only
+   * one; one that never started ends `stale` at once, with its verdict, and the episode opens
+   * again), and publishes none again.
+   */
+  readonly replayed: Decision[];
   readonly suppressed: Suppressed[];
   readonly failures: RuleFailure[];
   readonly held: Held[];
@@ -161,12 +170,14 @@ export class Decider {
   ): Decided {
     const failures = match.errors.map((e) => ({ rule: e.rule, message: e.error.message }));
     const decisions: Decision[] = [];
+    const replayed: Decision[] = [];
     const suppressed: Suppressed[] = [];
     const held: Held[] = [];
     const out = { changes: [] as EpisodeChange[], ended: [] as EpisodeState[] };
     const steps = this.stepEpisodes(set, obs, match, partition, out);
     const decided = {
       decisions,
+      replayed,
       suppressed,
       failures,
       held,
@@ -198,18 +209,22 @@ export class Decider {
         : decisionIdFor(obs.entity, rule.name, obs.window);
       const cooldownMs = parseDuration(rule.params.cooldown) ?? 0;
       const stale = nowMs - obs.window.end > this.opts.maxDecisionAgeMs;
-      if (step?.kind === 'fire' && stale) {
+      // The replay of a decision the episode made fresh (a stale fire is deferred, never kept as
+      // the decided window), too old now: see `Decided.replayed`.
+      const replay = step?.kind === 'fire' && step.replay && stale;
+      if (step?.kind === 'fire' && stale && !step.replay) {
         // An episode does not spend its one decision on a window too old to act on: it decides on
         // the first fresh observation still matching. The first stale one is published for the
-        // audit, under its own window's id; a replay of a decision already made stays as it was.
-        const audited = step.state.staleWindow !== undefined || step.replay;
-        if (!step.replay) this.episodes.defer(obs.entity, rule.name, out, audited ? undefined : obs.window);
+        // audit, under its own window's id.
+        const audited = step.state.staleWindow !== undefined;
+        this.episodes.defer(obs.entity, rule.name, out, audited ? undefined : obs.window);
         if (audited) {
-          held.push({ rule: rule.name, entity: obs.entity, reason: step.replay ? 'late' : 'stale' });
+          held.push({ rule: rule.name, entity: obs.entity, reason: 'stale' });
           continue;
         }
         decisionId = decisionIdFor(obs.entity, `${rule.name}#stale`, obs.window);
       } else if (
+        !replay &&
         !this.cooldowns.admit(obs.entity, rule.name, decisionId, obs.window.end, cooldownMs, stale)
       ) {
         suppressed.push({ rule: rule.name, entity: obs.entity, reason: 'cooldown' });
@@ -217,7 +232,7 @@ export class Decider {
         if (step?.kind === 'fire' && !step.replay) this.episodes.defer(obs.entity, rule.name, out);
         continue;
       }
-      decisions.push({
+      const decision: Decision = {
         decisionId,
         entity: obs.entity,
         rule: rule.name,
@@ -249,8 +264,9 @@ export class Decider {
         ...(rule.params.priority !== undefined
           ? { priority: urgencyOf(rule.params.priority, urgencyFacts(facts)) }
           : {}),
-      });
-      withRunbooks(decisions[decisions.length - 1], this.opts.runbooks, rule, recorded, facts, obs.events);
+      };
+      withRunbooks(decision, this.opts.runbooks, rule, recorded, facts, obs.events);
+      (replay ? replayed : decisions).push(decision);
     }
     return decided;
   }

@@ -15,6 +15,7 @@ import { DecideHandler } from './decide-handler.js';
 import { Decider } from './decider.js';
 import { restoreEpisodes } from './episode-changelog.js';
 import { followStaleEnds } from './episode-stale-ends.js';
+import { readFreshDecisionIds } from './fresh-decisions.js';
 import { EpisodeTracker } from './episodes.js';
 import { IncidentModel } from './incident-model.js';
 import { RuleLoadError } from './rule-file.js';
@@ -103,6 +104,18 @@ export async function startDecide({
           partition,
           episodes,
           out,
+          { maxMessages: Number.MAX_SAFE_INTEGER, timeoutMs: config.episodeRestoreTimeout },
+          config.groupPrefix,
+        ),
+    },
+    // A replay that re-decides a decision stale tells one published fresh (its start maybe lost).
+    freshDecisions: {
+      lookbackMs: config.episodeIdle,
+      read: () =>
+        readFreshDecisionIds(
+          kafka,
+          topics.decisions,
+          config.episodeIdle,
           { maxMessages: Number.MAX_SAFE_INTEGER, timeoutMs: config.episodeRestoreTimeout },
           config.groupPrefix,
         ),

@@ -6,13 +6,10 @@
  * the "remediations" are open workflows on a task queue no worker polls.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import proto from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import {
   acquireSignal,
   guardStatusQuery,
@@ -21,11 +18,11 @@ import {
   type LeaseAnswer,
 } from '../../workflows/definitions.js';
 import { BudgetEnv, eventually, NARROW_LIMITS } from '../support/budget-env.js';
+import { readHistory, recordMissing, replayFailures } from '../support/histories.js';
 
 const historiesDir = fileURLToPath(new URL('../fixtures/histories/guards/', import.meta.url));
 /** A budget history with lanes whose answers went one per workflow task (before the patch). */
-const ONE_BY_ONE = 'budget-answers-one-by-one.pb';
-const History = proto.temporal.api.history.v1.History;
+const ONE_BY_ONE = 'budget-answers-one-by-one';
 const EventType = proto.temporal.api.enums.v1.EventType;
 
 const narrow: BudgetLimits = NARROW_LIMITS;
@@ -111,11 +108,8 @@ describe('the action budget answers a drain at once (time-skipping test server)'
     const markers = (events ?? []).filter(
       (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
     );
-    if (process.env.AUTOGLM_RECORD_HISTORIES === '1' && markers.length === 0) {
-      // Recorded once with the code from before the patch; a committed history is never replaced.
-      const file = path.join(historiesDir, ONE_BY_ONE);
-      if (!fs.existsSync(file)) fs.writeFileSync(file, History.encode({ events: events ?? [] }).finish());
-    }
+    // Recorded once with the code from before the patch; a committed history is never replaced.
+    if (markers.length === 0) recordMissing(historiesDir, new Map([[ONE_BY_ONE, { events: events ?? [] }]]));
     assert.ok(markers.length >= 1, 'the budget runs behind the patch marker');
     assert.ok(
       mostAnswersInOneTask(events ?? []) >= 5,
@@ -201,7 +195,7 @@ describe('the action budget answers a drain at once (time-skipping test server)'
   });
 
   it('replays a budget history with lanes recorded when it answered one by one', async () => {
-    const history = History.decode(fs.readFileSync(path.join(historiesDir, ONE_BY_ONE)));
+    const history = readHistory(historiesDir, `${ONE_BY_ONE}.pb`);
     assert.equal(mostAnswersInOneTask(history.events ?? []), 1, 'the old history answered one per task');
     assert.ok(
       (history.events ?? []).some((e) =>
@@ -213,11 +207,7 @@ describe('the action budget answers a drain at once (time-skipping test server)'
       ),
       'its requests carry lanes',
     );
-    const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: b.bundle }, [
-      { workflowId: ONE_BY_ONE, history },
-    ]))
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    const failures = await replayFailures(b.bundle, [{ workflowId: `${ONE_BY_ONE}.pb`, history }]);
     assert.deepEqual(failures, []);
   });
 });

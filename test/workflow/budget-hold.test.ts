@@ -8,13 +8,9 @@
  * remediation granted while a routine one waited, and that routine one) replay.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import proto from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import type { Decision } from '../../services/common/contracts.js';
 import {
   acquireSignal,
@@ -27,9 +23,9 @@ import {
 import { REPORTS_ACTED_PATCH } from '../../workflows/remediate.js';
 import { BudgetEnv, eventually, NARROW_LIMITS } from '../support/budget-env.js';
 import { unique } from '../support/config.js';
+import { readHistory, replayWithCommitted } from '../support/histories.js';
 
 const historiesDir = fileURLToPath(new URL('../fixtures/histories/lane-hold/', import.meta.url));
-const History = proto.temporal.api.history.v1.History;
 const HOLD_MS = 60_000;
 /** One clean_disk at a time (held by a blocker), rollbacks free; a 60 s hold. */
 const limits: BudgetLimits = { ...NARROW_LIMITS, laneHoldMs: HOLD_MS };
@@ -173,18 +169,17 @@ describe('the action budget holds the routine lane until an urgent grant has act
   });
 
   it('replays the histories recorded before the hold', async () => {
-    const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.pb'));
-    assert.deepEqual(files.sort(), [
+    const { committed, failures } = await replayWithCommitted(b.bundle, historiesDir, new Map());
+    assert.deepEqual(committed, [
       'budget-lanes-before-hold.pb',
       'deferred-lanes-before-hold.pb',
       'urgent-before-hold.pb',
     ]);
-    const histories = files.map((f) => ({
-      workflowId: f,
-      history: History.decode(fs.readFileSync(path.join(historiesDir, f))),
-    }));
     // The urgent remediation was granted while a routine one waited: the case the hold now changes.
-    const budget = histories.find((h) => h.workflowId.startsWith('budget'))!.history;
+    const budget = readHistory(
+      historiesDir,
+      committed.find((f) => f.startsWith('budget'))!,
+    );
     assert.ok(
       (budget.events ?? []).some((e) =>
         e.workflowExecutionSignaledEventAttributes?.input?.payloads?.some((p) =>
@@ -195,9 +190,6 @@ describe('the action budget holds the routine lane until an urgent grant has act
       ),
       'the old budget history holds an urgent request',
     );
-    const failures: string[] = [];
-    for await (const result of Worker.runReplayHistories({ workflowBundle: b.bundle }, histories))
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     assert.deepEqual(failures, []);
   });
 });

@@ -5,19 +5,11 @@
  * are scripted (no Kafka here). Each path's history is then replayed against the current code.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
-import {
-  Client,
-  WorkflowUpdateFailedError,
-  type HistoryAndWorkflowId,
-  type WorkflowHandle,
-} from '@temporalio/client';
-import proto from '@temporalio/proto';
+import { Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   bundleWorkflowCode,
@@ -46,21 +38,10 @@ import {
   type RemediationStatus,
 } from '../../workflows/definitions.js';
 import { unique } from '../support/config.js';
+import { replayWithCommitted, type FetchedHistory } from '../support/histories.js';
 import { createTimeSkippingEnv } from '../support/time-skipping.js';
 
 const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
-
-/** Replays histories with the current workflow code (one bundle); fails naming each that diverged. */
-async function replayAll(
-  workflowBundle: WorkflowBundleWithSourceMap,
-  histories: HistoryAndWorkflowId[],
-): Promise<void> {
-  const failures: string[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) {
-    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-  }
-  assert.deepEqual(failures, [], 'replays without a nondeterminism error');
-}
 
 /** A promise the test opens when it wants: holds an action at the target, or a verdict's publishing. */
 interface Gate {
@@ -111,8 +92,6 @@ const PATHS = [
 const OLDER = ['acted-on-a-string-false-before-checks'];
 const historiesDir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 const HMAC_KEY = Buffer.from('workflow-test-hmac-key-0123456789');
-/** Histories are kept as protobuf bytes: the SDK's JSON helpers refuse the client's decoded objects. */
-const History = proto.temporal.api.history.v1.History;
 
 describe('remediate workflow and its guards (time-skipping test server)', () => {
   let env: TestWorkflowEnvironment;
@@ -144,7 +123,7 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
     maxDeferred: 10,
   };
   /** Histories recorded per path, replayed at the end. */
-  const histories = new Map<string, Awaited<ReturnType<WorkflowHandle['fetchHistory']>>>();
+  const histories = new Map<string, FetchedHistory>();
 
   before(async () => {
     env = await createTimeSkippingEnv();
@@ -830,33 +809,18 @@ describe('remediate workflow and its guards (time-skipping test server)', () => 
       PATHS,
       'every path recorded, each with a committed history',
     );
-    if (process.env.AUTOGLM_RECORD_HISTORIES === '1') {
-      // Only the missing ones: a committed history is what older code wrote, never replaced.
-      fs.mkdirSync(historiesDir, { recursive: true });
-      for (const [name, history] of histories) {
-        const file = path.join(historiesDir, `${name}.pb`);
-        if (!fs.existsSync(file)) fs.writeFileSync(file, History.encode(history).finish());
-      }
-    }
-    await replayAll(
-      bundle,
-      [...histories].map(([workflowId, history]) => ({ workflowId, history })),
-    );
+    // Recording writes the missing ones; this run's are replayed (and the committed ones with them).
+    const { failures } = await replayWithCommitted(bundle, historiesDir, histories);
+    assert.deepEqual(failures, [], 'replays without a nondeterminism error');
   });
 
   it('replays the committed histories of every path (a change that breaks running workflows fails here)', async () => {
-    const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.pb'));
+    const { committed, failures } = await replayWithCommitted(bundle, historiesDir, new Map());
     assert.deepEqual(
-      files.sort(),
+      committed,
       [...PATHS, ...OLDER].map((p) => `${p}.pb`).sort(),
       `committed histories in ${historiesDir}`,
     );
-    await replayAll(
-      bundle,
-      files.map((f) => ({
-        workflowId: f,
-        history: History.decode(fs.readFileSync(path.join(historiesDir, f))),
-      })),
-    );
+    assert.deepEqual(failures, [], 'replays without a nondeterminism error');
   });
 });

@@ -3,6 +3,7 @@ import type { Kafka, KafkaMessage } from 'kafkajs';
 import { verdictSchema, type Verdict } from '../common/contracts.js';
 import { runConsumer } from '../common/kafka.js';
 import type { Logger } from '../common/logger.js';
+import { jsonValue } from './message-json.js';
 
 /**
  * Feeds decide the remediations that ended `stale`, or were absorbed because their input predates a
@@ -24,14 +25,7 @@ export interface StaleEnds {
  * stale end); undefined for anything else.
  */
 export function staleVerdictOf(message: Pick<KafkaMessage, 'value'>): Verdict | undefined {
-  if (!message.value) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(message.value.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const parsed = verdictSchema.safeParse(json);
+  const parsed = verdictSchema.safeParse(jsonValue(message.value));
   if (!parsed.success) return undefined;
   const { outcome, evidence } = parsed.data;
   return outcome === 'stale' || (outcome === 'absorbed' && evidence.inputBeforeAct !== undefined)

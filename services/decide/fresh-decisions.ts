@@ -1,5 +1,6 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { readPartitions, type BoundedReadLimits } from '../common/kafka-read.js';
+import { jsonValue } from './message-json.js';
 
 /**
  * The enforced decisions published fresh (not stale) within the last `lookbackMs`, by id, with
@@ -66,13 +67,7 @@ export async function readFreshDecisionIds(
 
 /** The id of an enforced decision published fresh; undefined for anything else. */
 export function freshDecisionId(message: Pick<KafkaMessage, 'value'>): string | undefined {
-  if (!message.value) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(message.value.toString('utf8'));
-  } catch {
-    return undefined;
-  }
+  const json = jsonValue(message.value);
   if (typeof json !== 'object' || json === null) return undefined;
   const d = json as { decisionId?: unknown; mode?: unknown; stale?: unknown };
   return typeof d.decisionId === 'string' && d.mode === 'enforce' && d.stale !== true

@@ -18,6 +18,7 @@ import { followStaleEnds } from './episode-stale-ends.js';
 import { readFreshDecisionIds } from './fresh-decisions.js';
 import { EpisodeTracker } from './episodes.js';
 import { IncidentModel } from './incident-model.js';
+import { jsonValue } from './message-json.js';
 import { RuleLoadError } from './rule-file.js';
 import { RuleReloader } from './rule-reload.js';
 import { loadRuleSet } from './rule-set.js';
@@ -168,7 +169,7 @@ export async function startDecide({
         fromBeginning: false,
         logger,
         eachMessage: async ({ message }) => {
-          const verdict = verdictSchema.safeParse(parseJson(message.value));
+          const verdict = verdictSchema.safeParse(jsonValue(message.value));
           if (verdict.success) classifier.recordVerdict(verdict.data);
         },
         ...(onFatal ? { onFatal } : {}),
@@ -188,14 +189,6 @@ export async function startDecide({
       await client.connection.close();
     },
   };
-}
-
-function parseJson(value: Buffer | null): unknown {
-  try {
-    return value ? JSON.parse(value.toString('utf8')) : null;
-  } catch {
-    return null;
-  }
 }
 
 if (isEntryPoint(import.meta.url)) runStandalone('decide', startDecide);

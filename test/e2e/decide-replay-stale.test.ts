@@ -18,6 +18,7 @@ import type { Decision, Verdict } from '../../services/common/contracts.js';
 import { sendJson } from '../../services/common/kafka.js';
 import { uniqueName } from '../../services/common/unique-name.js';
 import { episodeDecisionId } from '../../services/decide/episodes.js';
+import { eventually } from '../support/budget-env.js';
 import { fastCpuRule, writeRuleDir } from '../support/fast-loop.js';
 import { waitForGroupCaughtUp, waitForTapCaughtUp } from '../support/group-offsets.js';
 import { hotObservations, SafetyHarness, SAFETY_RULE } from '../support/safety-harness.js';
@@ -30,13 +31,14 @@ const EPISODE_RULE = (() => {
   return { ...r, event: { ...r.event, params: { ...r.event.params, for: '2s', keepFiringFor: '1m' } } };
 })();
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
+/** Waits for `check` to hold (real time); fails naming `what` after `ms`. */
+const until = (what: string, check: () => boolean | Promise<boolean>, ms: number) =>
+  eventually(
+    async () => check(),
+    (ok) => ok,
+    what,
+    ms,
+  );
 
 describe('a decision published fresh, never started, replayed past the decision age (real services)', () => {
   let h: SafetyHarness;

@@ -6,38 +6,19 @@
  * still the audit's. And what counts as published fresh: enforced, not stale, within the lookback.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { repoRoot } from '../../infra/paths.js';
-import type { Observation } from '../../services/common/contracts.js';
 import { Decider } from '../../services/decide/decider.js';
 import { decisionIdFor } from '../../services/decide/decision-id.js';
 import { EpisodeTracker, type EpisodeOutput } from '../../services/decide/episodes.js';
 import { FreshDecisions, freshDecisionId } from '../../services/decide/fresh-decisions.js';
-import { parseRuleFile } from '../../services/decide/rule-file.js';
 import { ruleSetOf } from '../../services/decide/rule-set.js';
+import { cpuStaticRule, hotCpu } from '../support/cpu-rule.js';
 
 const T0 = 1_800_000_000_000;
 const AGE = 60_000;
 
-const episodic = () => {
-  const file = path.join(repoRoot, 'test', 'fixtures', 'rules', 'cpu-static.json');
-  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  json.event.params.for = '10s';
-  json.event.params.keepFiringFor = '10m';
-  const r = parseRuleFile(file, JSON.stringify(json));
-  assert.ok('rule' in r, JSON.stringify(r));
-  return r.rule;
-};
-const hot = (end: number): Observation => ({
-  entity: 'web-7',
-  seq: 0,
-  window: { start: end - 30_000, end },
-  features: { 'cpu.avg': 95, 'cpu.count': 6 },
-  events: [],
-  ts: end,
-});
+const episodic = () => cpuStaticRule({ for: '10s', keepFiringFor: '10m' });
+const hot = (end: number) => hotCpu('web-7', end);
 
 describe('a decision an episode made fresh, replayed past the decision age', () => {
   it('comes back as replayed, with the episode’s id, after a restart from the changelog', async () => {

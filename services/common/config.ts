@@ -107,6 +107,8 @@ const ENV = {
   baselineSeasonality: ['AUTOGLM_BASELINE_SEASONALITY', 'daily,weekly'],
   baselineMaxStates: ['AUTOGLM_BASELINE_MAX_STATES', '500000'],
   baselineMinSpread: ['AUTOGLM_BASELINE_MIN_SPREAD', 'cpu=0.3'],
+  baselineTailRisk: ['AUTOGLM_BASELINE_TAIL_RISK', '0.006'],
+  baselineTailHalfLife: ['AUTOGLM_BASELINE_TAIL_HALF_LIFE', '2d'],
   baselineIdle: ['AUTOGLM_BASELINE_IDLE', '14d'],
   baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
   senseEventsWait: ['AUTOGLM_SENSE_EVENTS_WAIT', '30s'],
@@ -347,6 +349,21 @@ const schema = z.object({
       ),
     )
     .transform((pairs) => Object.fromEntries(pairs.map((p) => [p.split('=')[0]!, Number(p.split('=')[1])]))),
+  /**
+   * How rare, by a metric's own excursions, a sample must be to score the anomaly deviation (the
+   * baselines' tail model; "off" or 0: deviations in the spread alone).
+   */
+  baselineTailRisk: z
+    .string()
+    .transform((s) => (s.trim() === 'off' ? 0 : Number(s)))
+    .pipe(
+      z
+        .number('must be a number such as 0.006 (or "off")')
+        .min(0, 'must be 0 or more, such as 0.006 (or "off")')
+        .max(0.5, 'must be at most 0.5, such as 0.006'),
+    ),
+  /** Half-life of the rate of a baseline's excursions (the tail model), in event time. */
+  baselineTailHalfLife: duration('2d'),
   /** A baseline whose entity sent nothing for this long in event time is forgotten (and deleted from the changelog). */
   baselineIdle: duration('14d'),
   /** Longest the read-back of one changelog partition may take before its rest warms up again. */
@@ -494,6 +511,7 @@ export function loadConfig(
   for (const key of [
     'baselineHalfLife',
     'baselineAdaptAfter',
+    'baselineTailHalfLife',
     'baselineIdle',
     'baselineRestoreTimeout',
     'episodeIdle',

@@ -27,11 +27,24 @@ import { anomalyScore } from '../common/facts-reference.js';
  *   level moves by the run's recent residual and learning resumes. (It used to jump to the run's
  *   recent values minus this hour's offsets: on a seasonal metric those values span several hours,
  *   so each adaptation put the offsets' change over the run into the level as an error.)
+ * - Heavy tails: a metric whose excursions are common (disk writes at 0 that burst to 50% several
+ *   times a day, a bursty network or CPU series) is not anomalous on each burst. Beside the spread,
+ *   each state models its excursions beyond 2 spreads, peaks over a threshold as in SPOT (Siffer et
+ *   al., "Anomaly detection in streams with extreme value theory", KDD 2017) with an exponential
+ *   tail: how often they happen (`rate`, in event time, half-life `tailHalfLifeMs`) and how far they
+ *   go beyond 2 spreads on average (`excess`). The deviation a sample as rare as `tailRisk` reaches
+ *   is z_q = 2 + excess × ln(rate / tailRisk); where z_q is beyond `anomalyDeviation` the spread is
+ *   widened by z_q / anomalyDeviation, so a sample scores `anomalyDeviation` where it is as rare as
+ *   `tailRisk` by the metric's own excursions. Gaussian noise has rate 0.046 and excess 0.37
+ *   (z_q 2.8 at the default risk): nothing changes for it. Unlike the spread, the tail learns from
+ *   every sample, frozen or not (that is how it sees the bursts), but robustly: an excursion moves
+ *   the excess by at most 4× its current value, and the k-th sample of one excursion by 1/k of a
+ *   first sample's step, so an incident lasting hours counts about as much as a few bursts.
  * - Facts are withheld until `warmupSamples` samples: the caller reports the metric as warming up.
  * Deterministic: the result depends only on the samples in arrival order; a sample at or before a
  * state's newest time changes nothing, so replaying samples the state already saw is harmless.
  *
- * Memory: a state is 2 doubles and 40 floats (176 bytes) in shared chunked typed arrays, plus its
+ * Memory: a state is 2 doubles and 43 floats (188 bytes) in shared chunked typed arrays, plus its
  * entity's key string and a small array of (metric id, slot) pairs per entity; no object per state.
  */
 
@@ -71,6 +84,14 @@ export interface BaselineOptions {
   readonly maxStates: number;
   /** A state is due for the changelog when it moved this far in event time since it last was. */
   readonly checkpointEveryMs: number;
+  /**
+   * How rare, as a share of samples by the metric's own excursions, a sample must be to score
+   * `anomalyDeviation` (AUTOGLM_BASELINE_TAIL_RISK, 0.006: about once in 14 hours of 5-minute
+   * samples); 0 turns the tail model off (deviations in the spread alone). See the file comment.
+   */
+  readonly tailRisk: number;
+  /** Half-life of the excursions' rate, in event time (2 days). */
+  readonly tailHalfLifeMs: number;
 }
 
 export const DEFAULT_BASELINE_OPTIONS: BaselineOptions = {
@@ -87,6 +108,8 @@ export const DEFAULT_BASELINE_OPTIONS: BaselineOptions = {
   minSpread: { cpu: 0.3 },
   maxStates: 500_000,
   checkpointEveryMs: 15_000,
+  tailRisk: 0.006,
+  tailHalfLifeMs: 2 * 86_400_000,
 };
 
 /** The facts of one metric once its baseline is warm. */
@@ -128,8 +151,11 @@ const CANDIDATE = 35; // the run's recent residual while a one-sided deviation r
 const SHIFT_FOR = 36; // seconds that run has lasted; NaN when none runs
 const AGE = 37; // seconds since the first sample, capped past learnMs
 const SINCE_CHECKPOINT = 38; // seconds of event time since the state was last due; -Infinity while queued
-const METRIC_ID = 39;
-const F32 = 40;
+const EXCESS = 39; // mean excess of an excursion beyond TAIL_FROM spreads, in spreads (format 4)
+const RATE = 40; // share of samples in an excursion, in event time (format 4)
+const RUN = 41; // samples of the excursion running now; 0 when none (format 4)
+const METRIC_ID = 42;
+const F32 = 43;
 
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
@@ -140,11 +166,24 @@ const DAY_MS = 24 * HOUR_MS;
 const MAX_COUNT = 16_000_000; // exact in a float
 /** Distinct metric names one store knows; a new name beyond it gets no baseline. */
 const MAX_METRIC_NAMES = 65_536;
-const FORMAT = 3;
+/** Excursions start this many spreads from the expected value. */
+const TAIL_FROM = 2;
+/** What a new state assumes of its excursions: Gaussian noise's share beyond 2 and mean excess. */
+const GAUSSIAN_RATE = 0.0455;
+const GAUSSIAN_EXCESS = 0.373;
+/** Step of the excess towards a first excursion sample's excess; the k-th sample of a run moves it 1/k of that. */
+const EXCESS_STEP = 0.1;
+/** An excursion's excess counts up to this many times the current mean excess. */
+const EXCESS_CAP = 4;
+const FORMAT = 4;
+/** The formats before the tail model: their floats are a prefix of format 4's, restored with a Gaussian tail. */
+const FORMAT_NO_TAIL = 3;
 /** The format before the candidate held a residual: restored by converting it. */
 const FORMAT_LEVEL_CANDIDATE = 2;
 /** Bytes of a changelog value: format byte, 7 bytes padding, the doubles, then the floats but the metric id. */
 export const BASELINE_RECORD_BYTES = 8 + F64 * 8 + (F32 - 1) * 4;
+/** Bytes of a format 2 or 3 value (no tail floats). */
+const RECORD_BYTES_NO_TAIL = 8 + F64 * 8 + EXCESS * 4;
 
 /** Why a metric has no baseline facts yet. */
 export type BaselineUpdate = 'warm' | 'warming_up' | 'full' | 'stale';
@@ -181,6 +220,9 @@ export class BaselineStore {
   private decayLevel = 0;
   private decayHour = 0;
   private decayDay = 0;
+  /** The same for the tail's rate, which learns on every sample. */
+  private tailDt = Number.NaN;
+  private tailDecay = 0;
 
   constructor(opts: Partial<BaselineOptions> = {}) {
     this.opts = { ...DEFAULT_BASELINE_OPTIONS, ...opts };
@@ -196,6 +238,10 @@ export class BaselineStore {
     }
     if (!(this.opts.freezeDeviation > 0 && this.opts.anomalyDeviation > 0))
       throw new RangeError('freezeDeviation and anomalyDeviation must be positive');
+    if (!(this.opts.tailRisk >= 0 && this.opts.tailRisk < 1))
+      throw new RangeError(`tailRisk must be at least 0 and below 1 (0: off), got ${this.opts.tailRisk}`);
+    if (!(this.opts.tailHalfLifeMs > 0))
+      throw new RangeError(`tailHalfLifeMs must be positive, got ${this.opts.tailHalfLifeMs}`);
     this.opts = { ...this.opts, minSpread: this.opts.minSpread ?? DEFAULT_BASELINE_OPTIONS.minSpread };
     for (const [metric, v] of Object.entries(this.opts.minSpread))
       if (!(Number.isFinite(v) && v >= 0))
@@ -262,7 +308,8 @@ export class BaselineStore {
     if ((f[p + COUNT] as number) < this.opts.warmupSamples) return undefined;
     const deviation = f[p + DEVIATION] as number;
     const baseline = f[p + EXPECTED] as number;
-    const spread = this.spreadOf(f[p + ABSDEV] as number, baseline, f[p + METRIC_ID] as number);
+    const spread =
+      this.spreadOf(f[p + ABSDEV] as number, baseline, f[p + METRIC_ID] as number) * this.tailWidening(f, p);
     return { baseline, deviation, anomaly: this.anomalyOf(deviation), spread };
   }
 
@@ -275,6 +322,18 @@ export class BaselineStore {
   /** The 0..1 anomaly score of a deviation. */
   anomalyOf(deviation: number): number {
     return anomalyScore(deviation, this.opts.anomalyDeviation);
+  }
+
+  /**
+   * The factor (1 or more) the spread is widened by where the metric's excursions are common: z_q /
+   * anomalyDeviation where z_q, the deviation a sample as rare as tailRisk reaches, is beyond it.
+   */
+  private tailWidening(f: Float32Array, p: number): number {
+    const risk = this.opts.tailRisk;
+    const rate = f[p + RATE] as number;
+    if (!(risk > 0 && rate > risk)) return 1;
+    const zq = TAIL_FROM + (f[p + EXCESS] as number) * Math.log(rate / risk);
+    return zq > this.opts.anomalyDeviation ? zq / this.opts.anomalyDeviation : 1;
   }
 
   /** The spread deviations are measured in: robust, never below minSpreadRatio of |expected| nor the metric's minSpread. */
@@ -310,9 +369,13 @@ export class BaselineStore {
    * state of this format (the state is then learned again from scratch), undefined when restored.
    */
   restore(entity: string, metric: string, value: Buffer, partition: number): string | undefined {
-    const format = value.length === BASELINE_RECORD_BYTES ? value.readUInt8(0) : undefined;
-    if (format !== FORMAT && format !== FORMAT_LEVEL_CANDIDATE)
-      return `not a baseline state of format ${FORMAT} or ${FORMAT_LEVEL_CANDIDATE} (${value.length} bytes, expected ${BASELINE_RECORD_BYTES})`;
+    const format = value.length > 0 ? value.readUInt8(0) : undefined;
+    const tail = format === FORMAT && value.length === BASELINE_RECORD_BYTES;
+    const noTail =
+      (format === FORMAT_NO_TAIL || format === FORMAT_LEVEL_CANDIDATE) &&
+      value.length === RECORD_BYTES_NO_TAIL;
+    if (!tail && !noTail)
+      return `not a baseline state of format ${FORMAT} (${BASELINE_RECORD_BYTES} bytes) or ${FORMAT_NO_TAIL} or ${FORMAT_LEVEL_CANDIDATE} (${RECORD_BYTES_NO_TAIL} bytes): format ${format ?? 'none'}, ${value.length} bytes`;
     const lastTs = value.readDoubleLE(8 + LAST_TS * 8);
     if (!Number.isFinite(lastTs)) return 'baseline state has no finite newest time';
     const e = this.entities.get(entity);
@@ -324,7 +387,10 @@ export class BaselineStore {
     const o = (slot & (CHUNK - 1)) * F64;
     const p = (slot & (CHUNK - 1)) * F32;
     for (let i = 0; i < F64; i++) d[o + i] = value.readDoubleLE(8 + i * 8);
-    for (let i = 0; i < F32 - 1; i++) f[p + i] = value.readFloatLE(8 + F64 * 8 + i * 4);
+    const floats = tail ? F32 - 1 : EXCESS;
+    for (let i = 0; i < floats; i++) f[p + i] = value.readFloatLE(8 + F64 * 8 + i * 4);
+    // Formats 2 and 3 had no tail: it starts as a new state's, Gaussian.
+    if (noTail) this.resetTail(f, p);
     // Format 2 kept a running deviation's recent level: its residual is that minus the expected value.
     if (format === FORMAT_LEVEL_CANDIDATE && !Number.isNaN(f[p + SHIFT_FOR] as number))
       f[p + CANDIDATE] = (f[p + CANDIDATE] as number) - (f[p + EXPECTED] as number);
@@ -395,7 +461,8 @@ export class BaselineStore {
     const expected = level + season;
     const spread = this.spreadOf(absdev, expected, f[p + METRIC_ID] as number);
     const r = x - expected;
-    const z = r / spread;
+    const z = r / (spread * this.tailWidening(f, p));
+    if (warm && opts.tailRisk > 0) this.learnTail(f, p, Math.abs(r) / spread, dt);
     f[p + EXPECTED] = expected;
     f[p + DEVIATION] = z;
     f[p + COUNT] = n;
@@ -441,6 +508,35 @@ export class BaselineStore {
     }
   }
 
+  /**
+   * Learns the excursions from one sample `a` spreads from the expected value (every sample, frozen
+   * or not; see the file comment): their rate in event time, and their mean excess beyond TAIL_FROM,
+   * each excursion's step bounded (EXCESS_CAP) and shared out over its run (1/k for its k-th sample).
+   */
+  private learnTail(f: Float32Array, p: number, a: number, dt: number): void {
+    const over = a > TAIL_FROM;
+    if (dt !== this.tailDt) {
+      this.tailDt = dt;
+      this.tailDecay = Math.min(0.5, 1 - 2 ** (-dt / this.opts.tailHalfLifeMs));
+    }
+    const rate = f[p + RATE] as number;
+    f[p + RATE] = rate + this.tailDecay * ((over ? 1 : 0) - rate);
+    if (!over) {
+      f[p + RUN] = 0;
+      return;
+    }
+    const k = (f[p + RUN] as number) + 1;
+    f[p + RUN] = k;
+    const excess = f[p + EXCESS] as number;
+    f[p + EXCESS] = excess + (EXCESS_STEP / k) * (Math.min(a - TAIL_FROM, EXCESS_CAP * excess) - excess);
+  }
+
+  private resetTail(f: Float32Array, p: number): void {
+    f[p + EXCESS] = GAUSSIAN_EXCESS;
+    f[p + RATE] = GAUSSIAN_RATE;
+    f[p + RUN] = 0;
+  }
+
   /** A new state for `metric` of `entity`; -1 when maxStates are held or too many metric names. */
   private newState(entity: string, metric: string, ts: number, x: number, partition: number): number {
     if (this.states >= this.opts.maxStates) return -1;
@@ -472,6 +568,7 @@ export class BaselineStore {
     f[p + COUNT] = 1;
     f[p + EXPECTED] = x;
     f[p + METRIC_ID] = id;
+    this.resetTail(f, p);
     const e = this.entities.get(entity);
     // Exact-length arrays of small integers: the cheapest index V8 keeps.
     if (e === undefined) this.entities.set(entity, [partition, id, slot]);

@@ -18,6 +18,8 @@ export function baselineOptionsOf(config: Config): Partial<BaselineOptions> {
     weekly: config.baselineSeasonality.includes('weekly'),
     maxStates: config.baselineMaxStates,
     minSpread: config.baselineMinSpread,
+    tailRisk: config.baselineTailRisk,
+    tailHalfLifeMs: config.baselineTailHalfLife,
     checkpointEveryMs: checkpointEveryMs(config.window, config.emitEvery),
   };
 }

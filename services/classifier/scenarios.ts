@@ -59,6 +59,27 @@ const SCRAPE_MS = 5_000;
 const POINTS = WINDOW_MS / SCRAPE_MS + 1;
 /** Share of CPU saturations and disk pressures whose onset (a step, a fast fill) is in the window. */
 const ONSET_IN_WINDOW = 0.3;
+/**
+ * Share of CPU saturations caught on their way up: CPU climbing from the entity's normal over
+ * 10-40 s, the window's last sample a quarter to 70% of the way up. The CPU rule decides on the first
+ * samples far above the entity's normal, long before the ceiling: a live fleet's saturations
+ * (a 15 s climb) were decided at 35-63% CPU, 4.7-7 deviations up, which the model had only seen
+ * healthy entities do and called healthy at 0.86-0.99.
+ */
+const RAMP_IN_WINDOW = 0.5;
+
+/**
+ * Share of the healthy entities' deploys that went fine whose pods came up cold: latency noisier
+ * than the baseline has seen (2-4 times) and up to a fifth above its level, errors unchanged. A
+ * fleet's noisy healthy entity after a good deploy (latency 2-8 deviations up on its last sample,
+ * errors reported under another name) was otherwise named a bad deploy at 0.91-0.99.
+ */
+const COLD_START = 0.6;
+/**
+ * Share of healthy windows with a deploy that went fine (besides the 7% of every class's windows
+ * with one): most deploys go fine, so a deploy event alone is no bad deploy.
+ */
+const GOOD_DEPLOY = 0.15;
 /** Share of entities without dependencies, which report no upstream_errors. */
 const NO_UPSTREAM = 0.05;
 
@@ -107,6 +128,10 @@ interface Series {
   /** From this point on, the value restarts at `resetTo` (an OOM kill and restart). */
   resetAt?: number;
   resetTo?: number;
+  /** From `rampFromMs` on, the level climbs linearly to `rampTo` over `rampMs` (load building up). */
+  rampFromMs?: number;
+  rampMs?: number;
+  rampTo?: number;
 }
 
 interface Event {
@@ -172,8 +197,8 @@ class Simulator {
     }
     // Everyday noise any entity's events carry, whatever its state.
     const harmless = this.poisson(0.8);
-    for (let i = 0; i < harmless; i++) events.push(this.pick(HARMLESS));
-    if (label !== 'bad_deploy' && this.chance(0.07)) events.push(this.deployEvent());
+    for (let i = 0; i < harmless; i++) events.push(this.chance(0.5) ? this.chatter() : this.pick(HARMLESS));
+    if (label !== 'bad_deploy' && this.chance(0.07)) events.push(...this.deployEvents());
     shuffleInPlace(events, this.random);
 
     const features: Record<string, number> = {};
@@ -325,27 +350,63 @@ class Simulator {
     if (this.chance(0.03)) events.push({ kind: 'log', message: this.refused() }); // retried once
     if (this.chance(0.04)) events.push({ kind: 'alert', message: 'CPUThrottlingHigh' });
     if (this.chance(0.02)) events.push({ kind: 'k8s', message: 'container restarted' });
-    if (this.chance(0.05)) events.push(this.deployEvent()); // a deploy that went fine
+    // A deploy that went fine; as often as not its pods come up cold (caches, connection pools, JIT):
+    // latency wobbles wider than the baseline has seen for a while, errors stay where they were.
+    if (this.chance(GOOD_DEPLOY)) {
+      events.push(...this.deployEvents());
+      if (this.chance(COLD_START)) {
+        series.latency!.noise *= this.uniform(2, 4);
+        series.latency!.level *= this.uniform(1, 1.2);
+        return true;
+      }
+    }
     return episode;
   }
 
   private cpuSaturation(series: Record<string, Series>, s: number, events: Event[]): void {
     const cpu = series.cpu!;
+    const normal = cpu.level;
     cpu.level = Math.max(cpu.level, Math.min(100, lerp(62, 99, s) + this.normal(0, 3)));
     cpu.slope = this.normal(lerp(0, 0.25, s), 0.1);
     cpu.noise = lerp(4, 2, s);
+    const latency = series.latency!;
+    const errors = series.errors!;
+    const latencyFactor = lerp(1.05, 2.2, s) * this.uniform(0.9, 1.1);
+    const errorsFactor = lerp(1, 2.5, s);
     // The first windows of a saturation hold its onset: the loop classifies every few seconds.
-    if (this.chance(ONSET_IN_WINDOW)) {
+    const onset = this.random();
+    if (onset < ONSET_IN_WINDOW) {
       const before = clamp(this.normal(36, 13), 3, 82);
       cpu.stepAt = 1 + Math.floor(this.random() * (POINTS - 2));
       cpu.stepFactor = cpu.level / before;
       cpu.level = before;
       cpu.slope = 0;
+    } else if (onset < ONSET_IN_WINDOW + RAMP_IN_WINDOW) {
+      // Caught on its way up: from the entity's normal (which its baseline knows) towards the
+      // ceiling, latency and errors climbing with it; only the last samples have left the normal.
+      const rampMs = this.uniform(10, 40) * 1000;
+      // A quarter to 70% of the way up: a climb that has not visibly started yet is no evidence.
+      const rampFromMs = WINDOW_MS - rampMs * this.uniform(0.25, 0.7);
+      for (const [climbing, to] of [
+        [cpu, cpu.level],
+        [latency, latency.level * latencyFactor],
+        [errors, errors.level * errorsFactor],
+      ] as const) {
+        climbing.rampFromMs = rampFromMs;
+        climbing.rampMs = rampMs;
+        climbing.rampTo = to;
+      }
+      cpu.level = normal;
+      cpu.slope = 0;
+      cpu.noise = 4;
     }
-    series.latency!.level *= lerp(1.05, 2.2, s) * this.uniform(0.9, 1.1);
-    series.errors!.level *= lerp(1, 2.5, s);
-    if (this.chance(lerp(0.2, 0.7, s))) events.push({ kind: 'alert', message: 'CPUThrottlingHigh' });
-    if (this.chance(0.15)) events.push({ kind: 'k8s', message: 'HPA at max replicas' });
+    if (latency.rampTo === undefined) latency.level *= latencyFactor;
+    if (errors.rampTo === undefined) errors.level *= errorsFactor;
+    // Alerts fire once the saturation has lasted ("cpu usage above 90% for 5m"): none on the way up.
+    const quiet = cpu.rampTo !== undefined;
+    if (this.chance(lerp(0.2, 0.7, s)) && !quiet)
+      events.push({ kind: 'alert', message: 'CPUThrottlingHigh' });
+    if (this.chance(0.15) && !quiet) events.push({ kind: 'k8s', message: 'HPA at max replicas' });
   }
 
   private memoryLeak(
@@ -382,7 +443,7 @@ class Simulator {
     latency.stepAt = at;
     latency.stepFactor = lerp(1.05, 1.8, s);
     series.cpu!.level *= lerp(1, 1.15, s);
-    if (this.chance(0.7)) events.push(this.deployEvent()); // versions vary: the version is no tell
+    if (this.chance(0.7)) events.push(...this.deployEvents()); // versions vary: the version is no tell
     // The service is no tell: outages name the same services as their dependency (a fleet's bad
     // deploys on `search` alerted `... on search`, and that token alone made them outages).
     if (this.chance(lerp(0.15, 0.6, s)))
@@ -448,6 +509,8 @@ class Simulator {
       } else {
         v = s.level + (s.slope * t) / 1000;
       }
+      if (s.rampTo !== undefined && s.rampFromMs !== undefined && s.rampMs !== undefined)
+        v += (s.rampTo - s.level) * clamp((t - s.rampFromMs) / s.rampMs, 0, 1);
       if (s.stepAt !== undefined && i >= s.stepAt) v *= s.stepFactor ?? 1;
       v = s.multiplicative ? v * Math.exp(this.normal(0, s.noise)) : v + this.normal(0, s.noise);
       if (i === s.spikeAt) v = s.multiplicative ? v * (s.spikeSize ?? 1) : v + (s.spikeSize ?? 0);
@@ -468,6 +531,16 @@ class Simulator {
     s.spikeSize = size;
   }
 
+  /**
+   * A rollout as the window's events show it: one deploy event, or now and then two (the deploy
+   * tool and the cluster both report it, or a second rollout follows), for a good deploy as for a
+   * bad one: a fleet's noisy healthy entity with two good deploys in its window was named a bad
+   * deploy at 0.96 on the count alone.
+   */
+  private deployEvents(): Event[] {
+    return this.chance(0.25) ? [this.deployEvent(), this.deployEvent()] : [this.deployEvent()];
+  }
+
   private deployEvent(): Event {
     const v = `v2.${10 + Math.floor(this.random() * 6)}.${Math.floor(this.random() * 8)}`;
     const message = this.pick([
@@ -478,6 +551,23 @@ class Simulator {
       `helm upgrade to ${v} succeeded`,
     ]);
     return { kind: this.chance(0.8) ? 'deploy' : 'k8s', message };
+  }
+
+  /**
+   * An everyday log line with numbers and function words in it, as every entity logs whatever its
+   * state: such words and numbers (an address, a count, a duration) name no class.
+   */
+  private chatter(): Event {
+    const n = () => String(Math.floor(Math.exp(this.uniform(0, 8))));
+    const line = this.pick([
+      () => `request for /api/v${n()}/orders took ${n()}ms`,
+      () => `processed ${n()} of ${n()} jobs in ${n()}s`,
+      () => `waiting for ${n()} workers to finish`,
+      () => `flushed ${n()} entries to the cache`,
+      () => `checked ${n()} of the ${n()} peers at 10.0.${n()}.${n()}`,
+      () => `worker ${n()} is up after ${n()}s on port ${n()}`,
+    ])();
+    return { kind: 'log', message: line };
   }
 
   private refused(): string {

@@ -64,9 +64,32 @@ describe('generateScenarios', () => {
     assert.ok(
       share('disk_pressure', /[Nn]o space left on device|DiskPressure|DiskSpace|DiskUsage|filesystem/) > 0.35,
     );
-    assert.ok(share('cpu_saturation', /CPUThrottlingHigh|HighCPUUsage|cpu usage|load average/) > 0.25);
-    // Healthy windows now and then carry a deploy that went fine or an old OOM kill.
-    assert.ok(share('healthy', /v2\.\d+\.\d+/) > 0.05);
+    // Half the CPU saturations are caught on their way up, before any alert fires (0.20 here).
+    assert.ok(share('cpu_saturation', /CPUThrottlingHigh|HighCPUUsage|cpu usage|load average/) > 0.15);
+    // Caught climbing: far above their normal (4.5 deviations) with the window still under 62%,
+    // which healthy windows seldom are (0.087 and 0.004 here).
+    const climbing = (label: string) => {
+      const rs = rows.filter((r) => r.label === label);
+      const up = rs.filter(
+        (r) => (r.features['cpu.deviation'] ?? 0) >= 4.5 && (r.features['cpu.max'] ?? 100) < 62,
+      );
+      return up.length / rs.length;
+    };
+    assert.ok(climbing('cpu_saturation') > 0.025, `cpu_saturation climbing ${climbing('cpu_saturation')}`);
+    assert.ok(climbing('healthy') < 0.01, `healthy climbing ${climbing('healthy')}`);
+    // Healthy windows carry a deploy that went fine about as often as bad deploys carry theirs (most
+    // deploys go fine), some of them two; some came up cold (latency wobbling, errors as before).
+    assert.ok(share('healthy', /v2\.\d+\.\d+/) > 0.18, `healthy deploys ${share('healthy', /v2\.\d+\.\d+/)}`);
+    assert.ok(share('healthy', /v2\.\d+\.\d+.*v2\.\d+\.\d+/) > 0.03);
+    assert.ok(share('bad_deploy', /v2\.\d+\.\d+.*v2\.\d+\.\d+/) > 0.1);
+    const coldStarts = rows.filter(
+      (r) =>
+        r.label === 'healthy' &&
+        r.events.some((e) => /v2\.\d+\.\d+/.test(e.message)) &&
+        (r.features['latency.deviation'] ?? 0) >= 2,
+    ).length;
+    assert.ok(coldStarts / rows.length > 0.005, `cold starts ${coldStarts}`);
+    // And an old OOM kill.
     assert.ok(share('healthy', /OOMKilled/) > 0.005);
     // Other wordings of the same events, and windows without any.
     assert.ok(share('dependency_outage', /ConnectException|no healthy upstream|reset by peer/) > 0.05);
@@ -75,7 +98,9 @@ describe('generateScenarios', () => {
       const rs = rows.filter((r) => r.label === label && r.features[f] !== undefined);
       return rs.reduce((a, r) => a + r.features[f]!, 0) / rs.length;
     };
-    assert.ok(mean('cpu_saturation', 'cpu.avg') > mean('healthy', 'cpu.avg') + 25);
+    // The newest sample: half the saturations are still climbing, their window's average near normal
+    // (last 29 points above healthy here, avg 16).
+    assert.ok(mean('cpu_saturation', 'cpu.last') > mean('healthy', 'cpu.last') + 25);
     assert.ok(mean('disk_pressure', 'disk.avg') > mean('healthy', 'disk.avg') + 25);
     assert.ok(mean('dependency_outage', 'upstream_errors.avg') > 10 * mean('healthy', 'upstream_errors.avg'));
     // Fleets differ: some lack upstream_errors, some report latency in seconds; most have a baseline.

@@ -8,6 +8,7 @@ import { factsFor } from '../common/facts.js';
 import { Decider } from './decider.js';
 import { explainConditions, renderExplained } from './rule-explain.js';
 import type { RuleSet } from './rule-set.js';
+import { verifiedByItsOwnFacts } from './rule-verify-guard.js';
 
 const DEFAULT_AT = '2026-01-05T12:00:00Z';
 const WINDOW_MS = 30_000;
@@ -61,6 +62,15 @@ const caseSchema = z.strictObject({
     })
     .optional(),
   expect: z.array(expectedSchema),
+  /**
+   * Why this case may decide with facts that already pass the rule's own verification (an action
+   * that changes nothing would be verified): `rules test` fails such a case unless it says why here,
+   * and fails the opt-out once verify no longer passes on the case's facts (rule-verify-guard.ts).
+   */
+  verifyMayAlreadyPass: z
+    .string()
+    .min(10, 'say why an action that changes nothing may be verified here, or remove the field')
+    .optional(),
 });
 
 /** A rule test file: table-driven cases run against the whole rule set of its folder. */
@@ -195,7 +205,37 @@ export async function runCase(set: RuleSet, file: string, c: RuleTestCase): Prom
     if (!expected.some((e) => e.rule === d.rule))
       details.push(`unexpected decision of "${d.rule}" (${d.action}); its conditions:`, ...why(d.rule));
   }
+  details.push(...(await verifyGuard(c, decisions, obs)));
   return { file: path.basename(file), name: c.name, passed: details.length === 0, details };
+}
+
+/**
+ * A case that decides must not already pass the rule's verification on its own facts (see
+ * rule-verify-guard.ts), unless it says why in `verifyMayAlreadyPass`; an opt-out that is no longer
+ * needed is a failure too, so it goes once the rule is fixed.
+ */
+async function verifyGuard(
+  c: RuleTestCase,
+  decisions: readonly Decision[],
+  obs: Observation,
+): Promise<string[]> {
+  const out: string[] = [];
+  let passedAny = false;
+  for (const d of decisions) {
+    const passes = await verifiedByItsOwnFacts(d, obs);
+    if (passes === undefined) continue;
+    passedAny = true;
+    if (c.verifyMayAlreadyPass === undefined)
+      out.push(
+        `rule "${d.rule}": case '${c.name}' decides, and its own facts already pass verify.conditions (${passes}): ` +
+          'an action that changes nothing would be verified; make verify stricter than the decision or add relativeTo',
+      );
+  }
+  if (c.verifyMayAlreadyPass !== undefined && !passedAny)
+    out.push(
+      `case '${c.name}' gives verifyMayAlreadyPass, but no rule it decides passes its verification on the case's facts: remove the field`,
+    );
+  return out;
 }
 
 function fieldDifferences(

@@ -109,6 +109,7 @@ const ENV = {
   baselineMinSpread: ['AUTOGLM_BASELINE_MIN_SPREAD', 'cpu=0.3'],
   baselineTailRisk: ['AUTOGLM_BASELINE_TAIL_RISK', '0.006'],
   baselineTailHalfLife: ['AUTOGLM_BASELINE_TAIL_HALF_LIFE', '2d'],
+  baselineDriftHalfLife: ['AUTOGLM_BASELINE_DRIFT_HALF_LIFE', '7d'],
   baselineIdle: ['AUTOGLM_BASELINE_IDLE', '14d'],
   baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
   senseEventsWait: ['AUTOGLM_SENSE_EVENTS_WAIT', '30s'],
@@ -364,6 +365,8 @@ const schema = z.object({
     ),
   /** Half-life of the rate of a baseline's excursions (the tail model), in event time. */
   baselineTailHalfLife: duration('2d'),
+  /** Half-life of the slow reference a baseline's `drift` fact is measured from, in event time; drift is 0 until a baseline is this old. */
+  baselineDriftHalfLife: duration('7d'),
   /** A baseline whose entity sent nothing for this long in event time is forgotten (and deleted from the changelog). */
   baselineIdle: duration('14d'),
   /** Longest the read-back of one changelog partition may take before its rest warms up again. */
@@ -512,6 +515,7 @@ export function loadConfig(
     'baselineHalfLife',
     'baselineAdaptAfter',
     'baselineTailHalfLife',
+    'baselineDriftHalfLife',
     'baselineIdle',
     'baselineRestoreTimeout',
     'episodeIdle',

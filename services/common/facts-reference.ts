@@ -16,9 +16,13 @@ export const FEATURE_STATS = ['avg', 'min', 'max', 'last', 'p95', 'count', 'slop
  * - `spread`: the robust standard deviation deviations are measured in, as learned through the
  *   newest sample; with `baseline` it is the normal a verification measures post-action samples
  *   against: deviation = (`<metric>.last` - baseline) / spread (services/verify/decision-baseline.ts).
+ * - `drift`: how far the baseline's level (its normal of the last hours) moved from a slow reference
+ *   (its normal of the last days, half-life AUTOGLM_BASELINE_DRIFT_HALF_LIFE, 7d), in the slow
+ *   reference's spreads, signed (negative: the normal fell, e.g. a slow decline the baseline
+ *   followed); 0 until the baseline is that old. Read live by verify, not recomputed.
  * Absent while the baseline warms up (the observation lists the metric in `warmingUp`).
  */
-export const BASELINE_STATS = ['baseline', 'deviation', 'anomaly', 'spread'] as const;
+export const BASELINE_STATS = ['baseline', 'deviation', 'anomaly', 'spread', 'drift'] as const;
 
 /**
  * The `anomaly` fact of a deviation: 0.5 at |deviation| = `anomalyDeviation`, near 1 two deviations

@@ -40,11 +40,19 @@ import { anomalyScore } from '../common/facts-reference.js';
  *   every sample, frozen or not (that is how it sees the bursts), but robustly: an excursion moves
  *   the excess by at most 4× its current value, and the k-th sample of one excursion by 1/k of a
  *   first sample's step, so an incident lasting hours counts about as much as a few bursts.
+ * - Drift: a shift the level follows (a slow decline, or a step the adaptation above takes in as the
+ *   new normal) scores no deviation once learned. Beside the level, each state keeps a slow
+ *   reference, the deseasonalized samples weighted with half-life `driftHalfLifeMs` (7 days), each
+ *   clipped at ±3 of its own spreads (the mean absolute residual about it, ×1.2533); the `drift`
+ *   fact is (level − slow reference) / that spread: how far this metric's normal of the last hours
+ *   has moved from its normal of the last days. It learns from every sample, frozen or not, and is
+ *   0 until the state is `driftHalfLifeMs` old (before that the seasonal offsets are still being
+ *   learned, so the deseasonalized level wanders).
  * - Facts are withheld until `warmupSamples` samples: the caller reports the metric as warming up.
  * Deterministic: the result depends only on the samples in arrival order; a sample at or before a
  * state's newest time changes nothing, so replaying samples the state already saw is harmless.
  *
- * Memory: a state is 2 doubles and 43 floats (188 bytes) in shared chunked typed arrays, plus its
+ * Memory: a state is 2 doubles and 45 floats (196 bytes) in shared chunked typed arrays, plus its
  * entity's key string and a small array of (metric id, slot) pairs per entity; no object per state.
  */
 
@@ -92,6 +100,11 @@ export interface BaselineOptions {
   readonly tailRisk: number;
   /** Half-life of the excursions' rate, in event time (2 days). */
   readonly tailHalfLifeMs: number;
+  /**
+   * Half-life of the slow reference the `drift` fact is measured from, in event time
+   * (AUTOGLM_BASELINE_DRIFT_HALF_LIFE, 7 days); drift is 0 until a state is that old.
+   */
+  readonly driftHalfLifeMs: number;
 }
 
 export const DEFAULT_BASELINE_OPTIONS: BaselineOptions = {
@@ -110,6 +123,7 @@ export const DEFAULT_BASELINE_OPTIONS: BaselineOptions = {
   checkpointEveryMs: 15_000,
   tailRisk: 0.006,
   tailHalfLifeMs: 2 * 86_400_000,
+  driftHalfLifeMs: 7 * 86_400_000,
 };
 
 /** The facts of one metric once its baseline is warm. */
@@ -126,6 +140,11 @@ export interface BaselineFacts {
    * action against, so that a baseline that learns the incident meanwhile cannot verify it.
    */
   readonly spread: number;
+  /**
+   * How far the level is from the slow reference (the deseasonalized level over days), in the slow
+   * reference's spreads, signed; 0 until the state is `driftHalfLifeMs` old. See the file comment.
+   */
+  readonly drift: number;
 }
 
 /** A state due for the changelog, or gone from memory (value undefined: write a tombstone). */
@@ -154,8 +173,10 @@ const SINCE_CHECKPOINT = 38; // seconds of event time since the state was last d
 const EXCESS = 39; // mean excess of an excursion beyond TAIL_FROM spreads, in spreads (format 4)
 const RATE = 40; // share of samples in an excursion, in event time (format 4)
 const RUN = 41; // samples of the excursion running now; 0 when none (format 4)
-const METRIC_ID = 42;
-const F32 = 43;
+const SLOW = 42; // the slow reference: the deseasonalized level over days (format 5)
+const SLOW_ABSDEV = 43; // weighted mean absolute residual about it (format 5)
+const METRIC_ID = 44;
+const F32 = 45;
 
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
@@ -175,13 +196,17 @@ const GAUSSIAN_EXCESS = 0.373;
 const EXCESS_STEP = 0.1;
 /** An excursion's excess counts up to this many times the current mean excess. */
 const EXCESS_CAP = 4;
-const FORMAT = 4;
+const FORMAT = 5;
+/** The format before the slow reference: its floats are a prefix of format 5's, restored with drift 0. */
+const FORMAT_NO_DRIFT = 4;
 /** The formats before the tail model: their floats are a prefix of format 4's, restored with a Gaussian tail. */
 const FORMAT_NO_TAIL = 3;
 /** The format before the candidate held a residual: restored by converting it. */
 const FORMAT_LEVEL_CANDIDATE = 2;
 /** Bytes of a changelog value: format byte, 7 bytes padding, the doubles, then the floats but the metric id. */
 export const BASELINE_RECORD_BYTES = 8 + F64 * 8 + (F32 - 1) * 4;
+/** Bytes of a format 4 value (no slow reference). */
+const RECORD_BYTES_NO_DRIFT = 8 + F64 * 8 + SLOW * 4;
 /** Bytes of a format 2 or 3 value (no tail floats). */
 const RECORD_BYTES_NO_TAIL = 8 + F64 * 8 + EXCESS * 4;
 
@@ -223,6 +248,9 @@ export class BaselineStore {
   /** The same for the tail's rate, which learns on every sample. */
   private tailDt = Number.NaN;
   private tailDecay = 0;
+  /** The same for the slow reference. */
+  private slowDt = Number.NaN;
+  private slowDecay = 0;
 
   constructor(opts: Partial<BaselineOptions> = {}) {
     this.opts = { ...DEFAULT_BASELINE_OPTIONS, ...opts };
@@ -232,6 +260,7 @@ export class BaselineStore {
       'adaptAfterMs',
       'seasonHalfLifeMs',
       'maxStates',
+      'driftHalfLifeMs',
     ] as const) {
       const v = this.opts[key];
       if (!(Number.isFinite(v) && v > 0)) throw new RangeError(`${key} must be positive, got ${v}`);
@@ -310,7 +339,14 @@ export class BaselineStore {
     const baseline = f[p + EXPECTED] as number;
     const spread =
       this.spreadOf(f[p + ABSDEV] as number, baseline, f[p + METRIC_ID] as number) * this.tailWidening(f, p);
-    return { baseline, deviation, anomaly: this.anomalyOf(deviation), spread };
+    const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
+    const level = d[(slot & (CHUNK - 1)) * F64 + LEVEL] as number;
+    const slow = f[p + SLOW] as number;
+    const drift =
+      (f[p + AGE] as number) * 1000 < this.opts.driftHalfLifeMs
+        ? 0
+        : (level - slow) / this.spreadOf(f[p + SLOW_ABSDEV] as number, slow, f[p + METRIC_ID] as number);
+    return { baseline, deviation, anomaly: this.anomalyOf(deviation), spread, drift };
   }
 
   /** Whether `entity` has any state (warm or not) for `metric`. */
@@ -370,12 +406,13 @@ export class BaselineStore {
    */
   restore(entity: string, metric: string, value: Buffer, partition: number): string | undefined {
     const format = value.length > 0 ? value.readUInt8(0) : undefined;
-    const tail = format === FORMAT && value.length === BASELINE_RECORD_BYTES;
+    const current = format === FORMAT && value.length === BASELINE_RECORD_BYTES;
+    const noDrift = format === FORMAT_NO_DRIFT && value.length === RECORD_BYTES_NO_DRIFT;
     const noTail =
       (format === FORMAT_NO_TAIL || format === FORMAT_LEVEL_CANDIDATE) &&
       value.length === RECORD_BYTES_NO_TAIL;
-    if (!tail && !noTail)
-      return `not a baseline state of format ${FORMAT} (${BASELINE_RECORD_BYTES} bytes) or ${FORMAT_NO_TAIL} or ${FORMAT_LEVEL_CANDIDATE} (${RECORD_BYTES_NO_TAIL} bytes): format ${format ?? 'none'}, ${value.length} bytes`;
+    if (!current && !noDrift && !noTail)
+      return `not a baseline state of format ${FORMAT} (${BASELINE_RECORD_BYTES} bytes), ${FORMAT_NO_DRIFT} (${RECORD_BYTES_NO_DRIFT} bytes) or ${FORMAT_NO_TAIL} or ${FORMAT_LEVEL_CANDIDATE} (${RECORD_BYTES_NO_TAIL} bytes): format ${format ?? 'none'}, ${value.length} bytes`;
     const lastTs = value.readDoubleLE(8 + LAST_TS * 8);
     if (!Number.isFinite(lastTs)) return 'baseline state has no finite newest time';
     const e = this.entities.get(entity);
@@ -387,10 +424,12 @@ export class BaselineStore {
     const o = (slot & (CHUNK - 1)) * F64;
     const p = (slot & (CHUNK - 1)) * F32;
     for (let i = 0; i < F64; i++) d[o + i] = value.readDoubleLE(8 + i * 8);
-    const floats = tail ? F32 - 1 : EXCESS;
+    const floats = current ? F32 - 1 : noDrift ? SLOW : EXCESS;
     for (let i = 0; i < floats; i++) f[p + i] = value.readFloatLE(8 + F64 * 8 + i * 4);
     // Formats 2 and 3 had no tail: it starts as a new state's, Gaussian.
     if (noTail) this.resetTail(f, p);
+    // Formats 2 to 4 had no slow reference: it starts at the level, drift 0 until it is old enough.
+    if (!current) this.resetSlow(d, o, f, p);
     // Format 2 kept a running deviation's recent level: its residual is that minus the expected value.
     if (format === FORMAT_LEVEL_CANDIDATE && !Number.isNaN(f[p + SHIFT_FOR] as number))
       f[p + CANDIDATE] = (f[p + CANDIDATE] as number) - (f[p + EXPECTED] as number);
@@ -452,7 +491,10 @@ export class BaselineStore {
     const opts = this.opts;
     const n = Math.min(MAX_COUNT, (f[p + COUNT] as number) + 1);
     const warm = n > opts.warmupSamples;
-    const age = Math.min((f[p + AGE] as number) + dt / 1000, opts.learnMs / 1000 + 1);
+    const age = Math.min(
+      (f[p + AGE] as number) + dt / 1000,
+      Math.max(opts.learnMs, opts.driftHalfLifeMs) / 1000 + 1,
+    );
     const hourAt = p + HOURS + Math.floor((ts % DAY_MS) / HOUR_MS);
     const dayAt = p + DAYS + ((Math.floor(ts / DAY_MS) + 4) % 7); // 1970-01-01 was a Thursday
     const season = (opts.daily ? (f[hourAt] as number) : 0) + (opts.weekly ? (f[dayAt] as number) : 0);
@@ -463,6 +505,7 @@ export class BaselineStore {
     const r = x - expected;
     const z = r / (spread * this.tailWidening(f, p));
     if (warm && opts.tailRisk > 0) this.learnTail(f, p, Math.abs(r) / spread, dt);
+    this.learnSlow(f, p, x - season, n, dt);
     f[p + EXPECTED] = expected;
     f[p + DEVIATION] = z;
     f[p + COUNT] = n;
@@ -531,6 +574,29 @@ export class BaselineStore {
     f[p + EXCESS] = excess + (EXCESS_STEP / k) * (Math.min(a - TAIL_FROM, EXCESS_CAP * excess) - excess);
   }
 
+  /**
+   * Learns the slow reference from one deseasonalized sample `y`: every sample, frozen or not (an
+   * incident moves it little: each residual is clipped at CLIP of its spreads and the half-life is days).
+   */
+  private learnSlow(f: Float32Array, p: number, y: number, n: number, dt: number): void {
+    if (dt !== this.slowDt) {
+      this.slowDt = dt;
+      this.slowDecay = Math.min(0.5, 1 - 2 ** (-dt / this.opts.driftHalfLifeMs));
+    }
+    const a = Math.min(0.5, Math.max(this.slowDecay, 1 / n));
+    const slow = f[p + SLOW] as number;
+    const absdev = f[p + SLOW_ABSDEV] as number;
+    const clip = n > 5 ? CLIP * this.spreadOf(absdev, slow, f[p + METRIC_ID] as number) : Infinity;
+    const r = y - slow;
+    f[p + SLOW] = slow + a * (r > clip ? clip : r < -clip ? -clip : r);
+    f[p + SLOW_ABSDEV] = absdev + a * (Math.min(Math.abs(r), clip) - absdev);
+  }
+
+  private resetSlow(d: Float64Array, o: number, f: Float32Array, p: number): void {
+    f[p + SLOW] = d[o + LEVEL] as number;
+    f[p + SLOW_ABSDEV] = f[p + ABSDEV] as number;
+  }
+
   private resetTail(f: Float32Array, p: number): void {
     f[p + EXCESS] = GAUSSIAN_EXCESS;
     f[p + RATE] = GAUSSIAN_RATE;
@@ -567,6 +633,7 @@ export class BaselineStore {
     f[p + SHIFT_FOR] = Number.NaN;
     f[p + COUNT] = 1;
     f[p + EXPECTED] = x;
+    f[p + SLOW] = x;
     f[p + METRIC_ID] = id;
     this.resetTail(f, p);
     const e = this.entities.get(entity);

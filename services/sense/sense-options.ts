@@ -20,6 +20,7 @@ export function baselineOptionsOf(config: Config): Partial<BaselineOptions> {
     minSpread: config.baselineMinSpread,
     tailRisk: config.baselineTailRisk,
     tailHalfLifeMs: config.baselineTailHalfLife,
+    driftHalfLifeMs: config.baselineDriftHalfLife,
     checkpointEveryMs: checkpointEveryMs(config.window, config.emitEvery),
   };
 }

@@ -380,6 +380,7 @@ export class EntityWindows {
       stats[b + 1] = facts.deviation;
       stats[b + 2] = facts.anomaly;
       stats[b + 3] = facts.spread;
+      stats[b + 4] = facts.drift;
     }
     if (keep < rings.length) rings.length = keep;
     const build = finite ? this.layoutOf(w, keep).build : undefined;

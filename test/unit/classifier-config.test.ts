@@ -52,16 +52,16 @@ describe('model config', () => {
   it('refuses an unknown feature and suggests the nearest name', () => {
     const json = { ...valid(), features: ['cpu.avgg'] };
     assert.deepEqual(problemsOf(json), [
-      'incident.config.json: features[0]: unknown feature "cpu.avgg": features are <metric>.<avg|min|max|last|p95|count|slope|baseline|deviation|anomaly|spread>; did you mean "cpu.avg"?',
+      'incident.config.json: features[0]: unknown feature "cpu.avgg": features are <metric>.<avg|min|max|last|p95|count|slope|baseline|deviation|anomaly|spread|drift>; did you mean "cpu.avg"?',
     ]);
     assert.deepEqual(problemsOf({ ...valid(), features: ['cpu'] }), [
-      'incident.config.json: features[0]: unknown feature "cpu": features are <metric>.<avg|min|max|last|p95|count|slope|baseline|deviation|anomaly|spread> (for example "cpu.avg")',
+      'incident.config.json: features[0]: unknown feature "cpu": features are <metric>.<avg|min|max|last|p95|count|slope|baseline|deviation|anomaly|spread|drift> (for example "cpu.avg")',
     ]);
   });
 
   it('refuses a context fact as a feature', () => {
     assert.deepEqual(problemsOf({ ...valid(), features: ['tier'] }), [
-      'incident.config.json: features[0]: "tier" is a context fact, not a window feature: use <metric>.<avg|min|max|last|p95|count|slope|baseline|deviation|anomaly|spread>',
+      'incident.config.json: features[0]: "tier" is a context fact, not a window feature: use <metric>.<avg|min|max|last|p95|count|slope|baseline|deviation|anomaly|spread|drift>',
     ]);
   });
 

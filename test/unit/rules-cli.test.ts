@@ -92,7 +92,7 @@ describe('autoglm rules check', () => {
     [
       'an unknown fact',
       variant('x', (r) => (r.conditions.all[0].fact = 'cpu.avgg')),
-      'x.json: conditions.all[0].fact: unknown fact "cpu.avgg": facts are <metric>.<avg|min|max|last|p95|count|slope|baseline|deviation|anomaly|spread> or ' +
+      'x.json: conditions.all[0].fact: unknown fact "cpu.avgg": facts are <metric>.<avg|min|max|last|p95|count|slope|baseline|deviation|anomaly|spread|drift> or ' +
         'entity, events, eventKinds, deploy.ageSeconds, alerts, alerts.firing, alerts.names, alerts.severities, maintenance, maintenanceWindow, service, owner, tier, labels, dependencies, incident, incident.class, incident.confidence; did you mean "cpu.avg"?',
     ],
     [

@@ -52,7 +52,7 @@ import { anomalyScore } from '../common/facts-reference.js';
  * Deterministic: the result depends only on the samples in arrival order; a sample at or before a
  * state's newest time changes nothing, so replaying samples the state already saw is harmless.
  *
- * Memory: a state is 2 doubles and 45 floats (196 bytes) in shared chunked typed arrays, plus its
+ * Memory: a state is 2 doubles, 43 floats, a 16-bit metric id and a 16-bit excursion run (192 bytes) in shared chunked typed arrays, plus its
  * entity's key string and a small array of (metric id, slot) pairs per entity; no object per state.
  */
 
@@ -172,11 +172,15 @@ const AGE = 37; // seconds since the first sample, capped past learnMs
 const SINCE_CHECKPOINT = 38; // seconds of event time since the state was last due; -Infinity while queued
 const EXCESS = 39; // mean excess of an excursion beyond TAIL_FROM spreads, in spreads (format 4)
 const RATE = 40; // share of samples in an excursion, in event time (format 4)
-const RUN = 41; // samples of the excursion running now; 0 when none (format 4)
-const SLOW = 42; // the slow reference: the deseasonalized level over days (format 5)
-const SLOW_ABSDEV = 43; // weighted mean absolute residual about it (format 5)
-const METRIC_ID = 44;
-const F32 = 45;
+const SLOW = 41; // the slow reference: the deseasonalized level over days (format 5)
+const SLOW_ABSDEV = 42; // weighted mean absolute residual about it (format 5)
+const F32 = 43;
+// Beside the floats, 16 bits each: the metric id and the samples of the excursion running now
+// (0 when none; at most RUN_MAX). A record holds the floats up to RATE, the run, then SLOW and SLOW_ABSDEV.
+const RUN_MAX = 65_535;
+/** Floats of a record: the state's, the run among them (after RATE, where format 4 had it). */
+const RECORD_RUN = RATE + 1;
+const RECORD_FLOATS = F32 + 1;
 
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
@@ -203,10 +207,10 @@ const FORMAT_NO_DRIFT = 4;
 const FORMAT_NO_TAIL = 3;
 /** The format before the candidate held a residual: restored by converting it. */
 const FORMAT_LEVEL_CANDIDATE = 2;
-/** Bytes of a changelog value: format byte, 7 bytes padding, the doubles, then the floats but the metric id. */
-export const BASELINE_RECORD_BYTES = 8 + F64 * 8 + (F32 - 1) * 4;
+/** Bytes of a changelog value: format byte, 7 bytes padding, the doubles, then the floats. */
+export const BASELINE_RECORD_BYTES = 8 + F64 * 8 + RECORD_FLOATS * 4;
 /** Bytes of a format 4 value (no slow reference). */
-const RECORD_BYTES_NO_DRIFT = 8 + F64 * 8 + SLOW * 4;
+const RECORD_BYTES_NO_DRIFT = 8 + F64 * 8 + (RECORD_RUN + 1) * 4;
 /** Bytes of a format 2 or 3 value (no tail floats). */
 const RECORD_BYTES_NO_TAIL = 8 + F64 * 8 + EXCESS * 4;
 
@@ -222,6 +226,10 @@ export class BaselineStore {
   private readonly entities = new Map<string, number[]>();
   private readonly f64Chunks: Float64Array[] = [];
   private readonly f32Chunks: Float32Array[] = [];
+  /** The metric id of each slot (below MAX_METRIC_NAMES: 2 bytes). */
+  private readonly idChunks: Uint16Array[] = [];
+  /** The samples of the excursion running now of each slot (the tail model; at most RUN_MAX). */
+  private readonly runChunks: Uint16Array[] = [];
   /** The entity of each slot (the Map's key string, shared), for checkpoints and eviction. */
   private readonly slotEntity: (string | undefined)[] = [];
   private readonly freeSlots: number[] = [];
@@ -293,7 +301,7 @@ export class BaselineStore {
 
   /** Bytes reserved by the state arrays (used or free). */
   get reservedBytes(): number {
-    return this.f64Chunks.length * CHUNK * (F64 * 8 + F32 * 4);
+    return this.f64Chunks.length * CHUNK * (F64 * 8 + F32 * 4 + 4);
   }
 
   /**
@@ -320,7 +328,7 @@ export class BaselineStore {
     const p = (slot & (CHUNK - 1)) * F32;
     const dt = ts - (d[o + LAST_TS] as number);
     if (!(dt > 0)) return 'stale';
-    this.learn(d, o, f, p, ts, x, dt);
+    this.learn(d, o, f, p, slot, ts, x, dt);
     const since = (f[p + SINCE_CHECKPOINT] as number) + dt / 1000;
     f[p + SINCE_CHECKPOINT] = since;
     if (since * 1000 >= this.opts.checkpointEveryMs) this.markDirty(slot, partition);
@@ -338,14 +346,14 @@ export class BaselineStore {
     const deviation = f[p + DEVIATION] as number;
     const baseline = f[p + EXPECTED] as number;
     const spread =
-      this.spreadOf(f[p + ABSDEV] as number, baseline, f[p + METRIC_ID] as number) * this.tailWidening(f, p);
+      this.spreadOf(f[p + ABSDEV] as number, baseline, this.metricIdOf(slot)) * this.tailWidening(f, p);
     const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
     const level = d[(slot & (CHUNK - 1)) * F64 + LEVEL] as number;
     const slow = f[p + SLOW] as number;
     const drift =
       (f[p + AGE] as number) * 1000 < this.opts.driftHalfLifeMs
         ? 0
-        : (level - slow) / this.spreadOf(f[p + SLOW_ABSDEV] as number, slow, f[p + METRIC_ID] as number);
+        : (level - slow) / this.spreadOf(f[p + SLOW_ABSDEV] as number, slow, this.metricIdOf(slot));
     return { baseline, deviation, anomaly: this.anomalyOf(deviation), spread, drift };
   }
 
@@ -394,7 +402,7 @@ export class BaselineStore {
       const f = this.f32Chunks[slot >> CHUNK_BITS] as Float32Array;
       const p = (slot & (CHUNK - 1)) * F32;
       f[p + SINCE_CHECKPOINT] = 0;
-      const metric = this.metricNames[f[p + METRIC_ID] as number] as string;
+      const metric = this.metricNames[this.metricIdOf(slot)] as string;
       out.push({ entity, metric, partition, value: this.encode(slot) });
     }
     return out;
@@ -424,10 +432,15 @@ export class BaselineStore {
     const o = (slot & (CHUNK - 1)) * F64;
     const p = (slot & (CHUNK - 1)) * F32;
     for (let i = 0; i < F64; i++) d[o + i] = value.readDoubleLE(8 + i * 8);
-    const floats = current ? F32 - 1 : noDrift ? SLOW : EXCESS;
-    for (let i = 0; i < floats; i++) f[p + i] = value.readFloatLE(8 + F64 * 8 + i * 4);
+    const floats = noTail ? EXCESS : RECORD_RUN;
+    const at = (i: number) => value.readFloatLE(8 + F64 * 8 + i * 4);
+    for (let i = 0; i < floats; i++) f[p + i] = at(i);
+    const q = slot & (CHUNK - 1);
+    const runs = this.runChunks[slot >> CHUNK_BITS] as Uint16Array;
+    runs[q] = noTail ? 0 : Math.min(RUN_MAX, Math.max(0, at(RECORD_RUN)));
+    if (current) for (let i = SLOW; i < F32; i++) f[p + i] = at(i + 1);
     // Formats 2 and 3 had no tail: it starts as a new state's, Gaussian.
-    if (noTail) this.resetTail(f, p);
+    if (noTail) this.resetTail(f, p, slot);
     // Formats 2 to 4 had no slow reference: it starts at the level, drift 0 until it is old enough.
     if (!current) this.resetSlow(d, o, f, p);
     // Format 2 kept a running deviation's recent level: its residual is that minus the expected value.
@@ -484,11 +497,13 @@ export class BaselineStore {
     o: number,
     f: Float32Array,
     p: number,
+    slot: number,
     ts: number,
     x: number,
     dt: number,
   ): void {
     const opts = this.opts;
+    const id = this.metricIdOf(slot);
     const n = Math.min(MAX_COUNT, (f[p + COUNT] as number) + 1);
     const warm = n > opts.warmupSamples;
     const age = Math.min(
@@ -501,11 +516,11 @@ export class BaselineStore {
     const level = d[o + LEVEL] as number;
     const absdev = f[p + ABSDEV] as number;
     const expected = level + season;
-    const spread = this.spreadOf(absdev, expected, f[p + METRIC_ID] as number);
+    const spread = this.spreadOf(absdev, expected, id);
     const r = x - expected;
     const z = r / (spread * this.tailWidening(f, p));
-    if (warm && opts.tailRisk > 0) this.learnTail(f, p, Math.abs(r) / spread, dt);
-    this.learnSlow(f, p, x - season, n, dt);
+    if (warm && opts.tailRisk > 0) this.learnTail(f, p, slot, Math.abs(r) / spread, dt);
+    this.learnSlow(f, p, id, x - season, n, dt);
     f[p + EXPECTED] = expected;
     f[p + DEVIATION] = z;
     f[p + COUNT] = n;
@@ -556,7 +571,9 @@ export class BaselineStore {
    * or not; see the file comment): their rate in event time, and their mean excess beyond TAIL_FROM,
    * each excursion's step bounded (EXCESS_CAP) and shared out over its run (1/k for its k-th sample).
    */
-  private learnTail(f: Float32Array, p: number, a: number, dt: number): void {
+  private learnTail(f: Float32Array, p: number, slot: number, a: number, dt: number): void {
+    const runs = this.runChunks[slot >> CHUNK_BITS] as Uint16Array;
+    const q = slot & (CHUNK - 1);
     const over = a > TAIL_FROM;
     if (dt !== this.tailDt) {
       this.tailDt = dt;
@@ -565,11 +582,11 @@ export class BaselineStore {
     const rate = f[p + RATE] as number;
     f[p + RATE] = rate + this.tailDecay * ((over ? 1 : 0) - rate);
     if (!over) {
-      f[p + RUN] = 0;
+      runs[q] = 0;
       return;
     }
-    const k = (f[p + RUN] as number) + 1;
-    f[p + RUN] = k;
+    const k = Math.min(RUN_MAX, (runs[q] as number) + 1);
+    runs[q] = k;
     const excess = f[p + EXCESS] as number;
     f[p + EXCESS] = excess + (EXCESS_STEP / k) * (Math.min(a - TAIL_FROM, EXCESS_CAP * excess) - excess);
   }
@@ -578,7 +595,7 @@ export class BaselineStore {
    * Learns the slow reference from one deseasonalized sample `y`: every sample, frozen or not (an
    * incident moves it little: each residual is clipped at CLIP of its spreads and the half-life is days).
    */
-  private learnSlow(f: Float32Array, p: number, y: number, n: number, dt: number): void {
+  private learnSlow(f: Float32Array, p: number, id: number, y: number, n: number, dt: number): void {
     if (dt !== this.slowDt) {
       this.slowDt = dt;
       this.slowDecay = Math.min(0.5, 1 - 2 ** (-dt / this.opts.driftHalfLifeMs));
@@ -586,7 +603,7 @@ export class BaselineStore {
     const a = Math.min(0.5, Math.max(this.slowDecay, 1 / n));
     const slow = f[p + SLOW] as number;
     const absdev = f[p + SLOW_ABSDEV] as number;
-    const clip = n > 5 ? CLIP * this.spreadOf(absdev, slow, f[p + METRIC_ID] as number) : Infinity;
+    const clip = n > 5 ? CLIP * this.spreadOf(absdev, slow, id) : Infinity;
     const r = y - slow;
     f[p + SLOW] = slow + a * (r > clip ? clip : r < -clip ? -clip : r);
     f[p + SLOW_ABSDEV] = absdev + a * (Math.min(Math.abs(r), clip) - absdev);
@@ -597,10 +614,10 @@ export class BaselineStore {
     f[p + SLOW_ABSDEV] = f[p + ABSDEV] as number;
   }
 
-  private resetTail(f: Float32Array, p: number): void {
+  private resetTail(f: Float32Array, p: number, slot: number): void {
+    (this.runChunks[slot >> CHUNK_BITS] as Uint16Array)[slot & (CHUNK - 1)] = 0;
     f[p + EXCESS] = GAUSSIAN_EXCESS;
     f[p + RATE] = GAUSSIAN_RATE;
-    f[p + RUN] = 0;
   }
 
   /** A new state for `metric` of `entity`; -1 when maxStates are held or too many metric names. */
@@ -620,6 +637,8 @@ export class BaselineStore {
       if (slot >> CHUNK_BITS >= this.f64Chunks.length) {
         this.f64Chunks.push(new Float64Array(CHUNK * F64));
         this.f32Chunks.push(new Float32Array(CHUNK * F32));
+        this.idChunks.push(new Uint16Array(CHUNK));
+        this.runChunks.push(new Uint16Array(CHUNK));
       }
     }
     const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
@@ -634,8 +653,8 @@ export class BaselineStore {
     f[p + COUNT] = 1;
     f[p + EXPECTED] = x;
     f[p + SLOW] = x;
-    f[p + METRIC_ID] = id;
-    this.resetTail(f, p);
+    (this.idChunks[slot >> CHUNK_BITS] as Uint16Array)[slot & (CHUNK - 1)] = id;
+    this.resetTail(f, p, slot);
     const e = this.entities.get(entity);
     // Exact-length arrays of small integers: the cheapest index V8 keeps.
     if (e === undefined) this.entities.set(entity, [partition, id, slot]);
@@ -657,6 +676,10 @@ export class BaselineStore {
     this.slotEntity[slot] = undefined;
     this.freeSlots.push(slot);
     this.states--;
+  }
+
+  private metricIdOf(slot: number): number {
+    return (this.idChunks[slot >> CHUNK_BITS] as Uint16Array)[slot & (CHUNK - 1)] as number;
   }
 
   private lastTsOf(slot: number): number {
@@ -688,7 +711,10 @@ export class BaselineStore {
     const out = Buffer.allocUnsafe(BASELINE_RECORD_BYTES).fill(0, 0, 8);
     out.writeUInt8(FORMAT, 0);
     for (let i = 0; i < F64; i++) out.writeDoubleLE(d[o + i] as number, 8 + i * 8);
-    for (let i = 0; i < F32 - 1; i++) out.writeFloatLE(f[p + i] as number, 8 + F64 * 8 + i * 4);
+    const at = (i: number, v: number) => out.writeFloatLE(v, 8 + F64 * 8 + i * 4);
+    for (let i = 0; i < RECORD_RUN; i++) at(i, f[p + i] as number);
+    at(RECORD_RUN, (this.runChunks[slot >> CHUNK_BITS] as Uint16Array)[slot & (CHUNK - 1)] as number);
+    for (let i = SLOW; i < F32; i++) at(i + 1, f[p + i] as number);
     return out;
   }
 }

@@ -3,8 +3,10 @@
  * act, verify; Kafka and Temporal): the action reaches a target that does nothing, CPU stays at
  * 98%, and while sense's baseline learns the incident as the entity's normal (a new entity still
  * learning, or an incident longer than AUTOGLM_BASELINE_ADAPT_AFTER) the verdict is not `verified`;
- * an entity whose baseline was still warming up at decision time is `expired` (unknown), not
- * `failed`. Each case also checks that sense's live baseline really did take the incident for
+ * an entity whose baseline was still warming up at decision time has no deviation to judge by
+ * (unknown for the whole verification), and fails on the rule's `relativeTo` (the window's mean CPU
+ * never fell to 95% of its decision-time value), not `expired` as it did before the rule had it.
+ * Each case also checks that sense's live baseline really did take the incident for
  * normal, so the test would catch a verify step that reads it (it fails on the code before).
  */
 import assert from 'node:assert/strict';
@@ -124,16 +126,21 @@ describe('verification against the pre-incident normal (real sense, decide, act,
     const [w, l, a] = await Promise.all([verdictOf(warming), verdictOf(learning), verdictOf(adapting)]);
     const explain = (v: Verdict) => `${v.entity}: ${v.outcome} ${JSON.stringify(v.evidence)}`;
 
-    // (iii) and (i): warming up at decision time: unknown for the whole verification, expired, not failed.
-    assert.equal(w.outcome, 'expired', explain(w));
-    assert.equal(w.evidence.verification, 'expired');
+    // (iii) and (i): warming up at decision time: no deviation to judge by, but the rule's relativeTo
+    // knows the window's mean CPU never fell to 95% of its decision-time value: failed, compensated.
+    assert.notEqual(w.outcome, 'verified', explain(w));
+    assert.equal(w.evidence.verification, 'failed', explain(w));
     assert.deepEqual(w.evidence.baselines, { cpu: { source: 'none' } }, explain(w));
-    assert.ok((w.evidence.observationsUnknown as number) > 0, explain(w));
-    assert.deepEqual(w.evidence.unknownFacts, ['cpu.deviation'], explain(w));
+    const relative = w.evidence.relativeTo as { fact: string; holds: unknown }[];
+    assert.deepEqual(
+      relative.map((r) => [r.fact, r.holds]),
+      [['cpu.avg', false]],
+      explain(w),
+    );
     assert.equal(
       h.callsFor(warming).filter((c) => c.body.action === 'scale_in').length,
-      0,
-      'no compensation',
+      1,
+      'scaled back in once',
     );
 
     // (i) learning and (ii) adapted: measured against the decision-time normal (~40%), they failed.

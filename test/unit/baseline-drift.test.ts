@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../services/classifier/seeded-random.js';
 import { loadConfig } from '../../services/common/config.js';
 import { BASELINE_RECORD_BYTES, BaselineStore } from '../../services/sense/baseline.js';
 import { baselineOptionsOf } from '../../services/sense/sense-options.js';
@@ -7,15 +8,6 @@ import { baselineOptionsOf } from '../../services/sense/sense-options.js';
 const t0 = Date.UTC(2026, 0, 5);
 const step = 300_000;
 const DAY = 86_400_000;
-
-/** A deterministic 0..1 sequence (a small LCG), so the series are the same on every run. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /**
  * A temperature-like metric: 50 with a daily swing of ±5 and noise ±1 for `flatDays`, then falling
@@ -29,7 +21,7 @@ function declining(
   fall: number,
   each: (day: number) => void,
 ): void {
-  const next = random(11);
+  const next = seededRandom(11);
   const n = ((flatDays + fallDays) * DAY) / step;
   for (let i = 0; i < n; i++) {
     const ts = t0 + i * step;

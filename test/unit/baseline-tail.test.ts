@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../services/classifier/seeded-random.js';
 import { loadConfig } from '../../services/common/config.js';
 import { BASELINE_RECORD_BYTES, BaselineStore } from '../../services/sense/baseline.js';
 import { baselineOptionsOf } from '../../services/sense/sense-options.js';
@@ -8,21 +9,12 @@ import { generateSeries } from '../support/baseline-series.js';
 const t0 = Date.UTC(2026, 0, 5);
 const step = 300_000;
 
-/** A deterministic 0..1 sequence (a small LCG), so the series are the same on every run. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1_664_525) + 1_013_904_223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 /**
  * Disk writes of a host that sits at 0 and bursts to 10-30% on about 5% of its 5-minute samples
  * (NAB's ec2_disk_write_bytes series look like this): `days` of them into `store`.
  */
 function bursty(store: BaselineStore, days: number, seed = 7): number {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const n = (days * 86_400_000) / step;
   for (let i = 0; i < n; i++) store.update('e', 'cpu', t0 + i * step, next() < 0.05 ? 10 + 20 * next() : 0);
   return n;
@@ -66,7 +58,7 @@ describe('baseline tail model: excursions that are common are not incidents', ()
     // Normal 40 ± 1 for 3 days, then 80 for 4 hours (48 samples, every one an excursion), back to
     // normal, and a day later 60: 20 above a normal of spread ~1 is an incident whatever came before.
     const store = new BaselineStore();
-    const next = random(3);
+    const next = seededRandom(3);
     const value = (i: number) => (i >= 864 && i < 912 ? 80 : 40 + (next() - 0.5) * 3);
     let i = 0;
     for (; i < 912 + 288; i++) store.update('e', 'cpu', t0 + i * step, value(i));

@@ -17,7 +17,8 @@
  * Prints per series and overall: windows caught, time to first decision, decisions outside the
  * windows per entity-day, the NAB standard and low-FP scores of the project's scorer, and the
  * replay rate (samples/s, the median of `--repeat` replays). `--reference [python]` also scores the same decisions with NAB's own
- * scorer (../shared/nab/score.py; python with pandas, default .autoglm/nab-venv/bin/python) and
+ * scorer (../shared/nab/score.py; python with pandas below 3: NAB's labeler writes into an array pandas 3
+ * makes read-only; default .autoglm/nab-venv/bin/python) and
  * prints both scores and their difference. `--nab <dir>` reads the series and labels of a NAB
  * checkout instead (its data/ and labels/ folders) and `--folders` names the folders to replay: a
  * check on series nothing was tuned on.
@@ -95,7 +96,7 @@ function reference(
   const nab = path.resolve(root, '..', 'shared', 'nab');
   if (!fs.existsSync(path.join(nab, 'score.py'))) return console.log(`reference: no NAB scorer at ${nab}`);
   if (!fs.existsSync(python))
-    return console.log(`reference: no python at ${python} (make a venv with pandas there)`);
+    return console.log(`reference: no python at ${python} (make a venv with 'pandas<3' there)`);
   const work = fs.mkdtempSync(path.join(root, '.autoglm', 'nab-ref-'));
   try {
     for (const f of ['score.py', 'nab', 'config']) fs.symlinkSync(path.join(nab, f), path.join(work, f));

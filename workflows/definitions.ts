@@ -283,3 +283,16 @@ export function entityGuardId(scope: string, entity: string): string {
 export function actionBudgetId(scope: string): string {
   return `budget-${scope}`;
 }
+
+/**
+ * The decision-time values of the facts `verify.relativeTo` compares with: what the remediation
+ * workflow hands verify, and what `rules test` checks a case's verify against.
+ */
+export function decisionValuesOf(decision: Decision): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const c of decision.verify.relativeTo ?? []) {
+    const v = decision.facts[c.fact];
+    if (typeof v === 'number') values[c.fact] = v;
+  }
+  return values;
+}

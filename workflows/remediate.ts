@@ -19,6 +19,7 @@ import {
   actionBudgetId,
   approvalUpdate,
   approveSignal,
+  decisionValuesOf,
   entityGuardId,
   leaseAnswerSignal,
   rejectSignal,
@@ -526,16 +527,6 @@ async function attempt(
 function errorText(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause) return err.cause.message;
   return err instanceof Error ? err.message : String(err);
-}
-
-/** The decision-time values of the facts `verify.relativeTo` compares with. */
-function decisionValuesOf(decision: Decision): Record<string, number> {
-  const values: Record<string, number> = {};
-  for (const c of decision.verify.relativeTo ?? []) {
-    const v = decision.facts[c.fact];
-    if (typeof v === 'number') values[c.fact] = v;
-  }
-  return values;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { decisionValuesOf } from '../../workflows/definitions.js';
 import type { Decision, Observation, RelativeCheck } from '../common/contracts.js';
 import { VerifyCondition } from '../verify/condition.js';
 
@@ -17,24 +18,11 @@ export async function verifiedByItsOwnFacts(
 ): Promise<string | undefined> {
   const { conditions, relativeTo = [] } = decision.verify;
   const condition = new VerifyCondition(conditions, relativeTo, {
-    decisionValues: decisionValuesOf(decision.facts, relativeTo),
+    decisionValues: decisionValuesOf(decision),
   });
   const check = await condition.check(obs);
   if (check.holds !== true) return undefined;
   return verifyText(conditions, relativeTo);
-}
-
-/** The decision-time values `relativeTo` compares with, as workflows/remediate.ts passes them. */
-function decisionValuesOf(
-  facts: Readonly<Record<string, unknown>>,
-  relativeTo: readonly RelativeCheck[],
-): Record<string, number> {
-  const values: Record<string, number> = {};
-  for (const c of relativeTo) {
-    const v = facts[c.fact];
-    if (typeof v === 'number') values[c.fact] = v;
-  }
-  return values;
 }
 
 const OPERATORS: Readonly<Record<string, string>> = {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { repoRoot } from '../infra/paths.js';
 import { applyMetricSet } from '../services/fleet/metric-set.js';
 import { FleetModel } from '../services/fleet/fleet-model.js';
-import type { FleetScenarioClass } from '../services/fleet/fleet-types.js';
+import { FLEET_SCENARIO_CLASSES, type FleetScenarioClass } from '../services/fleet/fleet-types.js';
 import { BaselineStore } from '../services/sense/baseline.js';
 import { EntityWindows } from '../services/sense/windows.js';
 import { seededRandom, shuffleInPlace } from '../services/classifier/seeded-random.js';
@@ -43,29 +43,22 @@ type Spec = {
   relativeTo?: Array<{ fact: string; atMost?: number; atLeast?: number }>;
 };
 const dev = (v: number) => ({ fact: 'latency.deviation', operator: 'lessThan', value: v });
+/** `latency.deviation` below `below`, and the window's mean latency at most `atMost` of its decision-time value. */
+const spec = (below: number | undefined, atMost?: number): Spec => ({
+  conditions: { all: below === undefined ? [] : [dev(below)] },
+  ...(atMost === undefined ? {} : { relativeTo: [{ fact: 'latency.avg', atMost }] }),
+});
 const CANDIDATES: Record<string, Spec> = {
-  'dev<2 (now)': { conditions: { all: [dev(2)] } },
-  'dev<1.5': { conditions: { all: [dev(1.5)] } },
-  'dev<1': { conditions: { all: [dev(1)] } },
-  'dev<2 + avg<=0.9x': { conditions: { all: [dev(2)] }, relativeTo: [{ fact: 'latency.avg', atMost: 0.9 }] },
-  'dev<2 + avg<=0.8x': { conditions: { all: [dev(2)] }, relativeTo: [{ fact: 'latency.avg', atMost: 0.8 }] },
-  'dev<1.5 + avg<=0.9x': {
-    conditions: { all: [dev(1.5)] },
-    relativeTo: [{ fact: 'latency.avg', atMost: 0.9 }],
-  },
-  'dev<1.5 + avg<=0.85x': {
-    conditions: { all: [dev(1.5)] },
-    relativeTo: [{ fact: 'latency.avg', atMost: 0.85 }],
-  },
-  'avg<=0.9x only': { conditions: { all: [] }, relativeTo: [{ fact: 'latency.avg', atMost: 0.9 }] },
-  'dev<2 + avg<=0.95x': {
-    conditions: { all: [dev(2)] },
-    relativeTo: [{ fact: 'latency.avg', atMost: 0.95 }],
-  },
-  'dev<2 + avg<=0.85x': {
-    conditions: { all: [dev(2)] },
-    relativeTo: [{ fact: 'latency.avg', atMost: 0.85 }],
-  },
+  'dev<2 (now)': spec(2),
+  'dev<1.5': spec(1.5),
+  'dev<1': spec(1),
+  'dev<2 + avg<=0.9x': spec(2, 0.9),
+  'dev<2 + avg<=0.8x': spec(2, 0.8),
+  'dev<1.5 + avg<=0.9x': spec(1.5, 0.9),
+  'dev<1.5 + avg<=0.85x': spec(1.5, 0.85),
+  'avg<=0.9x only': spec(undefined, 0.9),
+  'dev<2 + avg<=0.95x': spec(2, 0.95),
+  'dev<2 + avg<=0.85x': spec(2, 0.85),
 };
 const within = 10 * 60_000,
   stableFor = 2 * 60_000;
@@ -131,15 +124,7 @@ async function run(seed: number, fix: boolean) {
   newObs.length = 0;
   const random = seededRandom(seed ^ 0x5eed);
   const ids = fleet.entityIds;
-  const pool = [
-    'cpu_saturation',
-    'memory_leak',
-    'bad_deploy',
-    'disk_pressure',
-    'dependency_outage',
-    'noisy_healthy',
-    null,
-  ] as const;
+  const pool = [...FLEET_SCENARIO_CLASSES, null];
   const plan: Array<FleetScenarioClass | null> = ids.map((_, i) => pool[i % pool.length]!);
   shuffleInPlace(plan, random);
   const start = now;

@@ -16,10 +16,13 @@
  * one `node --test` per stretch of files with the same limit, each told its limit in
  * AUTOGLM_TEST_FILE_TIMEOUT_MS (a test that budgets its own waits reads it). Every run's spec
  * reporter closes its output with its summary on every Node version; the exit code is the first
- * failing run's (all runs run).
+ * failing run's (all runs run). Each run also writes TAP to a file, and the last lines printed are
+ * every run's counts and every failed test with its location, so a log cut to its tail (CI's) still
+ * says what failed in an earlier run.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startContainers } from '../infra/containers.js';
@@ -106,8 +109,8 @@ for (const file of selected) {
   else runs.push({ timeoutMs, files: [file] });
 }
 
-/** Runs `files` with Node's test runner at `timeoutMs`; resolves to its exit code. */
-function runFiles(files: readonly string[], timeoutMs: number): Promise<number> {
+/** Runs `files` with Node's test runner at `timeoutMs`, TAP also to `tapFile`; resolves to its exit code. */
+function runFiles(files: readonly string[], timeoutMs: number, tapFile: string): Promise<number> {
   const child = spawn(
     process.execPath,
     [
@@ -125,6 +128,9 @@ function runFiles(files: readonly string[], timeoutMs: number): Promise<number> 
       '--test-concurrency=1',
       `--test-timeout=${timeoutMs}`,
       '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tapFile}`,
       ...files.map((f) => path.join(testDir, f)),
     ],
     { stdio: 'inherit', env: { ...env, AUTOGLM_TEST_FILE_TIMEOUT_MS: String(timeoutMs) } },
@@ -132,14 +138,39 @@ function runFiles(files: readonly string[], timeoutMs: number): Promise<number> 
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
-let exitCode = 0;
-for (const run of runs) {
-  if (runs.length > 1)
-    process.stderr.write(
-      `test: ${run.files.length === 1 ? run.files[0] : `${run.files.length} files`} (limit ${run.timeoutMs / 1000} s per file)\n`,
-    );
-  const code = await runFiles(run.files, run.timeoutMs);
-  if (exitCode === 0) exitCode = code;
+/** A run's counts and its failed tests (indented as nested, each with its location) from its TAP. */
+function tapSummary(tap: string): { counts: string; failed: string[] } {
+  const lines = tap.split('\n');
+  const count = (what: string) =>
+    lines.find((l) => l.startsWith(`# ${what} `))?.slice(what.length + 3) ?? '?';
+  const failed: string[] = [];
+  lines.forEach((line, i) => {
+    const m = /^(\s*)not ok \d+ - (.*)$/.exec(line);
+    if (!m) return;
+    const at = lines
+      .slice(i + 1, i + 12)
+      .map((l) => /^\s*location: '(.*)'$/.exec(l)?.[1])
+      .find(Boolean);
+    failed.push(`${m[1]}✖ ${m[2]}${at ? ` (${path.relative(repoRoot, at)})` : ''}`);
+  });
+  const counts = ['tests', 'pass', 'fail', 'cancelled', 'skipped'].map((w) => `${w} ${count(w)}`).join(', ');
+  return { counts, failed };
 }
+
+const tapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoglm-test-'));
+const summaries: string[] = [];
+let exitCode = 0;
+for (const [i, run] of runs.entries()) {
+  const name = run.files.length === 1 ? run.files[0] : `${run.files.length} files`;
+  if (runs.length > 1) process.stderr.write(`test: ${name} (limit ${run.timeoutMs / 1000} s per file)\n`);
+  const tapFile = path.join(tapDir, `run-${i + 1}.tap`);
+  const code = await runFiles(run.files, run.timeoutMs, tapFile);
+  if (exitCode === 0) exitCode = code;
+  const tap = fs.existsSync(tapFile) ? fs.readFileSync(tapFile, 'utf8') : '';
+  const { counts, failed } = tapSummary(tap);
+  summaries.push(`test: run ${i + 1} of ${runs.length} (${name}): exit ${code}; ${counts}`, ...failed);
+}
+fs.rmSync(tapDir, { recursive: true, force: true });
 if (stopContainers) await stopContainers().catch(() => undefined);
+process.stderr.write(`${summaries.join('\n')}\n`);
 process.exit(exitCode);

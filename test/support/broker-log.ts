@@ -70,3 +70,18 @@ export function overwriteStored(batch: StoredBatch, offset: number, bytes: Buffe
     fs.closeSync(fd);
   }
 }
+
+/**
+ * The stored batches holding exactly the records `first`..`last` of one produce: one batch as a
+ * rule, more when the producer split them (librdkafka sends what has lingered long enough; seen once
+ * as 1 + 11 on a loaded machine). Throws, with the partition's layout, when they do not tile the range.
+ */
+export function batchesOf(stored: readonly StoredBatch[], first: bigint, last: bigint): StoredBatch[] {
+  const parts = stored.filter((b) => b.firstOffset >= first && b.lastOffset <= last);
+  const tiled = parts.every((b, i) => b.firstOffset === (i === 0 ? first : parts[i - 1]!.lastOffset + 1n));
+  if (parts.length === 0 || !tiled || parts.at(-1)!.lastOffset !== last)
+    throw new Error(
+      `records ${first}-${last} are not stored as whole batches: ${stored.map((b) => `${b.firstOffset}-${b.lastOffset}`).join(' ')}`,
+    );
+  return parts;
+}

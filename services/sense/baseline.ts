@@ -1,4 +1,7 @@
 import { anomalyScore } from '../common/facts-reference.js';
+import { BaselineDrift, DRIFT_FLOATS } from './baseline-drift.js';
+import { CLIP, robustSpread } from './baseline-spread.js';
+import { BaselineTail, RUN_MAX, TAIL_FLOATS } from './baseline-tail.js';
 
 /**
  * Online baselines: per entity and metric, the metric's normal level and spread, learned from the
@@ -27,7 +30,7 @@ import { anomalyScore } from '../common/facts-reference.js';
  *   level moves by the run's recent residual and learning resumes. (It used to jump to the run's
  *   recent values minus this hour's offsets: on a seasonal metric those values span several hours,
  *   so each adaptation put the offsets' change over the run into the level as an error.)
- * - Heavy tails: a metric whose excursions are common (disk writes at 0 that burst to 50% several
+ * - Heavy tails (baseline-tail.ts): a metric whose excursions are common (disk writes at 0 that burst to 50% several
  *   times a day, a bursty network or CPU series) is not anomalous on each burst. Beside the spread,
  *   each state models its excursions beyond 2 spreads, peaks over a threshold as in SPOT (Siffer et
  *   al., "Anomaly detection in streams with extreme value theory", KDD 2017) with an exponential
@@ -40,7 +43,7 @@ import { anomalyScore } from '../common/facts-reference.js';
  *   every sample, frozen or not (that is how it sees the bursts), but robustly: an excursion moves
  *   the excess by at most 4× its current value, and the k-th sample of one excursion by 1/k of a
  *   first sample's step, so an incident lasting hours counts about as much as a few bursts.
- * - Drift: a shift the level follows (a slow decline, or a step the adaptation above takes in as the
+ * - Drift (baseline-drift.ts): a shift the level follows (a slow decline, or a step the adaptation above takes in as the
  *   new normal) scores no deviation once learned. Beside the level, each state keeps a slow
  *   reference, the deseasonalized samples weighted with half-life `driftHalfLifeMs` (7 days), each
  *   clipped at ±3 of its own spreads (the mean absolute residual about it, ×1.2533); the `drift`
@@ -170,36 +173,22 @@ const CANDIDATE = 35; // the run's recent residual while a one-sided deviation r
 const SHIFT_FOR = 36; // seconds that run has lasted; NaN when none runs
 const AGE = 37; // seconds since the first sample, capped past learnMs
 const SINCE_CHECKPOINT = 38; // seconds of event time since the state was last due; -Infinity while queued
-const EXCESS = 39; // mean excess of an excursion beyond TAIL_FROM spreads, in spreads (format 4)
-const RATE = 40; // share of samples in an excursion, in event time (format 4)
-const SLOW = 41; // the slow reference: the deseasonalized level over days (format 5)
-const SLOW_ABSDEV = 42; // weighted mean absolute residual about it (format 5)
-const F32 = 43;
+const TAIL = 39; // the tail model's excess and rate (baseline-tail.ts; format 4)
+const SLOW = TAIL + TAIL_FLOATS; // the slow reference and its absolute residual (baseline-drift.ts; format 5)
+const F32 = SLOW + DRIFT_FLOATS;
 // Beside the floats, 16 bits each: the metric id and the samples of the excursion running now
-// (0 when none; at most RUN_MAX). A record holds the floats up to RATE, the run, then SLOW and SLOW_ABSDEV.
-const RUN_MAX = 65_535;
-/** Floats of a record: the state's, the run among them (after RATE, where format 4 had it). */
-const RECORD_RUN = RATE + 1;
+// (0 when none; at most RUN_MAX). A record holds the floats up to the tail's, the run, then the slow reference's.
+/** Floats of a record: the state's, the run among them (after the tail's, where format 4 had it). */
+const RECORD_RUN = SLOW;
 const RECORD_FLOATS = F32 + 1;
 
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
-const CLIP = 3;
-const SPREAD_PER_ABSDEV = 1.2533; // sqrt(pi/2): mean absolute deviation → standard deviation
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const MAX_COUNT = 16_000_000; // exact in a float
 /** Distinct metric names one store knows; a new name beyond it gets no baseline. */
 const MAX_METRIC_NAMES = 65_536;
-/** Excursions start this many spreads from the expected value. */
-const TAIL_FROM = 2;
-/** What a new state assumes of its excursions: Gaussian noise's share beyond 2 and mean excess. */
-const GAUSSIAN_RATE = 0.0455;
-const GAUSSIAN_EXCESS = 0.373;
-/** Step of the excess towards a first excursion sample's excess; the k-th sample of a run moves it 1/k of that. */
-const EXCESS_STEP = 0.1;
-/** An excursion's excess counts up to this many times the current mean excess. */
-const EXCESS_CAP = 4;
 const FORMAT = 5;
 /** The format before the slow reference: its floats are a prefix of format 5's, restored with drift 0. */
 const FORMAT_NO_DRIFT = 4;
@@ -212,7 +201,7 @@ export const BASELINE_RECORD_BYTES = 8 + F64 * 8 + RECORD_FLOATS * 4;
 /** Bytes of a format 4 value (no slow reference). */
 const RECORD_BYTES_NO_DRIFT = 8 + F64 * 8 + (RECORD_RUN + 1) * 4;
 /** Bytes of a format 2 or 3 value (no tail floats). */
-const RECORD_BYTES_NO_TAIL = 8 + F64 * 8 + EXCESS * 4;
+const RECORD_BYTES_NO_TAIL = 8 + F64 * 8 + TAIL * 4;
 
 /** Why a metric has no baseline facts yet. */
 export type BaselineUpdate = 'warm' | 'warming_up' | 'full' | 'stale';
@@ -253,12 +242,8 @@ export class BaselineStore {
   private decayLevel = 0;
   private decayHour = 0;
   private decayDay = 0;
-  /** The same for the tail's rate, which learns on every sample. */
-  private tailDt = Number.NaN;
-  private tailDecay = 0;
-  /** The same for the slow reference. */
-  private slowDt = Number.NaN;
-  private slowDecay = 0;
+  private readonly tail: BaselineTail;
+  private readonly slow: BaselineDrift;
 
   constructor(opts: Partial<BaselineOptions> = {}) {
     this.opts = { ...DEFAULT_BASELINE_OPTIONS, ...opts };
@@ -275,10 +260,8 @@ export class BaselineStore {
     }
     if (!(this.opts.freezeDeviation > 0 && this.opts.anomalyDeviation > 0))
       throw new RangeError('freezeDeviation and anomalyDeviation must be positive');
-    if (!(this.opts.tailRisk >= 0 && this.opts.tailRisk < 1))
-      throw new RangeError(`tailRisk must be at least 0 and below 1 (0: off), got ${this.opts.tailRisk}`);
-    if (!(this.opts.tailHalfLifeMs > 0))
-      throw new RangeError(`tailHalfLifeMs must be positive, got ${this.opts.tailHalfLifeMs}`);
+    this.tail = new BaselineTail(this.opts.tailRisk, this.opts.tailHalfLifeMs, this.opts.anomalyDeviation);
+    this.slow = new BaselineDrift(this.opts.driftHalfLifeMs, this.opts.minSpreadRatio);
     this.opts = { ...this.opts, minSpread: this.opts.minSpread ?? DEFAULT_BASELINE_OPTIONS.minSpread };
     for (const [metric, v] of Object.entries(this.opts.minSpread))
       if (!(Number.isFinite(v) && v >= 0))
@@ -345,15 +328,12 @@ export class BaselineStore {
     if ((f[p + COUNT] as number) < this.opts.warmupSamples) return undefined;
     const deviation = f[p + DEVIATION] as number;
     const baseline = f[p + EXPECTED] as number;
-    const spread =
-      this.spreadOf(f[p + ABSDEV] as number, baseline, this.metricIdOf(slot)) * this.tailWidening(f, p);
+    const id = this.metricIdOf(slot);
+    const spread = this.spreadOf(f[p + ABSDEV] as number, baseline, id) * this.tail.widening(f, p + TAIL);
     const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
     const level = d[(slot & (CHUNK - 1)) * F64 + LEVEL] as number;
-    const slow = f[p + SLOW] as number;
-    const drift =
-      (f[p + AGE] as number) * 1000 < this.opts.driftHalfLifeMs
-        ? 0
-        : (level - slow) / this.spreadOf(f[p + SLOW_ABSDEV] as number, slow, this.metricIdOf(slot));
+    const ageMs = (f[p + AGE] as number) * 1000;
+    const drift = this.slow.drift(f, p + SLOW, level, ageMs, this.minSpreadOf[id] ?? 0);
     return { baseline, deviation, anomaly: this.anomalyOf(deviation), spread, drift };
   }
 
@@ -368,26 +348,9 @@ export class BaselineStore {
     return anomalyScore(deviation, this.opts.anomalyDeviation);
   }
 
-  /**
-   * The factor (1 or more) the spread is widened by where the metric's excursions are common: z_q /
-   * anomalyDeviation where z_q, the deviation a sample as rare as tailRisk reaches, is beyond it.
-   */
-  private tailWidening(f: Float32Array, p: number): number {
-    const risk = this.opts.tailRisk;
-    const rate = f[p + RATE] as number;
-    if (!(risk > 0 && rate > risk)) return 1;
-    const zq = TAIL_FROM + (f[p + EXCESS] as number) * Math.log(rate / risk);
-    return zq > this.opts.anomalyDeviation ? zq / this.opts.anomalyDeviation : 1;
-  }
-
   /** The spread deviations are measured in: robust, never below minSpreadRatio of |expected| nor the metric's minSpread. */
   private spreadOf(absdev: number, expected: number, metricId: number): number {
-    return Math.max(
-      SPREAD_PER_ABSDEV * absdev,
-      this.opts.minSpreadRatio * Math.abs(expected),
-      this.minSpreadOf[metricId] ?? 0,
-      1e-9,
-    );
+    return robustSpread(absdev, expected, this.opts.minSpreadRatio, this.minSpreadOf[metricId] ?? 0);
   }
 
   /** The states of `partition` due for the changelog since the last call, encoded; marks them written. */
@@ -432,7 +395,7 @@ export class BaselineStore {
     const o = (slot & (CHUNK - 1)) * F64;
     const p = (slot & (CHUNK - 1)) * F32;
     for (let i = 0; i < F64; i++) d[o + i] = value.readDoubleLE(8 + i * 8);
-    const floats = noTail ? EXCESS : RECORD_RUN;
+    const floats = noTail ? TAIL : RECORD_RUN;
     const at = (i: number) => value.readFloatLE(8 + F64 * 8 + i * 4);
     for (let i = 0; i < floats; i++) f[p + i] = at(i);
     const q = slot & (CHUNK - 1);
@@ -440,9 +403,9 @@ export class BaselineStore {
     runs[q] = noTail ? 0 : Math.min(RUN_MAX, Math.max(0, at(RECORD_RUN)));
     if (current) for (let i = SLOW; i < F32; i++) f[p + i] = at(i + 1);
     // Formats 2 and 3 had no tail: it starts as a new state's, Gaussian.
-    if (noTail) this.resetTail(f, p, slot);
+    if (noTail) this.tail.reset(f, p + TAIL, runs, q);
     // Formats 2 to 4 had no slow reference: it starts at the level, drift 0 until it is old enough.
-    if (!current) this.resetSlow(d, o, f, p);
+    if (!current) this.slow.reset(f, p + SLOW, d[o + LEVEL] as number, f[p + ABSDEV] as number);
     // Format 2 kept a running deviation's recent level: its residual is that minus the expected value.
     if (format === FORMAT_LEVEL_CANDIDATE && !Number.isNaN(f[p + SHIFT_FOR] as number))
       f[p + CANDIDATE] = (f[p + CANDIDATE] as number) - (f[p + EXPECTED] as number);
@@ -518,9 +481,12 @@ export class BaselineStore {
     const expected = level + season;
     const spread = this.spreadOf(absdev, expected, id);
     const r = x - expected;
-    const z = r / (spread * this.tailWidening(f, p));
-    if (warm && opts.tailRisk > 0) this.learnTail(f, p, slot, Math.abs(r) / spread, dt);
-    this.learnSlow(f, p, id, x - season, n, dt);
+    const z = r / (spread * this.tail.widening(f, p + TAIL));
+    if (warm && this.tail.on) {
+      const runs = this.runChunks[slot >> CHUNK_BITS] as Uint16Array;
+      this.tail.learn(f, p + TAIL, runs, slot & (CHUNK - 1), Math.abs(r) / spread, dt);
+    }
+    this.slow.learn(f, p + SLOW, this.minSpreadOf[id] ?? 0, x - season, n, dt);
     f[p + EXPECTED] = expected;
     f[p + DEVIATION] = z;
     f[p + COUNT] = n;
@@ -566,60 +532,6 @@ export class BaselineStore {
     }
   }
 
-  /**
-   * Learns the excursions from one sample `a` spreads from the expected value (every sample, frozen
-   * or not; see the file comment): their rate in event time, and their mean excess beyond TAIL_FROM,
-   * each excursion's step bounded (EXCESS_CAP) and shared out over its run (1/k for its k-th sample).
-   */
-  private learnTail(f: Float32Array, p: number, slot: number, a: number, dt: number): void {
-    const runs = this.runChunks[slot >> CHUNK_BITS] as Uint16Array;
-    const q = slot & (CHUNK - 1);
-    const over = a > TAIL_FROM;
-    if (dt !== this.tailDt) {
-      this.tailDt = dt;
-      this.tailDecay = Math.min(0.5, 1 - 2 ** (-dt / this.opts.tailHalfLifeMs));
-    }
-    const rate = f[p + RATE] as number;
-    f[p + RATE] = rate + this.tailDecay * ((over ? 1 : 0) - rate);
-    if (!over) {
-      runs[q] = 0;
-      return;
-    }
-    const k = Math.min(RUN_MAX, (runs[q] as number) + 1);
-    runs[q] = k;
-    const excess = f[p + EXCESS] as number;
-    f[p + EXCESS] = excess + (EXCESS_STEP / k) * (Math.min(a - TAIL_FROM, EXCESS_CAP * excess) - excess);
-  }
-
-  /**
-   * Learns the slow reference from one deseasonalized sample `y`: every sample, frozen or not (an
-   * incident moves it little: each residual is clipped at CLIP of its spreads and the half-life is days).
-   */
-  private learnSlow(f: Float32Array, p: number, id: number, y: number, n: number, dt: number): void {
-    if (dt !== this.slowDt) {
-      this.slowDt = dt;
-      this.slowDecay = Math.min(0.5, 1 - 2 ** (-dt / this.opts.driftHalfLifeMs));
-    }
-    const a = Math.min(0.5, Math.max(this.slowDecay, 1 / n));
-    const slow = f[p + SLOW] as number;
-    const absdev = f[p + SLOW_ABSDEV] as number;
-    const clip = n > 5 ? CLIP * this.spreadOf(absdev, slow, id) : Infinity;
-    const r = y - slow;
-    f[p + SLOW] = slow + a * (r > clip ? clip : r < -clip ? -clip : r);
-    f[p + SLOW_ABSDEV] = absdev + a * (Math.min(Math.abs(r), clip) - absdev);
-  }
-
-  private resetSlow(d: Float64Array, o: number, f: Float32Array, p: number): void {
-    f[p + SLOW] = d[o + LEVEL] as number;
-    f[p + SLOW_ABSDEV] = f[p + ABSDEV] as number;
-  }
-
-  private resetTail(f: Float32Array, p: number, slot: number): void {
-    (this.runChunks[slot >> CHUNK_BITS] as Uint16Array)[slot & (CHUNK - 1)] = 0;
-    f[p + EXCESS] = GAUSSIAN_EXCESS;
-    f[p + RATE] = GAUSSIAN_RATE;
-  }
-
   /** A new state for `metric` of `entity`; -1 when maxStates are held or too many metric names. */
   private newState(entity: string, metric: string, ts: number, x: number, partition: number): number {
     if (this.states >= this.opts.maxStates) return -1;
@@ -652,9 +564,9 @@ export class BaselineStore {
     f[p + SHIFT_FOR] = Number.NaN;
     f[p + COUNT] = 1;
     f[p + EXPECTED] = x;
-    f[p + SLOW] = x;
+    this.slow.reset(f, p + SLOW, x, 0);
     (this.idChunks[slot >> CHUNK_BITS] as Uint16Array)[slot & (CHUNK - 1)] = id;
-    this.resetTail(f, p, slot);
+    this.tail.reset(f, p + TAIL, this.runChunks[slot >> CHUNK_BITS] as Uint16Array, slot & (CHUNK - 1));
     const e = this.entities.get(entity);
     // Exact-length arrays of small integers: the cheapest index V8 keeps.
     if (e === undefined) this.entities.set(entity, [partition, id, slot]);

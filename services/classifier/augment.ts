@@ -6,6 +6,7 @@
  * history; a model trained on them alone learns that set. Copies are drawn from a seeded stream:
  * the same rows and settings give the same copies.
  */
+import { BASELINE_STATS as BASELINE_STAT_NAMES } from '../common/facts-reference.js';
 import type { LabeledRow } from './model-types.js';
 import { seededRandom } from './seeded-random.js';
 
@@ -31,8 +32,8 @@ const NO_EVENTS = 0.15;
 const KEEP_EVENT = 0.7;
 /** The window and baseline statistics that scale with a metric's unit. */
 const SCALED_STATS = new Set(['avg', 'min', 'max', 'last', 'p95', 'slope', 'baseline', 'spread']);
-/** Baseline facts sense adds once a metric has history. */
-const BASELINE_STATS = new Set(['baseline', 'deviation', 'anomaly', 'spread']);
+/** Baseline facts sense adds once a metric has history (the one list in facts-reference.ts). */
+const BASELINE_STATS: ReadonlySet<string> = new Set(BASELINE_STAT_NAMES);
 
 /** `rows` followed by `spec.copies` perturbed copies of each (the originals first, unchanged). */
 export function augmentRows(rows: readonly LabeledRow[], spec: AugmentSpec): LabeledRow[] {

@@ -16,6 +16,7 @@ const row: LabeledRow = {
     'cpu.baseline': 38,
     'cpu.deviation': 1.5,
     'cpu.spread': 2,
+    'cpu.drift': -1.2,
     'latency.avg': 1800,
     'latency.last': 2000,
     'latency.baseline': 150,
@@ -51,6 +52,14 @@ describe('training-set augmentation', () => {
       (r) => r.features['cpu.avg'] !== undefined && r.features['cpu.deviation'] === undefined,
     );
     assert.ok(noHistory > 0.15 && noHistory < 0.25, `no history ${noHistory}`);
+    // No history, no baseline fact of any kind (the drift fact too: one list of them).
+    const driftWithoutHistory = copies.filter(
+      (r) =>
+        r.features['cpu.avg'] !== undefined &&
+        r.features['cpu.deviation'] === undefined &&
+        r.features['cpu.drift'] !== undefined,
+    );
+    assert.equal(driftWithoutHistory.length, 0, 'a copy without history kept cpu.drift');
     const seconds = share((r) => r.features['latency.avg'] === 1.8);
     assert.ok(seconds > 0.2 && seconds < 0.35, `latency in seconds ${seconds}`);
     const noEvents = share((r) => r.events.length === 0);

@@ -458,38 +458,102 @@ export type Config = Readonly<z.infer<typeof schema>> & {
   readonly temporalSecurity: TemporalSecurity;
 };
 
+/** What the environment's settings came to: every setting that parsed, and every problem. */
+export interface EnvSettings<K extends string, T> {
+  /** Each setting's text as read (override, environment or default). */
+  readonly raw: Record<K, string>;
+  /** Each setting that parsed; a refused one is absent, its problem in `problems`. */
+  readonly valid: Partial<T>;
+  /** Every setting whose value is refused, named by its environment variable with the value and the fix. */
+  readonly problems: string[];
+  /** All the settings, when none is refused. */
+  readonly data: T | undefined;
+}
+
 /**
  * Reads settings described by `spec` (key → [environment variable, default]) from `overrides`,
- * then `env`, then the defaults, and parses them with `schema`. Throws one ConfigError listing
- * every problem, each named by its environment variable (secrets in values are not echoed).
+ * then `env`, then the defaults, and parses each with its field of `schema` on its own, so every
+ * refused setting is listed at once while the others still parse (for checks across settings,
+ * run with `whenValid` on the settings they read). Secrets in values are not echoed.
  */
-export function parseEnvSettings<K extends string, S extends z.ZodType>(
+export function readEnvSettings<K extends string, S extends z.ZodObject>(
   spec: Readonly<Record<K, readonly [string, string]>>,
   schema: S,
   env: NodeJS.ProcessEnv,
   overrides: Partial<Record<K, string>>,
-): { raw: Record<K, string>; data: z.infer<S> } {
+): EnvSettings<K, z.infer<S>> {
+  const keys = Object.keys(spec) as K[];
   const raw = Object.fromEntries(
-    (Object.entries(spec) as Array<[K, readonly [string, string]]>).map(([key, [envName, fallback]]) => [
-      key,
-      overrides[key] ?? (env[envName] || undefined) ?? fallback,
-    ]),
+    keys.map((key) => [key, overrides[key] ?? (env[spec[key][0]] || undefined) ?? spec[key][1]]),
   ) as Record<K, string>;
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const key = String(issue.path[0]) as K;
-        return `${spec[key][0]}=${redactCredentials(JSON.stringify(raw[key]))}: ${issue.message}`;
-      }),
-    );
+  const valid: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const fields = schema.shape as Record<string, z.ZodType>;
+  for (const key of keys) {
+    const parsed = fields[key]!.safeParse(raw[key], { error: wordingOf(spec[key][1]) });
+    if (parsed.success) valid[key] = parsed.data;
+    else
+      for (const issue of parsed.error.issues)
+        problems.push(`${spec[key][0]}=${redactCredentials(JSON.stringify(raw[key]))}: ${issue.message}`);
   }
-  return { raw, data: parsed.data };
+  const data = problems.length === 0 ? (valid as z.infer<S>) : undefined;
+  return { raw, valid: valid as Partial<z.infer<S>>, problems, data };
+}
+
+/**
+ * Runs a check across settings only when every setting it reads parsed: a refused setting is
+ * listed once, for its own value, not again for each check it cannot be compared in.
+ */
+export function whenValid<T, P extends keyof T>(
+  valid: Partial<T>,
+  keys: readonly P[],
+  check: (settings: Pick<T, P>) => string | undefined,
+): string[] {
+  if (!keys.every((key) => valid[key] !== undefined)) return [];
+  const problem = check(valid as Pick<T, P>);
+  return problem === undefined ? [] : [problem];
+}
+
+/** What a number schema says of its bounds (zod's ZodNumber). */
+type NumberBounds = { isInt?: boolean; minValue?: number | null; maxValue?: number | null };
+
+/** Zod's own wording, where a setting's schema gives none, said as the fix (`fallback`: its default). */
+function wordingOf(fallback: string): z.core.$ZodErrorMap {
+  return (issue) => {
+    switch (issue.code) {
+      case 'invalid_type': {
+        if (issue.expected !== 'number' && issue.expected !== 'int') return undefined;
+        // A whole number's bounds are inclusive (.int().min().max()); a fractional one's may not be.
+        const { isInt, minValue, maxValue } = (issue.inst ?? {}) as NumberBounds;
+        const whole = isInt || issue.expected === 'int';
+        const range =
+          whole && Number.isSafeInteger(minValue) && Number.isSafeInteger(maxValue)
+            ? ` from ${minValue} to ${maxValue}`
+            : '';
+        return `must be a ${whole ? 'whole ' : ''}number${range}, such as ${fallback}`;
+      }
+      case 'too_small':
+        if (issue.origin === 'string' && Number(issue.minimum) === 1) return 'must not be empty';
+        return issue.origin === 'number'
+          ? `must be ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}`
+          : undefined;
+      case 'too_big':
+        return issue.origin === 'number'
+          ? `must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}`
+          : undefined;
+      case 'invalid_value':
+        return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+      default:
+        return undefined;
+    }
+  };
 }
 
 /**
  * Reads the configuration from environment variables (`overrides` win, for tests and `autoglm up`).
- * Throws one ConfigError listing every problem, each named by its environment variable.
+ * Throws one ConfigError listing every problem, each named by its environment variable: the
+ * settings refused on their own, then the checks across settings that all parsed, then the
+ * connections' security.
  */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
@@ -497,20 +561,14 @@ export function loadConfig(
 ): Config {
   const kafkaSecurity = parseKafkaSecurity(env);
   const temporalSecurity = parseTemporalSecurity(env);
-  const securityProblems = [...kafkaSecurity.problems, ...temporalSecurity.problems];
-  let settings: ReturnType<typeof parseEnvSettings<keyof typeof ENV, typeof schema>>;
-  try {
-    settings = parseEnvSettings(ENV, schema, env, overrides);
-  } catch (err) {
-    // Every problem at once: the settings' and the connections' security.
-    if (err instanceof ConfigError) throw new ConfigError([...err.problems, ...securityProblems]);
-    throw err;
-  }
-  const { raw, data: config } = settings;
-  const problems: string[] = [];
-  if (config.emitEvery > config.window) {
-    problems.push(`AUTOGLM_EMIT_EVERY must not exceed AUTOGLM_WINDOW (${raw.emitEvery} > ${raw.window})`);
-  }
+  const { raw, valid, problems, data } = readEnvSettings(ENV, schema, env, overrides);
+  problems.push(
+    ...whenValid(valid, ['emitEvery', 'window'], (c) =>
+      c.emitEvery > c.window
+        ? `AUTOGLM_EMIT_EVERY must not exceed AUTOGLM_WINDOW (${raw.emitEvery} > ${raw.window}): shorten AUTOGLM_EMIT_EVERY or lengthen AUTOGLM_WINDOW`
+        : undefined,
+    ),
+  );
   for (const key of [
     'baselineHalfLife',
     'baselineAdaptAfter',
@@ -520,51 +578,79 @@ export function loadConfig(
     'baselineRestoreTimeout',
     'episodeIdle',
     'episodeRestoreTimeout',
+    'ingestKafkaTimeout',
+    'consoleRange',
   ] as const) {
-    if (config[key] <= 0) problems.push(`${ENV[key][0]} must be longer than 0 (got ${raw[key]})`);
-  }
-  if (config.ingestAuth === 'none' && !isLoopback(config.ingestHost)) {
     problems.push(
-      `AUTOGLM_INGEST_AUTH=none is only allowed on a loopback AUTOGLM_INGEST_HOST (got ${raw.ingestHost}): set AUTOGLM_INGEST_AUTH=tokens and AUTOGLM_INGEST_TOKENS_DIR`,
+      ...whenValid(valid, [key], (c) =>
+        c[key] <= 0
+          ? `${ENV[key][0]} must be longer than 0 (got ${raw[key]}), such as "${ENV[key][1]}"`
+          : undefined,
+      ),
     );
   }
-  if (config.ingestMaxDecodedBytes < config.ingestMaxBodyBytes) {
-    problems.push(
-      `AUTOGLM_INGEST_MAX_DECODED_BYTES must be at least AUTOGLM_INGEST_MAX_BODY_BYTES (${raw.ingestMaxDecodedBytes} < ${raw.ingestMaxBodyBytes})`,
-    );
-  }
-  if (config.ingestKafkaTimeout <= 0)
-    problems.push(`AUTOGLM_INGEST_KAFKA_TIMEOUT must be longer than 0 (got ${raw.ingestKafkaTimeout})`);
-  // No allowlist given: the default actuator URL's origin is the only one the http actuator may call.
-  const allowed = parseAllowedOrigins(
-    config.httpAllowedOrigins.length > 0 ? config.httpAllowedOrigins : [originOf(config.httpActuatorUrl)],
+  problems.push(
+    ...whenValid(valid, ['ingestAuth', 'ingestHost'], (c) =>
+      c.ingestAuth === 'none' && !isLoopback(c.ingestHost)
+        ? `AUTOGLM_INGEST_AUTH=none is only allowed on a loopback AUTOGLM_INGEST_HOST (got ${raw.ingestHost}): set AUTOGLM_INGEST_AUTH=tokens and AUTOGLM_INGEST_TOKENS_DIR`
+        : undefined,
+    ),
+    ...whenValid(valid, ['ingestMaxDecodedBytes', 'ingestMaxBodyBytes'], (c) =>
+      c.ingestMaxDecodedBytes < c.ingestMaxBodyBytes
+        ? `AUTOGLM_INGEST_MAX_DECODED_BYTES must be at least AUTOGLM_INGEST_MAX_BODY_BYTES (${raw.ingestMaxDecodedBytes} < ${raw.ingestMaxBodyBytes}): raise the first or lower the second`
+        : undefined,
+    ),
   );
-  problems.push(...allowed.problems);
-  const refused = allowed.problems.length === 0 && checkHttpUrl(config.httpActuatorUrl, allowed.origins);
-  if (refused) problems.push(`AUTOGLM_HTTP_ACTUATOR_URL: ${refused}`);
+  const origins = allowedOrigins(valid, problems);
   // The outlets call only allowlisted origins, as the http actuator does.
-  for (const [name, url] of [
-    ['AUTOGLM_ALERTMANAGER_URL', config.alertmanagerUrl],
-    ['AUTOGLM_PAGERDUTY_URL', config.pagerdutyUrl],
+  for (const [key, name] of [
+    ['alertmanagerUrl', 'AUTOGLM_ALERTMANAGER_URL'],
+    ['pagerdutyUrl', 'AUTOGLM_PAGERDUTY_URL'],
   ] as const) {
-    const why = url && allowed.problems.length === 0 && checkHttpUrl(url, allowed.origins);
+    const url = valid[key];
+    const why = url && origins && checkHttpUrl(url, origins);
     if (why) problems.push(`${name}: ${why}`);
   }
-  if (config.pagerdutyUrl && !config.pagerdutyRoutingKeyFile)
-    problems.push(
-      'AUTOGLM_PAGERDUTY_URL is set: name the file with its routing key in AUTOGLM_PAGERDUTY_ROUTING_KEY_FILE',
-    );
-  if (config.consoleRange <= 0)
-    problems.push(`AUTOGLM_CONSOLE_RANGE must be longer than 0 (got ${raw.consoleRange})`);
-  problems.push(...securityProblems);
-  if (problems.length > 0) throw new ConfigError(problems);
+  problems.push(
+    ...whenValid(valid, ['pagerdutyUrl', 'pagerdutyRoutingKeyFile'], (c) =>
+      c.pagerdutyUrl && !c.pagerdutyRoutingKeyFile
+        ? 'AUTOGLM_PAGERDUTY_URL is set: name the file with its routing key in AUTOGLM_PAGERDUTY_ROUTING_KEY_FILE'
+        : undefined,
+    ),
+  );
+  problems.push(...kafkaSecurity.problems, ...temporalSecurity.problems);
+  if (problems.length > 0 || !data || !origins) throw new ConfigError(problems);
   return Object.freeze({
-    ...config,
+    ...data,
     kafkaSecurity: kafkaSecurity.security,
     temporalSecurity: temporalSecurity.security,
-    kafkaBrokers: Object.freeze([...config.kafkaBrokers]),
-    httpAllowedOrigins: Object.freeze(allowed.origins),
+    kafkaBrokers: Object.freeze([...data.kafkaBrokers]),
+    httpAllowedOrigins: Object.freeze(origins),
   }) as Config;
+}
+
+/**
+ * The origins the http actuator may call, with the actuator URL checked against them (its
+ * problems and the allowlist's are added to `problems`); undefined when they cannot be settled.
+ * No allowlist given: the actuator URL's own origin is the only one, and a URL refused on its
+ * own is not reported again here.
+ */
+function allowedOrigins(valid: Partial<z.infer<typeof schema>>, problems: string[]): string[] | undefined {
+  const listed = valid.httpAllowedOrigins ?? [];
+  const url = valid.httpActuatorUrl;
+  let allowed: string[];
+  if (listed.length > 0) {
+    const parsed = parseAllowedOrigins(listed);
+    problems.push(...parsed.problems);
+    if (parsed.problems.length > 0) return undefined;
+    allowed = parsed.origins;
+  } else if (url !== undefined) {
+    // A URL whose own origin is refused (ftp:) is said of the URL below, not of an allowlist not given.
+    allowed = parseAllowedOrigins([originOf(url)]).origins;
+  } else return undefined;
+  const refused = url !== undefined && checkHttpUrl(url, allowed);
+  if (refused) problems.push(`AUTOGLM_HTTP_ACTUATOR_URL: ${refused}`);
+  return allowed;
 }
 
 /** 127.0.0.0/8 and ::1: an address only this machine reaches. */

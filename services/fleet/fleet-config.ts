@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { hmacKeyOf } from '../actuators/from-config.js';
-import { ConfigError, parseEnvSettings } from '../common/config.js';
+import { ConfigError, readEnvSettings, whenValid } from '../common/config.js';
 import { parseDuration } from '../common/duration.js';
 import type { MixEntry } from './fleet-model.js';
 import { EVENT_WORDINGS } from './event-wording.js';
@@ -147,44 +147,30 @@ export function loadFleetConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<Record<keyof typeof ENV, string>> = {},
 ): FleetConfig {
-  const metricSetOf = (text: { drop: string; rename: string; scale: string }) =>
-    parseMetricSet(text, {
-      drop: ENV.dropMetrics[0],
-      rename: ENV.renameMetrics[0],
-      scale: ENV.metricScale[0],
-    });
-  let settings: ReturnType<typeof parseEnvSettings<keyof typeof ENV, typeof schema>>;
-  try {
-    settings = parseEnvSettings(ENV, schema, env, overrides);
-  } catch (err) {
-    // Every problem at once: the metric set's too, though another setting was refused.
-    if (!(err instanceof ConfigError)) throw err;
-    const value = (k: 'dropMetrics' | 'renameMetrics' | 'metricScale') =>
-      overrides[k] ?? (env[ENV[k][0]] || undefined) ?? ENV[k][1];
-    const set = metricSetOf({
-      drop: value('dropMetrics'),
-      rename: value('renameMetrics'),
-      scale: value('metricScale'),
-    });
-    throw 'problems' in set ? new ConfigError([...err.problems, ...set.problems]) : err;
-  }
-  const { raw, data: config } = settings;
-  const problems: string[] = [];
-  if (config.services * config.pods > MAX_FLEET_ENTITIES)
-    problems.push(
-      `AUTOGLM_FLEET_SERVICES × AUTOGLM_FLEET_PODS is ${config.services * config.pods}; at most ${MAX_FLEET_ENTITIES} entities`,
-    );
-  if (config.scenarioEvery > 0 && config.scenarioEvery < config.tick)
-    problems.push(
-      `AUTOGLM_FLEET_SCENARIO_EVERY (${raw.scenarioEvery}) must not be shorter than AUTOGLM_FLEET_TICK (${raw.tick})`,
-    );
-  const { dropMetrics, renameMetrics, metricScale, ...rest } = config;
-  const parsed = metricSetOf({ drop: dropMetrics, rename: renameMetrics, scale: metricScale });
+  const { raw, valid, problems, data } = readEnvSettings(ENV, schema, env, overrides);
+  problems.push(
+    ...whenValid(valid, ['services', 'pods'], (c) =>
+      c.services * c.pods > MAX_FLEET_ENTITIES
+        ? `AUTOGLM_FLEET_SERVICES × AUTOGLM_FLEET_PODS is ${c.services * c.pods}; at most ${MAX_FLEET_ENTITIES} entities: lower one of them`
+        : undefined,
+    ),
+    ...whenValid(valid, ['scenarioEvery', 'tick'], (c) =>
+      c.scenarioEvery > 0 && c.scenarioEvery < c.tick
+        ? `AUTOGLM_FLEET_SCENARIO_EVERY (${raw.scenarioEvery}) must not be shorter than AUTOGLM_FLEET_TICK (${raw.tick}): lengthen it, or "off" for on demand only`
+        : undefined,
+    ),
+  );
+  // The metric set's own problems too, whatever else is refused (its three settings are plain text).
+  const parsed = parseMetricSet(
+    { drop: raw.dropMetrics, rename: raw.renameMetrics, scale: raw.metricScale },
+    { drop: ENV.dropMetrics[0], rename: ENV.renameMetrics[0], scale: ENV.metricScale[0] },
+  );
   if ('problems' in parsed) problems.push(...parsed.problems);
-  if (problems.length > 0 || !('set' in parsed)) throw new ConfigError(problems);
+  if (problems.length > 0 || !data || !('set' in parsed)) throw new ConfigError(problems);
+  const { dropMetrics, renameMetrics, metricScale, ...rest } = data;
   return Object.freeze({
     ...rest,
-    scenarios: Object.freeze(config.scenarios.map((m) => Object.freeze(m))),
+    scenarios: Object.freeze(data.scenarios.map((m) => Object.freeze(m))),
     metricSet: parsed.set,
   });
 }

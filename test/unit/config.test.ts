@@ -32,6 +32,72 @@ describe('loadConfig', () => {
     );
   });
 
+  it('lists format, range and cross-setting problems in one pass, a refused setting only once', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          // Refused on their own (format).
+          AUTOGLM_TOPIC_PARTITIONS: 'three',
+          AUTOGLM_BASELINE: 'maybe',
+          AUTOGLM_CONSOLE_RANGE: 'soon',
+          AUTOGLM_INGEST_HOST: 'everywhere',
+          // Fine on their own, refused together or by range: listed with the above, not after them.
+          AUTOGLM_WINDOW: '10s',
+          AUTOGLM_EMIT_EVERY: '1m',
+          AUTOGLM_EPISODE_IDLE: '0s',
+          AUTOGLM_INGEST_MAX_BODY_BYTES: '8388608',
+          AUTOGLM_INGEST_MAX_DECODED_BYTES: '4194304',
+          // Checked against AUTOGLM_INGEST_HOST, which is refused: no second problem for it.
+          AUTOGLM_INGEST_AUTH: 'none',
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems, [
+          'AUTOGLM_TOPIC_PARTITIONS="three": must be a whole number from 1 to 1000, such as 3',
+          'AUTOGLM_BASELINE="maybe": must be "on" or "off"',
+          'AUTOGLM_INGEST_HOST="everywhere": must be an IP address such as 127.0.0.1 or 0.0.0.0',
+          'AUTOGLM_CONSOLE_RANGE="soon": must be a duration such as "6h"',
+          'AUTOGLM_EMIT_EVERY must not exceed AUTOGLM_WINDOW (1m > 10s): shorten AUTOGLM_EMIT_EVERY or lengthen AUTOGLM_WINDOW',
+          'AUTOGLM_EPISODE_IDLE must be longer than 0 (got 0s), such as "1h"',
+          'AUTOGLM_INGEST_MAX_DECODED_BYTES must be at least AUTOGLM_INGEST_MAX_BODY_BYTES (4194304 < 8388608): raise the first or lower the second',
+        ]);
+        return true;
+      },
+    );
+  });
+
+  it('checks the http URLs against the allowlist beside other problems, not a URL refused on its own', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          AUTOGLM_TOPIC_PARTITIONS: '0',
+          AUTOGLM_HTTP_ALLOWED_ORIGINS: 'https://ops.example.com',
+          AUTOGLM_HTTP_ACTUATOR_URL: 'not a url',
+          AUTOGLM_ALERTMANAGER_URL: 'http://am.example.com:9093',
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems, [
+          'AUTOGLM_TOPIC_PARTITIONS="0": must be at least 1',
+          'AUTOGLM_HTTP_ACTUATOR_URL="not a url": must be an http(s) URL',
+          'AUTOGLM_ALERTMANAGER_URL: refused URL http://am.example.com:9093/: origin http://am.example.com:9093 is not in AUTOGLM_HTTP_ALLOWED_ORIGINS (allowed: https://ops.example.com)',
+        ]);
+        return true;
+      },
+    );
+    // No allowlist given: a URL of another scheme is said of the URL, not of an allowlist nobody wrote.
+    assert.throws(
+      () => loadConfig({ AUTOGLM_HTTP_ACTUATOR_URL: 'ftp://files.example.com/x' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems, [
+          'AUTOGLM_HTTP_ACTUATOR_URL: refused URL ftp://files.example.com/x: scheme ftp: is not allowed (http: or https: only)',
+        ]);
+        return true;
+      },
+    );
+  });
+
   it('refuses an emit interval longer than the window', () => {
     assert.throws(
       () => loadConfig({ AUTOGLM_WINDOW: '10s', AUTOGLM_EMIT_EVERY: '1m' }),

@@ -92,6 +92,49 @@ describe('fleet config', () => {
       assert.ok(text.includes(name), `${name} in:\n${text}`);
   });
 
+  it('lists problems across settings with the settings refused on their own, a refused one only once', () => {
+    const problems = (env: NodeJS.ProcessEnv) => {
+      try {
+        loadFleetConfig(env);
+      } catch (e) {
+        assert.ok(e instanceof ConfigError);
+        return e.problems;
+      }
+      return [];
+    };
+    assert.deepEqual(
+      problems({
+        AUTOGLM_FLEET_SEED: 'random',
+        AUTOGLM_FLEET_SAMPLES: 'push',
+        AUTOGLM_FLEET_SERVICES: '100',
+        AUTOGLM_FLEET_PODS: '50',
+        AUTOGLM_FLEET_TICK: '10s',
+        AUTOGLM_FLEET_SCENARIO_EVERY: '5s',
+        AUTOGLM_FLEET_RENAME_METRICS: 'errors',
+      }),
+      [
+        'AUTOGLM_FLEET_SEED="random": must be a whole number',
+        'AUTOGLM_FLEET_SAMPLES="push": must be "kafka" (samples to the metrics topic) or "scrape" (only on GET /metrics, for Prometheus)',
+        'AUTOGLM_FLEET_SERVICES × AUTOGLM_FLEET_PODS is 5000; at most 2000 entities: lower one of them',
+        'AUTOGLM_FLEET_SCENARIO_EVERY (5s) must not be shorter than AUTOGLM_FLEET_TICK (10s): lengthen it, or "off" for on demand only',
+        'AUTOGLM_FLEET_RENAME_METRICS: "errors" must be <metric>=<value> with a metric among cpu, mem, latency, errors, disk, restarts, replicas, upstream_errors',
+      ],
+    );
+    // The checks across settings wait for both of theirs: no product of a count that is not one.
+    assert.deepEqual(
+      problems({
+        AUTOGLM_FLEET_SERVICES: 'many',
+        AUTOGLM_FLEET_PODS: '50',
+        AUTOGLM_FLEET_TICK: 'fast',
+        AUTOGLM_FLEET_SCENARIO_EVERY: '5s',
+      }),
+      [
+        'AUTOGLM_FLEET_SERVICES="many": must be a whole number',
+        'AUTOGLM_FLEET_TICK="fast": must be a duration such as "1s"',
+      ],
+    );
+  });
+
   it('refuses a fleet too large and a schedule faster than the tick', () => {
     assert.throws(
       () => loadFleetConfig({ AUTOGLM_FLEET_SERVICES: '100', AUTOGLM_FLEET_PODS: '50' }),

@@ -73,6 +73,7 @@ const approverSchema = strict(
         z
           .string()
           .regex(SERVICE, 'must be a catalog service name, with * for any run of characters ("payments-*")'),
+        { error: 'must be a list of catalog service names, such as ["payments", "checkout-*"]' },
       )
       .min(1, 'list at least one service, or leave "services" out to let them approve every remediation')
       .max(1000)
@@ -82,8 +83,11 @@ const approverSchema = strict(
   },
   'an approver',
 );
+/** Most approvers one file lists. */
+const MAX_APPROVERS = 10_000;
+/** The file around the approvers; each approver is checked on its own (approverSchema). */
 const fileSchema = strict(
-  { approvers: z.array(approverSchema).min(1, 'list at least one approver').max(10_000) },
+  { approvers: z.array(z.unknown()).min(1, 'list at least one approver').max(MAX_APPROVERS) },
   'the approvers file',
 );
 
@@ -99,15 +103,27 @@ export function loadApprovers(file: string): Approvers {
   }
   const parsed = parseJson(where, text);
   if ('problem' in parsed) throw new ConfigError([parsed.problem]);
-  const checked = fileSchema.safeParse(parsed.json);
-  if (!checked.success) throw new ConfigError(issueProblems(where, '', checked.error.issues));
   const problems: string[] = [];
+  const checked = fileSchema.safeParse(parsed.json);
+  if (!checked.success) problems.push(...issueProblems(where, '', checked.error.issues));
+  // Each approver on its own, also beside the file's other problems, so one reading lists them all;
+  // a field refused in its shape is not checked further (its name for twins, its key file).
+  const entries = (parsed.json as { approvers?: unknown } | null)?.approvers;
   const approvers: Approver[] = [];
   const seen = new Set<string>();
-  checked.data.approvers.forEach((a, i) => {
-    const at = `${where}: approvers[${i}] (${a.name})`;
-    if (seen.has(a.name)) problems.push(`${at}: the name is listed twice: keep one entry per approver`);
-    seen.add(a.name);
+  (Array.isArray(entries) ? entries.slice(0, MAX_APPROVERS) : []).forEach((entry: unknown, i) => {
+    const one = approverSchema.safeParse(entry);
+    if (!one.success) problems.push(...issueProblems(where, `approvers[${i}]`, one.error.issues));
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return;
+    // The fields not refused hold what the schema takes (a refused field's issue path starts with it).
+    const refused = new Set(one.success ? [] : one.error.issues.map((issue) => issue.path[0]));
+    const a = (one.success ? one.data : entry) as z.infer<typeof approverSchema>;
+    const named = !refused.has('name');
+    const at = `${where}: approvers[${i}]${named ? ` (${a.name})` : ''}`;
+    if (named && seen.has(a.name))
+      problems.push(`${at}: the name is listed twice: keep one entry per approver`);
+    if (named) seen.add(a.name);
+    if (refused.has('keyFile') || refused.has('publicKeyFile')) return;
     if ((a.keyFile === undefined) === (a.publicKeyFile === undefined)) {
       problems.push(`${at}: give exactly one of "keyFile" (an HMAC secret) or "publicKeyFile" (Ed25519)`);
       return;
@@ -115,12 +131,13 @@ export function loadApprovers(file: string): Approvers {
     const keyPath = path.resolve(path.dirname(file), (a.keyFile ?? a.publicKeyFile)!);
     try {
       const key = readCheckingKey(keyPath, a.keyFile !== undefined ? 'secret' : 'public');
-      approvers.push({
-        name: a.name,
-        ...(a.team !== undefined ? { team: a.team } : {}),
-        ...(a.services ? { services: a.services.map(compileGlob) } : {}),
-        key,
-      });
+      if (one.success)
+        approvers.push({
+          name: a.name,
+          ...(a.team !== undefined ? { team: a.team } : {}),
+          ...(a.services ? { services: a.services.map(compileGlob) } : {}),
+          key,
+        });
     } catch (err) {
       if (!(err instanceof ApprovalKeyError)) throw err;
       problems.push(`${at}: ${err.message}`);

@@ -273,6 +273,35 @@ describe('the approvers file', () => {
         return true;
       },
     );
+    // Shape problems and the checks of the rest in one reading: twins and key files beside a bad field.
+    const mixed = writeApprovers(
+      [
+        { name: 'alice', team: 'sre team', keyFile: 'alice.key' },
+        { name: 'alice', services: 'payments', keyFile: 'nope.key' },
+        { name: 'dan' },
+        { name: 'al ice', keyFile: 'nope.key' },
+        { name: 'erin', keyFile: '' },
+      ],
+      'mixed.json',
+    );
+    const where = `AUTOGLM_APPROVERS_FILE ${mixed}`;
+    assert.throws(
+      () => loadApprovers(mixed),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.problems, [
+          `${where}: approvers[0].team: must be a user name or e-mail: letters, digits and . _ @ + -, at most 128 characters`,
+          `${where}: approvers[1].services: must be a list of catalog service names, such as ["payments", "checkout-*"]`,
+          `${where}: approvers[1] (alice): the name is listed twice: keep one entry per approver`,
+          `${where}: approvers[1] (alice): the keyFile ${dir}/nope.key cannot be read (ENOENT): check the path and its permissions`,
+          `${where}: approvers[2] (dan): give exactly one of "keyFile" (an HMAC secret) or "publicKeyFile" (Ed25519)`,
+          `${where}: approvers[3].name: must be a user name or e-mail: letters, digits and . _ @ + -, at most 128 characters`,
+          `${where}: approvers[3]: the keyFile ${dir}/nope.key cannot be read (ENOENT): check the path and its permissions`,
+          `${where}: approvers[4].keyFile: name the file of their HMAC secret`,
+        ]);
+        return true;
+      },
+    );
     assert.throws(
       () => loadApprovers(path.join(dir, 'absent.json')),
       /cannot be read \(ENOENT\): check the path, or unset it/,

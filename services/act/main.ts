@@ -2,7 +2,7 @@
 import '../common/kafkajs-aborted-filter.js';
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
-import { guardTaskQueueOf, topicNames } from '../common/config.js';
+import { collectProblems, ConfigError, guardTaskQueueOf, topicNames } from '../common/config.js';
 import { connectProducer, createKafka, ensureTopics, sendJson } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { connectClient, connectWorker, installTemporalRuntime } from '../common/temporal.js';
@@ -25,7 +25,14 @@ const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.m
 export async function startAct({ config, logger: root, registry }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'act' });
   installTemporalRuntime(root);
-  const actuators = actuatorsFromConfig(config);
+  // The files config names, checked before anything connects, their problems listed together;
+  // the approvers file is read again for each answer.
+  const problems: string[] = [];
+  const actuators = collectProblems(problems, () => actuatorsFromConfig(config));
+  const approvers = config.approversFile
+    ? collectProblems(problems, () => loadApprovers(config.approversFile))
+    : undefined;
+  if (problems.length > 0 || !actuators) throw new ConfigError(problems);
   const ui = config.temporalUiUrl.replace(/\/+$/, '');
   const outlets = outletsFromConfig(
     config,
@@ -42,8 +49,6 @@ export async function startAct({ config, logger: root, registry }: ServiceContex
   const producer = await connectProducer(kafka);
   const client = await connectClient(config);
   const publishing = new VerdictPublishing(registry, config.verdictPublishAlarm);
-  // Checked now, so a broken approvers file stops the start; read again for each answer.
-  const approvers = config.approversFile ? loadApprovers(config.approversFile) : undefined;
   if (!approvers) logger.warn(`approver identity is not checked: ${IDENTITY_NOT_CHECKED}`);
   const activities = createActActivities({
     actuators,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError, type Config } from '../common/config.js';
 import { createActuatorRegistry, type ActuatorRegistry } from './actuator.js';
 import { commandActuator } from './command.js';
-import { httpActuator } from './http.js';
+import { headerProblems, httpActuator } from './http.js';
 
 /** Shortest HMAC key accepted: a short key makes the signature guessable. */
 const MIN_HMAC_KEY_BYTES = 16;
@@ -54,7 +54,11 @@ export function actuatorsFromConfig(config: ActuatorSettings): ActuatorRegistry 
         problems.push(
           `AUTOGLM_HTTP_HEADERS_FILE=${config.httpHeadersFile}: must map origins to header objects, e.g. {"https://ops.example.com": {"authorization": "Bearer …"}}`,
         );
-      else if (parsed.success) headersByOrigin = parsed.data;
+      else if (parsed.success) {
+        // Its origins and headers now, beside the other files' problems (httpActuator checks them again).
+        problems.push(...headerProblems(parsed.data, `AUTOGLM_HTTP_HEADERS_FILE=${config.httpHeadersFile}`));
+        headersByOrigin = parsed.data;
+      }
     }
   }
 

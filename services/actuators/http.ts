@@ -79,6 +79,31 @@ function describeFailure(err: unknown, timeoutMs: number): string {
 }
 
 /**
+ * Every problem of a headers file's origins and headers, all at once (start-up lists them with the
+ * other settings' problems); never a header's value. Checked before use: fetch's own error for a
+ * bad header would quote the secret value.
+ */
+export function headerProblems(
+  headersByOrigin: Readonly<Record<string, Record<string, string>>>,
+  where = 'headers file',
+): string[] {
+  const problems = parseAllowedOrigins(Object.keys(headersByOrigin), 'origin').problems.map(
+    (p) => `${where}: ${p}`,
+  );
+  for (const [key, headers] of Object.entries(headersByOrigin))
+    for (const [name, value] of Object.entries(headers)) {
+      try {
+        new Headers([[name, value]]);
+      } catch {
+        problems.push(
+          `${where}: header ${JSON.stringify(name)} for ${key} is not a valid header: write a header name and a value on one line`,
+        );
+      }
+    }
+  return problems;
+}
+
+/**
  * POSTs the action as JSON to the rule's URL (or the default) when its origin is allowlisted, with
  * an `Idempotency-Key` header so a retried activity is recognisable by the target. 2xx is success;
  * 408, 429, 5xx, network errors and timeouts are transient (plain errors for the retry policy);
@@ -87,24 +112,12 @@ function describeFailure(err: unknown, timeoutMs: number): string {
  */
 export function httpActuator(opts: HttpActuatorOptions): Actuator {
   const { origins, problems } = parseAllowedOrigins(opts.allowedOrigins);
-  const headerOrigins = parseAllowedOrigins(Object.keys(opts.headersByOrigin ?? {}));
-  if (problems.length > 0 || headerOrigins.problems.length > 0)
-    throw new ConfigError([...problems, ...headerOrigins.problems.map((p) => `headers file: ${p}`)]);
+  problems.push(...headerProblems(opts.headersByOrigin ?? {}));
+  if (problems.length > 0) throw new ConfigError(problems);
   if (origins.length === 0) origins.push(...parseAllowedOrigins([defaultOrigin(opts.defaultUrl)]).origins);
   const headersFor = new Map<string, Record<string, string>>();
-  for (const [key, headers] of Object.entries(opts.headersByOrigin ?? {})) {
-    // Checked now: fetch's own error for a bad header would quote the secret value.
-    for (const [name, value] of Object.entries(headers)) {
-      try {
-        new Headers([[name, value]]);
-      } catch {
-        throw new ConfigError([
-          `headers file: header ${JSON.stringify(name)} for ${key} is not a valid header`,
-        ]);
-      }
-    }
+  for (const [key, headers] of Object.entries(opts.headersByOrigin ?? {}))
     headersFor.set(new URL(key).origin, headers);
-  }
 
   const urlOf = (ref: ActuatorRef) => (ref.type === 'http' ? (ref.url ?? opts.defaultUrl) : undefined);
   const check = (ref: ActuatorRef): string[] => {

@@ -15,6 +15,21 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Runs one start-up check (a file named by config, say); a ConfigError it throws goes into
+ * `problems` and undefined is returned, so start-up checks the rest too and throws one ConfigError
+ * listing them all. Any other error is thrown on.
+ */
+export function collectProblems<T>(problems: string[], check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+    return undefined;
+  }
+}
+
 /** The package's root folder (two levels above services/common), whose `rules/` is the default rules folder. */
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -18,7 +18,11 @@ function parse(url: string): URL | undefined {
  * Normalises AUTOGLM_HTTP_ALLOWED_ORIGINS entries to WHATWG origins; every bad entry is a problem
  * naming the entry and the fix, so start-up can list them all at once.
  */
-export function parseAllowedOrigins(entries: readonly string[]): { origins: string[]; problems: string[] } {
+export function parseAllowedOrigins(
+  entries: readonly string[],
+  /** What an entry is called in a problem. */
+  what = 'AUTOGLM_HTTP_ALLOWED_ORIGINS entry',
+): { origins: string[]; problems: string[] } {
   const origins = new Set<string>();
   const problems: string[] = [];
   const fix = 'write an origin such as https://ops.example.com or http://127.0.0.1:8090';
@@ -34,7 +38,7 @@ export function parseAllowedOrigins(entries: readonly string[]): { origins: stri
           : u.pathname !== '/' || /[?#]/.test(entry)
             ? 'has a path, query or fragment'
             : undefined;
-    if (why) problems.push(`AUTOGLM_HTTP_ALLOWED_ORIGINS entry ${shown} ${why}: ${fix}`);
+    if (why) problems.push(`${what} ${shown} ${why}: ${fix}`);
     else origins.add(u!.origin);
   }
   return { origins: [...origins], problems };

@@ -78,14 +78,53 @@ const BATCH = 512;
  */
 export async function runBacktest(
   input: { readonly samples: readonly MetricSample[]; readonly events: readonly OpsEvent[] },
-  opts: {
-    readonly config: BacktestConfig;
-    readonly ruleSet: RuleSet;
-    readonly classifier?: BacktestClassifier;
-    /** Called now and then with the samples replayed so far. */
-    readonly onProgress?: (done: number, total: number) => void;
-  },
+  opts: BacktestOptions,
 ): Promise<BacktestRun> {
+  return (await replay(input.samples, undefined, input.events, opts)).run;
+}
+
+/** What runBacktest takes besides the recording. */
+export interface BacktestOptions {
+  readonly config: BacktestConfig;
+  readonly ruleSet: RuleSet;
+  readonly classifier?: BacktestClassifier;
+  /** Called now and then with the samples replayed so far. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * One shard's replay (shards.ts): the recording's samples of its entities at their indices in the
+ * whole recording (`samples[i]` undefined for another shard's), every sample's time (`times`, the
+ * eviction clock all shards keep alike) and its entities' events. `decisionAt[k]` is the index of
+ * the sample whose observation made `run.decisions[k]`; `firstAt` the position where each key of
+ * the counters first counted (a sample's index; an event's just before the sample it goes before).
+ */
+export interface ShardRun {
+  readonly run: BacktestRun;
+  readonly decisionAt: number[];
+  readonly firstAt: {
+    readonly refused: Record<string, number>;
+    readonly suppressed: Record<string, number>;
+    readonly ruleFailures: Record<string, number>;
+  };
+}
+
+/** runBacktest of one shard (see ShardRun). */
+export function runBacktestShard(
+  samples: ReadonlyArray<MetricSample | undefined>,
+  times: Float64Array,
+  events: readonly OpsEvent[],
+  opts: BacktestOptions,
+): Promise<ShardRun> {
+  return replay(samples, times, events, opts);
+}
+
+async function replay(
+  samples: ReadonlyArray<MetricSample | undefined>,
+  times: Float64Array | undefined,
+  events: readonly OpsEvent[],
+  opts: BacktestOptions,
+): Promise<ShardRun> {
   const started = performance.now();
   const { config } = opts;
   const store = new BaselineStore(baselineOptionsOf(config as Config));
@@ -105,14 +144,25 @@ export async function runBacktest(
   const bound = Inert.beyondClassifier(decider.ruleSet);
   const readers = Inert.beyondClassifier(decider.ruleSet, { onlyReaders: true });
   const decisions: BacktestDecision[] = [];
+  const decisionAt: number[] = [];
   const refused: Record<string, number> = {};
   const suppressed: Record<string, number> = {};
   const ruleFailures: Record<string, number> = {};
+  const firstAt = { refused: {}, suppressed: {}, ruleFailures: {} } as ShardRun['firstAt'];
   let late = 0;
   let observations = 0;
   let stale = 0;
   let pending: Observation[] = [];
-  const refuse = (reason: string) => (refused[reason] = (refused[reason] ?? 0) + 1);
+  /** The sample index of each pending observation. */
+  let pendingAt: number[] = [];
+  const count = (counts: Record<string, number>, first: Record<string, number>, key: string, at: number) => {
+    const n = counts[key];
+    if (n === undefined) {
+      counts[key] = 1;
+      first[key] = at;
+    } else counts[key] = n + 1;
+  };
+  const refuse = (reason: string, at: number) => count(refused, firstAt.refused, reason, at);
 
   // The classifier's answers for a batch, asked only for the observations where its answer could
   // change what the rules match or fail, in one call as decide does. `cleared`: those the rules
@@ -135,14 +185,15 @@ export async function runBacktest(
   const flush = async () => {
     if (pending.length === 0) return;
     const batch = pending;
+    const batchAt = pendingAt;
     pending = [];
+    pendingAt = [];
     const { incidents, cleared } = await classify(batch);
     for (let i = 0; i < batch.length; i++) {
       const obs = batch[i] as Observation;
       const incident = incidents?.[i] ?? null;
       if (cleared?.[i] || inert.test(obs, incident)) {
-        for (const r of episodic)
-          decider.episodes.observe(obs.entity, r.name, false, obs.window, r.spec, 0, episodeSink);
+        decider.episodes.observeUnmatched(obs.entity, obs.window, episodic, 0, episodeSink);
         // Emptied only when written (setting an array's length costs a call even when it is 0).
         if (episodeSink.changes.length > 0) episodeSink.changes.length = 0;
         if (episodeSink.ended.length > 0) episodeSink.ended.length = 0;
@@ -150,10 +201,12 @@ export async function runBacktest(
       }
       const maybe = decider.decide(obs, obs.window.end, incident);
       const decided = maybe instanceof Promise ? await maybe : maybe;
-      for (const f of decided.failures) ruleFailures[f.rule] = (ruleFailures[f.rule] ?? 0) + 1;
-      for (const s of decided.suppressed) suppressed[s.rule] = (suppressed[s.rule] ?? 0) + 1;
+      const at = batchAt[i] as number;
+      for (const f of decided.failures) count(ruleFailures, firstAt.ruleFailures, f.rule, at);
+      for (const s of decided.suppressed) count(suppressed, firstAt.suppressed, s.rule, at);
       for (const d of decided.decisions) {
         if (d.stale) stale++;
+        decisionAt.push(at);
         decisions.push({
           decisionId: d.decisionId,
           entity: d.entity,
@@ -188,35 +241,40 @@ export async function runBacktest(
     }
   };
 
-  const { samples, events } = input;
+  // `times`: a shard's, where samples[i] of another shard is undefined but its time still counts.
+  const n = samples.length;
   let e = 0;
-  for (let i = 0; i < samples.length; i++) {
-    const sample = samples[i] as MetricSample;
-    while (e < events.length && (events[e] as OpsEvent).ts <= sample.ts) {
+  for (let i = 0; i < n; i++) {
+    const sample = samples[i];
+    const ts = sample !== undefined ? sample.ts : (times as Float64Array)[i]!;
+    while (e < events.length && (events[e] as OpsEvent).ts <= ts) {
       const added = windows.addEvent(events[e++] as OpsEvent);
-      if (added.kind === 'refused') refuse(added.reason);
+      if (added.kind === 'refused') refuse(added.reason, i - 0.5);
     }
-    if (Math.abs(sample.value) > config.maxAbsValue) refuse('out_of_range');
-    else {
-      const outcome = windows.addSample(sample, 0);
-      if (outcome.kind === 'observation') {
-        observations++;
-        pending.push(outcome.observation);
-        if (pending.length >= BATCH) await flush();
-      } else if (outcome.kind === 'late') late++;
-      else if (outcome.kind === 'refused') refuse(outcome.reason);
+    if (sample !== undefined) {
+      if (Math.abs(sample.value) > config.maxAbsValue) refuse('out_of_range', i);
+      else {
+        const outcome = windows.addSample(sample, 0);
+        if (outcome.kind === 'observation') {
+          observations++;
+          pending.push(outcome.observation);
+          pendingAt.push(i);
+          if (pending.length >= BATCH) await flush();
+        } else if (outcome.kind === 'late') late++;
+        else if (outcome.kind === 'refused') refuse(outcome.reason, i);
+      }
     }
-    evict(sample.ts);
-    if (opts.onProgress && (i & 0xffff) === 0xffff) opts.onProgress(i + 1, samples.length);
+    evict(ts);
+    if (opts.onProgress && (i & 0xffff) === 0xffff) opts.onProgress(i + 1, n);
   }
   for (; e < events.length; e++) {
     const added = windows.addEvent(events[e] as OpsEvent);
-    if (added.kind === 'refused') refuse(added.reason);
+    if (added.kind === 'refused') refuse(added.reason, n + e);
   }
   await flush();
-  return {
+  const run: BacktestRun = {
     decisions,
-    samples: samples.length,
+    samples: n,
     events: events.length,
     observations,
     refused,
@@ -226,4 +284,5 @@ export async function runBacktest(
     stale,
     elapsedMs: performance.now() - started,
   };
+  return { run, decisionAt, firstAt };
 }

@@ -241,6 +241,43 @@ export class EpisodeTracker {
   }
 
   /**
+   * The same as `observe(entity, r.name, false, window, r.spec, partition, out)` for each of
+   * `rules` in order (an observation on which none of them matched), without a call per rule
+   * where nothing changes: the entity holds no state of a rule and no sweep falls in between.
+   * For a replay, where almost every observation matches nothing.
+   */
+  observeUnmatched(
+    entity: string,
+    window: { start: number; end: number },
+    rules: ReadonlyArray<{ readonly name: string; readonly spec: EpisodeSpec }>,
+    partition: number,
+    out: EpisodeOutput,
+  ): void {
+    const n = rules.length;
+    if (n === 0) return;
+    const t = window.end;
+    if (t > (this.newest.get(partition) ?? -Infinity)) this.newest.set(partition, t);
+    // No sweep among these n calls (each counts one) and no state to step: each would return NONE.
+    if (this.sinceSweep + n < SWEEP_EVERY) {
+      const held = this.perEntity.get(entity);
+      if (held === undefined) {
+        this.sinceSweep += n;
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        const r = rules[i]!;
+        if (held.has(r.name)) this.observe(entity, r.name, false, window, r.spec, partition, out);
+        else this.sinceSweep++;
+      }
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const r = rules[i]!;
+      this.observe(entity, r.name, false, window, r.spec, partition, out);
+    }
+  }
+
+  /**
    * Puts back a state read from the changelog (later records of a key replace earlier ones).
    * Beyond `maxTracked` the least recently seen go, as when observing.
    */

@@ -176,6 +176,58 @@ describe('EpisodeTracker', () => {
     assert.deepEqual(episodeSpecOf({ keepFiringFor: '10m' }), { forMs: 0, keepFiringForMs: 600_000 });
   });
 
+  it('observeUnmatched is observe with matched false for each rule in order: steps, records, order, sweeps', () => {
+    // Random observations of 6 entities (some out of order, some after idle gaps) on 4 rules;
+    // each unmatched one goes to `a` in one call and to `b` rule by rule. Over 40,000 calls of
+    // `observe` (sweeps every 10,000), with few keys allowed (evictions), they must agree throughout.
+    const rules = [
+      { name: 'r0', spec: { forMs: 0, keepFiringForMs: 60_000 } },
+      { name: 'r1', spec: { forMs: 20_000, keepFiringForMs: 0 } },
+      { name: 'r2', spec: { forMs: 10_000, keepFiringForMs: 300_000 } },
+      { name: 'r3', spec: { forMs: 0, keepFiringForMs: 0 } },
+    ];
+    const limits = { maxTracked: 9, idleMs: 400_000 };
+    const a = new EpisodeTracker(limits);
+    const b = new EpisodeTracker(limits);
+    const outA = newOut();
+    const outB = newOut();
+    let seed = 7;
+    const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    let t = T0;
+    let unmatched = 0;
+    const seen = { changes: 0, ended: 0 };
+    for (let i = 0; i < 12_000; i++) {
+      t += rnd() < 0.01 ? 500_000 : Math.floor(rnd() * 6_000);
+      const end = rnd() < 0.03 ? t - 20_000 : t;
+      const entity = `e-${Math.floor(rnd() * 6)}`;
+      const partition = rnd() < 0.2 ? 1 : 0;
+      if (rnd() < 0.25) {
+        for (const r of rules) {
+          const matched = rnd() < 0.5;
+          const stepA = a.observe(entity, r.name, matched, win(end), r.spec, partition, outA);
+          const stepB = b.observe(entity, r.name, matched, win(end), r.spec, partition, outB);
+          assert.deepEqual(stepA, stepB);
+        }
+      } else {
+        unmatched++;
+        a.observeUnmatched(entity, win(end), rules, partition, outA);
+        for (const r of rules) b.observe(entity, r.name, false, win(end), r.spec, partition, outB);
+      }
+      assert.deepEqual(outA.changes.slice(seen.changes), outB.changes.slice(seen.changes), `at ${i}`);
+      assert.deepEqual(outA.ended.slice(seen.ended), outB.ended.slice(seen.ended), `at ${i}`);
+      assert.deepEqual([outA.changes.length, outA.ended.length], [outB.changes.length, outB.ended.length]);
+      seen.changes = outA.changes.length;
+      seen.ended = outA.ended.length;
+      assert.equal(a.size, b.size);
+    }
+    const order = (x: EpisodeTracker) => [...(x as unknown as { states: Map<string, unknown> }).states];
+    assert.deepEqual(order(a), order(b));
+    assert.ok(unmatched * rules.length > 30_000, 'sweeps fall inside observeUnmatched calls');
+    assert.ok(
+      outA.ended.some((s) => s.endReason === 'evicted') && outA.ended.some((s) => s.endReason === 'idle'),
+    );
+  });
+
   it('a batch writes the newest record per key to its partition, a forgotten key as a tombstone', () => {
     const t = new EpisodeTracker();
     const out = newOut();

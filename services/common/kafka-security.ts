@@ -59,10 +59,11 @@ export function parseKafkaSecurity(env: NodeJS.ProcessEnv): { security: KafkaSec
     keyFile: get(E.keyFile),
     keyPasswordFile: get(E.keyPasswordFile),
   };
+  // An unknown protocol is listed once, above: the checks of what it would use wait until it is known.
   for (const [key, file] of Object.entries(files)) {
     if (file === undefined) continue;
     const envName = E[key as keyof typeof files];
-    if (!useTls)
+    if (protocol && !useTls)
       problems.push(
         `${envName} is set but ${E.protocol}=${protocolRaw} does not use TLS: use SSL or SASL_SSL`,
       );
@@ -74,7 +75,7 @@ export function parseKafkaSecurity(env: NodeJS.ProcessEnv): { security: KafkaSec
   if ((files.certFile === undefined) !== (files.keyFile === undefined))
     problems.push(`${E.certFile} and ${E.keyFile} go together: name both (mTLS) or neither`);
   const insecureSkipVerify = isOn(get(E.insecure));
-  if (insecureSkipVerify && !useTls)
+  if (insecureSkipVerify && protocol && !useTls)
     problems.push(`${E.insecure} is set but ${E.protocol}=${protocolRaw} does not use TLS`);
   if (env.KAFKA_SASL_PASSWORD !== undefined)
     problems.push(
@@ -99,6 +100,10 @@ export function parseKafkaSecurity(env: NodeJS.ProcessEnv): { security: KafkaSec
       if (problem) problems.push(problem);
     }
     if (mechanism && username && passwordFile) sasl = { mechanism, username, passwordFile };
+  } else if (!protocol) {
+    // Whatever the protocol is meant to be, a named file must be readable (as the TLS files above).
+    const problem = get(E.passwordFile) && fileProblem(E.passwordFile, get(E.passwordFile)!);
+    if (problem) problems.push(problem);
   } else if (get(E.mechanism) || get(E.username) || get(E.passwordFile)) {
     problems.push(
       `KAFKA_SASL_* is set but ${E.protocol}=${protocolRaw} does not use SASL: use SASL_PLAINTEXT or SASL_SSL`,

@@ -53,9 +53,10 @@ export function parseTemporalSecurity(env: NodeJS.ProcessEnv): {
       `TEMPORAL_API_KEY is not read (a variable's value leaks into process listings): put the key in a file readable only by this user and name it in ${E.apiKeyFile}`,
     );
   const tlsRaw = get(E.tls);
-  if (tlsRaw !== undefined && !/^(?:1|0|true|false|yes|no|on|off)$/i.test(tlsRaw))
-    problems.push(`${E.tls}=${JSON.stringify(tlsRaw)}: use true or false`);
-  const explicitOff = tlsRaw !== undefined && !isOn(tlsRaw);
+  const tlsKnown = tlsRaw === undefined || /^(?:1|0|true|false|yes|no|on|off)$/i.test(tlsRaw);
+  if (!tlsKnown) problems.push(`${E.tls}=${JSON.stringify(tlsRaw)}: use true or false`);
+  // A value that is neither is listed once, above, not again as "false" against the TLS files.
+  const explicitOff = tlsKnown && tlsRaw !== undefined && !isOn(tlsRaw);
   const anyTlsFile = files.caFile !== undefined || files.certFile !== undefined;
   if (explicitOff && anyTlsFile)
     problems.push(`${E.tls}=false but TLS files are named: drop one or the other`);

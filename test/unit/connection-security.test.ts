@@ -107,6 +107,22 @@ describe('Kafka security settings', () => {
       parseKafkaSecurity({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SASL_USERNAME: 'u' }).problems.join(),
       /does not use SASL/,
     );
+    // A misspelt protocol is one problem, not one more for each setting it would use; a named
+    // file that cannot be read is a problem whatever the protocol.
+    assert.deepEqual(
+      parseKafkaSecurity({
+        KAFKA_SECURITY_PROTOCOL: 'SASL-SSL',
+        KAFKA_SSL_CA_FILE: caFile,
+        KAFKA_SSL_INSECURE_SKIP_VERIFY: 'true',
+        KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD_FILE: path.join(dir, 'absent'),
+      }).problems,
+      [
+        'KAFKA_SECURITY_PROTOCOL="SASL-SSL": use one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL',
+        `KAFKA_SASL_PASSWORD_FILE=${path.join(dir, 'absent')}: no such file`,
+      ],
+    );
   });
 
   it('turns certificate checks off only by a switch named insecure', () => {
@@ -247,6 +263,11 @@ describe('Temporal security settings', () => {
     assert.match(text, /TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE go together/);
     assert.match(text, /TEMPORAL_API_KEY is not read/);
     assert.match(text, /TEMPORAL_TLS="maybe": use true or false/);
+    // "maybe" is listed once, not again as a false against the TLS files.
+    assert.deepEqual(
+      parseTemporalSecurity({ TEMPORAL_TLS: 'maybe', TEMPORAL_TLS_CA_FILE: caFile }).problems,
+      ['TEMPORAL_TLS="maybe": use true or false'],
+    );
     const sec = parseTemporalSecurity({ TEMPORAL_API_KEY_FILE: apiKeyFile }).security;
     assert.match(
       explainTemporalError(

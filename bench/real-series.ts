@@ -3,8 +3,8 @@
  * known-cause failures, 32 labeled windows) with the starter rules (rules/) and the services'
  * settings: the measuring instrument for calibrating the baselines and the rules on real data.
  *
- *   npx tsx bench/real-series.ts [--raw] [--repeat 3] [--reference [python]]
- *                                [--nab ../shared/nab --folders realTraffic,realAdExchange]
+ *   npx tsx bench/real-series.ts [--raw] [--repeat 3] [--reference [python]] [--outside]
+ *                                [--nab ../shared/nab --folders realTraffic,realAdExchange] [--help]
  *
  * Each series is replayed as the metric `cpu` of the entity named by its file, on its own
  * timestamps, through runBacktest (sense's windows and baselines, the classifier of
@@ -21,7 +21,14 @@
  * makes read-only; default .autoglm/nab-venv/bin/python) and
  * prints both scores and their difference. `--nab <dir>` reads the series and labels of a NAB
  * checkout instead (its data/ and labels/ folders) and `--folders` names the folders to replay: a
- * check on series nothing was tuned on.
+ * check on series nothing was tuned on (`--help` lists the folders there).
+ *
+ * `--outside` lists where the decisions outside the windows fall, before changing anything to
+ * remove them: per decision its series, time (UTC, weekday and hour: seasonal edges show),
+ * rule, what it costs in NAB's standard profile (nothing in the probationary period, less right
+ * after a window, the full 0.11 before the first window or far after one), where it is relative to
+ * the windows, and the baseline's deviation and drift at that sample (a BaselineStore replayed
+ * over the same samples with the same settings); then the cost by rule, by place and by series.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,6 +41,7 @@ import { NAB_PROFILES, type NabProfileName } from '../services/backtest/nab-scor
 import { entityOfFile, parseTimestamp, percentOfMax, readRecording } from '../services/backtest/recording.js';
 import { formatReport } from '../services/backtest/report.js';
 import { backtestReport, loadBacktestClassifier, loadBacktestRules } from '../services/backtest/run.js';
+import { outsideDecisions } from './real-series-outside.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -47,6 +55,20 @@ function valueOf(flag: string): string | undefined {
 }
 // `--nab <dir>`: a NAB checkout (data/<folder>/*.csv, labels/combined_windows.json) instead of data/nab.
 const nabRoot = valueOf('--nab');
+if (argv.includes('--help')) {
+  const doc = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  console.log(doc.slice(doc.indexOf('/**') + 4, doc.indexOf(' */')).replace(/^ \* ?/gm, ''));
+  const nabData = path.resolve(nabRoot ?? path.join(root, '..', 'shared', 'nab'), 'data');
+  if (fs.existsSync(nabData))
+    console.log(
+      `folders of ${nabData} (--nab ${path.dirname(nabData)} --folders a,b): ${fs
+        .readdirSync(nabData, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name)
+        .join(', ')}`,
+    );
+  process.exit(0);
+}
 const dataDir = nabRoot ? path.resolve(nabRoot, 'data') : path.join(root, 'data', 'nab');
 const labelsDir = nabRoot ? path.resolve(nabRoot, 'labels') : path.join(dataDir, 'labels');
 const folderNames = (valueOf('--folders') ?? 'realAWSCloudwatch,realKnownCause').split(',').filter(Boolean);
@@ -82,6 +104,8 @@ console.log(
   `real-series: NAB standard ${l.nab.standard.toFixed(1)} (low-FP ${l.nab.reward_low_FP_rate.toFixed(1)}), windows caught ${l.caught}/${l.windows}, decisions outside windows ${l.outside} (${l.outsidePerEntityDay.toFixed(2)} per entity-day), replay ${Math.round(rate).toLocaleString('en-US')} samples/s (median of ${repeat} runs of ${run.samples.toLocaleString('en-US')} samples; each run ${runs.map((r) => r.report.replay.seconds.toFixed(2)).join(', ')} s)`,
 );
 
+if (argv.includes('--outside'))
+  for (const line of outsideDecisions(recording, run.decisions, labels, config)) console.log(line);
 if (refAt >= 0) reference(run.decisions, argv[refAt + 1]?.startsWith('--') ? undefined : argv[refAt + 1]);
 
 /**

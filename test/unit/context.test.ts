@@ -121,6 +121,19 @@ describe('context file problems', () => {
       'catalog.json: services.checkout.owner: must name the owning team, for example "team-checkout"',
       'catalog.json: services.checkout.ownr: unknown key (did you mean "owner"?); a service takes owner, tier, dependencies, labels or entities',
     ]);
+    // An unknown key at the top and the services' own problems in one reading.
+    assert.deepEqual(
+      problemsOf({
+        catalog: {
+          file: 'catalog.json',
+          text: JSON.stringify({ services: { checkout: { owner: 'a', tier: 9 } }, owners: {} }),
+        },
+      }),
+      [
+        'catalog.json: owners: unknown key; the catalog takes services',
+        'catalog.json: services.checkout.tier: must be an integer from 1 to 4',
+      ],
+    );
     for (const tier of [0, 5, 1.5, '1', null])
       assert.deepEqual(problemsOf({ catalog: catalogOf({ checkout: { owner: 'a', tier } }) }), [
         'catalog.json: services.checkout.tier: must be an integer from 1 to 4',
@@ -207,6 +220,32 @@ describe('context file problems', () => {
         ]),
       }),
       ['maintenance.json: windows[1].name: "w" is already used by windows[0]; give each window its own name'],
+    );
+    // A twin refused for another field too, and an unknown key at the top: all in one reading.
+    assert.deepEqual(
+      problemsOf({
+        catalog,
+        maintenance: {
+          file: 'maintenance.json',
+          text: JSON.stringify({
+            windows: [
+              { name: 'w', services: ['checkout'], every, reason: 'a' },
+              {
+                name: ' w ',
+                services: ['payments'],
+                every: { ...every, duration: 'two hours' },
+                reason: 'b',
+              },
+            ],
+            window: [],
+          }),
+        },
+      }),
+      [
+        'maintenance.json: window: unknown key (did you mean "windows"?); the maintenance file takes windows',
+        'maintenance.json: windows[1].every.duration: must be a duration such as "30m", "2h" or "1h30m", at most 7d',
+        'maintenance.json: windows[1].name: "w" is already used by windows[0]; give each window its own name',
+      ],
     );
     assert.deepEqual(
       problemsOf({ maintenance: windowsOf([{ name: 'w', services: ['checkout'], every, reason: 'a' }]) }),

@@ -108,6 +108,13 @@ export interface ParsedCatalog {
   readonly problems: string[];
 }
 
+/** `json[key]` when `json` is an object and that is an object too (not a list). */
+function objectAt(json: unknown, key: string): Record<string, unknown> | undefined {
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  return isObject(json) && isObject(json[key]) ? json[key] : undefined;
+}
+
 /**
  * Checks catalog.json's text: JSON, the file's shape, every service (owner, tier 1..4, known
  * dependencies, labels, entity patterns). Returns the services that passed and every problem.
@@ -117,13 +124,15 @@ export function parseCatalog(file: string, text: string): ParsedCatalog {
   const parsed = parseJson(where, text);
   if ('problem' in parsed) return { catalog: EMPTY_CATALOG, names: undefined, problems: [parsed.problem] };
   const top = catalogFileSchema.safeParse(parsed.json);
-  if (!top.success)
-    return { catalog: EMPTY_CATALOG, names: undefined, problems: issueProblems(where, '', top.error.issues) };
+  const problems = top.success ? [] : issueProblems(where, '', top.error.issues);
+  // The services are checked beside the file's other problems (an unknown key at the top), so one
+  // reading lists them all; only a file without an object of services stops here.
+  const services = top.success ? top.data.services : objectAt(parsed.json, 'services');
+  if (!services) return { catalog: EMPTY_CATALOG, names: undefined, problems };
 
-  const names = Object.keys(top.data.services);
-  const problems: string[] = [];
+  const names = Object.keys(services);
   const owned: Array<{ service: Service; patterns: Glob[] }> = [];
-  for (const [name, raw] of Object.entries(top.data.services)) {
+  for (const [name, raw] of Object.entries(services)) {
     const at = jsonPath('services', [name]);
     if (!SERVICE_NAME.test(name)) {
       problems.push(

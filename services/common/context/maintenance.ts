@@ -331,30 +331,34 @@ export function parseMaintenance(
   const parsed = parseJson(where, text);
   if ('problem' in parsed) return { windows: [], problems: [parsed.problem] };
   const top = maintenanceFileSchema.safeParse(parsed.json);
-  if (!top.success) return { windows: [], problems: issueProblems(where, '', top.error.issues) };
+  const problems = top.success ? [] : issueProblems(where, '', top.error.issues);
+  // The windows are checked beside the file's other problems (an unknown key at the top), so one
+  // reading lists them all; only a file without a list of windows stops here.
+  const entries = top.success ? top.data.windows : (parsed.json as { windows?: unknown } | null)?.windows;
+  if (!Array.isArray(entries)) return { windows: [], problems };
 
   const windows: MaintenanceWindow[] = [];
-  const problems: string[] = [];
   const named = new Map<string, string>();
-  top.data.windows.forEach((raw, i) => {
+  entries.forEach((raw: unknown, i) => {
     const at = jsonPath('windows', [i]);
     const own = shapeProblems(raw, services).map((p) => `${where}: ${jsonPath(at, p.path)}: ${p.message}`);
     problems.push(...own);
     const result = windowSchema.safeParse(raw);
-    if (!result.success) {
-      problems.push(...issueProblems(where, at, result.error.issues));
-      return;
-    }
-    const w = result.data;
-    const other = named.get(w.name);
+    if (!result.success) problems.push(...issueProblems(where, at, result.error.issues));
+    // A window refused for another field still claims its name, so a twin is listed now too.
+    const name = result.success
+      ? result.data.name
+      : windowSchema.shape.name.safeParse((raw as { name?: unknown } | null)?.name).data;
+    const other = name === undefined ? undefined : named.get(name);
     if (other !== undefined) {
       problems.push(
-        `${where}: ${at}.name: "${w.name}" is already used by ${other}; give each window its own name`,
+        `${where}: ${at}.name: "${name}" is already used by ${other}; give each window its own name`,
       );
       return;
     }
-    named.set(w.name, at);
-    if (own.length > 0) return;
+    if (name !== undefined) named.set(name, at);
+    if (!result.success || own.length > 0) return;
+    const w = result.data;
     const span = w.once ? new OneOff(w.once.start, w.once.end) : weekly(w.every!);
     windows.push(
       new MaintenanceWindow(

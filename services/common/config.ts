@@ -491,8 +491,8 @@ export interface EnvSettings<K extends string, T> {
  * refused setting is listed at once while the others still parse (for checks across settings,
  * run with `whenValid` on the settings they read). Secrets in values are not echoed.
  */
-export function readEnvSettings<K extends string, S extends z.ZodObject>(
-  spec: Readonly<Record<K, readonly [string, string]>>,
+export function readEnvSettings<S extends z.ZodObject, K extends keyof S['shape'] & string>(
+  spec: Readonly<Record<K, readonly [string, string]>> & Readonly<Record<keyof S['shape'], unknown>>,
   schema: S,
   env: NodeJS.ProcessEnv,
   overrides: Partial<Record<K, string>>,
@@ -505,7 +505,9 @@ export function readEnvSettings<K extends string, S extends z.ZodObject>(
   const problems: string[] = [];
   const fields = schema.shape as Record<string, z.ZodType>;
   for (const key of keys) {
-    const parsed = fields[key]!.safeParse(raw[key], { error: wordingOf(spec[key][1]) });
+    const field = fields[key];
+    if (!field) throw new Error(`${spec[key][0]} has no field "${key}" in its schema`);
+    const parsed = field.safeParse(raw[key], { error: wordingOf(spec[key][1]) });
     if (parsed.success) valid[key] = parsed.data;
     else
       for (const issue of parsed.error.issues)

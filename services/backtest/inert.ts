@@ -31,7 +31,6 @@ interface Subset {
   readonly compiled: CompiledRules | undefined;
   /** Full slot of each of the subset's slots; undefined when it is the whole set. */
   readonly from: readonly number[] | undefined;
-  readonly values: unknown[];
   readonly unknown: readonly boolean[];
 }
 
@@ -87,7 +86,7 @@ export class Inert {
     this.values = new Array<unknown>(names.length);
     this.unknown = names.map((n) => n === 'incident.class' || n === 'incident.confidence');
     this.canClearUnclassified = !names.includes('incident');
-    this.whole = { compiled, from: undefined, values: this.values, unknown: this.unknown };
+    this.whole = { compiled, from: undefined, unknown: this.unknown };
 
     // Each rule's hazards, in the full set's slots; the killer features get a bit each.
     const bitOf = new Map<number, number>();
@@ -198,17 +197,12 @@ export class Inert {
     });
     let subset: Subset;
     if (kept.length === this.hazards!.length) subset = this.whole;
-    else if (kept.length === 0) subset = { compiled: undefined, from: undefined, values: [], unknown: [] };
+    else if (kept.length === 0) subset = { compiled: undefined, from: undefined, unknown: [] };
     else {
       const compiled = new CompiledRules(kept.map((h) => h.input));
       const full = new Map(this.compiled.factNames.map((n, s) => [n, s]));
       const from = compiled.factNames.map((n) => full.get(n)!);
-      subset = {
-        compiled,
-        from,
-        values: new Array<unknown>(from.length),
-        unknown: from.map((s) => this.unknown[s]!),
-      };
+      subset = { compiled, from, unknown: from.map((s) => this.unknown[s]!) };
     }
     if (this.subsets.size < MAX_SUBSETS) this.subsets.set(key, subset);
     return subset;
@@ -219,10 +213,7 @@ export class Inert {
 function check(subset: Subset, full: readonly unknown[], unknown: boolean): boolean {
   const { compiled, from } = subset;
   if (compiled === undefined) return true;
-  if (from === undefined) return compiled.cannotMatch(full, unknown ? subset.unknown : undefined);
-  const values = subset.values;
-  for (let i = 0; i < from.length; i++) values[i] = full[from[i]!];
-  return compiled.cannotMatch(values, unknown ? subset.unknown : undefined);
+  return compiled.cannotMatch(full, unknown ? subset.unknown : undefined, from);
 }
 
 /**

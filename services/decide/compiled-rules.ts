@@ -172,12 +172,15 @@ export class CompiledRules {
    * neither undefined nor a symbol (the classifier's `incident.class` and `incident.confidence`
    * before it ran). A rule reading such a fact is cleared only when a known fact it needs is
    * undefined (its killers) and nothing it reads could make it throw.
+   *
+   * `from`: the value of fact `s` is `values[from[s]]` instead (a caller holding a larger set's
+   * values need not copy them out).
    */
-  cannotMatch(values: readonly unknown[], unknown?: readonly boolean[]): boolean {
+  cannotMatch(values: readonly unknown[], unknown?: readonly boolean[], from?: readonly number[]): boolean {
     if (this.stats.fallback > 0) return false;
     const slots = this.slots;
     for (let s = 0; s < slots.length; s++) {
-      const value = values[s];
+      const value = from === undefined ? values[s] : values[from[s]!];
       if (typeof value === 'function') return false;
       if (
         typeof value === 'object' &&

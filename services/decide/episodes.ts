@@ -132,16 +132,30 @@ export function episodeDecisionId(
   );
 }
 
+/** A key's state, linked in least recently seen order. */
+interface Tracked {
+  readonly key: string;
+  state: EpisodeState;
+  prev: Tracked | undefined;
+  next: Tracked | undefined;
+}
+
 /** The per-(entity, rule) episode state machine described at the top of this file. */
 export class EpisodeTracker {
-  /** In least recently seen order (a key is moved to the end on each observation). */
-  private readonly states = new Map<string, EpisodeState>();
+  /**
+   * Every key's state. Their order, least recently seen first (a key moves to the end on each
+   * observation), is the list from `oldest` to `newestSeen`: moving a key is a relink, where
+   * moving it in a Map's insertion order costs a delete and a set (and the Map's rehashes).
+   */
+  private readonly states = new Map<string, Tracked>();
+  private oldest: Tracked | undefined;
+  private newestSeen: Tracked | undefined;
   /**
    * The same states by entity and rule, with each key's string built once: the lookup of the hot
    * path (a key built per observation costs a concatenation and a hash). An observation that
    * matches no rule of an entity with no key changes nothing and is answered at once.
    */
-  private readonly perEntity = new Map<string, Map<string, { readonly key: string; state: EpisodeState }>>();
+  private readonly perEntity = new Map<string, Map<string, Tracked>>();
   private readonly newest = new Map<number, number>();
   /** Decisions whose remediation ended stale, by key, until their episode's next observation. */
   private readonly staleEnds = new Map<string, string>();
@@ -156,12 +170,14 @@ export class EpisodeTracker {
 
   /** The state of one key, for tests and `rules test`. */
   get(entity: string, rule: string): EpisodeState | undefined {
-    return this.states.get(keyOf(entity, rule));
+    return this.states.get(keyOf(entity, rule))?.state;
   }
 
   /** Forgets everything: a new consumer generation restores its partitions from the changelog. */
   clear(): void {
     this.states.clear();
+    this.oldest = undefined;
+    this.newestSeen = undefined;
     this.perEntity.clear();
     this.newest.clear();
   }
@@ -301,7 +317,7 @@ export class EpisodeTracker {
     staleWindow?: { start: number; end: number },
   ): void {
     const key = keyOf(entity, rule);
-    const s = this.states.get(key);
+    const s = this.states.get(key)?.state;
     if (!s) return;
     s.phase = 'pending';
     delete s.decidedWindow;
@@ -342,10 +358,13 @@ export class EpisodeTracker {
   /** Ends or forgets every key idle for longer than max(idle, keepFiringFor) on its partition's newest time. */
   sweep(out: EpisodeOutput): void {
     this.sinceSweep = 0;
-    for (const [key, s] of this.states) {
+    for (let h = this.oldest; h !== undefined;) {
+      const next = h.next; // forget unlinks only h
+      const s = h.state;
       const now = this.newest.get(s.partition) ?? s.lastSeen;
       if (now - s.lastSeen > Math.max(this.limits.idleMs, s.keepFiringForMs))
-        this.forget(key, s, 'idle', s.lastSeen, out);
+        this.forget(h.key, s, 'idle', s.lastSeen, out);
+      h = next;
     }
   }
 
@@ -429,25 +448,29 @@ export class EpisodeTracker {
 
   /** Holds `s` as the most recently seen of its key (counted for its entity when new). */
   private moveToEnd(key: string, s: EpisodeState): void {
-    if (this.states.delete(key)) {
-      this.states.set(key, s);
-      const held = this.perEntity.get(s.entity)?.get(s.rule);
-      if (held !== undefined) held.state = s;
+    let h = this.states.get(key);
+    if (h !== undefined) {
+      h.state = s;
+      if (h !== this.newestSeen) {
+        this.unlink(h);
+        this.append(h);
+      }
       return;
     }
-    this.states.set(key, s);
+    h = { key, state: s, prev: undefined, next: undefined };
+    this.states.set(key, h);
+    this.append(h);
     const rules = this.perEntity.get(s.entity);
-    if (rules === undefined) this.perEntity.set(s.entity, new Map([[s.rule, { key, state: s }]]));
-    else {
-      const held = rules.get(s.rule);
-      if (held === undefined) rules.set(s.rule, { key, state: s });
-      else held.state = s;
-    }
+    if (rules === undefined) this.perEntity.set(s.entity, new Map([[s.rule, h]]));
+    else rules.set(s.rule, h);
   }
 
   /** Forgets the key of `entity` and `rule`; returns whether there was one. */
   private remove(key: string, entity: string, rule: string): boolean {
-    if (!this.states.delete(key)) return false;
+    const h = this.states.get(key);
+    if (h === undefined) return false;
+    this.states.delete(key);
+    this.unlink(h);
     const rules = this.perEntity.get(entity);
     if (rules?.delete(rule) && rules.size === 0) this.perEntity.delete(entity);
     return true;
@@ -455,10 +478,26 @@ export class EpisodeTracker {
 
   private bound(keep: string, out: EpisodeOutput): void {
     while (this.states.size > this.limits.maxTracked) {
-      const [oldest, s] = this.states.entries().next().value as [string, EpisodeState];
-      if (oldest === keep) break;
-      this.forget(oldest, s, 'evicted', s.lastSeen, out);
+      const oldest = this.oldest as Tracked;
+      if (oldest.key === keep) break;
+      this.forget(oldest.key, oldest.state, 'evicted', oldest.state.lastSeen, out);
     }
+  }
+
+  private unlink(h: Tracked): void {
+    if (h.prev === undefined) this.oldest = h.next;
+    else h.prev.next = h.next;
+    if (h.next === undefined) this.newestSeen = h.prev;
+    else h.next.prev = h.prev;
+    h.prev = undefined;
+    h.next = undefined;
+  }
+
+  private append(h: Tracked): void {
+    h.prev = this.newestSeen;
+    if (this.newestSeen === undefined) this.oldest = h;
+    else this.newestSeen.next = h;
+    this.newestSeen = h;
   }
 }
 

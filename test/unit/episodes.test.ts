@@ -220,8 +220,6 @@ describe('EpisodeTracker', () => {
       seen.ended = outA.ended.length;
       assert.equal(a.size, b.size);
     }
-    const order = (x: EpisodeTracker) => [...(x as unknown as { states: Map<string, unknown> }).states];
-    assert.deepEqual(order(a), order(b));
     assert.ok(unmatched * rules.length > 30_000, 'sweeps fall inside observeUnmatched calls');
     assert.ok(
       outA.ended.some((s) => s.endReason === 'evicted') && outA.ended.some((s) => s.endReason === 'idle'),

@@ -17,7 +17,7 @@ export const MODEL_FILES = {
   cardJson: 'card.json',
 } as const;
 
-const FIX = 'retrain with `autoglm model train` or set AUTOGLM_MODEL_DIR to empty for rules-only';
+const FIX = 'retrain with `autoglm model train` or set AUTOGLM_MODEL_DIR=off for rules-only';
 
 /** A model folder cannot be served; `file` is the culprit and the message ends with the fix. */
 export class ModelLoadError extends Error {

@@ -1,15 +1,12 @@
 // First: kafkajs must load with our read_committed filter (see the module).
 import '../common/kafkajs-aborted-filter.js';
-import fs from 'node:fs';
 import path from 'node:path';
-import { actuatorsFromConfig } from '../actuators/from-config.js';
 import { topicNames } from '../common/config.js';
 import { verdictSchema } from '../common/contracts.js';
 import { DeadLetters } from '../common/dead-letters.js';
 import { connectProducer, createKafka, ensureTopics, runConsumer } from '../common/kafka.js';
 import { isEntryPoint, runStandalone, type Service, type ServiceContext } from '../common/service.js';
 import { connectClient } from '../common/temporal.js';
-import { readRunbookDir } from '../runbooks/runbook-files.js';
 import { RunbookIndex } from '../runbooks/runbook-index.js';
 import { DecideHandler } from './decide-handler.js';
 import { Decider } from './decider.js';
@@ -17,11 +14,9 @@ import { restoreEpisodes } from './episode-changelog.js';
 import { followStaleEnds } from './episode-stale-ends.js';
 import { readFreshDecisionIds } from './fresh-decisions.js';
 import { EpisodeTracker } from './episodes.js';
-import { IncidentModel } from './incident-model.js';
 import { jsonValue } from './message-json.js';
-import { RuleLoadError } from './rule-file.js';
 import { RuleReloader } from './rule-reload.js';
-import { loadRuleSet } from './rule-set.js';
+import { checkDecideStart } from './start-checks.js';
 import { RemediationStarter } from './workflow-starter.js';
 
 /** Wires the decide step: observations in, rules evaluated, decisions out, workflows started. */
@@ -32,12 +27,13 @@ export async function startDecide({
   onFatal,
 }: ServiceContext): Promise<Service> {
   const logger = root.child({ service: 'decide' });
-  // Every check `autoglm rules check` runs: schema, facts, operators, shadowing, context files, and
-  // actuators this deployment may not call (refused here and again by act before each call).
-  const actuators = actuatorsFromConfig(config);
-  const load = () => loadRuleSet(config.rulesDir, { checkActuator: (ref) => actuators.check(ref) });
-  const { ruleSet, problems } = await load();
-  if (!ruleSet) throw new RuleLoadError(problems);
+  // Every file decide reads, checked before anything connects; one error lists every problem.
+  const {
+    ruleSet,
+    load,
+    classifier,
+    runbooks: sections,
+  } = await checkDecideStart(config, { logger, registry });
   logger.info(
     {
       rules: ruleSet.rules.map((r) => `${r.name}@${r.version}`),
@@ -46,22 +42,10 @@ export async function startDecide({
     },
     'rules loaded',
   );
-  // The classifier: a missing or corrupt model stops start-up unless the config says rules-only.
-  const classifier =
-    config.modelDir === 'off'
-      ? undefined
-      : await IncidentModel.load({
-          dir: config.modelDir,
-          intervalMs: config.rulesReloadInterval,
-          logger,
-          registry,
-        });
   if (!classifier) logger.info('no incident classifier (AUTOGLM_MODEL_DIR=off): rules only');
-  // Runbooks for each decision's audit record: a bad front matter stops start-up like a bad rule;
-  // no folder (or AUTOGLM_RUNBOOK_HITS=0) means decisions without them.
-  const runbooksFound = config.runbookHits > 0 && fs.existsSync(config.runbooksDir);
-  const runbooks = runbooksFound
-    ? new RunbookIndex(readRunbookDir(config.runbooksDir), path.basename(path.resolve(config.runbooksDir)))
+  // No runbooks folder (or AUTOGLM_RUNBOOK_HITS=0) means decisions without them.
+  const runbooks = sections
+    ? new RunbookIndex(sections, path.basename(path.resolve(config.runbooksDir)))
     : undefined;
   logger.info(
     { dir: config.runbooksDir, sections: runbooks?.size ?? 0, hits: config.runbookHits },

@@ -282,7 +282,9 @@ export class EpisodeTracker {
       }
       for (let i = 0; i < n; i++) {
         const r = rules[i]!;
-        if (held.has(r.name)) this.observe(entity, r.name, false, window, r.spec, partition, out);
+        const h = held.get(r.name);
+        if (h === undefined) this.sinceSweep++;
+        else if (!this.touchEnded(h, t)) this.observe(entity, r.name, false, window, r.spec, partition, out);
         else this.sinceSweep++;
       }
       return;
@@ -444,6 +446,23 @@ export class EpisodeTracker {
     this.moveToEnd(key, s);
     out.changes.push({ entity: s.entity, rule: s.rule, partition: s.partition, state: { ...s } });
     this.bound(key, out);
+  }
+
+  /**
+   * What observe does with a non-match at `t` of a key whose episode ended, when it is neither
+   * late nor idle and no stale end waits (the common case of a replay: it only moves on), done
+   * on its list entry; false, changing nothing, in any other case.
+   */
+  private touchEnded(h: Tracked, t: number): boolean {
+    const s = h.state;
+    if (s.phase !== 'ended' || t <= s.lastSeen || this.staleEnds.size > 0) return false;
+    if (t - s.lastSeen > Math.max(this.limits.idleMs, s.keepFiringForMs)) return false;
+    s.lastSeen = t;
+    if (h !== this.newestSeen) {
+      this.unlink(h);
+      this.append(h);
+    }
+    return true;
   }
 
   /** Holds `s` as the most recently seen of its key (counted for its entity when new). */

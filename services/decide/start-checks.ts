@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { createActuatorRegistry } from '../actuators/actuator.js';
 import { commandActuator } from '../actuators/command.js';
@@ -77,10 +78,12 @@ export async function checkDecideStart(
     } catch (err) {
       if (!(err instanceof ModelLoadError)) throw err;
       parts.model = err;
-      // One line each, with the file and the fix (the error's own message, one problem at a time).
+      // One line each, with the file (in the folder: its name) and the fix: the error's own message.
+      const inDir = path.relative(config.modelDir, err.file);
+      const file = inDir === '' ? config.modelDir : inDir.startsWith('..') ? err.file : inDir;
       problems.push(
         ...err.problems.map((p) =>
-          under('AUTOGLM_MODEL_DIR', config.modelDir, new ModelLoadError(err.file, [p]).message),
+          under('AUTOGLM_MODEL_DIR', config.modelDir, new ModelLoadError(file, [p]).message),
         ),
       );
     }

@@ -102,7 +102,7 @@ describe('decide start', () => {
     assert.match(err.problems[1]!, new RegExp(`^AUTOGLM_RULES_DIR=${rules}: bad\\.json: not valid JSON`));
     assert.match(
       err.problems[2]!,
-      new RegExp(`^AUTOGLM_MODEL_DIR=${model}: ${model}/model\\.onnx: not an ONNX model .*; ${escape(fix)}$`),
+      new RegExp(`^AUTOGLM_MODEL_DIR=${model}: model\\.onnx: not an ONNX model .*; ${escape(fix)}$`),
     );
     assert.equal(
       err.problems[3],

@@ -227,7 +227,10 @@ describe('IncidentClassifier.load refuses a bad model folder', () => {
     );
     assert.ok(err instanceof ModelLoadError, String(err));
     assert.equal(err.name, 'ModelLoadError');
-    assert.match(err.message, /retrain with `autoglm model train` or set AUTOGLM_MODEL_DIR to empty/);
+    assert.match(
+      err.message,
+      /retrain with `autoglm model train` or set AUTOGLM_MODEL_DIR=off for rules-only/,
+    );
     return err;
   }
 

@@ -12,6 +12,7 @@ import { readLabels, type LabeledWindows } from '../services/backtest/labels.js'
 import { readRecording, recordingFromJsonLines, type Recording } from '../services/backtest/recording.js';
 import { formatReport, type BacktestReport } from '../services/backtest/report.js';
 import { backtestReport, loadBacktestClassifier, loadBacktestRules } from '../services/backtest/run.js';
+import { BacktestShards } from '../services/backtest/shards.js';
 import { rangeOf, readTopicsRange } from './record-command.js';
 import { UsageError } from './remediation-commands.js';
 
@@ -31,7 +32,7 @@ const processIo: BacktestIo = {
 
 export const BACKTEST_USAGE = `usage: autoglm backtest <recording…> [--entity name] [--metric name] [--labels windows.json]
                         [--rules folder] [--model folder|off] [--baseline rules-folder|model-folder|git-ref]
-                        [--moved-within 1h] [--json]
+                        [--moved-within 1h] [--shards n] [--json]
        autoglm backtest --from <time> [--to <time>] [same options]
 
   recording   JSON lines of samples {entity, metric, value, ts} and events {entity, kind, message, ts},
@@ -45,6 +46,8 @@ export const BACKTEST_USAGE = `usage: autoglm backtest <recording…> [--entity 
               model), a model folder (holding model.onnx; with the current rules) or a git ref (the rules
               and model folders as they were at that commit); decisions gained, lost and moved, score change
   --moved-within  a lost and a gained decision of the same entity and rule this close are one moved (1h)
+  --shards    replay split by entity on n worker threads (the same report; worth it for recordings
+              of millions of samples: each worker loads the rules and model first); default 1
   --json      the whole report as JSON (for CI)
 Settings (window, baselines, guards' limits) are the services' own AUTOGLM_* variables.`;
 
@@ -72,6 +75,7 @@ export async function backtestCommand(
         model: { type: 'string' },
         baseline: { type: 'string' },
         'moved-within': { type: 'string' },
+        shards: { type: 'string' },
         json: { type: 'boolean', default: false },
         from: { type: 'string' },
         to: { type: 'string' },
@@ -99,6 +103,11 @@ export async function backtestCommand(
     throw new UsageError(
       `--moved-within: "${movedWithin}" is not a duration (like 30m or 1h)\n${BACKTEST_USAGE}`,
     );
+  const shards = Number(values.shards ?? '1');
+  if (!Number.isInteger(shards) || shards < 1 || shards > 64)
+    throw new UsageError(
+      `--shards: "${values.shards}" is not a number of threads from 1 to 64\n${BACKTEST_USAGE}`,
+    );
   const recording = fromTopics
     ? await topicRecording(values, config)
     : readRecording(positionals, {
@@ -121,7 +130,18 @@ export async function backtestCommand(
         io.progress?.(`replayed ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} samples`)
     : undefined;
   const opts = { config, classifier, labels, ...(onProgress ? { onProgress } : {}) };
-  const { run, report } = await backtestReport(recording, { ...opts, ruleSet });
+  const pool =
+    shards > 1
+      ? await BacktestShards.start({
+          rulesDir: values.rules ?? config.rulesDir,
+          modelDir: values.model ?? config.modelDir,
+          config,
+          shards,
+        })
+      : undefined;
+  const { run, report } = await backtestReport(recording, { ...opts, ruleSet, shards: pool }).finally(() =>
+    pool?.close(),
+  );
   io.progress?.('\n');
   if (!values.baseline) {
     io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report));

@@ -5,6 +5,7 @@ import { RuleLoadError } from '../decide/rule-file.js';
 import { loadRuleSet, type RuleSet } from '../decide/rule-set.js';
 import { runBacktest, type BacktestClassifier, type BacktestRun } from './backtest.js';
 import { budgetLimitsOf, replayGuards } from './guards.js';
+import type { BacktestShards } from './shards.js';
 import type { LabeledWindows } from './labels.js';
 import { buildReport, type BacktestReport } from './report.js';
 import type { Recording } from './recording.js';
@@ -31,14 +32,19 @@ export async function backtestReport(
     readonly classifier?: BacktestClassifier | undefined;
     readonly labels?: LabeledWindows | undefined;
     readonly onProgress?: (done: number, total: number) => void;
+    /** Replays split by entity on these workers (the same run; whole where splitWhy refuses). */
+    readonly shards?: BacktestShards | undefined;
   },
 ): Promise<{ run: BacktestRun; report: BacktestReport }> {
-  const run = await runBacktest(recording, {
-    config: opts.config,
-    ruleSet: opts.ruleSet,
-    ...(opts.classifier ? { classifier: opts.classifier } : {}),
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-  });
+  const progress = opts.onProgress ? { onProgress: opts.onProgress } : {};
+  const run =
+    (await opts.shards?.run(recording, { config: opts.config, ruleSet: opts.ruleSet, ...progress })) ??
+    (await runBacktest(recording, {
+      config: opts.config,
+      ruleSet: opts.ruleSet,
+      ...(opts.classifier ? { classifier: opts.classifier } : {}),
+      ...progress,
+    }));
   const guards = replayGuards(run.decisions, budgetLimitsOf(opts.config));
   return { run, report: buildReport(recording, run, guards, opts.labels) };
 }

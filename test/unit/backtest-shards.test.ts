@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { backtestCommand } from '../../cli/backtest-command.js';
 import { repoRoot } from '../../infra/paths.js';
 import { runBacktest, type BacktestRun } from '../../services/backtest/backtest.js';
 import { loadBacktestRules } from '../../services/backtest/run.js';
@@ -116,6 +117,36 @@ describe('backtest shards', () => {
       'warming up again after the gap',
     );
     assert.deepEqual(JSON.stringify(split), JSON.stringify(whole));
+  });
+
+  it('autoglm backtest --shards 2 reports what the whole replay reports', async () => {
+    const file = path.join(dir, 'recording.jsonl');
+    const { samples } = recording();
+    fs.writeFileSync(file, samples.map((x) => JSON.stringify(x)).join('\n'));
+    const report = async (shards: string) => {
+      let out = '';
+      const io = { out: (t: string) => (out += t), err() {} };
+      const args = [file, '--rules', rulesDirs.starter, '--shards', shards, '--json'];
+      assert.equal(await backtestCommand(args, io, config), 0);
+      const parsed = JSON.parse(out) as { replay: { seconds?: number; samplesPerSecond?: number } };
+      delete parsed.replay.seconds;
+      delete parsed.replay.samplesPerSecond;
+      return parsed;
+    };
+    const run = BacktestShards.prototype.run;
+    let split = 0;
+    BacktestShards.prototype.run = function (...args) {
+      split++;
+      return run.apply(this, args);
+    };
+    try {
+      const whole = await report('1');
+      assert.equal(split, 0);
+      assert.deepEqual(await report('2'), whole);
+      assert.equal(split, 1, 'replayed split');
+    } finally {
+      BacktestShards.prototype.run = run;
+    }
   });
 
   it('refuses what a split would change: time order, shared limits; and a rule set the shards did not load', async () => {

@@ -173,10 +173,20 @@ async function replay(
     if (!opts.classifier) return { incidents: undefined, cleared: undefined };
     if (!inert.canClearUnclassified)
       return { incidents: await opts.classifier.classify(batch), cleared: undefined };
-    const cleared = batch.map((obs) => bound?.test(obs, null) === true || inert.testUnclassified(obs));
-    const ask = cleared.map((c, i) => !c && readers?.test(batch[i] as Observation, null) !== true);
-    const asked = batch.filter((_, i) => ask[i]);
-    const answers = asked.length > 0 ? await opts.classifier.classify(asked) : [];
+    // In loops rather than map and filter: a closure call per observation, three times.
+    const cleared = new Array<boolean>(batch.length);
+    const ask = new Array<boolean>(batch.length);
+    const asked: Observation[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const obs = batch[i] as Observation;
+      const c = bound?.test(obs, null) === true || inert.testUnclassified(obs);
+      const a = !c && readers?.test(obs, null) !== true;
+      cleared[i] = c;
+      ask[i] = a;
+      if (a) asked.push(obs);
+    }
+    if (asked.length === 0) return { incidents: undefined, cleared };
+    const answers = await opts.classifier.classify(asked);
     const incidents: (IncidentFact | null)[] = new Array<IncidentFact | null>(batch.length).fill(null);
     for (let i = 0, k = 0; i < batch.length; i++) if (ask[i]) incidents[i] = answers[k++] ?? null;
     return { incidents, cleared };

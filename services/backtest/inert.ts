@@ -68,6 +68,8 @@ export class Inert {
   private readonly typedBit: number;
   private readonly subsets = new Map<number, Subset>();
   private readonly whole: Subset;
+  /** Whether the last read checked every value for functions and thenables (see CompiledRules.cannotMatch's `plain`). */
+  private checked = false;
 
   constructor(
     private readonly set: RuleSet,
@@ -137,7 +139,7 @@ export class Inert {
   /** True when the Decider would match no rule and fail none on `obs` with this classifier answer. */
   test(obs: Observation, incident: IncidentFact | null): boolean {
     const subset = this.read(obs, incident);
-    return subset !== undefined && check(subset, this.values, false);
+    return subset !== undefined && check(subset, this.values, false, this.checked);
   }
 
   /**
@@ -147,11 +149,12 @@ export class Inert {
    */
   testUnclassified(obs: Observation): boolean {
     const subset = this.read(obs, null);
-    return subset !== undefined && check(subset, this.values, true);
+    return subset !== undefined && check(subset, this.values, true, this.checked);
   }
 
   /** Fills `values` as factsFor would hold each fact, and gives the rules to check; undefined when the features are not plain. */
   private read(obs: Observation, incident: IncidentFact | null): Subset | undefined {
+    this.checked = false;
     if (!plainFeatures(obs)) return undefined;
     const { values, namedSlots, namedReaders } = this;
     const undefinedKillers = this.loadFeatures(obs.features, values, obs, incident);
@@ -180,6 +183,8 @@ export class Inert {
       if (typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function')
         return this.whole;
     }
+    // Every value is now a number or undefined (a feature), or neither a function nor a thenable.
+    this.checked = true;
     return this.subsets.get(key) ?? this.subsetFor(key, undefinedKillers);
   }
 
@@ -210,10 +215,10 @@ export class Inert {
 }
 
 /** cannotMatch of the subset's rules on the full slots' values `full` (the classifier's facts unknown when `unknown`). */
-function check(subset: Subset, full: readonly unknown[], unknown: boolean): boolean {
+function check(subset: Subset, full: readonly unknown[], unknown: boolean, plain: boolean): boolean {
   const { compiled, from } = subset;
   if (compiled === undefined) return true;
-  return compiled.cannotMatch(full, unknown ? subset.unknown : undefined, from);
+  return compiled.cannotMatch(full, unknown ? subset.unknown : undefined, from, plain);
 }
 
 /**

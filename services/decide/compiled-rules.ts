@@ -174,10 +174,30 @@ export class CompiledRules {
    * undefined (its killers) and nothing it reads could make it throw.
    *
    * `from`: the value of fact `s` is `values[from[s]]` instead (a caller holding a larger set's
-   * values need not copy them out).
+   * values need not copy them out). `plain`: the caller vouches too that no value is a function
+   * or a thenable (it checked them), and they are not checked again.
    */
-  cannotMatch(values: readonly unknown[], unknown?: readonly boolean[], from?: readonly number[]): boolean {
+  cannotMatch(
+    values: readonly unknown[],
+    unknown?: readonly boolean[],
+    from?: readonly number[],
+    plain = false,
+  ): boolean {
     if (this.stats.fallback > 0) return false;
+    const slots = this.slots;
+    if (plain)
+      for (let s = 0; s < slots.length; s++)
+        slots[s] = unknown?.[s] ? null : from === undefined ? values[s] : values[from[s]!];
+    else if (!this.loadChecked(values, unknown, from)) return false;
+    return this.clearedOnSlots(unknown);
+  }
+
+  /** cannotMatch's load of `slots` with the values' checks; false when one is a function or thenable. */
+  private loadChecked(
+    values: readonly unknown[],
+    unknown: readonly boolean[] | undefined,
+    from: readonly number[] | undefined,
+  ): boolean {
     const slots = this.slots;
     for (let s = 0; s < slots.length; s++) {
       const value = from === undefined ? values[s] : values[from[s]!];
@@ -191,8 +211,13 @@ export class CompiledRules {
       // null stands for an unknown primitive: never undefined (kills nothing), never an array.
       slots[s] = unknown?.[s] ? null : value;
     }
+    return true;
+  }
+
+  /** The rest of cannotMatch, on the loaded slots. */
+  private clearedOnSlots(unknown: readonly boolean[] | undefined): boolean {
     this.mark();
-    const { entries, epoch, careful, dead } = this;
+    const { entries, epoch, careful, dead, slots } = this;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (e.alwaysCareful || careful[i] === epoch) return false;

@@ -188,7 +188,15 @@ export class Decider {
     // Templates too walk dotted names through own properties (`{{incident.probabilities.memory_leak}}`).
     const recorded = incident && plainIncident(incident);
     facts.incident = recorded;
-    const { events: _events, incident: _incident, ...auditFacts } = facts;
+    // The decisions' audit copy of the facts, made at the first decision (most matches are held).
+    let auditFacts: Record<string, unknown> | undefined;
+    const audited = (): Record<string, unknown> => {
+      if (auditFacts === undefined) {
+        const { events: _events, incident: _incident, ...rest } = facts;
+        auditFacts = rest;
+      }
+      return auditFacts;
+    };
     for (const name of match.matched) {
       const rule = set.byName.get(name);
       if (!rule) continue;
@@ -248,7 +256,7 @@ export class Decider {
         ...followUp('onVerifyFailure', rule.params.onVerifyFailure, facts),
         ...followUp('escalate', rule.params.escalate, facts),
         incident: recorded && plainIncident(recorded),
-        facts: auditFacts,
+        facts: audited(),
         window: obs.window,
         stale,
         ts: obs.window.end,

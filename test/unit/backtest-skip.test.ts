@@ -123,6 +123,14 @@ class Gen {
     const features: Record<string, number> = {};
     for (const f of FEATURES)
       if (this.chance(0.6)) features[f] = this.pick([0, 1, 2, 3, 4.5, 50, 85, 91, 97, 99, NaN]);
+    // Now and then a feature that is no number: a function, a thenable, an object or a string.
+    if (this.chance(0.05))
+      (features as Record<string, unknown>)[this.pick(FEATURES)] = this.pick<unknown>([
+        () => 99,
+        { then: (resolve: (v: number) => void) => resolve(99) },
+        { value: 99 },
+        '99',
+      ]);
     const events = Array.from({ length: this.chance(0.3) ? 2 : 0 }, (_, i) => ({
       entity: 'web-1',
       kind: this.pick(['deploy', 'alert', 'restart']),

@@ -66,6 +66,33 @@ export interface BacktestRun {
 /** Observations classified and decided at once (the decide handler classifies a batch per call). */
 const BATCH = 512;
 
+/** The skip's checks of a rule set (see Inert): the rules, their bound and the readers' bound. */
+interface Skips {
+  readonly inert: Inert;
+  readonly bound: Inert | undefined;
+  readonly readers: Inert | undefined;
+}
+
+/**
+ * Each rule set's Skips, compiled once (about 5 ms, and each kind of observation's rules on first
+ * sight) like the rule set itself, rather than once per replay. Shared by replays of the same set:
+ * an Inert answers from the observation alone (its scratch is used synchronously, within a test).
+ */
+const skips = new WeakMap<RuleSet, Skips>();
+
+function skipsOf(ruleSet: RuleSet): Skips {
+  let s = skips.get(ruleSet);
+  if (s === undefined) {
+    s = {
+      inert: new Inert(ruleSet),
+      bound: Inert.beyondClassifier(ruleSet),
+      readers: Inert.beyondClassifier(ruleSet, { onlyReaders: true }),
+    };
+    skips.set(ruleSet, s);
+  }
+  return s;
+}
+
 /**
  * Replays samples and events (each in time order) through the services' own pure cores, on event
  * time: sense's windows and baselines (EntityWindows, BaselineStore, built from the same settings
@@ -140,9 +167,7 @@ async function replay(
     return spec === null ? [] : [{ name: r.name, spec }];
   });
   const episodeSink: EpisodeOutput = { changes: [], ended: [] };
-  const inert = new Inert(decider.ruleSet);
-  const bound = Inert.beyondClassifier(decider.ruleSet);
-  const readers = Inert.beyondClassifier(decider.ruleSet, { onlyReaders: true });
+  const { inert, bound, readers } = skipsOf(decider.ruleSet);
   const decisions: BacktestDecision[] = [];
   const decisionAt: number[] = [];
   const refused: Record<string, number> = {};

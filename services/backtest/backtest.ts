@@ -260,19 +260,22 @@ async function replay(
 
   // Eviction as the sense service does it, on the newest event time: idle windows after ten
   // window lengths, idle baselines after AUTOGLM_BASELINE_IDLE.
+  // The settings read once, not per sample.
+  const windowMs = config.window;
+  const baselines = config.baseline === 'on';
+  const baselineEvery = Math.max(config.window, config.baselineIdle / 100);
+  const baselineIdle = config.baselineIdle;
+  const maxAbsValue = config.maxAbsValue;
   let lastEviction = -Infinity;
   let lastBaselineEviction = -Infinity;
   const evict = (now: number) => {
-    if (now - lastEviction >= config.window) {
+    if (now - lastEviction >= windowMs) {
       lastEviction = now;
-      windows.evictIdle(now, 10 * config.window);
+      windows.evictIdle(now, 10 * windowMs);
     }
-    if (
-      config.baseline === 'on' &&
-      now - lastBaselineEviction >= Math.max(config.window, config.baselineIdle / 100)
-    ) {
+    if (baselines && now - lastBaselineEviction >= baselineEvery) {
       lastBaselineEviction = now;
-      store.evictIdle(now, config.baselineIdle);
+      store.evictIdle(now, baselineIdle);
     }
   };
 
@@ -287,7 +290,7 @@ async function replay(
       if (added.kind === 'refused') refuse(added.reason, i - 0.5);
     }
     if (sample !== undefined) {
-      if (Math.abs(sample.value) > config.maxAbsValue) refuse('out_of_range', i);
+      if (Math.abs(sample.value) > maxAbsValue) refuse('out_of_range', i);
       else {
         const outcome = windows.addSample(sample, 0);
         if (outcome.kind === 'observation') {

@@ -29,6 +29,23 @@ type ActuatorSettings = Pick<
  * are read from files here and never logged. Throws one ConfigError listing every problem.
  */
 export function actuatorsFromConfig(config: ActuatorSettings): ActuatorRegistry {
+  const { registry, problems } = readActuators(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return registry;
+}
+
+/**
+ * The actuators' files read and checked, with every problem, and a registry built from what was
+ * valid (a refused headers file or key left out). With problems, that registry is only for
+ * checking rules against the allowlist and the command folder beside the listed problems (decide's
+ * start); never call it: actuatorsFromConfig refuses.
+ */
+export function readActuators(config: ActuatorSettings): {
+  readonly registry: ActuatorRegistry;
+  readonly problems: readonly string[];
+  /** The command folder is refused (its problem is listed): a rule's command cannot be checked. */
+  readonly commandDirRefused: boolean;
+} {
   const problems: string[] = [];
   const read = (file: string, envName: string): string | undefined => {
     try {
@@ -56,8 +73,9 @@ export function actuatorsFromConfig(config: ActuatorSettings): ActuatorRegistry 
         );
       else if (parsed.success) {
         // Its origins and headers now, beside the other files' problems (httpActuator checks them again).
-        problems.push(...headerProblems(parsed.data, `AUTOGLM_HTTP_HEADERS_FILE=${config.httpHeadersFile}`));
-        headersByOrigin = parsed.data;
+        const bad = headerProblems(parsed.data, `AUTOGLM_HTTP_HEADERS_FILE=${config.httpHeadersFile}`);
+        problems.push(...bad);
+        if (bad.length === 0) headersByOrigin = parsed.data;
       }
     }
   }
@@ -67,16 +85,16 @@ export function actuatorsFromConfig(config: ActuatorSettings): ActuatorRegistry 
     const text = read(config.actuatorHmacKeyFile, 'AUTOGLM_ACTUATOR_HMAC_KEY_FILE');
     if (text !== undefined) {
       const checked = hmacKeyOf(text, config.actuatorHmacKeyFile);
-      hmacKey = checked.key;
       if (checked.problem) problems.push(checked.problem);
+      else hmacKey = checked.key;
     }
   }
 
-  if (config.commandDir && !fs.statSync(config.commandDir, { throwIfNoEntry: false })?.isDirectory())
-    problems.push(`AUTOGLM_COMMAND_DIR=${config.commandDir}: not a directory`);
+  const commandDirRefused =
+    config.commandDir !== '' && !fs.statSync(config.commandDir, { throwIfNoEntry: false })?.isDirectory();
+  if (commandDirRefused) problems.push(`AUTOGLM_COMMAND_DIR=${config.commandDir}: not a directory`);
 
-  if (problems.length > 0) throw new ConfigError(problems);
-  return createActuatorRegistry([
+  const registry = createActuatorRegistry([
     httpActuator({
       defaultUrl: config.httpActuatorUrl,
       timeoutMs: config.httpActuatorTimeout,
@@ -92,6 +110,7 @@ export function actuatorsFromConfig(config: ActuatorSettings): ActuatorRegistry 
       ...(config.commandUser ? { runAs: runAsOf(config.commandUser) } : {}),
     }),
   ]);
+  return { registry, problems, commandDirRefused };
 }
 
 /**

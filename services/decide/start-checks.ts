@@ -1,12 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
-import { createActuatorRegistry } from '../actuators/actuator.js';
-import { commandActuator } from '../actuators/command.js';
-import { actuatorsFromConfig } from '../actuators/from-config.js';
-import { httpActuator } from '../actuators/http.js';
+import { readActuators } from '../actuators/from-config.js';
 import { ModelLoadError } from '../classifier/model-files.js';
-import { collectProblems, ConfigError, type Config } from '../common/config.js';
+import { ConfigError, type Config } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import { readRunbookDir, RunbookLoadError, type RunbookSection } from '../runbooks/runbook-files.js';
 import { IncidentModel } from './incident-model.js';
@@ -55,10 +52,13 @@ export async function checkDecideStart(
   const problems: string[] = [];
   const parts: { rules?: RuleLoadError; model?: ModelLoadError; runbooks?: RunbookLoadError } = {};
 
-  const actuators = collectProblems(problems, () => actuatorsFromConfig(config));
-  const checkActuator: ActuatorCheck = actuators
-    ? (ref) => actuators.check(ref)
-    : actuatorCheckWithoutFiles(config);
+  // With the actuators' files refused (listed here), the rules' actuators are still checked against
+  // what does not depend on those files: http URLs against the allowlist, commands in
+  // AUTOGLM_COMMAND_DIR unless that folder is refused (listed once, not again per rule).
+  const actuators = readActuators(config);
+  problems.push(...actuators.problems);
+  const checkActuator: ActuatorCheck = (ref) =>
+    ref.type === 'command' && actuators.commandDirRefused ? [] : actuators.registry.check(ref);
   const load = () => loadRuleSet(config.rulesDir, { checkActuator });
   const { ruleSet, problems: ruleProblems } = await load();
   if (!ruleSet) {
@@ -113,30 +113,6 @@ export async function checkDecideStart(
     throw new DecideStartError(problems, parts);
   }
   return { ruleSet, load, ...(classifier ? { classifier } : {}), ...(runbooks ? { runbooks } : {}) };
-}
-
-/**
- * When the actuators' files are refused (listed already), the rules' actuators are still checked
- * against what does not depend on those files: http URLs against the allowlist, and commands in
- * AUTOGLM_COMMAND_DIR when it is a folder (when it is not, that is listed once, not again per rule).
- */
-function actuatorCheckWithoutFiles(config: Config): ActuatorCheck {
-  const commandDirUsable =
-    config.commandDir === '' || fs.statSync(config.commandDir, { throwIfNoEntry: false })?.isDirectory();
-  const checks = createActuatorRegistry([
-    httpActuator({
-      defaultUrl: config.httpActuatorUrl,
-      timeoutMs: config.httpActuatorTimeout,
-      allowedOrigins: config.httpAllowedOrigins,
-      maxResponseBytes: config.actuatorMaxResponseBytes,
-    }),
-    commandActuator({
-      dir: config.commandDir,
-      timeoutMs: config.commandTimeout,
-      maxOutputBytes: config.actuatorMaxResponseBytes,
-    }),
-  ]);
-  return (ref) => (ref.type === 'command' && !commandDirUsable ? [] : checks.check(ref));
 }
 
 /**

@@ -4,6 +4,7 @@
  * its own spreads; drift is (level − slow reference) / that spread. Per state, two floats from the
  * state's drift offset.
  */
+import { HalfLifeStep } from './baseline-decay.js';
 import { CLIP, robustSpread } from './baseline-spread.js';
 
 /** Floats of the slow reference, from a state's drift offset. */
@@ -12,15 +13,16 @@ export const DRIFT_ABSDEV = 1; // weighted mean absolute residual about it
 export const DRIFT_FLOATS = 2;
 
 export class BaselineDrift {
-  /** The learning step of the last gap between samples (`decayDt`; most series have one step). */
-  private decayDt = Number.NaN;
-  private decay = 0;
+  /** The learning step by the gap between samples. */
+  private readonly decay: HalfLifeStep;
 
   /** `halfLifeMs`: the slow reference's half-life in event time; `minSpreadRatio` as the baseline's. */
   constructor(
     private readonly halfLifeMs: number,
     private readonly minSpreadRatio: number,
-  ) {}
+  ) {
+    this.decay = new HalfLifeStep(halfLifeMs);
+  }
 
   /**
    * Learns the slow reference from one deseasonalized sample `y`, the state's `n`-th: every sample,
@@ -28,11 +30,8 @@ export class BaselineDrift {
    * and the half-life is days). `minSpread`: the metric's smallest spread.
    */
   learn(f: Float32Array, s: number, minSpread: number, y: number, n: number, dt: number): void {
-    if (dt !== this.decayDt) {
-      this.decayDt = dt;
-      this.decay = Math.min(0.5, 1 - 2 ** (-dt / this.halfLifeMs));
-    }
-    const a = Math.min(0.5, Math.max(this.decay, 1 / n));
+    const decay = this.decay.of(dt);
+    const a = Math.min(0.5, Math.max(decay, 1 / n));
     const slow = f[s + DRIFT_SLOW] as number;
     const absdev = f[s + DRIFT_ABSDEV] as number;
     const clip = n > 5 ? CLIP * robustSpread(absdev, slow, this.minSpreadRatio, minSpread) : Infinity;

@@ -4,6 +4,7 @@
  * from the state's tail offset (how often excursions beyond TAIL_FROM spreads happen, and how far
  * beyond they go on average) and the samples of the excursion running now (16 bits, in `runs`).
  */
+import { HalfLifeStep } from './baseline-decay.js';
 
 /** Floats of the tail model, from a state's tail offset. */
 export const TAIL_EXCESS = 0; // mean excess of an excursion beyond TAIL_FROM spreads, in spreads
@@ -23,9 +24,8 @@ const EXCESS_STEP = 0.1;
 const EXCESS_CAP = 4;
 
 export class BaselineTail {
-  /** The rate's learning step of the last gap between samples (`decayDt`; most series have one step). */
-  private decayDt = Number.NaN;
-  private decay = 0;
+  /** The rate's learning step by the gap between samples. */
+  private readonly decay: HalfLifeStep;
 
   /**
    * `risk`: how rare a sample must be, by the metric's own excursions, to score `anomalyDeviation`
@@ -33,12 +33,13 @@ export class BaselineTail {
    */
   constructor(
     private readonly risk: number,
-    private readonly halfLifeMs: number,
+    halfLifeMs: number,
     private readonly anomalyDeviation: number,
   ) {
     if (!(risk >= 0 && risk < 1))
       throw new RangeError(`tailRisk must be at least 0 and below 1 (0: off), got ${risk}`);
     if (!(halfLifeMs > 0)) throw new RangeError(`tailHalfLifeMs must be positive, got ${halfLifeMs}`);
+    this.decay = new HalfLifeStep(halfLifeMs);
   }
 
   /** Whether the tail model learns at all (tailRisk above 0). */
@@ -65,12 +66,9 @@ export class BaselineTail {
    */
   learn(f: Float32Array, t: number, runs: Uint16Array, q: number, a: number, dt: number): void {
     const over = a > TAIL_FROM;
-    if (dt !== this.decayDt) {
-      this.decayDt = dt;
-      this.decay = Math.min(0.5, 1 - 2 ** (-dt / this.halfLifeMs));
-    }
+    const decay = this.decay.of(dt);
     const rate = f[t + TAIL_RATE] as number;
-    f[t + TAIL_RATE] = rate + this.decay * ((over ? 1 : 0) - rate);
+    f[t + TAIL_RATE] = rate + decay * ((over ? 1 : 0) - rate);
     if (!over) {
       runs[q] = 0;
       return;

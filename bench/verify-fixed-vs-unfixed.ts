@@ -16,11 +16,11 @@
  */
 import path from 'node:path';
 import { repoRoot } from '../infra/paths.js';
-import { applyMetricSet } from '../services/fleet/metric-set.js';
 import { FleetModel } from '../services/fleet/fleet-model.js';
 import { FLEET_SCENARIO_CLASSES, type FleetScenarioClass } from '../services/fleet/fleet-types.js';
 import { BaselineStore } from '../services/sense/baseline.js';
 import { EntityWindows } from '../services/sense/windows.js';
+import { FleetFeed } from '../services/classifier/fleet-dataset.js';
 import { seededRandom, shuffleInPlace } from '../services/classifier/seeded-random.js';
 import { readModelJson } from '../services/classifier/model-files.js';
 import { predict } from '../services/classifier/predict.js';
@@ -103,22 +103,18 @@ async function run(seed: number, fix: boolean) {
   });
   const ms = { drop: [], scale: {}, rename: { errors: 'http_5xx_rate' } };
   const START = Date.UTC(2026, 0, 5);
-  let now = START;
   const newObs: Observation[] = [];
-  const advanceTo = (until: number, history = false) => {
-    for (; now <= until; now += history ? 5000 : 1000) {
-      const out = fleet.tick(now);
-      if (!history) for (const e of out.events) windows.addEvent(e);
-      for (const s of applyMetricSet(out.samples, ms)) {
-        if (history) {
-          baselines.update(s.entity, s.metric, s.ts, s.value);
-          continue;
-        }
-        const r = windows.addSample(s);
-        if (r.kind === 'observation') newObs.push(r.observation);
-      }
-    }
-  };
+  const feed = new FleetFeed({
+    fleet,
+    windows,
+    baselines,
+    metricSet: ms,
+    start: START,
+    tickMs: 1000,
+    historyTickMs: 5000,
+    onObservation: (o) => newObs.push(o),
+  });
+  const advanceTo = (until: number, history = false) => feed.advanceTo(until, history);
   advanceTo(START + historyMs - 30_000, true);
   advanceTo(START + historyMs);
   newObs.length = 0;
@@ -127,7 +123,7 @@ async function run(seed: number, fix: boolean) {
   const pool = [...FLEET_SCENARIO_CLASSES, null];
   const plan: Array<FleetScenarioClass | null> = ids.map((_, i) => pool[i % pool.length]!);
   shuffleInPlace(plan, random);
-  const start = now;
+  const start = feed.now;
   const bad = new Set<string>();
   ids.forEach((entity, i) => {
     const c = plan[i];
@@ -159,8 +155,8 @@ async function run(seed: number, fix: boolean) {
     }
   >();
   const end = start + 13 * 60_000;
-  while (now < end) {
-    advanceTo(now + 1000 - 1);
+  while (feed.now < end) {
+    advanceTo(feed.now + 1000 - 1);
     const batch = newObs.splice(0);
     for (const obs of batch) {
       if (!bad.has(obs.entity)) continue;
@@ -209,7 +205,7 @@ async function run(seed: number, fix: boolean) {
       if (fix) pending.push({ entity: obs.entity, at: actedAt });
     }
     for (const p of pending.splice(0)) {
-      if (p.at <= now) {
+      if (p.at <= feed.now) {
         const r = fleet.applyAction(
           { idempotencyKey: `${seed}-${p.entity}`, entity: p.entity, action: 'rollback', args: {} },
           p.at,

@@ -93,24 +93,18 @@ export function fleetDataset(opts: FleetDatasetOptions): FleetRow[] {
     baselines,
   });
   const latest = new Map<string, Observation>();
-  let now = START_MS;
-  /** Ticks the fleet to `until`; `history`: only the baselines learn (no window is read before the last one). */
-  const advanceTo = (until: number, history = false) => {
+  const feed = new FleetFeed({
+    fleet,
+    windows,
+    baselines,
+    metricSet,
+    start: START_MS,
+    tickMs: TICK_MS,
     // History samples every 5 s: a baseline learns the same normal from a fifth of the samples.
-    const step = history ? HISTORY_TICK_MS : TICK_MS;
-    for (; now <= until; now += step) {
-      const out = fleet.tick(now);
-      if (!history) for (const e of out.events) windows.addEvent(e);
-      for (const sample of applyMetricSet(out.samples, metricSet)) {
-        if (history) {
-          baselines.update(sample.entity, sample.metric, sample.ts, sample.value);
-          continue;
-        }
-        const r = windows.addSample(sample);
-        if (r.kind === 'observation') latest.set(sample.entity, r.observation);
-      }
-    }
-  };
+    historyTickMs: HISTORY_TICK_MS,
+    onObservation: (o) => latest.set(o.entity, o),
+  });
+  const advanceTo = (until: number, history = false) => feed.advanceTo(until, history);
   const historyEnd = START_MS + historyMs;
   advanceTo(historyEnd - WINDOW_MS, true);
   advanceTo(historyEnd);
@@ -118,7 +112,7 @@ export function fleetDataset(opts: FleetDatasetOptions): FleetRow[] {
   const ids = fleet.entityIds;
   const rows: FleetRow[] = [];
   for (let round = 0; round < rounds; round++) {
-    const start = now;
+    const start = feed.now;
     const plan = planRound(ids.length, random);
     const assigned = new Map<string, FleetScenarioClass | null>();
     ids.forEach((entity, i) => {
@@ -156,4 +150,47 @@ function planRound(n: number, random: () => number): Array<FleetScenarioClass | 
   const plan = Array.from({ length: n }, (_, i) => pool[i % pool.length]!);
   shuffleInPlace(plan, random);
   return plan;
+}
+
+/**
+ * A fleet's ticks fed through sense's windows (`metricSet` applied to its samples) every `tickMs`,
+ * each observation to `onObservation`; history ticks (every `historyTickMs`) teach the baselines
+ * only, no window is read before the last.
+ */
+export class FleetFeed {
+  /** The next tick's time. */
+  now: number;
+
+  constructor(
+    private readonly opts: {
+      readonly fleet: FleetModel;
+      readonly windows: EntityWindows;
+      readonly baselines: BaselineStore;
+      readonly metricSet: MetricSet;
+      readonly start: number;
+      readonly tickMs: number;
+      readonly historyTickMs: number;
+      readonly onObservation: (observation: Observation) => void;
+    },
+  ) {
+    this.now = opts.start;
+  }
+
+  /** Ticks the fleet up to `until`; `history`: the baselines learn, the windows see nothing. */
+  advanceTo(until: number, history = false): void {
+    const { fleet, windows, baselines, metricSet, onObservation } = this.opts;
+    const step = history ? this.opts.historyTickMs : this.opts.tickMs;
+    for (; this.now <= until; this.now += step) {
+      const out = fleet.tick(this.now);
+      if (!history) for (const e of out.events) windows.addEvent(e);
+      for (const sample of applyMetricSet(out.samples, metricSet)) {
+        if (history) {
+          baselines.update(sample.entity, sample.metric, sample.ts, sample.value);
+          continue;
+        }
+        const r = windows.addSample(sample);
+        if (r.kind === 'observation') onObservation(r.observation);
+      }
+    }
+  }
 }

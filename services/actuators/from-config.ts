@@ -64,7 +64,9 @@ export function readActuators(config: ActuatorSettings): {
       try {
         json = JSON.parse(text);
       } catch {
-        problems.push(`AUTOGLM_HTTP_HEADERS_FILE=${config.httpHeadersFile}: not valid JSON`);
+        problems.push(
+          `AUTOGLM_HTTP_HEADERS_FILE=${config.httpHeadersFile}: not valid JSON; fix the syntax: one object mapping origins to header objects, e.g. {"https://ops.example.com": {"authorization": "Bearer …"}}`,
+        );
       }
       const parsed = headersFileSchema.safeParse(json);
       if (json !== undefined && !parsed.success)
@@ -92,7 +94,10 @@ export function readActuators(config: ActuatorSettings): {
 
   const commandDirRefused =
     config.commandDir !== '' && !fs.statSync(config.commandDir, { throwIfNoEntry: false })?.isDirectory();
-  if (commandDirRefused) problems.push(`AUTOGLM_COMMAND_DIR=${config.commandDir}: not a directory`);
+  if (commandDirRefused)
+    problems.push(
+      `AUTOGLM_COMMAND_DIR=${config.commandDir}: not a directory; set it to the folder that holds the allowlisted command actuators, or leave it empty to run no commands`,
+    );
 
   const registry = createActuatorRegistry([
     httpActuator({

@@ -86,6 +86,38 @@ function onnxProblems(file: string, bytes: Uint8Array, model: GlmModel): string[
   return problems;
 }
 
+/**
+ * model.json of the folder, validated, once both model files exist; a missing model.onnx and a
+ * missing or invalid model.json are reported together (one ModelLoadError naming the folder when
+ * both files have problems), so one fix round covers them.
+ */
+function readModelFolder(dir: string): GlmModel {
+  const jsonFile = path.join(dir, MODEL_FILES.json);
+  const onnxMissing = !fs.existsSync(path.join(dir, MODEL_FILES.onnx));
+  const problems: { file: string; problem: string }[] = [];
+  let model: GlmModel | undefined;
+  if (!fs.existsSync(jsonFile)) problems.push({ file: jsonFile, problem: 'missing' });
+  else
+    try {
+      model = readModelJson(dir);
+    } catch (err) {
+      if (!(err instanceof ModelLoadError)) throw err;
+      for (const problem of err.problems) problems.push({ file: jsonFile, problem });
+    }
+  if (onnxMissing) problems.push({ file: path.join(dir, MODEL_FILES.onnx), problem: 'missing' });
+  if (model && problems.length === 0) return model;
+  const files = new Set(problems.map((p) => p.file));
+  if (files.size === 1)
+    throw new ModelLoadError(
+      problems[0]!.file,
+      problems.map((p) => p.problem),
+    );
+  throw new ModelLoadError(
+    dir,
+    problems.map((p) => `${path.basename(p.file)}: ${p.problem}`),
+  );
+}
+
 /** The incident classifier of one model folder, run by onnxruntime. */
 export class IncidentClassifier {
   /** The model as model.json describes it (features and means for vectorizing, classes). */
@@ -119,9 +151,7 @@ export class IncidentClassifier {
     const stamp = modelStamp(dir);
     if (!fs.existsSync(dir)) throw new ModelLoadError(dir, ['no such model folder']);
     const onnxFile = path.join(dir, MODEL_FILES.onnx);
-    for (const file of [path.join(dir, MODEL_FILES.json), onnxFile])
-      if (!fs.existsSync(file)) throw new ModelLoadError(file, ['missing']);
-    const model = readModelJson(dir);
+    const model = readModelFolder(dir);
     const bytes = fs.readFileSync(onnxFile);
     const problems = onnxProblems(onnxFile, bytes, model);
     if (problems.length > 0) throw new ModelLoadError(onnxFile, problems);

@@ -78,7 +78,11 @@ export function parseRuleFile(file: string, text: string): { rule: LoadedRule } 
   try {
     json = JSON.parse(text);
   } catch (err) {
-    return { problems: [`${where}: not valid JSON: ${(err as Error).message}`] };
+    return {
+      problems: [
+        `${where}: not valid JSON: ${(err as Error).message}; fix the syntax: a rule file is one JSON object with name, conditions and event (see rules/README.md)`,
+      ],
+    };
   }
   const parsed = ruleFileSchema.safeParse(json);
   if (!parsed.success) {

@@ -104,7 +104,11 @@ export function readRuleTestFile(file: string): { cases: RuleTestCase[] } | { pr
   try {
     json = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    return { problems: [`${where}: not valid JSON: ${(err as Error).message}`] };
+    return {
+      problems: [
+        `${where}: not valid JSON: ${(err as Error).message}; fix the syntax: a rule test file is one JSON object with a cases list (see rules/README.md)`,
+      ],
+    };
   }
   const parsed = ruleTestFileSchema.safeParse(json);
   if (!parsed.success)

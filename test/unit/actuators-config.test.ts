@@ -53,7 +53,7 @@ describe('actuatorsFromConfig', () => {
           `${at}: header "authorization" for http://127.0.0.1:8090 is not a valid header: write a header name and a value on one line`,
           `${at}: header "bad header" for http://127.0.0.1:8090 is not a valid header: write a header name and a value on one line`,
           `AUTOGLM_ACTUATOR_HMAC_KEY_FILE=${key}: the key must be at least 16 bytes (for example: openssl rand -hex 32)`,
-          `AUTOGLM_COMMAND_DIR=${missing}: not a directory`,
+          `AUTOGLM_COMMAND_DIR=${missing}: not a directory; set it to the folder that holds the allowlisted command actuators, or leave it empty to run no commands`,
         ]);
         assert.doesNotMatch(err.message, /s3cret/);
         return true;
@@ -74,7 +74,7 @@ describe('actuatorsFromConfig', () => {
       undefined,
     );
     assert.deepEqual(problems, [
-      `AUTOGLM_COMMAND_DIR=${path.join(dir, 'absent')}: not a directory`,
+      `AUTOGLM_COMMAND_DIR=${path.join(dir, 'absent')}: not a directory; set it to the folder that holds the allowlisted command actuators, or leave it empty to run no commands`,
       `AUTOGLM_APPROVERS_FILE ${approvers}: approvers[0] (dan): give exactly one of "keyFile" (an HMAC secret) or "publicKeyFile" (Ed25519)`,
     ]);
     assert.equal(

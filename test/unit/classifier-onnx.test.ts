@@ -300,6 +300,12 @@ describe('IncidentClassifier.load refuses a bad model folder', () => {
     writeModelFiles(dir, model, card);
     fs.rmSync(path.join(dir, 'model.onnx'));
     assert.match((await refusal(dir)).message, /model\.onnx: missing/);
+    // Every problem of the folder in one refusal: a bad model.json does not hide a missing model.onnx.
+    fs.writeFileSync(path.join(dir, 'model.json'), '{"name": ');
+    const both = (await refusal(dir)).message;
+    assert.match(both, /refused:\n  - model\.json: not JSON .*\n  - model\.onnx: missing\n/);
+    fs.rmSync(path.join(dir, 'model.json'));
+    assert.match((await refusal(dir)).message, /  - model\.json: missing\n  - model\.onnx: missing\n/);
   });
 });
 

@@ -131,7 +131,10 @@ describe('decide start', () => {
     });
     assert.equal(err.problems.length, 3, err.message);
     assert.match(err.problems[0]!, /^AUTOGLM_ACTUATOR_HMAC_KEY_FILE=/);
-    assert.equal(err.problems[1], `AUTOGLM_COMMAND_DIR=${commands}: not a directory`);
+    assert.equal(
+      err.problems[1],
+      `AUTOGLM_COMMAND_DIR=${commands}: not a directory; set it to the folder that holds the allowlisted command actuators, or leave it empty to run no commands`,
+    );
     assert.match(
       err.problems[2]!,
       new RegExp(

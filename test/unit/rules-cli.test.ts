@@ -78,7 +78,11 @@ describe('autoglm rules check', () => {
   });
 
   const broken: Array<[string, string, string]> = [
-    ['invalid JSON', '{"name": ', 'x.json: not valid JSON: Unexpected end of JSON input'],
+    [
+      'invalid JSON',
+      '{"name": ',
+      'x.json: not valid JSON: Unexpected end of JSON input; fix the syntax: a rule file is one JSON object with name, conditions and event (see rules/README.md)',
+    ],
     [
       'an unknown operator in conditions',
       variant('x', (r) => (r.conditions.all[0].operator = 'greaterThen')),

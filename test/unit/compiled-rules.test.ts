@@ -120,6 +120,26 @@ describe('CompiledRules: the default operators, as json-rules-engine evaluates t
     assert.equal(await holds(leaf('x', 'notEqual', 5), { x: 5 }), false);
   });
 
+  it('compares with constants written into the compiled predicate as they are: -0, NaN, infinities, odd strings', async () => {
+    assert.equal(await holds(leaf('x', 'equal', -0), { x: 0 }), true);
+    assert.equal(await holds(leaf('x', 'lessThan', -0), { x: -1e-300 }), true);
+    assert.equal(await holds(leaf('x', 'greaterThanInclusive', -0), { x: 0 }), true);
+    assert.equal(await holds(leaf('x', 'lessThan', Number.NaN), { x: 1 }), false);
+    assert.equal(await holds(leaf('x', 'notEqual', Number.NaN), { x: Number.NaN }), true);
+    assert.equal(await holds(leaf('x', 'lessThan', Infinity), { x: 1e308 }), true);
+    assert.equal(await holds(leaf('x', 'greaterThan', -Infinity), { x: -1e308 }), true);
+    assert.equal(await holds(leaf('x', 'lessThanInclusive', 1e-7), { x: 1e-7 }), true);
+    assert.equal(await holds(leaf('x', 'lessThan', 1e-7), { x: 1e-7 }), false);
+    for (const odd of ['a"b', "it's", 'back\\slash', 'line\nbreak', 'sep\u2028arator', '${x}', '</script>'])
+      for (const x of [odd, 'other']) {
+        assert.equal(await holds(leaf('x', 'equal', odd), { x }), x === odd);
+        assert.equal(await holds(leaf('x', 'in', `[${odd}]`), { x }), `[${odd}]`.includes(x));
+      }
+    // A number or null constant of `in` throws when evaluated; the rule still compiles.
+    assert.equal(await holds(leaf('x', 'in', 5), { x: 5 }), 'error');
+    assert.equal(await holds(leaf('x', 'notIn', -0.5), { x: 5 }), 'error');
+  });
+
   it('in and notIn call value.indexOf: an array, a string (substring!), anything else throws', async () => {
     assert.equal(await holds(leaf('tier', 'in', [2, 3, 4]), { tier: 3 }), true);
     assert.equal(await holds(leaf('tier', 'in', [2, 3, 4]), { tier: '3' }), false);

@@ -234,7 +234,8 @@ async function replay(
         if (episodeSink.ended.length > 0) episodeSink.ended.length = 0;
         continue;
       }
-      const maybe = decider.decide(obs, obs.window.end, incident);
+      // The facts the skip check read (inert: the whole rule set's) are the ones the rules need.
+      const maybe = decider.decide(obs, obs.window.end, incident, 0, inert.checkedValues);
       const decided = maybe instanceof Promise ? await maybe : maybe;
       const at = batchAt[i] as number;
       for (const f of decided.failures) count(ruleFailures, firstAt.ruleFailures, f.rule, at);

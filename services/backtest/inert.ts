@@ -152,6 +152,16 @@ export class Inert {
     return subset !== undefined && check(subset, this.values, true, this.checked);
   }
 
+  /**
+   * The value of each of the rule set's facts (its compiled `factNames`) the last test or
+   * testUnclassified read, as factsFor would hold it, when that read checked every one (plain
+   * features, no function or thenable); undefined otherwise. What Decider.decide takes as `known`
+   * for the same observation and answer; the next test overwrites them.
+   */
+  get checkedValues(): readonly unknown[] | undefined {
+    return this.checked ? this.values : undefined;
+  }
+
   /** Fills `values` as factsFor would hold each fact, and gives the rules to check; undefined when the features are not plain. */
   private read(obs: Observation, incident: IncidentFact | null): Subset | undefined {
     this.checked = false;

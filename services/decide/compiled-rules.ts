@@ -168,6 +168,22 @@ export class CompiledRules {
     );
   }
 
+  /**
+   * `evaluate` on a facts object whose value under each of `factNames` is `values` at the same
+   * index, for a caller that read only those facts (a backtest: see Decider.decide's `known`).
+   * The caller vouches, as for cannotMatch's `plain`, that the object has no fact named "" and no
+   * json-rules-engine Fact, and that no value is a function or a thenable: `evaluate` would load
+   * the same slots and run the same compiled rules. Undefined when a rule runs in json-rules-engine
+   * (it needs the facts object).
+   */
+  evaluateValues(values: readonly unknown[]): RuleSetMatch | undefined {
+    if (this.stats.fallback > 0) return undefined;
+    const slots = this.slots;
+    for (let s = 0; s < slots.length; s++) slots[s] = values[s];
+    this.mark();
+    return this.runCompiled();
+  }
+
   /** The names of the facts the compiled rules read, in the order `cannotMatch` takes their values. */
   get factNames(): readonly string[] {
     return this.slotNames;

@@ -139,14 +139,25 @@ export class Decider {
    * answer for the observation (null when rules-only). Synchronous unless a rule needed
    * json-rules-engine itself. `partition`: the input partition the observation came from, where
    * its episodes' changelog records go.
+   *
+   * `known`: the value of each of the rule set's `compiled.factNames` as factsFor would hold it
+   * for this observation and answer, none a function, a thenable or a json-rules-engine Fact, and
+   * no fact named "" (a backtest's skip check read them: see Inert). The compiled rules then
+   * evaluate on those alone, and the facts object is built only for a decision: most observations
+   * a replay decides match a rule whose episode holds the match, and building and loading all the
+   * facts was most of their cost. The same result (CompiledRules.evaluateValues); ignored when a
+   * rule runs in json-rules-engine.
    */
   decide(
     obs: Observation,
     nowMs: number,
     incident: IncidentFact | null = null,
     partition = 0,
+    known?: readonly unknown[],
   ): Decided | Promise<Decided> {
     const set = this.current;
+    const quick = known && set.compiled.evaluateValues(known);
+    if (quick !== undefined) return this.build(set, obs, undefined, quick, nowMs, incident, partition);
     // json-rules-engine follows a `path` through own properties only, and the classifier's facts
     // read their probabilities through a getter: rules it runs get a plain copy (compiled rules
     // have no paths, and read `incident.class` and `incident.confidence` as facts of their own).
@@ -159,16 +170,18 @@ export class Decider {
       : this.build(set, obs, facts, match, nowMs, incident, partition);
   }
 
+  /** `given`: the facts the rules were evaluated on; undefined: built here if a decision needs them. */
   private build(
     set: RuleSet,
     obs: Observation,
-    facts: Record<string, unknown>,
+    given: Record<string, unknown> | undefined,
     match: RuleSetMatch,
     nowMs: number,
     incident: IncidentFact | null,
     partition: number,
   ): Decided {
-    const failures = match.errors.map((e) => ({ rule: e.rule, message: e.error.message }));
+    const failures =
+      match.errors.length === 0 ? [] : match.errors.map((e) => ({ rule: e.rule, message: e.error.message }));
     const decisions: Decision[] = [];
     const replayed: Decision[] = [];
     const suppressed: Suppressed[] = [];
@@ -187,16 +200,11 @@ export class Decider {
     if (match.matched.length === 0) return decided;
     // Templates too walk dotted names through own properties (`{{incident.probabilities.memory_leak}}`).
     const recorded = incident && plainIncident(incident);
-    facts.incident = recorded;
-    // The decisions' audit copy of the facts, made at the first decision (most matches are held).
+    // The facts and their audit copy, made at the first decision (most matches are held). Not in
+    // closures: a closure made per call costs more than the rest of a held match here.
+    let facts = given;
+    if (facts !== undefined) facts.incident = recorded;
     let auditFacts: Record<string, unknown> | undefined;
-    const audited = (): Record<string, unknown> => {
-      if (auditFacts === undefined) {
-        const { events: _events, incident: _incident, ...rest } = facts;
-        auditFacts = rest;
-      }
-      return auditFacts;
-    };
     for (const name of match.matched) {
       const rule = set.byName.get(name);
       if (!rule) continue;
@@ -240,6 +248,11 @@ export class Decider {
         if (step?.kind === 'fire' && !step.replay) this.episodes.defer(obs.entity, rule.name, out);
         continue;
       }
+      if (facts === undefined) {
+        facts = factsFor(obs, set.context.factsFor(obs.entity, obs.window.end), incident);
+        facts.incident = recorded;
+      }
+      auditFacts ??= auditCopy(facts);
       const decision: Decision = {
         decisionId,
         entity: obs.entity,
@@ -256,7 +269,7 @@ export class Decider {
         ...followUp('onVerifyFailure', rule.params.onVerifyFailure, facts),
         ...followUp('escalate', rule.params.escalate, facts),
         incident: recorded && plainIncident(recorded),
-        facts: audited(),
+        facts: auditFacts,
         window: obs.window,
         stale,
         ts: obs.window.end,
@@ -307,6 +320,12 @@ export class Decider {
     }
     return steps;
   }
+}
+
+/** The decisions' audit copy of the facts: all but the events and the incident (recorded apart). */
+function auditCopy(facts: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { events: _events, incident: _incident, ...rest } = facts;
+  return rest;
 }
 
 /**

@@ -11,9 +11,11 @@ import { describe, it } from 'node:test';
 import type { IncidentFact } from '../../services/classifier/model-types.js';
 import type { Observation } from '../../services/common/contracts.js';
 import { NO_CONTEXT_FACTS, type ContextFacts } from '../../services/common/context/context-files.js';
-import { factOf, factsFor, plainFeatures } from '../../services/common/facts.js';
+import { factOf, factsFor, isFeatureFact, plainFeatures } from '../../services/common/facts.js';
 import { BOUND_ALWAYS_FACT, boundBeyondClassifier } from '../../services/backtest/classifier-bound.js';
 import { Inert } from '../../services/backtest/inert.js';
+import { Decider } from '../../services/decide/decider.js';
+import { EpisodeTracker } from '../../services/decide/episodes.js';
 import type { RuleSet } from '../../services/decide/rule-set.js';
 import { CompiledRules, type RuleInput } from '../../services/decide/compiled-rules.js';
 import { loadRuleSet } from '../../services/decide/rule-set.js';
@@ -424,5 +426,59 @@ describe('the backtest skip: factOf and CompiledRules.cannotMatch', () => {
       said,
     );
     assert.ok(counts[0]!.bound > 100 && counts[1]!.bound > 100, said);
+  });
+
+  it('the Decider given the facts Inert read (its checkedValues) decides exactly as on the whole facts object', async () => {
+    const { ruleSet } = await loadRuleSet(path.resolve(import.meta.dirname, '..', '..', 'rules'));
+    const set = ruleSet!;
+    const inert = new Inert(set);
+    // Every feature the starter rules read, at values on either side of their thresholds.
+    const features = set.compiled.factNames.filter(isFeatureFact);
+    const random = mulberry32(seed + 5);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const options = { maxDecisionAgeMs: 3 * 60_000 };
+    const whole = new Decider(set, { ...options, episodes: new EpisodeTracker() });
+    const known = new Decider(set, { ...options, episodes: new EpisodeTracker() });
+    const counts = { known: 0, decisions: 0, held: 0, suppressed: 0 };
+    let end = 0;
+    for (let n = 0; n < 4000; n++) {
+      const values: Record<string, number> = {};
+      for (const f of features)
+        if (random() < 0.7) values[f] = pick([-4, -1, 0, 0.5, 1, 2.6, 3, 5, 20, 50, 85, 91, 97, 99, 600]);
+      // Each entity's episodes begin, hold and end: a few entities, minutes to hours apart.
+      end += pick([1, 1, 5, 30, 120]) * 60_000;
+      const obs = {
+        entity: pick(['web-1', 'web-2', 'web-3', 'db-1', 'db-2', 'cache-1']),
+        seq: n,
+        window: { start: end - 15 * 60_000, end },
+        features: values,
+        events: random() < 0.2 ? [{ entity: 'web-1', kind: 'deploy', message: 'v2', ts: end - 1_000 }] : [],
+        ts: end,
+      } as unknown as Observation;
+      const incident: IncidentFact | null =
+        random() < 0.5
+          ? null
+          : {
+              class: pick(['memory_leak', 'cpu_saturation']),
+              confidence: 0.9,
+              probabilities: {},
+              modelVersion: 'm1',
+            };
+      // Now and then "now" is late: stale decisions and deferred episodes.
+      const now = end + (random() < 0.1 ? 10 * 60_000 : 0);
+      const cleared = inert.test(obs, incident);
+      const checked = inert.checkedValues;
+      if (checked !== undefined) counts.known++;
+      const want = await whole.decide(obs, now, incident);
+      // The skipped observations are decided too: the same Decided (nothing), episodes stepped alike.
+      const got = await known.decide(obs, now, incident, 0, checked);
+      assert.equal(JSON.stringify(got), JSON.stringify(want), `seed ${seed}: ${JSON.stringify(obs)}`);
+      if (cleared) assert.equal(want.decisions.length + want.held.length + want.failures.length, 0);
+      counts.decisions += want.decisions.length;
+      counts.held += want.held.length;
+      counts.suppressed += want.suppressed.length;
+    }
+    const said = JSON.stringify(counts);
+    assert.ok(counts.known > 3000 && counts.decisions > 100 && counts.held > 100, said);
   });
 });

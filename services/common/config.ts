@@ -124,6 +124,9 @@ const ENV = {
   baselineMinSpread: ['AUTOGLM_BASELINE_MIN_SPREAD', 'cpu=0.3'],
   baselineTailRisk: ['AUTOGLM_BASELINE_TAIL_RISK', '0.006'],
   baselineTailHalfLife: ['AUTOGLM_BASELINE_TAIL_HALF_LIFE', '2d'],
+  baselineTailPeakRank: ['AUTOGLM_BASELINE_TAIL_PEAK_RANK', '4'],
+  baselineTailPeakHalfLife: ['AUTOGLM_BASELINE_TAIL_PEAK_HALF_LIFE', '2d'],
+  baselineTailPeakDeviation: ['AUTOGLM_BASELINE_TAIL_PEAK_DEVIATION', '3'],
   baselineDriftHalfLife: ['AUTOGLM_BASELINE_DRIFT_HALF_LIFE', '7d'],
   baselineIdle: ['AUTOGLM_BASELINE_IDLE', '14d'],
   baselineRestoreTimeout: ['AUTOGLM_BASELINE_RESTORE_TIMEOUT', '2m'],
@@ -380,6 +383,31 @@ const schema = z.object({
     ),
   /** Half-life of the rate of a baseline's excursions (the tail model), in event time. */
   baselineTailHalfLife: duration('2d'),
+  /**
+   * Which largest of a baseline's recent excursion peaks an excursion must pass to be novel, on a
+   * metric whose excursions are common (the tail model widens its spread): 4, an excursion no
+   * larger than the fourth largest recent one scores at most the peak deviation ("off" or 0: not used).
+   */
+  baselineTailPeakRank: z
+    .string()
+    .transform((s) => (s.trim() === 'off' ? 0 : Number(s)))
+    .pipe(
+      z
+        .number('must be a whole number from 0 to 4, such as 4 (or "off")')
+        .int('must be a whole number from 0 to 4, such as 4 (or "off")')
+        .min(0, 'must be a whole number from 0 to 4, such as 4 (or "off")')
+        .max(4, 'must be at most 4 (the peaks a baseline remembers), such as 4'),
+    ),
+  /** Half-life of the recent excursion peaks a baseline remembers, in event time. */
+  baselineTailPeakHalfLife: duration('2d'),
+  /**
+   * The most an excursion as large as that recent peak scores, in deviations: below the anomaly
+   * deviation (4.5), so a repeat of the recent excursions is not an anomaly.
+   */
+  baselineTailPeakDeviation: z.coerce
+    .number('must be a number of deviations such as 3')
+    .positive('must be a positive number of deviations such as 3')
+    .max(1000),
   /** Half-life of the slow reference a baseline's `drift` fact is measured from, in event time; drift is 0 until a baseline is this old. */
   baselineDriftHalfLife: duration('7d'),
   /** A baseline whose entity sent nothing for this long in event time is forgotten (and deleted from the changelog). */
@@ -590,6 +618,7 @@ export function loadConfig(
     'baselineHalfLife',
     'baselineAdaptAfter',
     'baselineTailHalfLife',
+    'baselineTailPeakHalfLife',
     'baselineDriftHalfLife',
     'baselineIdle',
     'baselineRestoreTimeout',

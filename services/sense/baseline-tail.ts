@@ -59,6 +59,11 @@ export class BaselineTail {
     return zq > this.anomalyDeviation ? zq / this.anomalyDeviation : 1;
   }
 
+  /** Whether a sample `a` spreads from the expected value is in an excursion. */
+  over(a: number): boolean {
+    return a > TAIL_FROM;
+  }
+
   /**
    * Learns the excursions from one sample `a` spreads from the expected value (every sample, frozen
    * or not): their rate in event time, and their mean excess beyond TAIL_FROM, each excursion's step

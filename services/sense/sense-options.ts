@@ -20,6 +20,9 @@ export function baselineOptionsOf(config: Config): Partial<BaselineOptions> {
     minSpread: config.baselineMinSpread,
     tailRisk: config.baselineTailRisk,
     tailHalfLifeMs: config.baselineTailHalfLife,
+    tailPeakRank: config.baselineTailPeakRank,
+    tailPeakHalfLifeMs: config.baselineTailPeakHalfLife,
+    tailPeakDeviation: config.baselineTailPeakDeviation,
     driftHalfLifeMs: config.baselineDriftHalfLife,
     checkpointEveryMs: checkpointEveryMs(config.window, config.emitEvery),
   };

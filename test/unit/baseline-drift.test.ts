@@ -86,18 +86,23 @@ describe('baseline drift: a shift the baseline follows still shows', () => {
     assert.equal(slowDrift, 0, 'a 7-day one is still too young on day 6');
   });
 
-  it('format 5 keeps the slow reference; a format-4 record (before it) restores with the reference at the level and drift 0 until it is old enough', () => {
+  it('formats 5 and 6 keep the slow reference; a format-4 record (before it) restores with the reference at the level and drift 0 until it is old enough', () => {
     const whole = new BaselineStore({ checkpointEveryMs: 1 });
     declining(whole, 10, 1.5, 12, () => {});
-    const v5 = whole.takeCheckpoints(0)[0]!.value!;
-    assert.equal(v5.length, BASELINE_RECORD_BYTES);
-    assert.equal(v5.readUInt8(0), 5);
-    const again = new BaselineStore();
-    assert.equal(again.restore('e', 'cpu', v5, 0), undefined);
-    assert.ok(Math.abs(again.facts('e', 'cpu')!.drift - whole.facts('e', 'cpu')!.drift) < 1e-6);
+    const v6 = whole.takeCheckpoints(0)[0]!.value!;
+    assert.equal(v6.length, BASELINE_RECORD_BYTES);
+    assert.equal(v6.readUInt8(0), 6);
+    // Format 5 wrote the same doubles and floats, without the recent peaks (5 bytes): a prefix of format 6.
+    const v5 = Buffer.from(v6.subarray(0, BASELINE_RECORD_BYTES - 5));
+    v5.writeUInt8(5, 0);
+    for (const v of [v6, v5]) {
+      const again = new BaselineStore();
+      assert.equal(again.restore('e', 'cpu', v, 0), undefined);
+      assert.ok(Math.abs(again.facts('e', 'cpu')!.drift - whole.facts('e', 'cpu')!.drift) < 1e-6);
+    }
     assert.ok(whole.facts('e', 'cpu')!.drift <= -3);
     // Format 4 wrote the same doubles and floats up to the slow reference's: a prefix of format 5.
-    const v4 = Buffer.from(v5.subarray(0, BASELINE_RECORD_BYTES - 8));
+    const v4 = Buffer.from(v5.subarray(0, v5.length - 8));
     v4.writeUInt8(4, 0);
     const old = new BaselineStore();
     assert.equal(old.restore('e', 'cpu', v4, 0), undefined);

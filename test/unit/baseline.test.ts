@@ -272,7 +272,7 @@ describe('baseline on generated series with known ground truth (21 days of 5-min
     const store = new BaselineStore();
     assert.match(
       store.restore('e', 'cpu', Buffer.from('junk'), 0)!,
-      /not a baseline state of format 5 \(200 bytes\), 4 \(192 bytes\) or 3 or 2 \(180 bytes\): format 106, 4 bytes/,
+      /not a baseline state of format 6 \(205 bytes\), 5 \(200 bytes\), 4 \(192 bytes\) or 3 or 2 \(180 bytes\): format 106, 4 bytes/,
     );
     assert.equal(store.has('e', 'cpu'), false);
   });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { seededRandom } from '../../services/classifier/seeded-random.js';
 import { loadConfig } from '../../services/common/config.js';
 import { BASELINE_RECORD_BYTES, BaselineStore } from '../../services/sense/baseline.js';
+import { BaselinePeaks, PEAK_BYTES } from '../../services/sense/baseline-peaks.js';
 import { baselineOptionsOf } from '../../services/sense/sense-options.js';
 import { generateSeries } from '../support/baseline-series.js';
 
@@ -58,6 +59,34 @@ describe('baseline recent peaks: a repeat of a metric’s recent excursions is n
         );
       }
     }
+  });
+
+  it('an excursion counts by its peak once it ends, never for itself while it runs; peaks halve every half-life', () => {
+    const day = 86_400_000;
+    const peaks = new BaselinePeaks(2, 2 * day);
+    const b = new Uint8Array(PEAK_BYTES);
+    let ts = 0;
+    const sample = (a: number, dt = step) => {
+      ts += dt;
+      peaks.learn(b, 0, a, a > 2, ts, dt);
+    };
+    // Two excursions: 3 → 16 → 5 spreads, then 8 → 4.
+    for (const a of [0, 3, 16, 5, 0, 8, 4]) sample(a);
+    assert.equal(peaks.novelFrom(b, 0), 0, 'the second is still running: one peak remembered');
+    sample(0);
+    assert.ok(Math.abs(peaks.novelFrom(b, 0) - 8) / 8 < 0.05, `second largest ${peaks.novelFrom(b, 0)}`);
+    // A third excursion, larger than both, running: the second largest is still 8.
+    sample(40);
+    assert.ok(Math.abs(peaks.novelFrom(b, 0) - 8) / 8 < 0.05);
+    sample(0);
+    assert.ok(Math.abs(peaks.novelFrom(b, 0) - 16) / 16 < 0.05, 'the 16 is now second');
+    // Two days later (one half-life, quiet): halved.
+    sample(0, 2 * day);
+    assert.ok(Math.abs(peaks.novelFrom(b, 0) - 8) / 8 < 0.1, `after a half-life ${peaks.novelFrom(b, 0)}`);
+    // A month later: forgotten.
+    sample(0, 30 * day);
+    assert.equal(peaks.novelFrom(b, 0), 0);
+    assert.equal(new BaselinePeaks(0, day).novelFrom(b, 0), 0, 'rank 0: off');
   });
 
   it('format 6 keeps the peaks; a format-5 record (before them) restores with none remembered', () => {

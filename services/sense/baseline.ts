@@ -68,7 +68,7 @@ import { BaselineTail, RUN_MAX, TAIL_FLOATS } from './baseline-tail.js';
  * state's newest time changes nothing, so replaying samples the state already saw is harmless.
  *
  * Memory: a state is 2 doubles, 43 floats, a 16-bit metric id, a 16-bit excursion run and 5 bytes of recent peaks (197 bytes) in shared chunked typed arrays, plus its
- * entity's key string and a small array of (metric id, slot) pairs per entity; no object per state.
+ * entity's key string and a small array of slots per entity; no object per state.
  */
 
 /** Settings of the baselines; every one has a config knob (AUTOGLM_BASELINE_*). */
@@ -241,8 +241,9 @@ export type BaselineUpdate = 'warm' | 'warming_up' | 'full' | 'stale';
 /** Per entity and metric baselines in event time; see the file comment. */
 export class BaselineStore {
   /**
-   * Entity → [partition, metricId, slot, metricId, slot, …]: the input partition its samples come
-   * from (its changelog records go to the same one), then its states. Small integers only.
+   * Entity → [partition, slot, slot, …]: the input partition its samples come from (its changelog
+   * records go to the same one), then its states' slots (each slot's metric id is in idChunks).
+   * Small integers only, in an array of exact length: 8 bytes an entry.
    */
   private readonly entities = new Map<string, number[]>();
   private readonly f64Chunks: Float64Array[] = [];
@@ -255,8 +256,12 @@ export class BaselineStore {
   private readonly peakChunks: Uint8Array[] = [];
   /** Bytes of peaks per slot: PEAK_BYTES, or none when tailPeakRank is 0 (no memory for them). */
   private readonly peakBytes: number;
-  /** The entity of each slot (the Map's key string, shared), for checkpoints and eviction. */
-  private readonly slotEntity: (string | undefined)[] = [];
+  /**
+   * The entity of each slot (the Map's key string, shared), for checkpoints and eviction, in chunks
+   * of CHUNK slots like the typed arrays: one array grown by appending kept up to half again its
+   * length in spare capacity.
+   */
+  private readonly entityChunks: (string | undefined)[][] = [];
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private states = 0;
@@ -416,7 +421,7 @@ export class BaselineStore {
     this.dirty.delete(partition);
     const out: BaselineCheckpoint[] = [];
     for (const slot of due) {
-      const entity = this.slotEntity[slot];
+      const entity = this.entityOf(slot);
       if (entity === undefined) continue; // forgotten since
       const f = this.f32Chunks[slot >> CHUNK_BITS] as Float32Array;
       const p = (slot & (CHUNK - 1)) * F32;
@@ -482,11 +487,11 @@ export class BaselineStore {
     const e = this.entities.get(entity);
     const id = this.metricIds.get(metric);
     if (e === undefined || id === undefined) return false;
-    for (let i = 1; i < e.length; i += 2) {
-      if (e[i] !== id) continue;
-      this.release(e[i + 1] as number);
-      if (e.length === 3) this.entities.delete(entity);
-      else this.entities.set(entity, e.slice(0, i).concat(e.slice(i + 2)));
+    for (let i = 1; i < e.length; i++) {
+      if (this.metricIdOf(e[i] as number) !== id) continue;
+      this.release(e[i] as number);
+      if (e.length === 2) this.entities.delete(entity);
+      else this.entities.set(entity, e.slice(0, i).concat(e.slice(i + 1)));
       return true;
     }
     return false;
@@ -501,17 +506,17 @@ export class BaselineStore {
     const gone: BaselineCheckpoint[] = [];
     for (const [entity, e] of this.entities) {
       let newest = -Infinity;
-      for (let i = 2; i < e.length; i += 2) newest = Math.max(newest, this.lastTsOf(e[i] as number));
+      for (let i = 1; i < e.length; i++) newest = Math.max(newest, this.lastTsOf(e[i] as number));
       if (newest >= bound) continue;
       const partition = e[0] as number;
-      for (let i = 1; i < e.length; i += 2) {
+      for (let i = 1; i < e.length; i++) {
         gone.push({
           entity,
-          metric: this.metricNames[e[i] as number] as string,
+          metric: this.metricNames[this.metricIdOf(e[i] as number)] as string,
           partition,
           value: undefined,
         });
-        this.release(e[i + 1] as number);
+        this.release(e[i] as number);
       }
       this.entities.delete(entity);
     }
@@ -623,6 +628,7 @@ export class BaselineStore {
         this.idChunks.push(new Uint16Array(CHUNK));
         this.runChunks.push(new Uint16Array(CHUNK));
         this.peakChunks.push(new Uint8Array(CHUNK * this.peakBytes));
+        this.entityChunks.push(new Array<string | undefined>(CHUNK).fill(undefined));
       }
     }
     const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
@@ -643,10 +649,10 @@ export class BaselineStore {
     this.tail.reset(f, p + TAIL, this.runChunks[slot >> CHUNK_BITS] as Uint16Array, slot & (CHUNK - 1));
     const e = this.entities.get(entity);
     // Exact-length arrays of small integers: the cheapest index V8 keeps.
-    if (e === undefined) this.entities.set(entity, [partition, id, slot]);
-    else this.entities.set(entity, e.concat(id, slot));
+    if (e === undefined) this.entities.set(entity, [partition, slot]);
+    else this.entities.set(entity, e.concat(slot));
     // The Map keeps the first key string it saw for the entity: share that one.
-    this.slotEntity[slot] = e === undefined ? entity : this.keyOf(entity, slot);
+    this.setEntity(slot, e === undefined ? entity : this.keyOf(entity, slot));
     this.states++;
     return slot;
   }
@@ -654,12 +660,20 @@ export class BaselineStore {
   /** The entity string another slot of the same entity already holds (one copy per entity). */
   private keyOf(entity: string, slot: number): string {
     const e = this.entities.get(entity)!;
-    const other = e[2] as number;
-    return other !== slot ? (this.slotEntity[other] ?? entity) : entity;
+    const other = e[1] as number;
+    return other !== slot ? (this.entityOf(other) ?? entity) : entity;
+  }
+
+  private entityOf(slot: number): string | undefined {
+    return (this.entityChunks[slot >> CHUNK_BITS] as (string | undefined)[])[slot & (CHUNK - 1)];
+  }
+
+  private setEntity(slot: number, entity: string | undefined): void {
+    (this.entityChunks[slot >> CHUNK_BITS] as (string | undefined)[])[slot & (CHUNK - 1)] = entity;
   }
 
   private release(slot: number): void {
-    this.slotEntity[slot] = undefined;
+    this.setEntity(slot, undefined);
     this.freeSlots.push(slot);
     this.states--;
   }
@@ -677,7 +691,10 @@ export class BaselineStore {
   private slotOf(e: number[], metric: string): number {
     const id = this.metricIds.get(metric);
     if (id === undefined) return -1;
-    for (let i = 1; i < e.length; i += 2) if (e[i] === id) return e[i + 1] as number;
+    for (let i = 1; i < e.length; i++) {
+      const slot = e[i] as number;
+      if (this.metricIdOf(slot) === id) return slot;
+    }
     return -1;
   }
 

@@ -296,6 +296,38 @@ describe('baseline on generated series with known ground truth (21 days of 5-min
     assert.equal(store.size, 0);
     assert.equal(store.update('b', 'cpu', 100_000, 1), 'warming_up', 'the freed slots are reused');
   });
+
+  it('a tombstone forgets one metric of an entity: the others keep theirs, its slot serves another entity', () => {
+    const store = new BaselineStore({ warmupSamples: 2 });
+    for (let t = 1; t <= 3; t++) for (const m of ['cpu', 'mem', 'disk']) store.update('a', m, t * 1000, t, 2);
+    const before = store.facts('a', 'disk');
+    store.takeCheckpoints(2);
+    assert.equal(store.drop('a', 'mem'), true);
+    assert.equal(store.drop('a', 'mem'), false, 'already forgotten');
+    assert.equal(store.drop('a', 'net'), false, 'a metric name the store never saw');
+    assert.equal(store.has('a', 'mem'), false);
+    assert.deepEqual(store.facts('a', 'disk'), before);
+    assert.ok(store.facts('a', 'cpu'));
+    assert.equal(store.size, 2);
+    store.update('b', 'mem', 5000, 7, 3);
+    assert.deepEqual(
+      store.takeCheckpoints(3).map((c) => [c.entity, c.metric]),
+      [['b', 'mem']],
+      "the freed slot is b's now",
+    );
+    store.update('b', 'mem', 100_000, 7, 3);
+    assert.deepEqual(
+      store.evictIdle(100_000, 10_000).map((t) => [t.entity, t.metric, t.partition]),
+      [
+        ['a', 'cpu', 2],
+        ['a', 'disk', 2],
+      ],
+    );
+    assert.equal(store.has('b', 'mem'), true);
+    assert.equal(store.drop('b', 'mem'), true);
+    assert.equal(store.has('b', 'mem'), false, 'its last state gone, the entity is forgotten');
+    assert.equal(store.size, 0);
+  });
 });
 
 describe('baseline facts in observations', () => {

@@ -11,10 +11,10 @@
  *   last decision; the reading of the files and `--warmup` replays (3) are left out, and the median
  *   of three replays is the run's rate (also printed per second of the replay process's CPU time,
  *   which other work on a shared machine changes less than the wall clock). Two replays are timed
- *   alike: the whole one on one thread, and the one split by entity across `--shards` worker
- *   threads (default: the machine's cores, at most 4; services/backtest/shards.ts, the same
- *   result), timed from the call (splitting the samples, sending them, the shards' replays and the
- *   merge) with the workers started and their rules and model loaded before, as the process loads
+ *   alike: the whole one on one thread, and the one split by entity across `--shards` threads
+ *   (this one and `--shards` - 1 workers; default: the machine's cores, at most 4;
+ *   services/backtest/shards.ts, the same result), timed from the call (splitting the samples,
+ *   sending them, the shards' replays and the merge) with the workers started and their rules and model loaded before, as the process loads
  *   its own, and `--warmup` × shards warm-up replays (each thread replays 1/shards of the samples:
  *   as many samples per thread as the whole replay's warm-ups); its CPU time counts every thread. The ratio lines give both. Why 3: the replay
  *   process is new each run and one replay of these samples takes a fraction of a second, so V8's
@@ -72,7 +72,7 @@ if (argv.includes('--replay')) {
   const classifier = await loadBacktestClassifier(config.modelDir);
   const pool =
     shards >= 2
-      ? await BacktestShards.start({ rulesDir, modelDir: config.modelDir, config, shards })
+      ? await BacktestShards.start({ rulesDir, modelDir: config.modelDir, config, shards, classifier })
       : undefined;
   // Also on this process's CPU time (its threads included): what a busy machine changes least.
   const replay = async (split: boolean) => {

@@ -137,6 +137,7 @@ export async function backtestCommand(
           modelDir: values.model ?? config.modelDir,
           config,
           shards,
+          classifier,
         })
       : undefined;
   const { run, report } = await backtestReport(recording, { ...opts, ruleSet, shards: pool }).finally(() =>

@@ -3,7 +3,14 @@ import type { Config } from '../common/config.js';
 import type { MetricSample, OpsEvent } from '../common/contracts.js';
 import { episodeSpecOf } from '../decide/episodes.js';
 import type { RuleSet } from '../decide/rule-set.js';
-import type { BacktestDecision, BacktestRun, ShardRun } from './backtest.js';
+import {
+  runBacktestShard,
+  type BacktestClassifier,
+  type BacktestDecision,
+  type BacktestRun,
+  type ShardRun,
+} from './backtest.js';
+import { loadBacktestClassifier } from './run.js';
 import type { ShardJob, ShardSetup } from './shard-worker.js';
 
 /**
@@ -35,25 +42,30 @@ export class BacktestShards {
     private readonly workers: readonly Worker[],
     /** The rule set's hash each shard loaded: a run must bring the same set. */
     readonly ruleSetHash: string,
+    /** The classifier the calling thread's shard replays with. */
+    private readonly classifier: BacktestClassifier | undefined,
   ) {}
 
   /**
-   * Starts `shards` workers, each loading `rulesDir` and the classifier of `modelDir` ('off': none)
-   * with `config`, as loadBacktestRules and loadBacktestClassifier do. Throws what a shard threw.
+   * Readies `shards` shards: the calling thread's and `shards - 1` workers, each loading `rulesDir`
+   * and the classifier of `modelDir` ('off': none) with `config`, as loadBacktestRules and
+   * loadBacktestClassifier do (`classifier`: modelDir's already loaded, for the calling thread's
+   * shard; loaded here when not given). Throws what a shard threw.
    */
   static async start(opts: {
     readonly rulesDir: string;
     readonly modelDir: string;
     readonly config: Config;
     readonly shards: number;
+    readonly classifier?: BacktestClassifier | undefined;
   }): Promise<BacktestShards> {
     if (!Number.isInteger(opts.shards) || opts.shards < 2)
       throw new RangeError(`shards must be an integer of at least 2, got ${opts.shards}`);
     const setup: ShardSetup = { rulesDir: opts.rulesDir, modelDir: opts.modelDir, config: opts.config };
     const workers: Worker[] = [];
     try {
-      const hashes = await Promise.all(
-        Array.from({ length: opts.shards }, () => {
+      const hashes = Promise.all(
+        Array.from({ length: opts.shards - 1 }, () => {
           const worker = startWorker(setup);
           workers.push(worker);
           return new Promise<string>((resolve, reject) => {
@@ -64,21 +76,23 @@ export class BacktestShards {
           });
         }),
       );
-      return new BacktestShards(workers, hashes[0]!);
+      const classifier = 'classifier' in opts ? opts.classifier : await loadBacktestClassifier(opts.modelDir);
+      return new BacktestShards(workers, (await hashes)[0]!, classifier);
     } catch (err) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw err;
     }
   }
 
-  /** Number of workers. */
+  /** Number of shards: the calling thread's and the workers'. */
   get size(): number {
-    return this.workers.length;
+    return this.workers.length + 1;
   }
 
   /**
-   * Replays `input` split across the workers and merged (see the class); `ruleSet` must be the set
-   * they loaded (same hash). Undefined when splitWhy refuses the recording: replay it whole.
+   * Replays `input` split across the shards and merged (see the class): the workers' shards sent
+   * to them first, then the calling thread's replayed meanwhile. `ruleSet` must be the set they
+   * loaded (same hash). Undefined when splitWhy refuses the recording: replay it whole.
    */
   async run(
     input: { readonly samples: readonly MetricSample[]; readonly events: readonly OpsEvent[] },
@@ -93,19 +107,29 @@ export class BacktestShards {
       throw new Error(
         `backtest shards: the shards loaded rule set ${this.ruleSetHash}, this run has ${opts.ruleSet.hash}; start them again with its rules folder`,
       );
-    if (splitWhy(input, opts.config, opts.ruleSet) !== undefined) return undefined;
-    const jobs = split(input, this.workers.length, this.next);
-    this.next += jobs.length;
-    const done = new Array<number>(jobs.length).fill(0);
-    const results = await Promise.all(
-      jobs.map((job, s) =>
-        this.ask(this.workers[s]!, job, (progress) => {
-          done[s] = progress;
-          opts.onProgress?.(Math.min(...done), input.samples.length);
-        }),
-      ),
-    );
-    return { ...merge(results, input), elapsedMs: performance.now() - started };
+    const ix = indexOf(input);
+    if (refusal(ix, opts.config, opts.ruleSet) !== undefined) return undefined;
+    const work = split(input, ix as Indexed, this.size, this.next);
+    this.next += work.jobs.length;
+    const n = input.samples.length;
+    const done = new Array<number>(this.size).fill(0);
+    const progress = (shard: number) => (d: number) => {
+      done[shard] = d;
+      opts.onProgress?.(Math.min(...done), n);
+    };
+    const results = new Array<Promise<ShardRun>>(this.size);
+    const remote = [...done.keys()].filter((s) => s !== work.local);
+    work.jobs.forEach((job, k) => {
+      const s = remote[k]!;
+      results[s] = this.ask(this.workers[k]!, job, progress(s));
+    });
+    results[work.local] = runBacktestShard(work.samples, work.times, work.events[work.local]!, {
+      config: opts.config,
+      ruleSet: opts.ruleSet,
+      ...(this.classifier ? { classifier: this.classifier } : {}),
+      onProgress: progress(work.local),
+    });
+    return { ...merge(await Promise.all(results), input), elapsedMs: performance.now() - started };
   }
 
   /** Stops the workers. */
@@ -143,103 +167,195 @@ export function splitWhy(
   config: Pick<Config, 'maxEntities' | 'baseline' | 'baselineMaxStates' | 'episodeMaxTracked'>,
   ruleSet: RuleSet,
 ): string | undefined {
+  return refusal(indexOf(input), config, ruleSet);
+}
+
+/** A recording's samples by entity and metric ids (one Map lookup each per sample), or why not in time order. */
+interface Indexed {
+  /** Each sample's entity: an index into `entities`. */
+  readonly entityOf: Int32Array;
+  /** Each sample's metric: an index into `metrics`. */
+  readonly metricOf: Int32Array;
+  /** Entities of samples first, in order of first sample, then those of events only. */
+  readonly entities: string[];
+  readonly metrics: string[];
+  /** Samples per entity (0 for an entity of events only). */
+  readonly counts: number[];
+  /** Each event's entity. */
+  readonly eventEntityOf: Int32Array;
+}
+
+function indexOf(input: {
+  readonly samples: readonly MetricSample[];
+  readonly events: readonly OpsEvent[];
+}): Indexed | string {
   const { samples, events } = input;
-  const entities = new Map<string, Set<string>>();
-  let states = 0;
+  const n = samples.length;
+  const entityOf = new Int32Array(n);
+  const metricOf = new Int32Array(n);
+  const entityIds = new Map<string, number>();
+  const metricIds = new Map<string, number>();
+  const entities: string[] = [];
+  const metrics: string[] = [];
+  const counts: number[] = [];
   let last = -Infinity;
-  for (const s of samples) {
+  for (let i = 0; i < n; i++) {
+    const s = samples[i] as MetricSample;
     if (s.ts < last) return 'samples out of time order';
     last = s.ts;
-    let metrics = entities.get(s.entity);
-    if (metrics === undefined) entities.set(s.entity, (metrics = new Set()));
-    if (!metrics.has(s.metric)) {
-      metrics.add(s.metric);
+    let e = entityIds.get(s.entity);
+    if (e === undefined) {
+      entityIds.set(s.entity, (e = entities.push(s.entity) - 1));
+      counts.push(0);
+    }
+    let m = metricIds.get(s.metric);
+    if (m === undefined) metricIds.set(s.metric, (m = metrics.push(s.metric) - 1));
+    entityOf[i] = e;
+    metricOf[i] = m;
+    counts[e]!++;
+  }
+  const eventEntityOf = new Int32Array(events.length);
+  last = -Infinity;
+  for (let k = 0; k < events.length; k++) {
+    const ev = events[k] as OpsEvent;
+    if (ev.ts < last) return 'events out of time order';
+    last = ev.ts;
+    let e = entityIds.get(ev.entity);
+    if (e === undefined) {
+      entityIds.set(ev.entity, (e = entities.push(ev.entity) - 1));
+      counts.push(0);
+    }
+    eventEntityOf[k] = e;
+  }
+  return { entityOf, metricOf, entities, metrics, counts, eventEntityOf };
+}
+
+/** Distinct (entity, metric) pairs of the samples: the baseline states a replay keeps. */
+function statesOf(ix: Indexed): number {
+  const m = ix.metrics.length;
+  const seen = ix.entities.length * m <= 1 << 24 ? new Uint8Array(ix.entities.length * m) : new Set<number>();
+  let states = 0;
+  for (let i = 0; i < ix.entityOf.length; i++) {
+    const key = ix.entityOf[i]! * m + ix.metricOf[i]!;
+    if (seen instanceof Uint8Array) {
+      if (seen[key] === 0) {
+        seen[key] = 1;
+        states++;
+      }
+    } else if (!seen.has(key)) {
+      seen.add(key);
       states++;
     }
   }
-  last = -Infinity;
-  for (const e of events) {
-    if (e.ts < last) return 'events out of time order';
-    last = e.ts;
-    if (!entities.has(e.entity)) entities.set(e.entity, new Set());
-  }
-  if (entities.size > config.maxEntities) return 'more entities than AUTOGLM_MAX_ENTITIES';
-  if (config.baseline === 'on' && states > config.baselineMaxStates)
+  return states;
+}
+
+/** splitWhy on an index: undefined when the recording splits. */
+function refusal(
+  ix: Indexed | string,
+  config: Pick<Config, 'maxEntities' | 'baseline' | 'baselineMaxStates' | 'episodeMaxTracked'>,
+  ruleSet: RuleSet,
+): string | undefined {
+  if (typeof ix === 'string') return ix;
+  const entities = ix.entities.length;
+  if (entities > config.maxEntities) return 'more entities than AUTOGLM_MAX_ENTITIES';
+  if (config.baseline === 'on' && statesOf(ix) > config.baselineMaxStates)
     return 'more metrics of entities than AUTOGLM_BASELINE_MAX_STATES';
   const episodic = ruleSet.rules.filter((r) => episodeSpecOf(r.params) !== null).length;
-  if (entities.size * episodic > config.episodeMaxTracked)
+  if (entities * episodic > config.episodeMaxTracked)
     return 'more episode keys than AUTOGLM_EPISODE_MAX_TRACKED';
   return undefined;
 }
 
-/** The shards' jobs: entities dealt by samples, largest first, to the shard with the fewest. */
+/**
+ * The shards' work: entities dealt by samples, largest first, to the shard with the fewest
+ * (entities of events only: to the one with the fewest entities); shard `local`'s as the samples
+ * themselves at their indices (the calling thread replays it), the others' in columns for a worker.
+ */
 function split(
   input: { readonly samples: readonly MetricSample[]; readonly events: readonly OpsEvent[] },
+  ix: Indexed,
   shards: number,
   firstId: number,
-): ShardJob[] {
+): {
+  local: number;
+  samples: Array<MetricSample | undefined>;
+  times: Float64Array;
+  jobs: ShardJob[];
+  events: OpsEvent[][];
+} {
   const { samples, events } = input;
   const n = samples.length;
-  const times = new Float64Array(new SharedArrayBuffer(8 * n));
-  const counts = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    const s = samples[i] as MetricSample;
-    times[i] = s.ts;
-    counts.set(s.entity, (counts.get(s.entity) ?? 0) + 1);
-  }
   const load = new Array<number>(shards).fill(0);
   const lists = Array.from({ length: shards }, () => [] as string[]);
-  /** Per entity: its shard and its index in that shard's list. */
-  const home = new Map<string, { shard: number; index: number }>();
-  for (const [entity, c] of [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
+  const shardOf = new Int32Array(ix.entities.length);
+  /** Each entity's index in its shard's list. */
+  const localOf = new Int32Array(ix.entities.length);
+  const order = ix.entities
+    .map((_, e) => e)
+    .filter((e) => ix.counts[e]! > 0)
+    .sort((a, b) => ix.counts[b]! - ix.counts[a]! || (ix.entities[a]! < ix.entities[b]! ? -1 : 1));
+  for (const e of order) {
     const shard = load.indexOf(Math.min(...load));
-    load[shard] = (load[shard] as number) + c;
-    home.set(entity, { shard, index: lists[shard]!.push(entity) - 1 });
+    load[shard] = load[shard]! + ix.counts[e]!;
+    shardOf[e] = shard;
+    localOf[e] = lists[shard]!.push(ix.entities[e]!) - 1;
   }
-  const columns = load.map((c) => ({
-    index: new Int32Array(c),
-    entity: new Int32Array(c),
-    metric: new Int32Array(c),
-    value: new Float64Array(c),
-    metrics: [] as string[],
-    metricIds: new Map<string, number>(),
-    size: 0,
-  }));
+  // Entities of events only, in order of first event.
+  for (let e = 0; e < ix.entities.length; e++) {
+    if (ix.counts[e]! > 0) continue;
+    const shard = lists.reduce((best, l, i) => (l.length < lists[best]!.length ? i : best), 0);
+    shardOf[e] = shard;
+    localOf[e] = lists[shard]!.push(ix.entities[e]!) - 1;
+  }
+  // The calling thread takes the shard with the fewest samples: it also splits and merges.
+  const local = load.indexOf(Math.min(...load));
+  const times = new Float64Array(new SharedArrayBuffer(8 * n));
+  const own = new Array<MetricSample | undefined>(n);
+  const columns = load.map((c, s) =>
+    s === local
+      ? undefined
+      : {
+          index: new Int32Array(c),
+          entity: new Int32Array(c),
+          metric: new Int32Array(c),
+          value: new Float64Array(c),
+        },
+  );
+  const size = new Int32Array(shards);
   for (let i = 0; i < n; i++) {
-    const s = samples[i] as MetricSample;
-    const h = home.get(s.entity)!;
-    const col = columns[h.shard]!;
-    let m = col.metricIds.get(s.metric);
-    if (m === undefined) col.metricIds.set(s.metric, (m = col.metrics.push(s.metric) - 1));
-    const k = col.size++;
+    const sample = samples[i] as MetricSample;
+    times[i] = sample.ts;
+    const e = ix.entityOf[i]!;
+    const shard = shardOf[e]!;
+    const col = columns[shard];
+    if (col === undefined) {
+      own[i] = sample;
+      continue;
+    }
+    const k = size[shard]!++;
     col.index[k] = i;
-    col.entity[k] = h.index;
-    col.metric[k] = m;
-    col.value[k] = s.value;
+    col.entity[k] = localOf[e]!;
+    col.metric[k] = ix.metricOf[i]!;
+    col.value[k] = sample.value;
   }
   const shardEvents = lists.map(() => [] as OpsEvent[]);
-  for (const e of events) {
-    let h = home.get(e.entity);
-    if (h === undefined) {
-      // An entity with events only: to the shard with the fewest entities.
-      const shard = lists.reduce((best, l, i) => (l.length < lists[best]!.length ? i : best), 0);
-      h = { shard, index: lists[shard]!.push(e.entity) - 1 };
-      home.set(e.entity, h);
-    }
-    shardEvents[h.shard]!.push(e);
+  for (let k = 0; k < events.length; k++) shardEvents[shardOf[ix.eventEntityOf[k]!]!]!.push(events[k]!);
+  const jobs: ShardJob[] = [];
+  for (let s = 0; s < shards; s++) {
+    const col = columns[s];
+    if (col === undefined) continue;
+    jobs.push({
+      id: firstId + jobs.length,
+      total: n,
+      times,
+      ...col,
+      entities: lists[s]!,
+      metrics: ix.metrics,
+      events: shardEvents[s]!,
+    });
   }
-  return columns.map((col, s) => ({
-    id: firstId + s,
-    total: n,
-    times,
-    index: col.index,
-    entity: col.entity,
-    metric: col.metric,
-    value: col.value,
-    entities: lists[s]!,
-    metrics: col.metrics,
-    events: shardEvents[s]!,
-  }));
+  return { local, samples: own, times, jobs, events: shardEvents };
 }
 
 /** The whole replay's result from its shards' (see BacktestShards). */

@@ -120,8 +120,8 @@ export interface BacktestOptions {
 }
 
 /**
- * One shard's replay (shards.ts): the recording's samples of its entities at their indices in the
- * whole recording (`samples[i]` undefined for another shard's), every sample's time (`times`, the
+ * One shard's replay (shards.ts): the recording's samples of its entities (`own.samples`, in
+ * order) and their indices in the whole recording (`own.index`), every sample's time (`times`, the
  * eviction clock all shards keep alike) and its entities' events. `decisionAt[k]` is the index of
  * the sample whose observation made `run.decisions[k]`; `firstAt` the position where each key of
  * the counters first counted (a sample's index; an event's just before the sample it goes before).
@@ -138,17 +138,22 @@ export interface ShardRun {
 
 /** runBacktest of one shard (see ShardRun). */
 export function runBacktestShard(
-  samples: ReadonlyArray<MetricSample | undefined>,
+  own: { readonly samples: readonly MetricSample[]; readonly index: Int32Array },
   times: Float64Array,
   events: readonly OpsEvent[],
   opts: BacktestOptions,
 ): Promise<ShardRun> {
-  return replay(samples, times, events, opts);
+  if (own.samples.length !== own.index.length)
+    throw new RangeError(
+      `a shard's samples (${own.samples.length}) and their indices (${own.index.length}) differ`,
+    );
+  return replay(own.samples, { index: own.index, times }, events, opts);
 }
 
+/** `shard`: the samples are one shard's (see runBacktestShard); otherwise the whole recording. */
 async function replay(
-  samples: ReadonlyArray<MetricSample | undefined>,
-  times: Float64Array | undefined,
+  samples: readonly MetricSample[],
+  shard: { readonly index: Int32Array; readonly times: Float64Array } | undefined,
   events: readonly OpsEvent[],
   opts: BacktestOptions,
 ): Promise<ShardRun> {
@@ -280,11 +285,20 @@ async function replay(
     }
   };
 
-  // `times`: a shard's, where samples[i] of another shard is undefined but its time still counts.
-  const n = samples.length;
+  // A shard steps every sample's time, another shard's too (`times`), and handles its own samples
+  // at their indices: `next` is the index of its next one (the whole replay: every index).
+  const n = shard ? shard.times.length : samples.length;
+  const times = shard?.times;
+  const index = shard?.index;
+  let k = 0;
+  let next = index ? (index.length > 0 ? index[0]! : -1) : 0;
   let e = 0;
   for (let i = 0; i < n; i++) {
-    const sample = samples[i];
+    let sample: MetricSample | undefined;
+    if (i === next) {
+      sample = samples[k++] as MetricSample;
+      next = index ? (k < index.length ? index[k]! : -1) : k;
+    }
     const ts = sample !== undefined ? sample.ts : (times as Float64Array)[i]!;
     while (e < events.length && (events[e] as OpsEvent).ts <= ts) {
       const added = windows.addEvent(events[e++] as OpsEvent);

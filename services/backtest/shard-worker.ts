@@ -18,7 +18,6 @@ export interface ShardSetup {
 /** One replay for a shard: its samples in columns (see shards.ts's split), its events, every sample's time. */
 export interface ShardJob {
   readonly id: number;
-  readonly total: number;
   readonly times: Float64Array;
   readonly index: Int32Array;
   readonly entity: Int32Array;
@@ -36,17 +35,15 @@ try {
   const ruleSet = await loadBacktestRules(setup.rulesDir, setup.config);
   const classifier = await loadBacktestClassifier(setup.modelDir);
   port.on('message', (job: ShardJob) => {
-    const samples = new Array<MetricSample | undefined>(job.total);
-    for (let k = 0; k < job.index.length; k++) {
-      const i = job.index[k]!;
-      samples[i] = {
+    const samples = new Array<MetricSample>(job.index.length);
+    for (let k = 0; k < job.index.length; k++)
+      samples[k] = {
         entity: job.entities[job.entity[k]!]!,
         metric: job.metrics[job.metric[k]!]!,
         value: job.value[k]!,
-        ts: job.times[i]!,
+        ts: job.times[job.index[k]!]!,
       };
-    }
-    runBacktestShard(samples, job.times, job.events, {
+    runBacktestShard({ samples, index: job.index }, job.times, job.events, {
       config: setup.config,
       ruleSet,
       ...(classifier ? { classifier } : {}),

@@ -123,7 +123,7 @@ export class BacktestShards {
       const s = remote[k]!;
       results[s] = this.ask(this.workers[k]!, job, progress(s));
     });
-    results[work.local] = runBacktestShard(work.samples, work.times, work.events[work.local]!, {
+    results[work.local] = runBacktestShard(work.own, work.times, work.events[work.local]!, {
       config: opts.config,
       ruleSet: opts.ruleSet,
       ...(this.classifier ? { classifier: this.classifier } : {}),
@@ -270,7 +270,7 @@ function refusal(
 /**
  * The shards' work: entities dealt by samples, largest first, to the shard with the fewest
  * (entities of events only: to the one with the fewest entities); shard `local`'s as the samples
- * themselves at their indices (the calling thread replays it), the others' in columns for a worker.
+ * themselves with their indices (the calling thread replays it), the others' in columns for a worker.
  */
 function split(
   input: { readonly samples: readonly MetricSample[]; readonly events: readonly OpsEvent[] },
@@ -278,8 +278,9 @@ function split(
   shards: number,
   firstId: number,
 ): {
+  /** The calling thread's shard: its samples and their indices in the recording. */
   local: number;
-  samples: Array<MetricSample | undefined>;
+  own: { samples: MetricSample[]; index: Int32Array };
   times: Float64Array;
   jobs: ShardJob[];
   events: OpsEvent[][];
@@ -311,7 +312,8 @@ function split(
   // The calling thread takes the shard with the fewest samples: it also splits and merges.
   const local = load.indexOf(Math.min(...load));
   const times = new Float64Array(new SharedArrayBuffer(8 * n));
-  const own = new Array<MetricSample | undefined>(n);
+  const own = { samples: new Array<MetricSample>(load[local]!), index: new Int32Array(load[local]!) };
+  let mine = 0;
   const columns = load.map((c, s) =>
     s === local
       ? undefined
@@ -330,7 +332,8 @@ function split(
     const shard = shardOf[e]!;
     const col = columns[shard];
     if (col === undefined) {
-      own[i] = sample;
+      own.samples[mine] = sample;
+      own.index[mine++] = i;
       continue;
     }
     const k = size[shard]!++;
@@ -347,7 +350,6 @@ function split(
     if (col === undefined) continue;
     jobs.push({
       id: firstId + jobs.length,
-      total: n,
       times,
       ...col,
       entities: lists[s]!,
@@ -355,7 +357,7 @@ function split(
       events: shardEvents[s]!,
     });
   }
-  return { local, samples: own, times, jobs, events: shardEvents };
+  return { local, own, times, jobs, events: shardEvents };
 }
 
 /** The whole replay's result from its shards' (see BacktestShards). */

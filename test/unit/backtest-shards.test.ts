@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { backtestCommand } from '../../cli/backtest-command.js';
+import { AUTO_SHARDS_MIN_SAMPLES, autoShards, backtestCommand } from '../../cli/backtest-command.js';
 import { repoRoot } from '../../infra/paths.js';
 import { runBacktest, type BacktestRun } from '../../services/backtest/backtest.js';
 import { loadBacktestRules } from '../../services/backtest/run.js';
@@ -123,10 +123,10 @@ describe('backtest shards', () => {
     const file = path.join(dir, 'recording.jsonl');
     const { samples } = recording();
     fs.writeFileSync(file, samples.map((x) => JSON.stringify(x)).join('\n'));
-    const report = async (shards: string) => {
+    const report = async (shards: string | undefined) => {
       let out = '';
       const io = { out: (t: string) => (out += t), err() {} };
-      const args = [file, '--rules', rulesDirs.starter, '--shards', shards, '--json'];
+      const args = [file, '--rules', rulesDirs.starter, ...(shards ? ['--shards', shards] : []), '--json'];
       assert.equal(await backtestCommand(args, io, config), 0);
       const parsed = JSON.parse(out) as { replay: { seconds?: number; samplesPerSecond?: number } };
       delete parsed.replay.seconds;
@@ -142,11 +142,21 @@ describe('backtest shards', () => {
     try {
       const whole = await report('1');
       assert.equal(split, 0);
+      assert.deepEqual(await report(undefined), whole);
+      assert.equal(split, 0, 'a small recording replays whole by default');
       assert.deepEqual(await report('2'), whole);
       assert.equal(split, 1, 'replayed split');
     } finally {
       BacktestShards.prototype.run = run;
     }
+  });
+
+  it('autoglm backtest splits by default only large recordings on 2 cores or more', () => {
+    assert.equal(AUTO_SHARDS_MIN_SAMPLES, 1_000_000);
+    assert.equal(autoShards(AUTO_SHARDS_MIN_SAMPLES - 1, 8), 1);
+    assert.equal(autoShards(AUTO_SHARDS_MIN_SAMPLES, 2), 2);
+    assert.equal(autoShards(AUTO_SHARDS_MIN_SAMPLES, 8), 2);
+    assert.equal(autoShards(10 * AUTO_SHARDS_MIN_SAMPLES, 1), 1);
   });
 
   it('refuses what a split would change: time order, shared limits; and a rule set the shards did not load', async () => {

@@ -59,9 +59,10 @@ export const AUTO_SHARDS_MIN_SAMPLES = 1_000_000;
 /**
  * The threads `autoglm backtest` splits a replay across without `--shards`: 2 on a machine of 2 or
  * more cores for a recording of AUTO_SHARDS_MIN_SAMPLES or more, else 1 (whole). Conservative: on
- * 2 shared cores the split replay of 79k NAB samples takes ~0.65× the whole one warm but starting a
- * worker costs ~0.5 s and its first replay is cold (a cold run of those 79k: 0.6 s split vs 0.4 s
- * whole); 1.6M samples cold: 2.2–2.4 s split vs 2.9–5.7 s whole. More cores were not measured.
+ * 2 cores the split replay of 79k NAB samples takes ~0.7× the whole one's time warm (idle machine)
+ * but starting a worker costs ~0.5 s and its first replay is cold (cold runs of those 79k: median
+ * 0.9 s split vs 0.4 s whole); 1.6M samples cold: median 3.2 s split vs 4.9 s whole (loads 2–7).
+ * More cores were not measured.
  */
 export function autoShards(samples: number, cores: number): number {
   return cores >= 2 && samples >= AUTO_SHARDS_MIN_SAMPLES ? 2 : 1;

@@ -100,6 +100,23 @@ describe('stopping sense (real Kafka)', () => {
     } finally {
       await producer.disconnect();
     }
+    // The commit returns before the coordinator has written the marker to the partition; until
+    // then the transaction is open there and a read_committed end stops before its message. Wait
+    // for the marker (the event 0, the message 1, the marker 2: the committed end is 3).
+    const admin = run.kafka.admin();
+    await admin.connect();
+    try {
+      const deadline = Date.now() + 10_000;
+      let end = '';
+      while (
+        (end = (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === 0)?.high ?? '') !== '3'
+      ) {
+        assert.ok(Date.now() < deadline, `the commit marker was not written in 10 s (committed end ${end})`);
+        await sleep(50);
+      }
+    } finally {
+      await admin.disconnect();
+    }
     const started = Date.now();
     const read = await readPartitions(
       run.kafka,

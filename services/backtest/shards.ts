@@ -198,16 +198,21 @@ function indexOf(input: {
   const entities: string[] = [];
   const metrics: string[] = [];
   const counts: number[] = [];
+  /** The entity's number, a new one (with a count of 0) the first time it is seen. */
+  const entityId = (entity: string): number => {
+    let e = entityIds.get(entity);
+    if (e === undefined) {
+      entityIds.set(entity, (e = entities.push(entity) - 1));
+      counts.push(0);
+    }
+    return e;
+  };
   let last = -Infinity;
   for (let i = 0; i < n; i++) {
     const s = samples[i] as MetricSample;
     if (s.ts < last) return 'samples out of time order';
     last = s.ts;
-    let e = entityIds.get(s.entity);
-    if (e === undefined) {
-      entityIds.set(s.entity, (e = entities.push(s.entity) - 1));
-      counts.push(0);
-    }
+    const e = entityId(s.entity);
     let m = metricIds.get(s.metric);
     if (m === undefined) metricIds.set(s.metric, (m = metrics.push(s.metric) - 1));
     entityOf[i] = e;
@@ -220,12 +225,7 @@ function indexOf(input: {
     const ev = events[k] as OpsEvent;
     if (ev.ts < last) return 'events out of time order';
     last = ev.ts;
-    let e = entityIds.get(ev.entity);
-    if (e === undefined) {
-      entityIds.set(ev.entity, (e = entities.push(ev.entity) - 1));
-      counts.push(0);
-    }
-    eventEntityOf[k] = e;
+    eventEntityOf[k] = entityId(ev.entity);
   }
   return { entityOf, metricOf, entities, metrics, counts, eventEntityOf };
 }

@@ -305,7 +305,9 @@ export class BaselineStore {
       throw new RangeError('freezeDeviation and anomalyDeviation must be positive');
     this.tail = new BaselineTail(this.opts.tailRisk, this.opts.tailHalfLifeMs, this.opts.anomalyDeviation);
     this.slow = new BaselineDrift(this.opts.driftHalfLifeMs, this.opts.minSpreadRatio);
-    this.peaks = new BaselinePeaks(this.opts.tailPeakRank, this.opts.tailPeakHalfLifeMs);
+    // The peaks are read only where the tail widens the spread: with the tail model off they would
+    // never be, so they are off too (and take no memory).
+    this.peaks = new BaselinePeaks(this.tail.on ? this.opts.tailPeakRank : 0, this.opts.tailPeakHalfLifeMs);
     this.peakBytes = this.peaks.on ? PEAK_BYTES : 0;
     this.opts = { ...this.opts, minSpread: this.opts.minSpread ?? DEFAULT_BASELINE_OPTIONS.minSpread };
     for (const [metric, v] of Object.entries(this.opts.minSpread))

@@ -129,4 +129,16 @@ describe('baseline recent peaks: a repeat of a metric’s recent excursions is n
     );
     assert.throws(() => new BaselineStore({ tailPeakDeviation: 0 }), /tailPeakDeviation must be positive/);
   });
+
+  it('takes no memory for peaks where they are off, or where the tail model that reads them is off', () => {
+    const reserved = (opts: ConstructorParameters<typeof BaselineStore>[0]) => {
+      const store = new BaselineStore(opts);
+      store.update('e', 'cpu', 0, 1);
+      return store.reservedBytes;
+    };
+    const none = reserved({ tailPeakRank: 0 });
+    assert.ok(reserved({}) > none, 'peaks on: their bytes are reserved');
+    assert.equal(reserved({ tailRisk: 0 }), none);
+    assert.equal(reserved({ tailRisk: 0, tailPeakRank: 0 }), none);
+  });
 });

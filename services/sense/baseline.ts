@@ -210,6 +210,8 @@ const F32 = SLOW + DRIFT_FLOATS;
 const RECORD_RUN = SLOW;
 const RECORD_FLOATS = F32 + 1;
 
+/** facts()'s scratch for factsInto. */
+const FACTS = new Float64Array(5);
 const CHUNK_BITS = 12;
 const CHUNK = 1 << CHUNK_BITS;
 const HOUR_MS = 3_600_000;
@@ -367,22 +369,37 @@ export class BaselineStore {
 
   /** The facts of `metric` of `entity` as of its newest sample; undefined while warming up or unknown. */
   facts(entity: string, metric: string): BaselineFacts | undefined {
+    const s = FACTS;
+    if (!this.factsInto(entity, metric, s, 0)) return undefined;
+    return { baseline: s[0]!, deviation: s[1]!, anomaly: s[2]!, spread: s[3]!, drift: s[4]! };
+  }
+
+  /**
+   * The same facts written to `out[at..at+5)` in the order of BASELINE_STATS (baseline, deviation,
+   * anomaly, spread, drift) rather than returned as an object: what sense's windows copy into their
+   * statistics for every observation (a new object each time was a tenth of a replay's allocation).
+   * False, writing nothing, while warming up or unknown.
+   */
+  factsInto(entity: string, metric: string, out: Float64Array, at: number): boolean {
     const e = this.entities.get(entity);
     const slot = e === undefined ? -1 : this.slotOf(e, metric);
-    if (slot < 0) return undefined;
+    if (slot < 0) return false;
     const f = this.f32Chunks[slot >> CHUNK_BITS] as Float32Array;
     const p = (slot & (CHUNK - 1)) * F32;
-    if ((f[p + COUNT] as number) < this.opts.warmupSamples) return undefined;
+    if ((f[p + COUNT] as number) < this.opts.warmupSamples) return false;
     const deviation = f[p + DEVIATION] as number;
     const baseline = f[p + EXPECTED] as number;
     const id = this.metricIdOf(slot);
     const own = this.spreadOf(f[p + ABSDEV] as number, baseline, id);
-    const spread = this.peakSpread(slot, own, this.tail.widening(f, p + TAIL));
     const d = this.f64Chunks[slot >> CHUNK_BITS] as Float64Array;
     const level = d[(slot & (CHUNK - 1)) * F64 + LEVEL] as number;
     const ageMs = (f[p + AGE] as number) * 1000;
-    const drift = this.slow.drift(f, p + SLOW, level, ageMs, this.minSpreadOf[id] ?? 0);
-    return { baseline, deviation, anomaly: this.anomalyOf(deviation), spread, drift };
+    out[at] = baseline;
+    out[at + 1] = deviation;
+    out[at + 2] = this.anomalyOf(deviation);
+    out[at + 3] = this.peakSpread(slot, own, this.tail.widening(f, p + TAIL));
+    out[at + 4] = this.slow.drift(f, p + SLOW, level, ageMs, this.minSpreadOf[id] ?? 0);
+    return true;
   }
 
   /** Whether `entity` has any state (warm or not) for `metric`. */

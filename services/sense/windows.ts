@@ -100,6 +100,10 @@ interface FeatureLayout {
   readonly metrics: readonly string[];
   readonly warm: readonly boolean[];
   readonly build: ((stats: Float64Array) => Record<string, number>) | undefined;
+  /** Writes the statistics into an object `build` made, property by property in place (see EntityWindows.view). */
+  readonly fill: ((features: Record<string, number>, stats: Float64Array) => void) | undefined;
+  /** The features object `view` shows for this layout, made by `build` on first use and filled again after. */
+  viewed?: Record<string, number>;
 }
 
 /** Statistics kept per metric while a snapshot is built: FEATURE_STATS, then the 4 baseline facts. */
@@ -112,6 +116,27 @@ const BUFFERED = { kind: 'buffered' } as const;
 const LATE = { kind: 'late' } as const;
 const DUPLICATE = { kind: 'duplicate' } as const;
 const EVENT = { kind: 'event' } as const;
+/** The events of a viewed observation that carries none (see EntityWindows.view): never written. */
+const NO_EVENTS: Observation['events'] = Object.freeze([]) as unknown as Observation['events'];
+
+/** What addSampleUnbuilt gives when the sample emits an observation, left unbuilt (see there). */
+export const UNBUILT = { kind: 'unbuilt' } as const;
+
+/** addSampleUnbuilt's outcomes: addSample's, with UNBUILT for an observation. */
+export type UnbuiltOutcome = Exclude<SampleOutcome, { kind: 'observation' }> | typeof UNBUILT;
+
+/** An observation's fields, written in place by EntityWindows.view. */
+interface ViewedObservation {
+  entity: string;
+  seq: number;
+  window: { start: number; end: number };
+  features: Record<string, number>;
+  events: Observation['events'];
+  ts: number;
+  warmingUp: string[] | undefined;
+  alerts: Observation['alerts'];
+  lastDeploy: number | undefined;
+}
 const MAX_CACHED_NAMES = 4096;
 /** The longest JSON text of a finite double (`-2.2250738585072014e-308`). */
 const MAX_NUMBER_TEXT = 24;
@@ -163,6 +188,24 @@ export class EntityWindows {
   private scratchTs = new Float64Array(64);
   private scratchValues = new Float64Array(64);
   private dropped = 0;
+  /** The last emitting sample's entity and its state, and what the snapshot found (see gather). */
+  private emittedEntity = '';
+  private emittedState: EntityState | undefined;
+  private emittedCount = 0;
+  private emittedLayout: FeatureLayout | undefined;
+  private emittedWarmingUp: string[] | undefined;
+  private emittedDeploy: number | undefined;
+  private readonly viewed: ViewedObservation = {
+    entity: '',
+    seq: 0,
+    window: { start: 0, end: 0 },
+    features: {},
+    events: NO_EVENTS,
+    ts: 0,
+    warmingUp: undefined,
+    alerts: undefined,
+    lastDeploy: undefined,
+  };
   private readonly windowMs: number;
   private readonly emitEveryMs: number;
   private readonly maxEvents: number;
@@ -188,6 +231,22 @@ export class EntityWindows {
    * returns the observation it emits, or why it does not emit.
    */
   addSample(sample: MetricSample, partition = 0): SampleOutcome {
+    const outcome = this.advance(sample, partition);
+    return outcome.kind === 'unbuilt' ? { kind: 'observation', observation: this.build() } : outcome;
+  }
+
+  /**
+   * addSample for a replay that reads every observation once and keeps few of them (the
+   * backtest): the same outcomes, but an observation is left unbuilt (UNBUILT). Until the next
+   * sample, event or eviction, `view()` shows it in objects written in place, and `build()` builds the
+   * observation addSample would have returned.
+   */
+  addSampleUnbuilt(sample: MetricSample, partition = 0): UnbuiltOutcome {
+    return this.advance(sample, partition);
+  }
+
+  /** addSample's steps; an observation is gathered (see gather) and left unbuilt. */
+  private advance(sample: MetricSample, partition: number): UnbuiltOutcome {
     const { entity, metric, ts } = sample;
     let w = this.entities.get(entity);
     if (w === undefined) {
@@ -211,7 +270,62 @@ export class EntityWindows {
     if (ts <= watermark) return BUFFERED;
     w.watermark = ts;
     if (Math.floor(ts / this.emitEveryMs) <= Math.floor(watermark / this.emitEveryMs)) return BUFFERED;
-    return { kind: 'observation', observation: this.snapshot(entity, w) };
+    this.gather(entity, w);
+    return UNBUILT;
+  }
+
+  /**
+   * The observation of the last sample that emitted (addSampleUnbuilt's UNBUILT), built as
+   * addSample builds it. Only until the next sample, event or eviction, and once.
+   */
+  build(): Observation {
+    const entity = this.emittedEntity;
+    const w = this.emittedState as EntityState;
+    const end = w.watermark;
+    const start = end - this.windowMs;
+    const build = this.emittedLayout?.build;
+    const observation: Observation = {
+      entity,
+      seq: Math.floor(end / this.emitEveryMs),
+      window: { start, end },
+      features: build !== undefined ? build(this.stats) : this.featuresOneByOne(w.rings, this.emittedCount),
+      events: this.eventsWithin(w, end) ?? [],
+      ts: end,
+    };
+    if (this.emittedWarmingUp !== undefined) observation.warmingUp = this.emittedWarmingUp;
+    if (w.alerts?.size) observation.alerts = w.alerts.list();
+    if (this.emittedDeploy !== undefined) observation.lastDeploy = this.emittedDeploy;
+    return observation;
+  }
+
+  /**
+   * The same observation as build() would give, shown in objects of this instance written in place
+   * (the features in one object per layout): for reading it at once, not keeping it; the next call
+   * overwrites them. Its optional fields are present, undefined when absent. Undefined when the
+   * features cannot be shown so (a statistic not finite, or code generation disallowed): build it.
+   */
+  view(): Observation | undefined {
+    const layout = this.emittedLayout;
+    if (layout?.fill === undefined) return undefined;
+    const entity = this.emittedEntity;
+    const w = this.emittedState as EntityState;
+    const v = this.viewed;
+    const end = w.watermark;
+    let features = layout.viewed;
+    if (features === undefined)
+      layout.viewed = features = (layout.build as NonNullable<FeatureLayout['build']>)(this.stats);
+    else layout.fill(features, this.stats);
+    v.entity = entity;
+    v.seq = Math.floor(end / this.emitEveryMs);
+    v.window.start = end - this.windowMs;
+    v.window.end = end;
+    v.features = features;
+    v.events = this.eventsWithin(w, end) ?? NO_EVENTS;
+    v.ts = end;
+    v.warmingUp = this.emittedWarmingUp;
+    v.alerts = w.alerts?.size ? w.alerts.list() : undefined;
+    v.lastDeploy = this.emittedDeploy;
+    return v as Observation;
   }
 
   /**
@@ -343,7 +457,12 @@ export class EntityWindows {
     return undefined;
   }
 
-  private snapshot(entity: string, w: EntityState): Observation {
+  /**
+   * An observation's state, as of its sample: each metric's statistics and baseline facts (in
+   * `stats`, whether warm in `warm`), the metrics left in the window, the events before its
+   * start dropped, its layout and last deploy; what build() and view() read.
+   */
+  private gather(entity: string, w: EntityState): void {
     const end = w.watermark;
     const start = end - this.windowMs;
     const rings = w.rings;
@@ -369,34 +488,18 @@ export class EntityWindows {
       const n = ring.copyTo(this.scratchTs, this.scratchValues);
       metricStats(this.scratchTs, this.scratchValues, n, stats, at);
       for (let i = at; i < at + FEATURE_STATS.length; i++) if (!Number.isFinite(stats[i])) finite = false;
-      const facts = baselines?.facts(entity, ring.name);
-      warm[keep - 1] = facts !== undefined;
-      if (facts === undefined) {
-        if (baselines?.has(entity, ring.name)) (warmingUp ??= []).push(ring.name);
-        continue;
-      }
-      const b = at + FEATURE_STATS.length;
-      stats[b] = facts.baseline;
-      stats[b + 1] = facts.deviation;
-      stats[b + 2] = facts.anomaly;
-      stats[b + 3] = facts.spread;
-      stats[b + 4] = facts.drift;
+      const isWarm = baselines?.factsInto(entity, ring.name, stats, at + FEATURE_STATS.length) === true;
+      warm[keep - 1] = isWarm;
+      if (!isWarm && baselines?.has(entity, ring.name)) (warmingUp ??= []).push(ring.name);
     }
     if (keep < rings.length) rings.length = keep;
-    const build = finite ? this.layoutOf(w, keep).build : undefined;
-    const observation: Observation = {
-      entity,
-      seq: Math.floor(end / this.emitEveryMs),
-      window: { start, end },
-      features: build !== undefined ? build(stats) : this.featuresOneByOne(rings, keep),
-      events: this.eventsWithin(w, start, end),
-      ts: end,
-    };
-    if (warmingUp !== undefined) observation.warmingUp = warmingUp;
-    if (w.alerts?.size) observation.alerts = w.alerts.list();
-    const lastDeploy = lastDeployAt(w, end);
-    if (lastDeploy !== undefined) observation.lastDeploy = lastDeploy;
-    return observation;
+    if (w.events !== undefined) dropEventsThrough(w.events, start);
+    this.emittedEntity = entity;
+    this.emittedState = w;
+    this.emittedCount = keep;
+    this.emittedLayout = finite ? this.layoutOf(w, keep) : undefined;
+    this.emittedWarmingUp = warmingUp;
+    this.emittedDeploy = lastDeployAt(w, end);
   }
 
   /** The features from `stats`, a property at a time: a statistic that is not finite is left out (counted). */
@@ -435,15 +538,13 @@ export class EntityWindows {
     if (layout === undefined) {
       const metrics = rings.slice(0, count).map((r) => r.name);
       const flags = warm.slice(0, count);
-      layout = { metrics, warm: flags, build: undefined };
+      layout = { metrics, warm: flags, build: undefined, fill: undefined };
       if (this.layouts.size < MAX_LAYOUTS) {
-        layout = {
-          metrics,
-          warm: flags,
-          build: literalBuilder(
-            metrics.map((m, k) => this.namesOf(m).slice(0, flags[k] ? PER_METRIC : FEATURE_STATS.length)),
-          ),
-        };
+        const names = metrics.map((m, k) =>
+          this.namesOf(m).slice(0, flags[k] ? PER_METRIC : FEATURE_STATS.length),
+        );
+        const build = literalBuilder(names);
+        layout = { metrics, warm: flags, build, fill: build && literalFiller(names) };
         this.layouts.set(key, layout);
       }
     }
@@ -451,12 +552,10 @@ export class EntityWindows {
     return layout;
   }
 
-  private eventsWithin(w: EntityState, start: number, end: number): Observation['events'] {
+  /** The entity's events up to `end` (those before the window's start are gone: see gather); undefined when none. */
+  private eventsWithin(w: EntityState, end: number): Observation['events'] | undefined {
     const events = w.events;
-    if (events === undefined) return [];
-    let gone = 0;
-    while (gone < events.length && (events[gone] as WindowEvent).ts <= start) gone++;
-    if (gone > 0) events.splice(0, gone);
+    if (events === undefined || events.length === 0 || (events[0] as WindowEvent).ts > end) return undefined;
     const carried: Observation['events'] = [];
     for (const e of events) if (e.ts <= end) carried.push(e);
     return carried;
@@ -564,6 +663,13 @@ function insertRing(rings: MetricRing[], ring: MetricRing): MetricRing[] {
  * `k * PER_METRIC`), or undefined where code generation is disallowed. The names enter the source
  * as JSON string literals; none is `__proto__` (every feature name is `<metric>.<stat>`).
  */
+/** Drops the events at or before `start` from the front of a time-sorted list. */
+function dropEventsThrough(events: WindowEvent[], start: number): void {
+  let gone = 0;
+  while (gone < events.length && (events[gone] as WindowEvent).ts <= start) gone++;
+  if (gone > 0) events.splice(0, gone);
+}
+
 function literalBuilder(names: readonly (readonly string[])[]): FeatureLayout['build'] {
   const props = names.flatMap((list, k) =>
     list.map((name, i) => `${JSON.stringify(name)}: s[${k * PER_METRIC + i}]`),
@@ -572,6 +678,22 @@ function literalBuilder(names: readonly (readonly string[])[]): FeatureLayout['b
     return new Function('s', `'use strict';\nreturn {${props.join(', ')}};`) as FeatureLayout['build'];
   } catch (err) {
     // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
+    if (err instanceof EvalError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The function that writes the statistics into an object literalBuilder's function made for the
+ * same names, a property at a time in the same order (its shape unchanged); undefined as there.
+ */
+function literalFiller(names: readonly (readonly string[])[]): FeatureLayout['fill'] {
+  const stores = names.flatMap((list, k) =>
+    list.map((name, i) => `o[${JSON.stringify(name)}] = s[${k * PER_METRIC + i}];`),
+  );
+  try {
+    return new Function('o', 's', `'use strict';\n${stores.join('\n')}`) as FeatureLayout['fill'];
+  } catch (err) {
     if (err instanceof EvalError) return undefined;
     throw err;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MetricSample, Observation, OpsEvent } from '../../services/common/contracts.js';
+import { BaselineStore } from '../../services/sense/baseline.js';
 import { p95 } from '../../services/sense/features.js';
 import { EntityWindows, type SampleOutcome, type WindowOptions } from '../../services/sense/windows.js';
 
@@ -476,6 +477,76 @@ describe('EntityWindows', () => {
       a2?.events.map((e) => e.kind),
       ['k8s'],
     );
+  });
+
+  it("addSampleUnbuilt gives addSample's outcomes, and view() shows what build() builds (baselines, events, alerts, deploys)", () => {
+    const options = { windowMs: 5000, emitEveryMs: 1000, maxMetricsPerEntity: 8, maxEntities: 100 };
+    const live = new EntityWindows({ ...options, baselines: new BaselineStore({ warmupSamples: 5 }) });
+    const unbuilt = new EntityWindows({ ...options, baselines: new BaselineStore({ warmupSamples: 5 }) });
+    const alert = (status: string, ts: number): OpsEvent => ({
+      entity: 'svc/pod-2',
+      kind: 'alert',
+      message: `HighLatency ${status}`,
+      ts,
+      attrs: {
+        status,
+        alertname: 'HighLatency',
+        severity: 'warning',
+        fingerprint: 'f1',
+        startsAt: new Date(T0).toISOString(),
+      },
+    });
+    const items: Item[] = [
+      ...stream(60_000, 0),
+      { event: alert('firing', T0 + 20_000) },
+      { event: alert('resolved', T0 + 40_000) },
+    ].sort((a, b) => tsOf(a) - tsOf(b));
+    /** The view's fields as the observation holds them: those undefined left out, copied before the next sample. */
+    const copy = (o: Observation) => JSON.parse(JSON.stringify(o)) as Observation;
+    let viewed = 0;
+    const kinds = new Set<string>();
+    for (const item of items) {
+      if ('event' in item) {
+        assert.deepEqual(unbuilt.addEvent(item.event), live.addEvent(item.event));
+        continue;
+      }
+      const expected = live.addSample(item.sample);
+      const outcome = unbuilt.addSampleUnbuilt(item.sample);
+      kinds.add(outcome.kind);
+      if (expected.kind !== 'observation') {
+        assert.deepEqual(outcome, expected);
+        continue;
+      }
+      assert.equal(outcome.kind, 'unbuilt');
+      const view = unbuilt.view();
+      assert.ok(view !== undefined, 'finite features are shown in place');
+      const shown = copy(view);
+      const built = unbuilt.build();
+      assert.deepEqual(built, expected.observation);
+      assert.deepEqual(shown, copy(built));
+      viewed++;
+      if (built.warmingUp) kinds.add('warmingUp');
+      if (built.alerts?.length) kinds.add('alerts');
+      if (built.lastDeploy !== undefined) kinds.add('lastDeploy');
+      if (built.events.length > 0) kinds.add('events');
+      if ('cpu.deviation' in built.features) kinds.add('warm');
+    }
+    assert.ok(viewed > 100, `${viewed} observations`);
+    assert.deepEqual([...kinds].sort(), [
+      'alerts',
+      'buffered',
+      'events',
+      'lastDeploy',
+      'unbuilt',
+      'warm',
+      'warmingUp',
+    ]);
+    // A statistic that is not finite: no view, the observation is built one feature at a time as addSample does.
+    const steep = windows({ windowMs: 5000, emitEveryMs: 1000 });
+    assert.equal(steep.addSampleUnbuilt(cpu(-1.7e308, T0)).kind, 'unbuilt');
+    assert.equal(steep.addSampleUnbuilt(cpu(1.7e308, T0 + 1000)).kind, 'unbuilt');
+    assert.equal(steep.view(), undefined);
+    assert.equal('cpu.slope' in steep.build().features, false);
   });
 
   it('gives the same observations for the same input (deterministic on event time)', () => {

@@ -66,6 +66,11 @@ export interface BacktestRun {
 /** Observations classified and decided at once (the decide handler classifies a batch per call). */
 const BATCH = 512;
 
+/** An observation waiting in a replay's queue (see replay): built, or cleared and kept as its entity and window. */
+type Waiting =
+  | { obs: Observation; entity: string; window: Observation['window']; ask: boolean; at: number }
+  | { obs: undefined; entity: string; window: Observation['window']; ask: false; at: number };
+
 /** The skip's checks of a rule set (see Inert): the rules, their bound and the readers' bound. */
 interface Skips {
   readonly inert: Inert;
@@ -182,9 +187,11 @@ async function replay(
   let late = 0;
   let observations = 0;
   let stale = 0;
-  let pending: Observation[] = [];
-  /** The sample index of each pending observation. */
-  let pendingAt: number[] = [];
+  /**
+   * Observations waiting for the classifier's batch, in order with those after them (decided in
+   * order: `queue`); those cleared without it wait as their entity and window only.
+   */
+  let queue: Waiting[] = [];
   const count = (counts: Record<string, number>, first: Record<string, number>, key: string, at: number) => {
     const n = counts[key];
     if (n === undefined) {
@@ -194,74 +201,107 @@ async function replay(
   };
   const refuse = (reason: string, at: number) => count(refused, firstAt.refused, reason, at);
 
-  // The classifier's answers for a batch, asked only for the observations where its answer could
-  // change what the rules match or fail, in one call as decide does. `cleared`: those the rules
-  // clear whatever it answers (told apart before it runs). Of the rest, those on which no rule that
-  // reads it could match or fail whatever it answers (`readers`) are decided without an answer:
-  // the same decisions (see boundBeyondClassifier's onlyReaders).
-  const classify = async (batch: readonly Observation[]) => {
-    if (!opts.classifier) return { incidents: undefined, cleared: undefined };
-    if (!inert.canClearUnclassified)
-      return { incidents: await opts.classifier.classify(batch), cleared: undefined };
-    // In loops rather than map and filter: a closure call per observation, three times.
-    const cleared = new Array<boolean>(batch.length);
-    const ask = new Array<boolean>(batch.length);
-    const asked: Observation[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const obs = batch[i] as Observation;
-      const c = bound?.test(obs, null) === true || inert.testUnclassified(obs);
-      const a = !c && readers?.test(obs, null) !== true;
-      cleared[i] = c;
-      ask[i] = a;
-      if (a) asked.push(obs);
+  const classifier = opts.classifier;
+  /**
+   * Whether the Decider would decide nothing on `obs` whatever the classifier answers (or, with
+   * none, with no answer): its episodes then only step. Before the classifier runs, as decide's
+   * answers change nothing there. `testUnclassified` and the classifier's bound are unusable when
+   * a rule reads the whole `incident` fact (see canClearUnclassified).
+   */
+  const clearedBefore = (obs: Observation): boolean =>
+    classifier === undefined
+      ? inert.test(obs, null)
+      : inert.canClearUnclassified && (bound?.test(obs, null) === true || inert.testUnclassified(obs));
+  /**
+   * Whether the classifier's answer for `obs` (not cleared before it) could change what the rules
+   * match or fail: the rules that read it (`readers`) could match or fail on it. Those that need no
+   * answer are decided without one: the same decisions (see boundBeyondClassifier's onlyReaders).
+   */
+  const asks = (obs: Observation): boolean =>
+    classifier !== undefined && (!inert.canClearUnclassified || readers?.test(obs, null) !== true);
+  /** A non-match of every episodic rule (as Decider.stepEpisodes steps them): what a skipped observation changes. */
+  const unmatched = (entity: string, window: Observation['window']) => {
+    decider.episodes.observeUnmatched(entity, window, episodic, 0, episodeSink);
+    // Emptied only when written (setting an array's length costs a call even when it is 0).
+    if (episodeSink.changes.length > 0) episodeSink.changes.length = 0;
+    if (episodeSink.ended.length > 0) episodeSink.ended.length = 0;
+  };
+  /** Decides `obs` (of the sample at `at`) with the classifier's answer; a promise only when the Decider gave one. */
+  const decideOne = (
+    obs: Observation,
+    incident: IncidentFact | null,
+    at: number,
+  ): Promise<void> | undefined => {
+    if (inert.test(obs, incident)) {
+      unmatched(obs.entity, obs.window);
+      return undefined;
     }
-    if (asked.length === 0) return { incidents: undefined, cleared };
-    const answers = await opts.classifier.classify(asked);
-    const incidents: (IncidentFact | null)[] = new Array<IncidentFact | null>(batch.length).fill(null);
-    for (let i = 0, k = 0; i < batch.length; i++) if (ask[i]) incidents[i] = answers[k++] ?? null;
-    return { incidents, cleared };
+    // The facts the skip check read (inert: the whole rule set's) are the ones the rules need.
+    const maybe = decider.decide(obs, obs.window.end, incident, 0, inert.checkedValues);
+    if (maybe instanceof Promise) return maybe.then((d) => record(d, at));
+    record(maybe, at);
+    return undefined;
+  };
+  const record = (decided: Awaited<ReturnType<Decider['decide']>>, at: number) => {
+    for (const f of decided.failures) count(ruleFailures, firstAt.ruleFailures, f.rule, at);
+    for (const s of decided.suppressed) count(suppressed, firstAt.suppressed, s.rule, at);
+    for (const d of decided.decisions) {
+      if (d.stale) stale++;
+      decisionAt.push(at);
+      decisions.push({
+        decisionId: d.decisionId,
+        entity: d.entity,
+        rule: d.rule,
+        action: d.action,
+        mode: d.mode,
+        approval: d.approval,
+        cooldown: d.cooldown,
+        verify: d.verify,
+        window: d.window,
+        ts: d.ts,
+      });
+    }
   };
 
+  /** The queue decided in order, the classifier asked once for those that need its answer. */
   const flush = async () => {
-    if (pending.length === 0) return;
-    const batch = pending;
-    const batchAt = pendingAt;
-    pending = [];
-    pendingAt = [];
-    const { incidents, cleared } = await classify(batch);
-    for (let i = 0; i < batch.length; i++) {
-      const obs = batch[i] as Observation;
-      const incident = incidents?.[i] ?? null;
-      if (cleared?.[i] || inert.test(obs, incident)) {
-        decider.episodes.observeUnmatched(obs.entity, obs.window, episodic, 0, episodeSink);
-        // Emptied only when written (setting an array's length costs a call even when it is 0).
-        if (episodeSink.changes.length > 0) episodeSink.changes.length = 0;
-        if (episodeSink.ended.length > 0) episodeSink.ended.length = 0;
-        continue;
-      }
-      // The facts the skip check read (inert: the whole rule set's) are the ones the rules need.
-      const maybe = decider.decide(obs, obs.window.end, incident, 0, inert.checkedValues);
-      const decided = maybe instanceof Promise ? await maybe : maybe;
-      const at = batchAt[i] as number;
-      for (const f of decided.failures) count(ruleFailures, firstAt.ruleFailures, f.rule, at);
-      for (const s of decided.suppressed) count(suppressed, firstAt.suppressed, s.rule, at);
-      for (const d of decided.decisions) {
-        if (d.stale) stale++;
-        decisionAt.push(at);
-        decisions.push({
-          decisionId: d.decisionId,
-          entity: d.entity,
-          rule: d.rule,
-          action: d.action,
-          mode: d.mode,
-          approval: d.approval,
-          cooldown: d.cooldown,
-          verify: d.verify,
-          window: d.window,
-          ts: d.ts,
-        });
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    const asked: Observation[] = [];
+    for (const w of batch) if (w.ask) asked.push(w.obs);
+    const answers = asked.length > 0 ? await (classifier as BacktestClassifier).classify(asked) : [];
+    let k = 0;
+    for (const w of batch) {
+      if (w.obs === undefined) unmatched(w.entity, w.window);
+      else {
+        const decided = decideOne(w.obs, w.ask ? (answers[k++] ?? null) : null, w.at);
+        if (decided !== undefined) await decided;
       }
     }
+  };
+
+  /**
+   * The observation of the sample at `i`, unbuilt (see EntityWindows.addSampleUnbuilt): most are
+   * cleared from a view of it, and only the others are built. Decided at once unless observations
+   * wait for the classifier's batch (then after them: in order) or this one needs its answer.
+   */
+  const observed = (i: number): Promise<void> | undefined => {
+    const view = windows.view();
+    const built = view === undefined ? windows.build() : undefined;
+    const shown = (view ?? built) as Observation;
+    if (clearedBefore(shown)) {
+      // A copy: the view's window is rewritten by the next one.
+      const window = { start: shown.window.start, end: shown.window.end };
+      if (queue.length === 0) unmatched(shown.entity, window);
+      else queue.push({ obs: undefined, entity: shown.entity, window, ask: false, at: i });
+      return undefined;
+    }
+    const obs = built ?? windows.build();
+    const ask = asks(obs);
+    if (!ask && queue.length === 0) return decideOne(obs, null, i);
+    queue.push({ obs, entity: obs.entity, window: obs.window, ask, at: i });
+    return queue.length >= BATCH ? flush() : undefined;
   };
 
   // Eviction as the sense service does it, on the newest event time: idle windows after ten
@@ -307,12 +347,11 @@ async function replay(
     if (sample !== undefined) {
       if (Math.abs(sample.value) > maxAbsValue) refuse('out_of_range', i);
       else {
-        const outcome = windows.addSample(sample, 0);
-        if (outcome.kind === 'observation') {
+        const outcome = windows.addSampleUnbuilt(sample, 0);
+        if (outcome.kind === 'unbuilt') {
           observations++;
-          pending.push(outcome.observation);
-          pendingAt.push(i);
-          if (pending.length >= BATCH) await flush();
+          const waiting = observed(i);
+          if (waiting !== undefined) await waiting;
         } else if (outcome.kind === 'late') late++;
         else if (outcome.kind === 'refused') refuse(outcome.reason, i);
       }

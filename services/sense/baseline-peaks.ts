@@ -19,6 +19,10 @@ const CODES_PER_OCTAVE = 8;
 const CODE_MAX = 255;
 const RUNNING = 0;
 const PEAKS = 1;
+/** Each code's peak (2^(c/8); 0 for none), computed once: novelFrom reads one for every observation. */
+const PEAK_OF = Float64Array.from({ length: CODE_MAX + 1 }, (_, c) =>
+  c === 0 ? 0 : 2 ** (c / CODES_PER_OCTAVE),
+);
 
 /** The code of a peak `a` spreads high (at least 1 when a is above 1). */
 function codeOf(a: number): number {
@@ -48,8 +52,7 @@ export class BaselinePeaks {
   /** The `rank`-th largest recent peak, in spreads (0 when fewer excursions are remembered, or off). */
   novelFrom(b: Uint8Array, t: number): number {
     if (this.rank === 0) return 0;
-    const c = b[t + PEAKS + this.rank - 1] as number;
-    return c === 0 ? 0 : 2 ** (c / CODES_PER_OCTAVE);
+    return PEAK_OF[b[t + PEAKS + this.rank - 1] as number] as number;
   }
 
   /**

@@ -206,19 +206,21 @@ async function replay(
    * Whether the Decider would decide nothing on `obs` whatever the classifier answers (or, with
    * none, with no answer): its episodes then only step. Before the classifier runs, as decide's
    * answers change nothing there. `testUnclassified` and the classifier's bound are unusable when
-   * a rule reads the whole `incident` fact (see canClearUnclassified).
+   * a rule reads the whole `incident` fact (see canClearUnclassified). Every observation here
+   * comes from the windows, whose features are plain (Inert.test's `sensed`).
    */
   const clearedBefore = (obs: Observation): boolean =>
     classifier === undefined
-      ? inert.test(obs, null)
-      : inert.canClearUnclassified && (bound?.test(obs, null) === true || inert.testUnclassified(obs));
+      ? inert.test(obs, null, true)
+      : inert.canClearUnclassified &&
+        (bound?.test(obs, null, true) === true || inert.testUnclassified(obs, true));
   /**
    * Whether the classifier's answer for `obs` (not cleared before it) could change what the rules
    * match or fail: the rules that read it (`readers`) could match or fail on it. Those that need no
    * answer are decided without one: the same decisions (see boundBeyondClassifier's onlyReaders).
    */
   const asks = (obs: Observation): boolean =>
-    classifier !== undefined && (!inert.canClearUnclassified || readers?.test(obs, null) !== true);
+    classifier !== undefined && (!inert.canClearUnclassified || readers?.test(obs, null, true) !== true);
   /** A non-match of every episodic rule (as Decider.stepEpisodes steps them): what a skipped observation changes. */
   const unmatched = (entity: string, window: Observation['window']) => {
     decider.episodes.observeUnmatched(entity, window, episodic, 0, episodeSink);
@@ -232,7 +234,7 @@ async function replay(
     incident: IncidentFact | null,
     at: number,
   ): Promise<void> | undefined => {
-    if (inert.test(obs, incident)) {
+    if (inert.test(obs, incident, true)) {
       unmatched(obs.entity, obs.window);
       return undefined;
     }

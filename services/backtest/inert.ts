@@ -136,9 +136,14 @@ export class Inert {
     return rules && new Inert(set, rules, new CompiledRules(rules));
   }
 
-  /** True when the Decider would match no rule and fail none on `obs` with this classifier answer. */
-  test(obs: Observation, incident: IncidentFact | null): boolean {
-    const subset = this.read(obs, incident);
+  /**
+   * True when the Decider would match no rule and fail none on `obs` with this classifier answer.
+   * `sensed`: the caller vouches that `obs` comes from sense's windows (EntityWindows), whose
+   * features are always plain (an object literal of `<metric>.<stat>` names: never "" nor
+   * `__proto__`), so plainFeatures need not look.
+   */
+  test(obs: Observation, incident: IncidentFact | null, sensed = false): boolean {
+    const subset = this.read(obs, incident, sensed);
     return subset !== undefined && check(subset, this.values, false, this.checked);
   }
 
@@ -147,8 +152,8 @@ export class Inert {
    * or fail (its class and confidence are primitives; a rule reading the whole `incident` fact
    * makes this unusable, see canClearUnclassified).
    */
-  testUnclassified(obs: Observation): boolean {
-    const subset = this.read(obs, null);
+  testUnclassified(obs: Observation, sensed = false): boolean {
+    const subset = this.read(obs, null, sensed);
     return subset !== undefined && check(subset, this.values, true, this.checked);
   }
 
@@ -163,9 +168,9 @@ export class Inert {
   }
 
   /** Fills `values` as factsFor would hold each fact, and gives the rules to check; undefined when the features are not plain. */
-  private read(obs: Observation, incident: IncidentFact | null): Subset | undefined {
+  private read(obs: Observation, incident: IncidentFact | null, sensed: boolean): Subset | undefined {
     this.checked = false;
-    if (!plainFeatures(obs)) return undefined;
+    if (!sensed && !plainFeatures(obs)) return undefined;
     const { values, namedSlots, namedReaders } = this;
     const undefinedKillers = this.loadFeatures(obs.features, values, obs, incident);
     if (namedSlots.length > 0) {

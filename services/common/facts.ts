@@ -69,12 +69,15 @@ function alertSeverities(alerts: NonNullable<Observation['alerts']>): string[] {
 export type FactReader = (obs: Observation, context: ContextFacts, incident: IncidentFact | null) => unknown;
 
 const enumerable = Object.prototype.propertyIsEnumerable;
+/** The kinds of no events (NAMED_READERS' eventKinds). */
+const NO_KINDS: string[] = Object.freeze([]) as unknown as string[];
 
 /** Readers of the facts factsFor sets after the features (so a feature of the same name never shows). */
 const NAMED_READERS: Readonly<Record<string, FactReader>> = {
   entity: (o) => o.entity,
   events: (o) => o.events,
-  eventKinds: (o) => kindsOf(o.events),
+  // Most observations carry no event: one shared empty list, never written, rather than a new one each.
+  eventKinds: (o) => (o.events.length === 0 ? NO_KINDS : kindsOf(o.events)),
   'deploy.ageSeconds': deployAgeSeconds,
   alerts: (o) => o.alerts ?? [],
   'alerts.firing': (o) => o.alerts?.length ?? 0,

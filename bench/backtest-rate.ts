@@ -27,7 +27,8 @@
  *   acknowledged (as bench/sense-throughput.ts times it).
  * The two alternate, `--runs` times each; prints every run, the medians and the ratio of the
  * medians, on the wall clock and per second of CPU time (the replay process's; the sense side's
- * process, its Kafka clients and this bench's polling included). AUTOGLM_WINDOW defaults to 15m, as in bench/real-series.ts; AUTOGLM_* variables win.
+ * process, its Kafka clients and this bench's polling included, over the same span as its wall
+ * clock: from the first message handled, so the consumer's start and group join are left out). AUTOGLM_WINDOW defaults to 15m, as in bench/real-series.ts; AUTOGLM_* variables win.
  */
 // First: kafkajs must load with our read_committed filter (services/common/kafkajs-aborted-filter.ts).
 import '../services/common/kafkajs-aborted-filter.js';
@@ -187,12 +188,16 @@ async function sense(run: number): Promise<{ rate: number; cpuRate: number; obse
     return { handled: acked >= closed ? handled : Math.min(handled, samples.length - 1), acked };
   };
   const start = performance.now();
-  // This process's CPU time meanwhile: sense's handler and its Kafka clients, and this loop's polling.
-  const cpu = process.cpuUsage();
+  // This process's CPU time over the same span as the wall clock (from the first message handled):
+  // sense's handler and its Kafka clients, and this loop's polling.
+  let cpu = process.cpuUsage();
   let first: number | undefined;
   let last = await read();
   while (last.handled < samples.length) {
-    if (first === undefined && last.handled > 0) first = performance.now();
+    if (first === undefined && last.handled > 0) {
+      first = performance.now();
+      cpu = process.cpuUsage();
+    }
     if (performance.now() - start > 600_000)
       throw new Error(`sense: only ${last.handled} of ${samples.length} in 10 minutes`);
     await new Promise((resolve) => setTimeout(resolve, 2));

@@ -375,14 +375,16 @@ export class EntityWindows {
   evictIdle(nowEventMs: number, idleMs: number): number {
     const bound = nowEventMs - idleMs;
     let evicted = 0;
-    for (const [entity, w] of this.entities) {
+    // forEach rather than for-of: no [entity, state] pair made per entity on every scan (a Map may
+    // delete the entry being visited).
+    this.entities.forEach((w, entity) => {
       const lastEvent = w.events?.at(-1)?.ts ?? -Infinity;
       if (w.watermark < bound && lastEvent < bound) {
         for (const ring of w.rings) ring.release();
         this.entities.delete(entity);
         evicted++;
       }
-    }
+    });
     return evicted;
   }
 

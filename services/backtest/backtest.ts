@@ -38,10 +38,26 @@ export interface BacktestClassifier {
 }
 
 /** A decision as the backtest reports it: the decision decide would have published. */
-export type BacktestDecision = Pick<
-  Decision,
-  'decisionId' | 'entity' | 'rule' | 'action' | 'mode' | 'approval' | 'cooldown' | 'verify' | 'window' | 'ts'
->;
+export type BacktestDecision = Pick<Decision, (typeof REPORTED)[number]>;
+
+/** The fields of a decision the backtest reports, in this order. */
+const REPORTED = [
+  'decisionId',
+  'entity',
+  'rule',
+  'action',
+  'mode',
+  'approval',
+  'cooldown',
+  'verify',
+  'window',
+  'ts',
+] as const satisfies ReadonlyArray<keyof Decision>;
+
+/** What the backtest reports of a decision decide would have published. */
+function reported(d: Decision): BacktestDecision {
+  return Object.fromEntries(REPORTED.map((k) => [k, d[k]])) as BacktestDecision;
+}
 
 /** Everything one replay gave. */
 export interface BacktestRun {
@@ -250,18 +266,7 @@ async function replay(
     for (const d of decided.decisions) {
       if (d.stale) stale++;
       decisionAt.push(at);
-      decisions.push({
-        decisionId: d.decisionId,
-        entity: d.entity,
-        rule: d.rule,
-        action: d.action,
-        mode: d.mode,
-        approval: d.approval,
-        cooldown: d.cooldown,
-        verify: d.verify,
-        window: d.window,
-        ts: d.ts,
-      });
+      decisions.push(reported(d));
     }
   };
 

@@ -82,10 +82,13 @@ export interface BacktestRun {
 /** Observations classified and decided at once (the decide handler classifies a batch per call). */
 const BATCH = 512;
 
-/** An observation waiting in a replay's queue (see replay): built, or cleared and kept as its entity and window. */
+/**
+ * An observation waiting in a replay's queue (see replay): built, with whether the classifier is
+ * asked and its sample's index; or cleared, kept as its entity and window.
+ */
 type Waiting =
-  | { obs: Observation; entity: string; window: Observation['window']; ask: boolean; at: number }
-  | { obs: undefined; entity: string; window: Observation['window']; ask: false; at: number };
+  | { readonly obs: Observation; readonly ask: boolean; readonly at: number }
+  | { readonly obs: undefined; readonly entity: string; readonly window: Observation['window'] };
 
 /** The skip's checks of a rule set (see Inert): the rules, their bound and the readers' bound. */
 interface Skips {
@@ -276,7 +279,7 @@ async function replay(
     const batch = queue;
     queue = [];
     const asked: Observation[] = [];
-    for (const w of batch) if (w.ask) asked.push(w.obs);
+    for (const w of batch) if (w.obs !== undefined && w.ask) asked.push(w.obs);
     const answers = asked.length > 0 ? await (classifier as BacktestClassifier).classify(asked) : [];
     let k = 0;
     for (const w of batch) {
@@ -301,13 +304,13 @@ async function replay(
       // A copy: the view's window is rewritten by the next one.
       const window = { start: shown.window.start, end: shown.window.end };
       if (queue.length === 0) unmatched(shown.entity, window);
-      else queue.push({ obs: undefined, entity: shown.entity, window, ask: false, at: i });
+      else queue.push({ obs: undefined, entity: shown.entity, window });
       return undefined;
     }
     const obs = built ?? windows.build();
     const ask = asks(obs);
     if (!ask && queue.length === 0) return decideOne(obs, null, i);
-    queue.push({ obs, entity: obs.entity, window: obs.window, ask, at: i });
+    queue.push({ obs, ask, at: i });
     return queue.length >= BATCH ? flush() : undefined;
   };
 

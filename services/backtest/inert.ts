@@ -2,6 +2,7 @@ import type { IncidentFact } from '../classifier/model-types.js';
 import type { Observation } from '../common/contracts.js';
 import { NO_CONTEXT_FACTS } from '../common/context/context-files.js';
 import { factReader, isFeatureFact, plainFeatures, type FactReader } from '../common/facts.js';
+import { generated } from '../common/generated-code.js';
 import { compileConditions } from '../decide/compile-condition.js';
 import { CompiledRules, type RuleInput } from '../decide/compiled-rules.js';
 import type { RuleSet } from '../decide/rule-set.js';
@@ -286,15 +287,12 @@ function featureLoader(
         `values[${slot}] = v;`,
     )
     .join('\n');
-  try {
-    return new Function(
-      'readers',
-      'none',
-      `'use strict';\nreturn function (f, values, obs, incident) {\nlet v, m = 0, p = true;\n${body}\nreturn p ? m : -1;\n};`,
-    )(readers, NO_CONTEXT_FACTS) as FeatureLoader;
-  } catch (err) {
-    // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
-    if (err instanceof EvalError) return byName;
-    throw err;
-  }
+  return (
+    generated<FeatureLoader>(
+      ['readers', 'none'],
+      `return function (f, values, obs, incident) {\nlet v, m = 0, p = true;\n${body}\nreturn p ? m : -1;\n};`,
+      readers,
+      NO_CONTEXT_FACTS,
+    ) ?? byName
+  );
 }

@@ -4,6 +4,7 @@
  * (log1p of the token counts). Training, the TypeScript reference and ONNX serving all call this,
  * so the three see the same numbers.
  */
+import { generated } from '../common/generated-code.js';
 import type { FeatureSpec, ModelInput } from './model-types.js';
 
 /** One character of a token; the ASCII fast path below is built from it. */
@@ -251,16 +252,13 @@ function numericWriter(numeric: readonly string[]): NumericWriter {
         `target[offset + ${i}] = typeof v === 'number' && v - v === 0 ? v : (mean?.[${i}] ?? NaN);`,
     )
     .join('\n');
-  try {
-    return new Function(
-      'derived',
-      `'use strict';\nreturn function (values, target, offset, mean) {\nlet v;\n${body}\n};`,
-    )(derived) as NumericWriter;
-  } catch (err) {
-    // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
-    if (err instanceof EvalError) return byName;
-    throw err;
-  }
+  return (
+    generated<NumericWriter>(
+      ['derived'],
+      `return function (values, target, offset, mean) {\nlet v;\n${body}\n};`,
+      derived,
+    ) ?? byName
+  );
 }
 
 /**

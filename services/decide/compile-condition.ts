@@ -6,6 +6,7 @@
  * in json-rules-engine throws here too. A tree it cannot mirror with certainty is refused with a
  * reason; the caller then runs that rule in json-rules-engine.
  */
+import { generated } from '../common/generated-code.js';
 
 /** Fact values by slot number, filled from the facts object once per evaluation. */
 export type Slots = readonly unknown[];
@@ -396,16 +397,12 @@ function constantCode(b: unknown, consts: unknown[]): string {
  * calls), where this is straight-line code. Undefined where code generation is disallowed.
  */
 function fastFunction(code: string, consts: readonly unknown[]): Predicate | undefined {
-  try {
-    return new Function('k', 'nl', `'use strict';\nreturn function fast(v) {\nlet a;\nreturn ${code};\n};`)(
-      consts,
-      numberLike,
-    ) as Predicate;
-  } catch (err) {
-    // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
-    if (err instanceof EvalError) return undefined;
-    throw err;
-  }
+  return generated<Predicate>(
+    ['k', 'nl'],
+    `return function fast(v) {\nlet a;\nreturn ${code};\n};`,
+    consts,
+    numberLike,
+  );
 }
 
 function numberOrAbsent(x: unknown, at: string): number | undefined {

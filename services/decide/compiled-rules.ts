@@ -1,4 +1,5 @@
 import { Engine, type EngineResult, Fact, Rule, type TopLevelCondition } from 'json-rules-engine';
+import { generated } from '../common/generated-code.js';
 import { compileConditions, type Predicate } from './compile-condition.js';
 import { RuleLoadError } from './rule-file.js';
 
@@ -380,16 +381,11 @@ function clearedFunction(entries: readonly Entry[]): ClearedFunction | undefined
     const dead = e.killers.map((s) => `v[${s}] === undefined`);
     lines.push(dead.length > 0 ? `if (!(${dead.join(' || ')})) { ${check.join(' ')} }` : check.join(' '));
   }
-  try {
-    return new Function(
-      'f',
-      `'use strict';\nreturn function cleared(v, u) {\nlet x;\n${lines.join('\n')}\nreturn true;\n};`,
-    )(entries.map((e) => e.fast)) as ClearedFunction;
-  } catch (err) {
-    // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
-    if (err instanceof EvalError) return undefined;
-    throw err;
-  }
+  return generated<ClearedFunction>(
+    ['f'],
+    `return function cleared(v, u) {\nlet x;\n${lines.join('\n')}\nreturn true;\n};`,
+    entries.map((e) => e.fast),
+  );
 }
 
 /**

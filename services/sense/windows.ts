@@ -1,5 +1,6 @@
 import type { MetricSample, Observation, OpsEvent } from '../common/contracts.js';
 import { BASELINE_STATS, METRIC_STATS } from '../common/facts-reference.js';
+import { generated } from '../common/generated-code.js';
 import type { BaselineStore } from './baseline.js';
 import { FEATURE_STATS, metricStats } from './features.js';
 import { MetricRing } from './metric-ring.js';
@@ -660,11 +661,6 @@ function insertRing(rings: MetricRing[], ring: MetricRing): MetricRing[] {
   return rings;
 }
 
-/**
- * `(stats) => ({"<name>": stats[i], …})` for the feature names of each metric (metric k's at
- * `k * PER_METRIC`), or undefined where code generation is disallowed. The names enter the source
- * as JSON string literals; none is `__proto__` (every feature name is `<metric>.<stat>`).
- */
 /** Drops the events at or before `start` from the front of a time-sorted list. */
 function dropEventsThrough(events: WindowEvent[], start: number): void {
   let gone = 0;
@@ -672,17 +668,16 @@ function dropEventsThrough(events: WindowEvent[], start: number): void {
   if (gone > 0) events.splice(0, gone);
 }
 
+/**
+ * `(stats) => ({"<name>": stats[i], …})` for the feature names of each metric (metric k's at
+ * `k * PER_METRIC`), or undefined where code generation is disallowed. The names enter the source
+ * as JSON string literals; none is `__proto__` (every feature name is `<metric>.<stat>`).
+ */
 function literalBuilder(names: readonly (readonly string[])[]): FeatureLayout['build'] {
   const props = names.flatMap((list, k) =>
     list.map((name, i) => `${JSON.stringify(name)}: s[${k * PER_METRIC + i}]`),
   );
-  try {
-    return new Function('s', `'use strict';\nreturn {${props.join(', ')}};`) as FeatureLayout['build'];
-  } catch (err) {
-    // EvalError: code generation from strings is disallowed (--disallow-code-generation-from-strings).
-    if (err instanceof EvalError) return undefined;
-    throw err;
-  }
+  return generated<FeatureLayout['build']>([], `return function (s) {\nreturn {${props.join(', ')}};\n};`);
 }
 
 /**
@@ -693,10 +688,5 @@ function literalFiller(names: readonly (readonly string[])[]): FeatureLayout['fi
   const stores = names.flatMap((list, k) =>
     list.map((name, i) => `o[${JSON.stringify(name)}] = s[${k * PER_METRIC + i}];`),
   );
-  try {
-    return new Function('o', 's', `'use strict';\n${stores.join('\n')}`) as FeatureLayout['fill'];
-  } catch (err) {
-    if (err instanceof EvalError) return undefined;
-    throw err;
-  }
+  return generated<FeatureLayout['fill']>([], `return function (o, s) {\n${stores.join('\n')}\n};`);
 }

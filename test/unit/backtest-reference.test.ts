@@ -13,6 +13,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../../infra/paths.js';
 import { runBacktest, type BacktestClassifier } from '../../services/backtest/backtest.js';
+import { SCENARIO_CLASSES, type ScenarioClass } from '../../services/classifier/scenarios.js';
 import { loadBacktestClassifier, loadBacktestRules } from '../../services/backtest/run.js';
 import { loadConfig, type Config } from '../../services/common/config.js';
 import type { MetricSample, OpsEvent } from '../../services/common/contracts.js';
@@ -24,13 +25,8 @@ import { BaselineStore } from '../../services/sense/baseline.js';
 import { baselineOptionsOf, windowOptionsOf } from '../../services/sense/sense-options.js';
 import { EntityWindows } from '../../services/sense/windows.js';
 
-const CLASSES = [
-  'cpu_saturation',
-  'memory_leak',
-  'bad_deploy',
-  'disk_pressure',
-  'dependency_outage',
-] as const;
+/** The incident classes (the scenarios list healthy first). */
+const CLASSES = SCENARIO_CLASSES.filter((c): c is Exclude<ScenarioClass, 'healthy'> => c !== 'healthy');
 
 /** Nine pods of three services for three hours, a tick a second, an incident every ten minutes. */
 function fleetRecording(): { samples: MetricSample[]; events: OpsEvent[] } {
